@@ -1,0 +1,19 @@
+/**
+ * @tq/core/adapter — the implementor surface: what an adapter package (and the conformance
+ * kit) builds on. Users import from '@tq/core' instead. See docs/writing-an-adapter.md.
+ */
+export type { TqAdapter, AdapterOptions } from './adapters/descriptor.js';
+export type { Broker, BrokerMessage, Delivery, ConsumeOptions, MessageProperties, MessageHeaders, HeaderValue } from './broker/broker.js';
+export { brokerCapabilities, defaultBrokerCapabilities, type BrokerCapabilities } from './broker/capabilities.js';
+export { DeliveryBuffer, type DeliveryBufferOptions } from './broker/delivery-buffer.js';
+export { RuntimeBroker } from './broker/runtime-broker.js';
+export type { ResultBackend, ResultBackendCapabilities, StoreOptions } from './backend/result-backend.js';
+export { RuntimeBackend } from './backend/runtime-backend.js';
+export { Lifecycle } from './adapters/lifecycle.js';
+export { withRetry, isConnectionError, defaultRetryPolicy, type RetryPolicy } from './adapters/retry-policy.js';
+export { redactUrl, redactText, parseUrl, schemeOf } from './adapters/url.js';
+export { pythonJsonStringify, safeJsonParse, jsonSerializer } from './serializer/json.js';
+export { encodeRecord, decodeRecord, celeryDate, type ResultRecord } from './result/record.js';
+export { encodeTaskMessage } from './protocol/encode.js';
+export { createMemoryAdapter, MemoryBroker, MemoryResultBackend, MemoryHub, MemoryResultStore } from './memory/index.js';
+export * from './errors.js';

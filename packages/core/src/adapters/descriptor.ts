@@ -1,0 +1,18 @@
+import type { ResultBackend } from '../backend/result-backend.js';
+import type { Broker } from '../broker/broker.js';
+
+/** Adapter-specific options from config (`brokerOptions` / `resultBackendOptions`), e.g. TLS material. */
+export type AdapterOptions = Readonly<Record<string, unknown>>;
+
+/**
+ * What an adapter package default-exports: its name, the URL schemes it serves, and
+ * factories. Core picks it by URL scheme; users may also pass it in `adapters: [...]`.
+ */
+export interface TqAdapter {
+  /** Short name, e.g. 'redis'. */
+  readonly name: string;
+  /** URL schemes without '://', e.g. ['redis', 'rediss']. */
+  readonly schemes: readonly string[];
+  createBroker?(url: URL, options: AdapterOptions): Broker;
+  createResultBackend?(url: URL, options: AdapterOptions): ResultBackend;
+}

@@ -1,0 +1,52 @@
+import { ClosedError } from '../errors.js';
+
+/**
+ * Connect once, retry a failed connect on the next use, refuse use after close, close once.
+ * Shared by the broker and backend runtime guards so no adapter re-implements lifecycle.
+ */
+export class Lifecycle {
+  #connecting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  readonly #what: string;
+  readonly #connect: (signal?: AbortSignal) => Promise<void>;
+  readonly #close: () => Promise<void>;
+
+  constructor(what: string, connect: (signal?: AbortSignal) => Promise<void>, close: () => Promise<void>) {
+    this.#what = what;
+    this.#connect = connect;
+    this.#close = close;
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  assertOpen(): void {
+    if (this.#closing) throw new ClosedError(this.#what);
+  }
+
+  connect(signal?: AbortSignal): Promise<void> {
+    this.assertOpen();
+    if (!this.#connecting) {
+      const attempt = this.#connect(signal);
+      this.#connecting = attempt;
+      attempt.catch(() => {
+        // A failed connect is not cached: the next use tries again.
+        if (this.#connecting === attempt) this.#connecting = undefined;
+      });
+    }
+    return this.#connecting;
+  }
+
+  close(): Promise<void> {
+    if (!this.#closing) {
+      const connecting = this.#connecting;
+      this.#closing = (async () => {
+        // Let an in-flight connect settle so its connection is closed, not leaked.
+        if (connecting) await connecting.catch(() => undefined);
+        await this.#close();
+      })();
+    }
+    return this.#closing;
+  }
+}

@@ -1,0 +1,41 @@
+export interface ResultBackendCapabilities {
+  /** `watch` pushes updates (pub/sub, KV watch); otherwise core polls `fetch`. Default false. */
+  readonly watch: boolean;
+  /** Records expire after `ttlMs` by themselves. Default false (core documents no expiry). */
+  readonly expiry: boolean;
+}
+
+export interface StoreOptions {
+  /** Time to live of the record; undefined = the backend's default (tq: 1 day). */
+  readonly ttlMs?: number;
+  /** The task message's reply_to / correlation_id, for reply-queue backends such as rpc://. */
+  readonly replyTo?: string;
+  readonly correlationId?: string;
+}
+
+/**
+ * The result backend contract. Records are opaque bytes serialized by core (Celery's
+ * result meta as JSON); the backend stores the latest record per task id.
+ */
+export interface ResultBackend {
+  readonly capabilities: ResultBackendCapabilities;
+  connect(options?: { signal?: AbortSignal }): Promise<void>;
+  /** Replace the record for `taskId`. */
+  store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void>;
+  /** The latest record, or null when none (unknown, expired or forgotten). */
+  fetch(taskId: string): Promise<Uint8Array | null>;
+  /**
+   * Yields each record stored for `taskId` after the call starts (and the current one, if any),
+   * until `signal` aborts. When capabilities.watch.
+   */
+  watch?(taskId: string, signal: AbortSignal): AsyncIterable<Uint8Array>;
+  /**
+   * For reply-queue backends (rpc://): the address producers write into `reply_to` so results
+   * come back to this client. Called after connect. Key-value backends omit it.
+   */
+  replyAddress?(): Promise<string>;
+  /** Delete the record. */
+  forget(taskId: string): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}

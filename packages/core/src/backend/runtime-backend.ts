@@ -1,0 +1,62 @@
+import { Lifecycle } from '../adapters/lifecycle.js';
+import { defaultRetryPolicy, withRetry, type RetryPolicy } from '../adapters/retry-policy.js';
+import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from './result-backend.js';
+
+/** The same guard as RuntimeBroker, for result backends. */
+export class RuntimeBackend implements ResultBackend {
+  readonly inner: ResultBackend;
+  readonly #lifecycle: Lifecycle;
+  readonly #retry: RetryPolicy;
+
+  constructor(inner: ResultBackend, options: { retry?: RetryPolicy; name?: string } = {}) {
+    this.inner = inner;
+    this.#retry = options.retry ?? defaultRetryPolicy;
+    this.#lifecycle = new Lifecycle(
+      options.name ?? 'result backend',
+      (signal) => inner.connect(signal ? { signal } : undefined),
+      () => inner.close(),
+    );
+  }
+
+  get capabilities(): ResultBackendCapabilities {
+    return this.inner.capabilities;
+  }
+
+  connect(options?: { signal?: AbortSignal }): Promise<void> {
+    return this.#lifecycle.connect(options?.signal);
+  }
+
+  #call<T>(operation: () => Promise<T>): Promise<T> {
+    return withRetry(async () => {
+      await this.connect();
+      this.#lifecycle.assertOpen();
+      return operation();
+    }, this.#retry);
+  }
+
+  store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void> {
+    return this.#call(() => this.inner.store(taskId, record, options));
+  }
+
+  fetch(taskId: string): Promise<Uint8Array | null> {
+    return this.#call(() => this.inner.fetch(taskId));
+  }
+
+  forget(taskId: string): Promise<void> {
+    return this.#call(() => this.inner.forget(taskId));
+  }
+
+  get watch(): ((taskId: string, signal: AbortSignal) => AsyncIterable<Uint8Array>) | undefined {
+    const inner = this.inner;
+    if (!inner.watch) return undefined;
+    const connect = () => this.connect();
+    return async function* (taskId, signal) {
+      await connect();
+      yield* inner.watch!(taskId, signal);
+    };
+  }
+
+  close(): Promise<void> {
+    return this.#lifecycle.close();
+  }
+}

@@ -1,0 +1,81 @@
+import type { BrokerCapabilities } from './capabilities.js';
+
+/** AMQP-style message properties, in the names Celery uses on the wire (camelCased). */
+export interface MessageProperties {
+  /** MIME type of `body`, e.g. 'application/json'. Required: the worker's accept list checks it. */
+  readonly contentType: string;
+  /** 'utf-8' for text serializers, 'binary' otherwise. */
+  readonly contentEncoding: string;
+  readonly correlationId?: string;
+  readonly replyTo?: string;
+  /** 0..255 on the wire; Celery uses 0..9, higher is more urgent. */
+  readonly priority?: number;
+  /** 2 = persistent (default), 1 = transient. */
+  readonly deliveryMode?: 1 | 2;
+}
+
+/** Header values are JSON-compatible: adapters must carry them without loss. */
+export type HeaderValue = string | number | boolean | null | readonly HeaderValue[] | { readonly [key: string]: HeaderValue };
+export type MessageHeaders = Readonly<Record<string, HeaderValue>>;
+
+/** The bytes an adapter moves: body already serialized by core, headers, properties. */
+export interface BrokerMessage {
+  readonly body: Uint8Array;
+  /** Celery protocol v2 headers (task, id, retries, …); unknown keys pass through untouched. */
+  readonly headers: MessageHeaders;
+  readonly properties: MessageProperties;
+  /** Epoch ms before which the message must not be delivered. Only set when capabilities.delayedDelivery. */
+  readonly notBefore?: number;
+}
+
+/** One message handed to a consumer. Exactly one of ack/reject settles it; later calls are no-ops. */
+export interface Delivery {
+  readonly message: BrokerMessage;
+  /** The broker says this message was delivered before (to this or another consumer). */
+  readonly redelivered: boolean;
+  /** Remove the message from the queue for good. */
+  ack(): Promise<void>;
+  /**
+   * Give the message back. requeue=true: it will be delivered again (to any consumer).
+   * requeue=false: it is dead-lettered where capabilities.deadLetter, else dropped.
+   */
+  reject(requeue: boolean): Promise<void>;
+  /**
+   * Keep an unacked delivery alive while a long task runs (visibility extension, in-progress ack).
+   * Present when capabilities.redeliveryWindowMs is not null; core calls it periodically.
+   */
+  extend?(): Promise<void>;
+}
+
+export interface ConsumeOptions {
+  /** Most unacked deliveries this consumer may hold at once (>= 1). */
+  readonly prefetch: number;
+  /** Aborting ends the iteration; unacked deliveries stay owned by the caller until settled. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * The broker contract: 5 required members. An adapter moves bytes and acknowledgements;
+ * serialization, routing, retries, ETA, time limits and events live in core.
+ * See docs/writing-an-adapter.md.
+ */
+export interface Broker {
+  readonly capabilities: BrokerCapabilities;
+  /** Open connections. Called once by core's runtime guard before first use. */
+  connect(options?: { signal?: AbortSignal }): Promise<void>;
+  /** Resolves once the broker has accepted (persisted/confirmed) the message; rejects otherwise. */
+  publish(queue: string, message: BrokerMessage): Promise<void>;
+  /**
+   * A back-pressured stream of deliveries: the adapter must not hold more than `prefetch`
+   * unacked deliveries for this consumer. Ends when `signal` aborts or the broker is closed.
+   */
+  consume(queue: string, options: ConsumeOptions): AsyncIterable<Delivery>;
+  /** Close connections; unacked deliveries return to their queues. Idempotent. */
+  close(): Promise<void>;
+  /** Delete every ready message in `queue`; resolves to how many were removed. When capabilities.purge. */
+  purge?(queue: string): Promise<number>;
+  /** Publish `body` to every current subscriber of `channel` (no persistence). When capabilities.broadcast. */
+  broadcast?(channel: string, body: Uint8Array): Promise<void>;
+  /** Receive broadcasts on `channel` until `signal` aborts. When capabilities.broadcast. */
+  subscribe?(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array>;
+}

@@ -1,0 +1,51 @@
+/**
+ * What a broker adapter can do, declared once by the adapter. Core, the conformance kit and
+ * docs/choosing-a-broker.md all read this same object; a claimed capability must pass the kit.
+ */
+export interface BrokerCapabilities {
+  /**
+   * The broker can hold a message until `BrokerMessage.notBefore` (countdown/ETA) itself.
+   * Default false: core holds ETA tasks in the worker and re-schedules long ones.
+   */
+  readonly delayedDelivery: boolean;
+  /**
+   * Highest priority the broker honours (Celery's 0..9 scale, higher first); 0 = no priority.
+   * Default 0.
+   */
+  readonly maxPriority: number;
+  /** `broadcast`/`subscribe` are implemented (control commands, revoke). Default false. */
+  readonly broadcast: boolean;
+  /** Unacked deliveries return to the queue when the consumer's connection dies. Default true. */
+  readonly redeliversUnacked: boolean;
+  /**
+   * An unacked delivery is redelivered after this many ms even while its consumer lives
+   * (Redis visibility timeout, JetStream AckWait), unless `Delivery.extend()` is called.
+   * null = never while the connection lives (AMQP). Default null.
+   */
+  readonly redeliveryWindowMs: number | null;
+  /** `reject(false)` moves the message to a dead-letter destination instead of dropping it. Default false. */
+  readonly deadLetter: boolean;
+  /** Messages on one queue are delivered in publish order (single consumer, no priorities). Default true. */
+  readonly fifo: boolean;
+  /** Largest message body the broker accepts, in bytes; null = no fixed limit. Default null. */
+  readonly maxMessageBytes: number | null;
+  /** `purge(queue)` is implemented. Default false. */
+  readonly purge: boolean;
+}
+
+export const defaultBrokerCapabilities: BrokerCapabilities = Object.freeze({
+  delayedDelivery: false,
+  maxPriority: 0,
+  broadcast: false,
+  redeliversUnacked: true,
+  redeliveryWindowMs: null,
+  deadLetter: false,
+  fifo: true,
+  maxMessageBytes: null,
+  purge: false,
+});
+
+/** Fills unspecified flags with their defaults. */
+export function brokerCapabilities(partial: Partial<BrokerCapabilities>): BrokerCapabilities {
+  return Object.freeze({ ...defaultBrokerCapabilities, ...partial });
+}

@@ -1,0 +1,76 @@
+import { Lifecycle } from '../adapters/lifecycle.js';
+import { defaultRetryPolicy, withRetry, type RetryPolicy } from '../adapters/retry-policy.js';
+import { PayloadTooLargeError, UnsupportedError } from '../errors.js';
+import type { Broker, BrokerMessage, ConsumeOptions, Delivery } from './broker.js';
+import type { BrokerCapabilities } from './capabilities.js';
+
+/**
+ * Core's guard around any Broker: connects lazily and once, refuses use after close, closes
+ * once, enforces the declared size limit, and retries connection-class publish failures per
+ * the retry policy (a publish either resolves, meaning the broker has it, or rejects: never a
+ * silent drop).
+ */
+export class RuntimeBroker implements Broker {
+  readonly inner: Broker;
+  readonly #lifecycle: Lifecycle;
+  readonly #retry: RetryPolicy;
+
+  constructor(inner: Broker, options: { retry?: RetryPolicy; name?: string } = {}) {
+    this.inner = inner;
+    this.#retry = options.retry ?? defaultRetryPolicy;
+    this.#lifecycle = new Lifecycle(
+      options.name ?? 'broker',
+      (signal) => inner.connect(signal ? { signal } : undefined),
+      () => inner.close(),
+    );
+  }
+
+  get capabilities(): BrokerCapabilities {
+    return this.inner.capabilities;
+  }
+
+  connect(options?: { signal?: AbortSignal }): Promise<void> {
+    return this.#lifecycle.connect(options?.signal);
+  }
+
+  async publish(queue: string, message: BrokerMessage): Promise<void> {
+    const limit = this.inner.capabilities.maxMessageBytes;
+    if (limit !== null && message.body.byteLength > limit) throw new PayloadTooLargeError(message.body.byteLength, limit);
+    await withRetry(async () => {
+      await this.connect();
+      this.#lifecycle.assertOpen();
+      await this.inner.publish(queue, message);
+    }, this.#retry);
+  }
+
+  async *consume(queue: string, options: ConsumeOptions): AsyncIterable<Delivery> {
+    await this.connect();
+    yield* this.inner.consume(queue, options);
+  }
+
+  async purge(queue: string): Promise<number> {
+    if (!this.inner.purge) throw new UnsupportedError(`this broker cannot purge queues`);
+    await this.connect();
+    return this.inner.purge(queue);
+  }
+
+  async broadcast(channel: string, body: Uint8Array): Promise<void> {
+    if (!this.inner.broadcast) throw new UnsupportedError('this broker has no broadcast channel');
+    await this.connect();
+    await this.inner.broadcast(channel, body);
+  }
+
+  async *subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    if (!this.inner.subscribe) throw new UnsupportedError('this broker has no broadcast channel');
+    await this.connect();
+    yield* this.inner.subscribe(channel, signal);
+  }
+
+  get closed(): boolean {
+    return this.#lifecycle.closed;
+  }
+
+  close(): Promise<void> {
+    return this.#lifecycle.close();
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * Every error tq throws is a TqError with a stable, documented `code` (docs/errors.md).
+ * Subclasses exist only where a caller needs to catch a family or read extra fields.
+ */
+export type TqErrorCode =
+  | 'TQ_CONFIG_INVALID'
+  | 'TQ_ADAPTER_NOT_INSTALLED'
+  | 'TQ_UNKNOWN_SCHEME'
+  | 'TQ_BROKER_UNAVAILABLE'
+  | 'TQ_BACKEND_UNAVAILABLE'
+  | 'TQ_CLOSED'
+  | 'TQ_MESSAGE_MALFORMED'
+  | 'TQ_CONTENT_TYPE_FORBIDDEN'
+  | 'TQ_PAYLOAD_TOO_LARGE'
+  | 'TQ_UNKNOWN_TASK'
+  | 'TQ_TASK_FAILED'
+  | 'TQ_TASK_REVOKED'
+  | 'TQ_RESULT_TIMEOUT'
+  | 'TQ_NO_RESULT_BACKEND'
+  | 'TQ_TIME_LIMIT'
+  | 'TQ_SOFT_TIME_LIMIT'
+  | 'TQ_UNSUPPORTED';
+
+export class TqError extends Error {
+  override name = 'TqError';
+  readonly code: TqErrorCode;
+  constructor(code: TqErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Invalid configuration; `issues` lists every problem found, not just the first. */
+export class ConfigError extends TqError {
+  override name = 'ConfigError';
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[], options?: ErrorOptions) {
+    super('TQ_CONFIG_INVALID', `invalid tq configuration:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`, options);
+    this.issues = issues;
+  }
+}
+
+/** The adapter package for a URL scheme is not installed. */
+export class AdapterNotInstalledError extends TqError {
+  override name = 'AdapterNotInstalledError';
+  readonly packageName: string;
+  constructor(scheme: string, packageName: string, options?: ErrorOptions) {
+    super('TQ_ADAPTER_NOT_INSTALLED', `the "${scheme}://" adapter is not installed: run \`npm install ${packageName}\``, options);
+    this.packageName = packageName;
+  }
+}
+
+export class UnknownSchemeError extends TqError {
+  override name = 'UnknownSchemeError';
+  readonly scheme: string;
+  constructor(scheme: string, known: readonly string[], suggestion?: string, options?: ErrorOptions) {
+    super(
+      'TQ_UNKNOWN_SCHEME',
+      `unknown broker URL scheme "${scheme}://"${suggestion ? ` (did you mean "${suggestion}://"?)` : ''}; known schemes: ${known.join(', ')}`,
+      options,
+    );
+    this.scheme = scheme;
+  }
+}
+
+/**
+ * A connection-class failure: the broker or backend is unreachable or the connection dropped.
+ * Core may reconnect and retry; adapters throw this (with the native error as `cause`) for
+ * every error their client classifies as transient.
+ */
+export class BrokerConnectionError extends TqError {
+  override name = 'BrokerConnectionError';
+  constructor(message: string, options?: ErrorOptions & { backend?: boolean }) {
+    super(options?.backend ? 'TQ_BACKEND_UNAVAILABLE' : 'TQ_BROKER_UNAVAILABLE', message, options);
+  }
+}
+
+/** Use of a broker, backend or app after close(). */
+export class ClosedError extends TqError {
+  override name = 'ClosedError';
+  constructor(what: string) {
+    super('TQ_CLOSED', `${what} is closed`);
+  }
+}
+
+/** A message that cannot be decoded into a task request; `field` names the offending part. */
+export class MessageDecodeError extends TqError {
+  override name = 'MessageDecodeError';
+  readonly field: string;
+  constructor(field: string, message: string, options?: ErrorOptions) {
+    super('TQ_MESSAGE_MALFORMED', `malformed task message: ${field}: ${message}`, options);
+    this.field = field;
+  }
+}
+
+export class ContentTypeForbiddenError extends TqError {
+  override name = 'ContentTypeForbiddenError';
+  readonly contentType: string;
+  constructor(contentType: string, accept: readonly string[]) {
+    super(
+      'TQ_CONTENT_TYPE_FORBIDDEN',
+      `content type "${contentType}" is not in the accept list [${accept.join(', ')}]; the message was not decoded`,
+    );
+    this.contentType = contentType;
+  }
+}
+
+export class PayloadTooLargeError extends TqError {
+  override name = 'PayloadTooLargeError';
+  readonly size: number;
+  readonly limit: number;
+  constructor(size: number, limit: number) {
+    super('TQ_PAYLOAD_TOO_LARGE', `payload of ${size} bytes exceeds the limit of ${limit} bytes`);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+export class UnknownTaskError extends TqError {
+  override name = 'UnknownTaskError';
+  readonly taskName: string;
+  constructor(taskName: string, known: readonly string[] = []) {
+    super(
+      'TQ_UNKNOWN_TASK',
+      `no task named "${taskName}" is registered in this worker${known.length ? ` (registered: ${known.slice(0, 20).join(', ')})` : ''}`,
+    );
+    this.taskName = taskName;
+  }
+}
+
+/** A task failed remotely: carries the remote exception's type, message and traceback. */
+export class TaskError extends TqError {
+  override name = 'TaskError';
+  readonly taskId: string;
+  readonly excType: string;
+  readonly excMessage: string;
+  readonly excModule: string | undefined;
+  readonly traceback: string | null;
+  constructor(taskId: string, excType: string, excMessage: string, traceback: string | null, excModule?: string) {
+    super('TQ_TASK_FAILED', `task ${taskId} failed: ${excType}: ${excMessage}`);
+    this.taskId = taskId;
+    this.excType = excType;
+    this.excMessage = excMessage;
+    this.traceback = traceback;
+    this.excModule = excModule;
+  }
+}
+
+export class TaskRevokedError extends TqError {
+  override name = 'TaskRevokedError';
+  readonly taskId: string;
+  constructor(taskId: string, reason = 'revoked') {
+    super('TQ_TASK_REVOKED', `task ${taskId} was ${reason}`);
+    this.taskId = taskId;
+  }
+}
+
+export class ResultTimeoutError extends TqError {
+  override name = 'ResultTimeoutError';
+  readonly taskId: string;
+  constructor(taskId: string, timeoutMs: number) {
+    super('TQ_RESULT_TIMEOUT', `no result for task ${taskId} within ${timeoutMs} ms`);
+    this.taskId = taskId;
+  }
+}
+
+/** The hard time limit elapsed: the executor running the task was terminated. */
+export class TimeLimitExceeded extends TqError {
+  override name = 'TimeLimitExceeded';
+  constructor(seconds: number) {
+    super('TQ_TIME_LIMIT', `hard time limit (${seconds}s) exceeded`);
+  }
+}
+
+/** The soft time limit elapsed: raised inside the task through its AbortSignal. */
+export class SoftTimeLimitExceeded extends TqError {
+  override name = 'SoftTimeLimitExceeded';
+  constructor(seconds: number) {
+    super('TQ_SOFT_TIME_LIMIT', `soft time limit (${seconds}s) exceeded`);
+  }
+}
+
+export class UnsupportedError extends TqError {
+  override name = 'UnsupportedError';
+  constructor(message: string) {
+    super('TQ_UNSUPPORTED', message);
+  }
+}
+
+export function isTqError(error: unknown, code?: TqErrorCode): error is TqError {
+  return error instanceof TqError && (code === undefined || error.code === code);
+}

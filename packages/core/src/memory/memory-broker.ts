@@ -1,0 +1,170 @@
+import type { Broker, BrokerMessage, ConsumeOptions, Delivery } from '../broker/broker.js';
+import { brokerCapabilities, type BrokerCapabilities } from '../broker/capabilities.js';
+import { DeliveryBuffer } from '../broker/delivery-buffer.js';
+import { ClosedError } from '../errors.js';
+import type { HubConsumer, MemoryHub } from './memory-hub.js';
+import type { StoredMessage } from './memory-queue.js';
+
+export interface MemoryBrokerOptions {
+  /** Largest body accepted, in bytes; null = none. */
+  readonly maxMessageBytes?: number | null;
+  /** Queue that `reject(false)` moves messages to: `${queue}${suffix}`. Default '.dead'. */
+  readonly deadLetterSuffix?: string;
+}
+
+/**
+ * A broker inside this process, with real broker semantics: prefetch bounds unacked
+ * deliveries per consumer, unacked deliveries return when their consumer's broker closes
+ * (a "connection" dying), reject(false) dead-letters, countdown and priority are honoured.
+ * Several MemoryBroker instances on one hub behave like several connections to one server.
+ */
+export class MemoryBroker implements Broker {
+  readonly capabilities: BrokerCapabilities;
+  readonly #hub: MemoryHub;
+  readonly #deadLetterSuffix: string;
+  readonly #consumers = new Set<MemoryConsumer>();
+  #closed = false;
+
+  constructor(hub: MemoryHub, options: MemoryBrokerOptions = {}) {
+    this.#hub = hub;
+    this.#deadLetterSuffix = options.deadLetterSuffix ?? '.dead';
+    this.capabilities = brokerCapabilities({
+      delayedDelivery: true,
+      maxPriority: 9,
+      broadcast: true,
+      redeliversUnacked: true,
+      redeliveryWindowMs: null,
+      deadLetter: true,
+      fifo: true,
+      maxMessageBytes: options.maxMessageBytes ?? null,
+      purge: true,
+    });
+  }
+
+  async connect(): Promise<void> {
+    if (this.#closed) throw new ClosedError('memory broker');
+  }
+
+  async publish(queue: string, message: BrokerMessage): Promise<void> {
+    if (this.#closed) throw new ClosedError('memory broker');
+    // Copy the body: the broker owns its bytes, as a network broker would.
+    const stored: StoredMessage = { message: { ...message, body: new Uint8Array(message.body) }, redelivered: false };
+    if (message.notBefore !== undefined && message.notBefore > Date.now()) this.#hub.enqueueAt(queue, stored, message.notBefore);
+    else this.#hub.enqueue(queue, stored);
+  }
+
+  consume(queue: string, options: ConsumeOptions): AsyncIterable<Delivery> {
+    if (this.#closed) throw new ClosedError('memory broker');
+    const consumer = new MemoryConsumer(this.#hub, queue, options, this.#deadLetterSuffix, () => this.#consumers.delete(consumer));
+    this.#consumers.add(consumer);
+    this.#hub.addConsumer(consumer);
+    return consumer.buffer;
+  }
+
+  async purge(queue: string): Promise<number> {
+    return this.#hub.queue(queue).clear();
+  }
+
+  async broadcast(channel: string, body: Uint8Array): Promise<void> {
+    for (const subscriber of this.#hub.subscribers.get(channel) ?? []) subscriber.push(new Uint8Array(body));
+  }
+
+  subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    const subscribers = this.#hub.subscribers.get(channel) ?? new Set();
+    this.#hub.subscribers.set(channel, subscribers);
+    const buffer: DeliveryBuffer<Uint8Array> = new DeliveryBuffer({ signal, onClose: () => subscribers.delete(buffer) });
+    subscribers.add(buffer);
+    return buffer;
+  }
+
+  /** Closing is a connection dying: every unacked delivery of this instance returns to its queue. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const consumer of [...this.#consumers]) consumer.disconnect();
+  }
+}
+
+class MemoryConsumer implements HubConsumer {
+  readonly queue: string;
+  readonly buffer: DeliveryBuffer<Delivery>;
+  readonly #hub: MemoryHub;
+  readonly #prefetch: number;
+  readonly #deadLetterQueue: string;
+  readonly #unacked = new Set<MemoryDelivery>();
+  readonly #onGone: () => void;
+  #active = true;
+
+  constructor(hub: MemoryHub, queue: string, options: ConsumeOptions, deadLetterSuffix: string, onGone: () => void) {
+    this.queue = queue;
+    this.#hub = hub;
+    this.#prefetch = Math.max(1, options.prefetch);
+    this.#deadLetterQueue = `${queue}${deadLetterSuffix}`;
+    this.#onGone = onGone;
+    this.buffer = new DeliveryBuffer<Delivery>({ signal: options.signal, onClose: () => this.#stop() });
+  }
+
+  offer(stored: StoredMessage): boolean {
+    if (!this.#active || this.#unacked.size >= this.#prefetch) return false;
+    const delivery = new MemoryDelivery(stored, (d, outcome) => this.#settle(d, outcome));
+    this.#unacked.add(delivery);
+    this.buffer.push(delivery);
+    return true;
+  }
+
+  #settle(delivery: MemoryDelivery, outcome: 'ack' | 'requeue' | 'dead'): void {
+    if (!this.#unacked.delete(delivery)) return;
+    if (outcome === 'requeue') this.#hub.enqueue(this.queue, { message: delivery.message, redelivered: true }, { front: true });
+    else if (outcome === 'dead') this.#hub.enqueue(this.#deadLetterQueue, { message: delivery.message, redelivered: false });
+    if (this.#active) this.#hub.dispatch(this.queue);
+  }
+
+  /** The reader stopped: deliveries it never read go back at once; read ones stay until settled. */
+  #stop(): void {
+    if (!this.#active) return;
+    this.#active = false;
+    this.#hub.removeConsumer(this);
+    for (const unread of this.buffer.drainUnread()) void unread.reject(true);
+    this.#onGone();
+    this.#hub.dispatch(this.queue);
+  }
+
+  /** The connection died: everything unacked returns to the queue. */
+  disconnect(): void {
+    this.buffer.end();
+    this.#stop();
+    for (const delivery of [...this.#unacked]) delivery.abandon();
+  }
+}
+
+class MemoryDelivery implements Delivery {
+  readonly message: BrokerMessage;
+  readonly redelivered: boolean;
+  readonly #settle: (delivery: MemoryDelivery, outcome: 'ack' | 'requeue' | 'dead') => void;
+  #settled = false;
+
+  constructor(stored: StoredMessage, settle: (delivery: MemoryDelivery, outcome: 'ack' | 'requeue' | 'dead') => void) {
+    this.message = stored.message;
+    this.redelivered = stored.redelivered;
+    this.#settle = settle;
+  }
+
+  async ack(): Promise<void> {
+    this.#finish('ack');
+  }
+
+  async reject(requeue: boolean): Promise<void> {
+    this.#finish(requeue ? 'requeue' : 'dead');
+  }
+
+  /** Returned by a dying connection; a later ack/reject from the old owner is a no-op. */
+  abandon(): void {
+    this.#finish('requeue');
+  }
+
+  #finish(outcome: 'ack' | 'requeue' | 'dead'): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#settle(this, outcome);
+  }
+}

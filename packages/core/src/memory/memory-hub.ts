@@ -1,0 +1,79 @@
+import type { DeliveryBuffer } from '../broker/delivery-buffer.js';
+import { MemoryQueue, type StoredMessage } from './memory-queue.js';
+
+/** A consumer's side of the hub: the broker instance that owns it pulls for it. */
+export interface HubConsumer {
+  readonly queue: string;
+  /** Offer a message; false when the consumer has no capacity (prefetch reached) or is gone. */
+  offer(stored: StoredMessage): boolean;
+}
+
+/**
+ * The shared state behind every MemoryBroker opened on the same memory://name: queues,
+ * delayed messages, consumers and broadcast subscribers. Process-local by design.
+ */
+export class MemoryHub {
+  readonly #queues = new Map<string, MemoryQueue>();
+  readonly #consumers = new Map<string, HubConsumer[]>();
+  readonly #cursor = new Map<string, number>();
+  readonly subscribers = new Map<string, Set<DeliveryBuffer<Uint8Array>>>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+
+  queue(name: string): MemoryQueue {
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = new MemoryQueue();
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  enqueue(name: string, stored: StoredMessage, options: { front?: boolean } = {}): void {
+    this.queue(name).push(stored, stored.message.properties.priority ?? 0, options.front);
+    this.dispatch(name);
+  }
+
+  enqueueAt(name: string, stored: StoredMessage, notBefore: number): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.enqueue(name, stored);
+    }, Math.max(0, notBefore - Date.now()));
+    timer.unref();
+    this.#timers.add(timer);
+  }
+
+  addConsumer(consumer: HubConsumer): void {
+    const list = this.#consumers.get(consumer.queue) ?? [];
+    list.push(consumer);
+    this.#consumers.set(consumer.queue, list);
+    this.dispatch(consumer.queue);
+  }
+
+  removeConsumer(consumer: HubConsumer): void {
+    const list = this.#consumers.get(consumer.queue);
+    if (!list) return;
+    const index = list.indexOf(consumer);
+    if (index >= 0) list.splice(index, 1);
+  }
+
+  /** Hands ready messages to consumers with capacity, round-robin. */
+  dispatch(name: string): void {
+    const queue = this.#queues.get(name);
+    const consumers = this.#consumers.get(name);
+    if (!queue || !consumers || consumers.length === 0) return;
+    let cursor = this.#cursor.get(name) ?? 0;
+    let refusals = 0;
+    while (queue.size > 0 && refusals < consumers.length) {
+      const consumer = consumers[cursor % consumers.length]!;
+      cursor = (cursor + 1) % consumers.length;
+      const stored = queue.shift()!;
+      if (consumer.offer(stored)) {
+        refusals = 0;
+      } else {
+        queue.push(stored, stored.message.properties.priority ?? 0, true);
+        refusals++;
+      }
+    }
+    this.#cursor.set(name, cursor);
+  }
+}

@@ -1,0 +1,79 @@
+import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from '../backend/result-backend.js';
+import { DeliveryBuffer } from '../broker/delivery-buffer.js';
+import { ClosedError } from '../errors.js';
+
+/** Shared state of every MemoryResultBackend opened on the same memory://name. */
+export class MemoryResultStore {
+  readonly records = new Map<string, { bytes: Uint8Array; expiresAt: number | null }>();
+  readonly watchers = new Map<string, Set<DeliveryBuffer<Uint8Array>>>();
+}
+
+/** Result records in this process's memory, with expiry and push-based watch. */
+export class MemoryResultBackend implements ResultBackend {
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true };
+  readonly #store: MemoryResultStore;
+  readonly #defaultTtlMs: number;
+  #closed = false;
+
+  constructor(store: MemoryResultStore, options: { defaultTtlMs?: number } = {}) {
+    this.#store = store;
+    this.#defaultTtlMs = options.defaultTtlMs ?? 86_400_000;
+  }
+
+  async connect(): Promise<void> {
+    this.#assertOpen();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ClosedError('memory result backend');
+  }
+
+  async store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void> {
+    this.#assertOpen();
+    const ttlMs = options.ttlMs ?? this.#defaultTtlMs;
+    const bytes = new Uint8Array(record);
+    this.#store.records.set(taskId, { bytes, expiresAt: ttlMs > 0 ? Date.now() + ttlMs : null });
+    for (const watcher of this.#store.watchers.get(taskId) ?? []) watcher.push(bytes);
+  }
+
+  async fetch(taskId: string): Promise<Uint8Array | null> {
+    this.#assertOpen();
+    return this.#current(taskId);
+  }
+
+  #current(taskId: string): Uint8Array | null {
+    const entry = this.#store.records.get(taskId);
+    if (!entry) return null;
+    if (entry.expiresAt !== null && entry.expiresAt <= Date.now()) {
+      this.#store.records.delete(taskId);
+      return null;
+    }
+    return entry.bytes;
+  }
+
+  watch(taskId: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    this.#assertOpen();
+    const watchers = this.#store.watchers.get(taskId) ?? new Set();
+    this.#store.watchers.set(taskId, watchers);
+    const buffer: DeliveryBuffer<Uint8Array> = new DeliveryBuffer({
+      signal,
+      onClose: () => {
+        watchers.delete(buffer);
+        if (watchers.size === 0) this.#store.watchers.delete(taskId);
+      },
+    });
+    watchers.add(buffer);
+    const current = this.#current(taskId);
+    if (current) buffer.push(current);
+    return buffer;
+  }
+
+  async forget(taskId: string): Promise<void> {
+    this.#assertOpen();
+    this.#store.records.delete(taskId);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+}

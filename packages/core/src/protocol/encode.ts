@@ -1,0 +1,77 @@
+import type { BrokerMessage, HeaderValue, MessageHeaders, MessageProperties } from '../broker/broker.js';
+import type { Serializer } from '../serializer/serializer.js';
+import { emptyEmbed, type TaskCall, type TaskRequest } from './message.js';
+import { argsRepr, kwargsRepr } from './repr.js';
+
+function isoOrNull(value: Date | string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? value : value.toISOString();
+}
+
+/** Builds the protocol v2 message for a task call: Celery's headers, properties and body. */
+export function encodeTaskMessage(call: TaskCall, serializer: Serializer): BrokerMessage {
+  const known: Record<string, HeaderValue> = {
+    lang: 'py',
+    task: call.task,
+    id: call.id,
+    shadow: call.shadow ?? null,
+    eta: isoOrNull(call.eta),
+    expires: isoOrNull(call.expires),
+    group: call.group ?? null,
+    group_index: call.groupIndex ?? null,
+    retries: call.retries ?? 0,
+    timelimit: [call.timeLimit?.hard ?? null, call.timeLimit?.soft ?? null], // hard first, as Celery writes it
+    root_id: call.rootId ?? call.id,
+    parent_id: call.parentId ?? null,
+    argsrepr: call.argsrepr ?? argsRepr(call.args),
+    kwargsrepr: call.kwargsrepr ?? kwargsRepr(call.kwargs),
+    origin: call.origin ?? null,
+    ignore_result: call.ignoreResult ?? false,
+  };
+  // Unknown headers pass through; the known ones are written from the call.
+  const headers: MessageHeaders = { ...(call.headers ?? {}), ...known };
+  const properties: MessageProperties = {
+    contentType: serializer.contentType,
+    contentEncoding: serializer.contentEncoding,
+    correlationId: call.correlationId ?? call.id,
+    deliveryMode: 2,
+    priority: call.priority ?? 0,
+    ...(call.replyTo !== undefined ? { replyTo: call.replyTo } : {}),
+  };
+  const body = serializer.encode([call.args, call.kwargs, call.embed ?? emptyEmbed]);
+  return { body, headers, properties };
+}
+
+/** The call that re-sends a request unchanged except for `changes` (retries, ETA, …). */
+export function requestToCall(request: TaskRequest, changes: Partial<TaskCall> = {}): TaskCall {
+  const raw = request.headers;
+  const keepString = (name: string): string | undefined => (typeof raw[name] === 'string' ? (raw[name] as string) : undefined);
+  const argsrepr = keepString('argsrepr');
+  const kwargsrepr = keepString('kwargsrepr');
+  return {
+    id: request.id,
+    task: request.task,
+    args: request.args,
+    kwargs: request.kwargs,
+    embed: request.embed,
+    retries: request.retries,
+    // Keep the wire strings of eta/expires so an unchanged request re-encodes byte for byte.
+    eta: typeof raw['eta'] === 'string' ? raw['eta'] : request.eta,
+    expires: typeof raw['expires'] === 'string' ? raw['expires'] : request.expires,
+    timeLimit: request.timeLimit,
+    rootId: request.rootId,
+    parentId: request.parentId,
+    group: request.group,
+    groupIndex: request.groupIndex,
+    origin: request.origin,
+    ignoreResult: request.ignoreResult,
+    shadow: request.shadow,
+    ...(argsrepr !== undefined ? { argsrepr } : {}),
+    ...(kwargsrepr !== undefined ? { kwargsrepr } : {}),
+    headers: raw,
+    ...(request.properties.replyTo !== undefined ? { replyTo: request.properties.replyTo } : {}),
+    ...(request.properties.correlationId !== undefined ? { correlationId: request.properties.correlationId } : {}),
+    ...(request.properties.priority !== undefined ? { priority: request.properties.priority } : {}),
+    ...changes,
+  };
+}

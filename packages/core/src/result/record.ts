@@ -1,0 +1,69 @@
+import { MessageDecodeError } from '../errors.js';
+import { jsonSerializer } from '../serializer/json.js';
+import { exceptionStates, type TaskStateName } from './states.js';
+
+/**
+ * A result record as Celery's key-value backends store it (celery-task-meta-<id>):
+ * {"status", "result", "traceback", "children", "date_done", "task_id"}, JSON.
+ * For exception states `result` is {"exc_type", "exc_message": [...], "exc_module"}.
+ */
+export interface ResultRecord {
+  readonly status: TaskStateName;
+  readonly result: unknown;
+  readonly traceback: string | null;
+  readonly children: readonly unknown[];
+  readonly date_done: string | null;
+  readonly task_id: string;
+  /** Celery's result_extended fields, written when known. */
+  readonly name?: string | null;
+  readonly args?: readonly unknown[] | null;
+  readonly kwargs?: Readonly<Record<string, unknown>> | null;
+  readonly worker?: string | null;
+  readonly retries?: number | null;
+  readonly queue?: string | null;
+}
+
+export interface ExceptionInfo {
+  readonly exc_type: string;
+  readonly exc_message: readonly unknown[];
+  readonly exc_module: string;
+}
+
+/** Celery writes date_done as naive-UTC isoformat with microseconds. */
+export function celeryDate(date = new Date()): string {
+  return date.toISOString().replace('Z', '000');
+}
+
+export function exceptionInfo(error: unknown): ExceptionInfo {
+  if (error instanceof Error) {
+    const type = (error as { excType?: unknown }).excType;
+    return { exc_type: typeof type === 'string' ? type : error.name || 'Error', exc_message: [error.message], exc_module: 'builtins' };
+  }
+  return { exc_type: 'Error', exc_message: [String(error)], exc_module: 'builtins' };
+}
+
+export function isExceptionInfo(value: unknown): value is ExceptionInfo {
+  return value !== null && typeof value === 'object' && typeof (value as ExceptionInfo).exc_type === 'string';
+}
+
+/** The message of an ExceptionInfo, as Celery joins exc_message for display. */
+export function exceptionMessage(info: ExceptionInfo): string {
+  const parts = Array.isArray(info.exc_message) ? info.exc_message : [info.exc_message];
+  return parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join(', ');
+}
+
+export function encodeRecord(record: ResultRecord): Uint8Array {
+  return jsonSerializer.encode(record);
+}
+
+export function decodeRecord(bytes: Uint8Array): ResultRecord {
+  const value = jsonSerializer.decode(bytes);
+  if (value === null || typeof value !== 'object' || typeof (value as ResultRecord).status !== 'string') {
+    throw new MessageDecodeError('result', 'not a Celery result record');
+  }
+  return value as ResultRecord;
+}
+
+export function isExceptionState(status: string): boolean {
+  return exceptionStates.has(status);
+}

@@ -1,0 +1,17 @@
+import { defineConfig } from 'vitest/config';
+
+// Shared test defaults. Tests resolve workspace packages to their TypeScript sources
+// (the "@tq/source" export condition), so a change in core is seen without a rebuild.
+// No retries: a flaky test hides a race.
+export default defineConfig({
+  resolve: { conditions: ['@tq/source'] },
+  ssr: { resolve: { conditions: ['@tq/source'], externalConditions: ['@tq/source'] } },
+  test: {
+    environment: 'node',
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    retry: 0,
+    reporters: ['default'],
+  },
+});
