@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import type { TqAdapter } from './adapters/descriptor.js';
+import { resolveAdapter } from './adapters/resolve.js';
+import { parseUrl, redactUrl } from './adapters/url.js';
+import { RuntimeBackend } from './backend/runtime-backend.js';
+import type { ResultBackend } from './backend/result-backend.js';
+import type { Broker } from './broker/broker.js';
+import { RuntimeBroker } from './broker/runtime-broker.js';
+import { resolveConfig, routeTask, type ResolvedConfig, type TqConfig } from './config.js';
+import { ConfigError, PayloadTooLargeError, TqError } from './errors.js';
+import { createConsoleLogger, type Logger } from './logger.js';
+import memoryAdapter from './memory/index.js';
+import { encodeTaskMessage } from './protocol/encode.js';
+import type { TaskCall } from './protocol/message.js';
+import type { SendOptions } from './producer/send-options.js';
+import { AsyncResult } from './result/async-result.js';
+import { jsonSerializer } from './serializer/json.js';
+import { SerializerRegistry } from './serializer/serializer.js';
+import type { TaskDefinition, TaskFunction, TaskOptions } from './task.js';
+import { Worker, type WorkerOptions } from './worker/worker.js';
+
+/** Arguments of a task function without the kwargs object callers may append. */
+export interface Task<A extends unknown[], R> {
+  readonly name: string;
+  readonly options: TaskOptions;
+  /** Send with positional arguments and default options. */
+  delay(...args: A): Promise<AsyncResult<R>>;
+  /** Send with arguments, keyword arguments and options. */
+  applyAsync(args: A, kwargs?: Record<string, unknown>, options?: SendOptions): Promise<AsyncResult<R>>;
+}
+
+/**
+ * A tq application: the task registry, the configuration shared by producers and workers,
+ * and the lazily opened broker and result backend.
+ */
+export class App {
+  readonly config: ResolvedConfig;
+  readonly logger: Logger;
+  readonly serializers: SerializerRegistry;
+  readonly #tasks = new Map<string, TaskDefinition>();
+  #broker: Promise<RuntimeBroker> | undefined;
+  #backend: Promise<RuntimeBackend | null> | undefined;
+  #closed = false;
+
+  constructor(config: TqConfig = {}) {
+    this.config = resolveConfig(config);
+    this.logger = this.config.logger ?? createConsoleLogger(this.config.logLevel);
+    this.serializers = new SerializerRegistry([jsonSerializer, ...this.config.serializers], this.config.accept);
+    // Fail at construction, not at first send, when the outgoing serializer is unknown.
+    try {
+      this.serializers.get(this.config.serializer);
+    } catch {
+      throw new ConfigError([{ path: 'serializer', message: `no serializer named "${this.config.serializer}" is registered` }]);
+    }
+  }
+
+  /** Register a task by name. Inside `fn`, `this` is the TaskContext (or call taskContext()). */
+  task<A extends unknown[], R>(name: string, fn: TaskFunction<A, R>, options: TaskOptions = {}): Task<A, Awaited<R>> {
+    if (this.#tasks.has(name)) throw new ConfigError([{ path: `tasks.${name}`, message: 'a task with this name is already registered' }]);
+    this.#tasks.set(name, { name, fn: fn as unknown as TaskFunction<never[], unknown>, options });
+    return {
+      name,
+      options,
+      delay: (...args: A) => this.sendTask<Awaited<R>>(name, args, {}, {}),
+      applyAsync: (args: A, kwargs = {}, sendOptions = {}) => this.sendTask<Awaited<R>>(name, args, kwargs, sendOptions),
+    };
+  }
+
+  /** Registered tasks by name. */
+  get tasks(): ReadonlyMap<string, TaskDefinition> {
+    return this.#tasks;
+  }
+
+  /** The broker, connected. Opened on first use. */
+  broker(): Promise<RuntimeBroker> {
+    this.#assertOpen();
+    this.#broker ??= this.#open('broker', this.config.broker, (adapter, url) => {
+      if (!adapter.createBroker) throw new ConfigError([{ path: 'broker', message: `the ${adapter.name} adapter provides no broker` }]);
+      return adapter.createBroker(url, this.config.brokerOptions);
+    }).then(async (inner) => {
+      const broker = new RuntimeBroker(inner, { retry: this.config.publishRetry });
+      await broker.connect();
+      return broker;
+    });
+    this.#broker.catch(() => (this.#broker = undefined));
+    return this.#broker;
+  }
+
+  /** The result backend, connected; null when results are disabled. */
+  backend(): Promise<RuntimeBackend | null> {
+    this.#assertOpen();
+    const configured = this.config.resultBackend;
+    this.#backend ??= configured === null
+      ? Promise.resolve(null)
+      : this.#open('resultBackend', configured, (adapter, url) => {
+          if (!adapter.createResultBackend) {
+            throw new ConfigError([{ path: 'resultBackend', message: `the ${adapter.name} adapter provides no result backend; use redis://, nats:// or memory://` }]);
+          }
+          return adapter.createResultBackend(url, this.config.resultBackendOptions);
+        }).then(async (inner) => {
+          const backend = new RuntimeBackend(inner, { retry: this.config.publishRetry });
+          await backend.connect();
+          return backend;
+        });
+    this.#backend.catch(() => (this.#backend = undefined));
+    return this.#backend;
+  }
+
+  async #open<T extends Broker | ResultBackend>(path: string, target: string | T, create: (adapter: TqAdapter, url: URL) => T): Promise<T> {
+    if (typeof target !== 'string') return target;
+    const url = parseUrl(target, path);
+    const adapter = await resolveAdapter(url, { adapters: this.config.adapters, builtin: [memoryAdapter] });
+    this.logger.debug(`${path}: ${redactUrl(url)} via ${adapter.name}`);
+    return create(adapter, url);
+  }
+
+  /** Send a task by name, without importing its code. */
+  async sendTask<R = unknown>(name: string, args: readonly unknown[] = [], kwargs: Record<string, unknown> = {}, options: SendOptions = {}): Promise<AsyncResult<R>> {
+    const definition = this.#tasks.get(name);
+    const queue = options.queue ?? definition?.options.queue ?? routeTask(name, this.config.routes, this.config.defaultQueue);
+    const id = options.taskId ?? randomUUID();
+    const [broker, backend] = await Promise.all([this.broker(), this.backend()]);
+    const eta = options.eta !== undefined ? new Date(options.eta) : options.countdown !== undefined ? new Date(Date.now() + options.countdown * 1000) : null;
+    const expires = options.expires === undefined ? null : typeof options.expires === 'number' ? new Date(Date.now() + options.expires * 1000) : new Date(options.expires);
+    const replyTo = backend?.inner.replyAddress ? await backend.inner.replyAddress() : undefined;
+    const call: TaskCall = {
+      id,
+      task: name,
+      args,
+      kwargs,
+      ...(options.embed ? { embed: options.embed } : {}),
+      retries: options.retries ?? 0,
+      eta,
+      expires,
+      timeLimit: { soft: options.softTimeLimit ?? definition?.options.softTimeLimit ?? null, hard: options.timeLimit ?? definition?.options.timeLimit ?? null },
+      rootId: options.rootId ?? id,
+      parentId: options.parentId ?? null,
+      group: options.group ?? null,
+      groupIndex: options.groupIndex ?? null,
+      origin: `${process.pid}@${this.config.hostname}`,
+      ignoreResult: options.ignoreResult ?? definition?.options.ignoreResult ?? false,
+      shadow: options.shadow ?? null,
+      ...(options.headers ? { headers: options.headers } : {}),
+      ...(replyTo !== undefined ? { replyTo } : {}),
+      ...(options.priority !== undefined ? { priority: options.priority } : {}),
+    };
+    await this.publishCall(queue, call, broker);
+    return new AsyncResult<R>(id, backend);
+  }
+
+  /** Encode and publish a prepared call (used by sendTask and by worker retries). */
+  async publishCall(queue: string, call: TaskCall, broker?: RuntimeBroker): Promise<void> {
+    const target = broker ?? (await this.broker());
+    const message = encodeTaskMessage(call, this.serializers.get(this.config.serializer));
+    if (message.body.byteLength > this.config.maxPayloadBytes) throw new PayloadTooLargeError(message.body.byteLength, this.config.maxPayloadBytes);
+    const eta = call.eta ? new Date(call.eta).getTime() : undefined;
+    const delayed = eta !== undefined && eta > Date.now() && target.capabilities.delayedDelivery;
+    await target.publish(queue, delayed ? { ...message, notBefore: eta } : message);
+  }
+
+  /** A handle on any task id, e.g. one printed by `tq call`. */
+  asyncResult<R = unknown>(id: string): AsyncResult<R> {
+    return new AsyncResult<R>(id, () => this.backend());
+  }
+
+  /** Delete every waiting message in a queue (default: the default queue). */
+  async purge(queue = this.config.defaultQueue): Promise<number> {
+    return (await this.broker()).purge(queue);
+  }
+
+  /** A worker consuming this app's tasks. Call start() to run it. */
+  worker(options: WorkerOptions = {}): Worker {
+    return new Worker(this, options);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new TqError('TQ_CLOSED', 'the app is closed');
+  }
+
+  /** Close the broker and backend connections. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const broker = this.#broker;
+    const backend = this.#backend;
+    await Promise.allSettled([broker?.then((b) => b.close()), backend?.then((b) => b?.close())]);
+  }
+}
+
+/** Create an app; see TqConfig for every option and its default. */
+export function createApp(config: TqConfig = {}): App {
+  return new App(config);
+}

@@ -1,0 +1,34 @@
+import type { MessageHeaders } from '../broker/broker.js';
+import type { EmbeddedOptions } from '../protocol/message.js';
+
+/** Per-call options of sendTask / applyAsync. */
+export interface SendOptions {
+  /** Queue to publish to. Default: the task's queue, then routes, then defaultQueue. */
+  readonly queue?: string;
+  /** Run no earlier than this many seconds from now. */
+  readonly countdown?: number;
+  /** Run no earlier than this time. */
+  readonly eta?: Date | string;
+  /** Revoke (never run) if not started by then: a Date, an ISO string, or seconds from now. */
+  readonly expires?: Date | string | number;
+  /** 0..9, higher runs first where the broker supports priority. */
+  readonly priority?: number;
+  /** Hard time limit, seconds. */
+  readonly timeLimit?: number;
+  /** Soft time limit, seconds. */
+  readonly softTimeLimit?: number;
+  /** Use this id instead of a random UUID (idempotent re-sends). */
+  readonly taskId?: string;
+  readonly ignoreResult?: boolean;
+  /** Extra message headers, passed through to the worker untouched. */
+  readonly headers?: MessageHeaders;
+  /** Retry count carried in the message (set by retries, not by users). */
+  readonly retries?: number;
+  readonly parentId?: string | null;
+  readonly rootId?: string | null;
+  readonly group?: string | null;
+  readonly groupIndex?: number | null;
+  /** Callbacks, errbacks, chain and chord (canvas). */
+  readonly embed?: EmbeddedOptions;
+  readonly shadow?: string;
+}

@@ -1,0 +1,67 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { TaskRequest } from './protocol/message.js';
+import type { TaskStateName } from './result/states.js';
+
+/** Options a task is registered with; per-call send options override the routing ones. */
+export interface TaskOptions {
+  /** Queue this task is sent to when the caller names none. */
+  readonly queue?: string;
+  /** Do not store results (state records are skipped too). Default false. */
+  readonly ignoreResult?: boolean;
+  /** Hard time limit, seconds: the task fails with TimeLimitExceeded. */
+  readonly timeLimit?: number;
+  /** Soft time limit, seconds: ctx.signal aborts with SoftTimeLimitExceeded. */
+  readonly softTimeLimit?: number;
+  /** Most retries ctx.retry() allows before the task fails. Default 3 (Celery's). */
+  readonly maxRetries?: number;
+  /** Seconds before a retry when ctx.retry() is given no countdown. Default 180 (Celery's). */
+  readonly defaultRetryDelay?: number;
+  /** Ack after the task finishes (at-least-once, default) or before it starts (at-most-once). */
+  readonly acksLate?: boolean;
+  /** Retry automatically when the task throws one of these error classes. */
+  readonly autoretryFor?: readonly (abstract new (...args: never[]) => Error)[];
+  /** Exponential backoff for automatic retries: true = 1s base, or a base in seconds. */
+  readonly retryBackoff?: boolean | number;
+  /** Cap for retryBackoff, seconds. Default 600. */
+  readonly retryBackoffMax?: number;
+  /** Randomize backoff delays (full jitter). Default true. */
+  readonly retryJitter?: boolean;
+}
+
+/** What a running task can see and do: `this` inside a function task, or taskContext(). */
+export interface TaskContext {
+  readonly id: string;
+  readonly name: string;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  readonly retries: number;
+  readonly request: TaskRequest;
+  readonly hostname: string;
+  /** Aborted on soft time limit, revoke with terminate, or a forced worker shutdown. */
+  readonly signal: AbortSignal;
+  /** Record a state with metadata, e.g. updateState('PROGRESS', {done: 3, total: 10}). */
+  updateState(state: TaskStateName, meta?: unknown): Promise<void>;
+  /** Throws Retry: the task is re-sent with retries+1 after `countdown` seconds. */
+  retry(options?: { countdown?: number; error?: unknown; maxRetries?: number }): never;
+}
+
+export type TaskFunction<A extends unknown[] = unknown[], R = unknown> = (this: TaskContext, ...args: A) => R | Promise<R>;
+
+export interface TaskDefinition {
+  readonly name: string;
+  readonly fn: TaskFunction<never[], unknown>;
+  readonly options: TaskOptions;
+}
+
+const contextStorage = new AsyncLocalStorage<TaskContext>();
+
+/** The context of the task running in this async scope (for arrow-function tasks). */
+export function taskContext(): TaskContext {
+  const ctx = contextStorage.getStore();
+  if (!ctx) throw new Error('taskContext() called outside a running task');
+  return ctx;
+}
+
+export function runInTaskContext<T>(ctx: TaskContext, fn: () => T): T {
+  return contextStorage.run(ctx, fn);
+}
