@@ -1,0 +1,113 @@
+/**
+ * Celery protocol v2 headers and AMQP-style properties ↔ NATS headers.
+ *
+ * NATS header values are strings (CR/LF forbidden, surrounding spaces trimmed), so:
+ *   - each Celery header `k` becomes the NATS header `Celery-<k>`, its value written as JSON
+ *     (Python's json.dumps form, ASCII only): 0 stays a number, "0" a string, null/true/arrays/
+ *     objects survive, and the round trip is exact. Example: `Celery-retries: 0`,
+ *     `Celery-task: "proj.add"`, `Celery-timelimit: [null, null]`.
+ *   - properties become `Content-Type`, `Content-Encoding`, `Correlation-Id`, `Reply-To`
+ *     (plain text; a value that would not survive as plain text — surrounding spaces, CR/LF,
+ *     a leading '"' — is written as a JSON string instead) and `Priority`, `Delivery-Mode` (decimal).
+ * Header names keep their case on the wire; bytes that a header name cannot hold (':', '%',
+ * space, control and non-ASCII characters) are written as %XX. NATS-owned headers (Nats-*) and
+ * any other header are ignored on the way in.
+ */
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
+import { MessageDecodeError, pythonJsonStringify, safeJsonParse } from '@tq/core/adapter';
+import type { HeaderValue, MessageHeaders, MessageProperties } from '@tq/core/adapter';
+
+export const celeryHeaderPrefix = 'Celery-';
+
+const propertyHeaders = {
+  contentType: 'Content-Type',
+  contentEncoding: 'Content-Encoding',
+  correlationId: 'Correlation-Id',
+  replyTo: 'Reply-To',
+} as const;
+
+const encoder = new TextEncoder();
+
+function escapeHeaderName(name: string): string {
+  let out = '';
+  for (const ch of name) {
+    const code = ch.charCodeAt(0);
+    if (ch.length === 1 && code >= 33 && code <= 126 && ch !== ':' && ch !== '%') out += ch;
+    else for (const byte of encoder.encode(ch)) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+function unescapeHeaderName(name: string): string {
+  return name.includes('%') ? decodeURIComponent(name) : name;
+}
+
+function encodeText(value: string): string {
+  return value === value.trim() && !/[\r\n]/.test(value) && !value.startsWith('"') ? value : pythonJsonStringify(value);
+}
+
+function decodeText(value: string, field: string): string {
+  if (!value.startsWith('"')) return value;
+  const parsed = parseJson(value, field);
+  if (typeof parsed !== 'string') throw new MessageDecodeError(field, 'expected a JSON string');
+  return parsed;
+}
+
+function parseJson(value: string, field: string): unknown {
+  try {
+    return safeJsonParse(value);
+  } catch (cause) {
+    if (cause instanceof MessageDecodeError) throw cause;
+    throw new MessageDecodeError(field, `not valid JSON: ${value.slice(0, 80)}`, { cause });
+  }
+}
+
+/** The NATS headers for a task message (without Nats-Msg-Id, which the broker adds). */
+export function encodeHeaders(headers: MessageHeaders, properties: MessageProperties): MsgHdrs {
+  const h = natsHeaders();
+  for (const [key, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    h.set(`${celeryHeaderPrefix}${escapeHeaderName(key)}`, pythonJsonStringify(value));
+  }
+  for (const [property, headerName] of Object.entries(propertyHeaders)) {
+    const value = properties[property as keyof typeof propertyHeaders];
+    if (value !== undefined) h.set(headerName, encodeText(value));
+  }
+  if (properties.priority !== undefined) h.set('Priority', String(properties.priority));
+  if (properties.deliveryMode !== undefined) h.set('Delivery-Mode', String(properties.deliveryMode));
+  return h;
+}
+
+/**
+ * Celery headers and properties back from NATS headers. A message published without tq's
+ * headers (e.g. by `nats pub`) gets application/octet-stream, which core's accept list refuses.
+ */
+export function decodeHeaders(h: MsgHdrs | undefined): { headers: MessageHeaders; properties: MessageProperties } {
+  const headers: Record<string, HeaderValue> = {};
+  if (!h) return { headers, properties: { contentType: 'application/octet-stream', contentEncoding: 'binary' } };
+  for (const name of h.keys()) {
+    if (!name.startsWith(celeryHeaderPrefix)) continue;
+    const key = unescapeHeaderName(name.slice(celeryHeaderPrefix.length));
+    headers[key] = parseJson(h.get(name), `headers.${key}`) as HeaderValue;
+  }
+  const text = (name: string, field: string) => (h.has(name) ? decodeText(h.get(name), field) : undefined);
+  const properties: { -readonly [K in keyof MessageProperties]: MessageProperties[K] } = {
+    contentType: text(propertyHeaders.contentType, 'properties.contentType') ?? 'application/octet-stream',
+    contentEncoding: text(propertyHeaders.contentEncoding, 'properties.contentEncoding') ?? 'binary',
+  };
+  const correlationId = text(propertyHeaders.correlationId, 'properties.correlationId');
+  if (correlationId !== undefined) properties.correlationId = correlationId;
+  const replyTo = text(propertyHeaders.replyTo, 'properties.replyTo');
+  if (replyTo !== undefined) properties.replyTo = replyTo;
+  if (h.has('Priority')) {
+    const priority = Number(h.get('Priority'));
+    if (!Number.isInteger(priority)) throw new MessageDecodeError('properties.priority', `not an integer: ${h.get('Priority')}`);
+    properties.priority = priority;
+  }
+  if (h.has('Delivery-Mode')) {
+    const mode = Number(h.get('Delivery-Mode'));
+    if (mode !== 1 && mode !== 2) throw new MessageDecodeError('properties.deliveryMode', `expected 1 or 2, got ${h.get('Delivery-Mode')}`);
+    properties.deliveryMode = mode;
+  }
+  return { headers, properties };
+}

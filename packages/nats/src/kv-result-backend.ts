@@ -1,0 +1,168 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
+import { DeliverPolicy } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { ClosedError, DeliveryBuffer, type AdapterOptions, type ResultBackend, type ResultBackendCapabilities, type StoreOptions } from '@tq/core/adapter';
+import { openConnection } from './connection.js';
+import { toTqError } from './errors.js';
+import type { NatsResultBackendOptions } from './options.js';
+import { resultKey } from './subjects.js';
+
+/** Epoch ms after which a record reads as absent (the server lacks per-message TTL before 2.11). */
+export const expiresAtHeader = 'Tq-Expires-At';
+const kvOperationHeader = 'KV-Operation';
+
+interface Connected {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly kv: KV;
+}
+
+/**
+ * Result records in a JetStream KV bucket, key = task id. The bucket's max age (bucketTtlMs)
+ * removes records for good; a shorter per-store ttlMs is honoured on read through the
+ * Tq-Expires-At header each record carries. watch() follows the key with an ordered consumer
+ * (last value first, then updates), so waiting clients are pushed results instead of polling.
+ */
+export class KvResultBackend implements ResultBackend {
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true };
+  readonly #options: NatsResultBackendOptions;
+  readonly #adapterOptions: AdapterOptions;
+  #connected: Connected | undefined;
+  #closed = false;
+  readonly #watches = new Set<() => void>();
+
+  constructor(options: NatsResultBackendOptions, adapterOptions: AdapterOptions = {}) {
+    this.#options = options;
+    this.#adapterOptions = adapterOptions;
+  }
+
+  get #streamName(): string {
+    return `KV_${this.#options.bucket}`;
+  }
+
+  #subject(taskId: string): string {
+    return `$KV.${this.#options.bucket}.${resultKey(taskId)}`;
+  }
+
+  async connect(): Promise<void> {
+    if (this.#closed) throw new ClosedError('nats result backend');
+    if (this.#connected) return;
+    const nc = await openConnection(this.#options, this.#adapterOptions, true);
+    try {
+      const js = jetstream(nc);
+      const jsm = await jetstreamManager(nc);
+      // create() opens the bucket when it exists with the same settings, else makes it.
+      const kv = await new Kvm(js).create(this.#options.bucket, {
+        history: 1,
+        ttl: this.#options.bucketTtlMs,
+        replicas: this.#options.replicas,
+      });
+      this.#connected = { nc, js, jsm, kv };
+    } catch (error) {
+      await nc.close().catch(() => undefined);
+      throw toTqError(error, `opening KV bucket ${this.#options.bucket} on ${this.#options.redacted}`, { backend: true });
+    }
+  }
+
+  #live(): Connected {
+    if (this.#closed) throw new ClosedError('nats result backend');
+    if (!this.#connected) throw new ClosedError('nats result backend (not connected)');
+    return this.#connected;
+  }
+
+  async store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void> {
+    const { js } = this.#live();
+    const ttlMs = options.ttlMs ?? this.#options.resultTtlMs;
+    // A plain KV put cannot carry headers, so publish to the key's subject as kv.put does.
+    const h = natsHeaders();
+    if (ttlMs > 0) h.set(expiresAtHeader, String(Date.now() + ttlMs));
+    try {
+      await js.publish(this.#subject(taskId), record, { headers: h, expect: { streamName: this.#streamName } });
+    } catch (error) {
+      throw toTqError(error, `storing the result of ${taskId}`, { backend: true });
+    }
+  }
+
+  async fetch(taskId: string): Promise<Uint8Array | null> {
+    const { jsm } = this.#live();
+    let stored: StoredMsg | null;
+    try {
+      stored = await jsm.direct.getMessage(this.#streamName, { last_by_subj: this.#subject(taskId) });
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw toTqError(error, `fetching the result of ${taskId}`, { backend: true });
+    }
+    if (!stored) return null;
+    return liveValue(stored.header, stored.data);
+  }
+
+  watch(taskId: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    const { js } = this.#live();
+    const buffer: DeliveryBuffer<Uint8Array> = new DeliveryBuffer({ signal, onClose: () => stop() });
+    let stopped = false;
+    let stopIterator: (() => void) | undefined;
+    const stop = () => {
+      stopped = true;
+      stopIterator?.();
+      this.#watches.delete(stop);
+    };
+    this.#watches.add(stop);
+    void (async () => {
+      try {
+        // An ordered consumer re-creates itself after a failover and never misses a sequence.
+        const consumer = await js.consumers.get(this.#streamName, {
+          // A single string becomes filter_subject, which servers before 2.10 understand.
+          filter_subjects: this.#subject(taskId),
+          deliver_policy: DeliverPolicy.LastPerSubject,
+        });
+        const messages = await consumer.consume();
+        stopIterator = () => messages.stop();
+        if (stopped) messages.stop();
+        for await (const msg of messages) {
+          const value = liveValue(msg.headers, msg.data);
+          if (value) buffer.push(value);
+        }
+        buffer.end();
+      } catch (error) {
+        if (stopped) buffer.end();
+        else buffer.fail(toTqError(error, `watching the result of ${taskId}`, { backend: true }));
+      }
+    })();
+    return buffer;
+  }
+
+  async forget(taskId: string): Promise<void> {
+    const { kv } = this.#live();
+    try {
+      // Purge, not delete: removes every revision, leaving one marker the bucket TTL clears.
+      await kv.purge(resultKey(taskId));
+    } catch (error) {
+      throw toTqError(error, `forgetting the result of ${taskId}`, { backend: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const stop of [...this.#watches]) stop();
+    await this.#connected?.nc.close().catch(() => undefined);
+  }
+}
+
+/** The record bytes, or null for a delete/purge marker or a record past its Tq-Expires-At. */
+function liveValue(headers: MsgHdrs | undefined, data: Uint8Array): Uint8Array | null {
+  const operation = headers?.get(kvOperationHeader);
+  if (operation === 'DEL' || operation === 'PURGE') return null;
+  const expiresAt = headers?.get(expiresAtHeader);
+  if (expiresAt && Number(expiresAt) <= Date.now()) return null;
+  return data;
+}
+
+function isNotFound(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 10037 || code === 404 || /no message found|not found/i.test(String((error as Error).message));
+}
+
+

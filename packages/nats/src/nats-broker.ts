@@ -1,0 +1,272 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type Consumer,
+  type ConsumerConfig,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { nanos, nuid, type NatsConnection } from '@nats-io/transport-node';
+import {
+  brokerCapabilities,
+  ClosedError,
+  DeliveryBuffer,
+  type AdapterOptions,
+  type Broker,
+  type BrokerCapabilities,
+  type BrokerMessage,
+  type ConsumeOptions,
+  type Delivery,
+} from '@tq/core/adapter';
+import { openConnection } from './connection.js';
+import { toTqError } from './errors.js';
+import { encodeHeaders } from './headers.js';
+import type { NatsBrokerOptions } from './options.js';
+import { QueueConsumer } from './queue-consumer.js';
+import { Subjects } from './subjects.js';
+
+// JetStream API error codes tq reacts to.
+const streamNotFound = 10059;
+const consumerNameExists = 10148;
+const consumerAlreadyExists = 10105;
+
+interface Connected {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+}
+
+/**
+ * Broker over a JetStream work-queue stream. See index.ts for the layout and guarantees.
+ */
+export class NatsBroker implements Broker {
+  readonly capabilities: BrokerCapabilities;
+  readonly subjects: Subjects;
+  readonly #options: NatsBrokerOptions;
+  readonly #adapterOptions: AdapterOptions;
+  readonly #consumers = new Set<QueueConsumer>();
+  readonly #durables = new Map<string, Promise<Consumer>>();
+  /**
+   * Nats-Msg-Id per message object while its publish is unconfirmed: core's retry of a failed
+   * publish passes the same object, so a first attempt that did reach the stream (its PubAck
+   * lost) is dropped as a duplicate. Cleared on success, so a deliberate re-publish is new.
+   */
+  readonly #pendingIds = new WeakMap<BrokerMessage, string>();
+  #connected: Connected | undefined;
+  #closed = false;
+
+  constructor(options: NatsBrokerOptions, adapterOptions: AdapterOptions = {}) {
+    this.#options = options;
+    this.#adapterOptions = adapterOptions;
+    this.subjects = new Subjects(options.stream, options.subjectPrefix);
+    this.capabilities = brokerCapabilities({
+      delayedDelivery: false,
+      maxPriority: 0,
+      broadcast: true,
+      redeliversUnacked: true,
+      redeliveryWindowMs: options.ackWaitMs,
+      deadLetter: true,
+      fifo: true,
+      maxMessageBytes: options.maxMessageBytes,
+      purge: true,
+    });
+  }
+
+  /** The live connection, for tests and tools (e.g. to inspect the stream). */
+  get connection(): NatsConnection | undefined {
+    return this.#connected?.nc;
+  }
+
+  async connect(): Promise<void> {
+    if (this.#closed) throw new ClosedError('nats broker');
+    if (this.#connected) return;
+    const nc = await openConnection(this.#options, this.#adapterOptions, false);
+    try {
+      const jsm = await jetstreamManager(nc);
+      const js = jetstream(nc);
+      await this.#ensureStreams(jsm);
+      this.#connected = { nc, js, jsm };
+    } catch (error) {
+      await nc.close().catch(() => undefined);
+      throw toTqError(error, `preparing stream ${this.#options.stream} on ${this.#options.redacted}`);
+    }
+  }
+
+  #live(): Connected {
+    if (this.#closed) throw new ClosedError('nats broker');
+    if (!this.#connected) throw new ClosedError('nats broker (not connected)');
+    return this.#connected;
+  }
+
+  async #ensureStreams(jsm: JetStreamManager): Promise<void> {
+    const { replicas, duplicateWindowMs } = this.#options;
+    const work: Partial<StreamConfig> & { name: string } = {
+      name: this.subjects.stream,
+      subjects: [this.subjects.queueWildcard],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      num_replicas: replicas,
+      duplicate_window: nanos(duplicateWindowMs),
+    };
+    const dead: Partial<StreamConfig> & { name: string } = {
+      name: this.subjects.deadLetterStream,
+      subjects: [this.subjects.deadLetterWildcard],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      duplicate_window: nanos(duplicateWindowMs),
+    };
+    for (const config of [work, dead]) {
+      try {
+        await jsm.streams.info(config.name);
+      } catch (error) {
+        if (!(error instanceof JetStreamApiError && error.code === streamNotFound)) throw error;
+        // Created by whoever gets there first; an identical concurrent create succeeds too.
+        await jsm.streams.add(config);
+      }
+    }
+  }
+
+  async publish(queue: string, message: BrokerMessage): Promise<void> {
+    const { js } = this.#live();
+    let msgID = this.#pendingIds.get(message);
+    if (msgID === undefined) {
+      const taskId = message.headers['id'];
+      msgID = typeof taskId === 'string' ? `${taskId}:${nuid.next()}` : nuid.next();
+      this.#pendingIds.set(message, msgID);
+    }
+    try {
+      await js.publish(this.subjects.queue(queue), message.body, {
+        headers: encodeHeaders(message.headers, message.properties),
+        msgID,
+        expect: { streamName: this.subjects.stream },
+      });
+      this.#pendingIds.delete(message);
+    } catch (error) {
+      throw toTqError(error, `publishing to queue "${queue}"`, { payloadBytes: message.body.byteLength, maxPayload: this.capabilities.maxMessageBytes ?? undefined });
+    }
+  }
+
+  consume(queue: string, options: ConsumeOptions): AsyncIterable<Delivery> {
+    const { nc, js } = this.#live();
+    const consumer: QueueConsumer = new QueueConsumer(queue, options.prefetch, options.signal, {
+      nc,
+      js,
+      subjects: this.subjects,
+      maxDeliver: this.#options.maxDeliver,
+      pullExpiresMs: this.#options.pullExpiresMs,
+      consumerFor: (q) => this.#durable(q),
+      onError: () => {
+        // Transient pull errors (failover, reconnect) are retried by the consumer; nothing to report.
+      },
+    });
+    this.#consumers.add(consumer);
+    return {
+      [Symbol.asyncIterator]: () => {
+        const inner = consumer.buffer[Symbol.asyncIterator]();
+        return {
+          next: () => inner.next(),
+          return: async () => {
+            this.#consumers.delete(consumer);
+            return inner.return ? inner.return() : { value: undefined, done: true };
+          },
+        };
+      },
+    };
+  }
+
+  /** The queue's durable pull consumer, created once per broker (idempotent at the server). */
+  #durable(queue: string): Promise<Consumer> {
+    let found = this.#durables.get(queue);
+    if (!found) {
+      found = this.#createDurable(queue);
+      this.#durables.set(queue, found);
+      found.catch(() => this.#durables.delete(queue));
+    }
+    return found;
+  }
+
+  async #createDurable(queue: string): Promise<Consumer> {
+    const { js, jsm } = this.#live();
+    const name = this.subjects.consumer(queue);
+    const config: Partial<ConsumerConfig> = {
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(this.#options.ackWaitMs),
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: this.subjects.queue(queue),
+      // Each worker bounds its own unacked count (prefetch); the shared consumer must not.
+      max_ack_pending: -1,
+      // Enforced by the adapter (see QueueConsumer), so the server never strands a message.
+      max_deliver: -1,
+    };
+    try {
+      await jsm.consumers.add(this.subjects.stream, config);
+    } catch (error) {
+      const code = error instanceof JetStreamApiError ? error.code : 0;
+      if (code !== consumerNameExists && code !== consumerAlreadyExists) throw error;
+      // Exists with another AckWait (a changed URL): align it; the filter cannot change.
+      await jsm.consumers.update(this.subjects.stream, name, { ack_wait: config.ack_wait!, max_ack_pending: -1, max_deliver: -1 });
+    }
+    return js.consumers.get(this.subjects.stream, name);
+  }
+
+  async purge(queue: string): Promise<number> {
+    const { jsm } = this.#live();
+    try {
+      const response = await jsm.streams.purge(this.subjects.stream, { filter: this.subjects.queue(queue) });
+      return response.purged;
+    } catch (error) {
+      throw toTqError(error, `purging queue "${queue}"`);
+    }
+  }
+
+  async broadcast(channel: string, body: Uint8Array): Promise<void> {
+    const { nc } = this.#live();
+    try {
+      nc.publish(this.subjects.broadcast(channel), body);
+      await nc.flush();
+    } catch (error) {
+      throw toTqError(error, `broadcasting on "${channel}"`);
+    }
+  }
+
+  subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    const { nc } = this.#live();
+    const subscription = nc.subscribe(this.subjects.broadcast(channel));
+    const buffer = new DeliveryBuffer<Uint8Array>({ signal, onClose: () => subscription.unsubscribe() });
+    void (async () => {
+      try {
+        for await (const msg of subscription) buffer.push(msg.data);
+        buffer.end();
+      } catch (error) {
+        buffer.fail(toTqError(error, `subscribing to "${channel}"`));
+      }
+    })();
+    return buffer;
+  }
+
+  /** Unacked deliveries are nak'ed (back to the queue at once, not after AckWait), then the connection closes. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const connected = this.#connected;
+    await Promise.allSettled([...this.#consumers].map((c) => c.abandonAll()));
+    this.#consumers.clear();
+    if (!connected) return;
+    try {
+      await connected.nc.flush();
+    } catch {
+      // Already disconnected: the server redelivers after AckWait instead.
+    }
+    await connected.nc.close().catch(() => undefined);
+  }
+}

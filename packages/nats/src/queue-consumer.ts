@@ -1,0 +1,199 @@
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { DeliveryBuffer, MessageDecodeError, type Delivery } from '@tq/core/adapter';
+import { deadLetter } from './dead-letter.js';
+import { toTqError } from './errors.js';
+import { decodeHeaders } from './headers.js';
+import { NatsDelivery, type Settlement } from './nats-delivery.js';
+import type { Subjects } from './subjects.js';
+
+export interface QueueConsumerContext {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly subjects: Subjects;
+  readonly maxDeliver: number;
+  readonly pullExpiresMs: number;
+  /** Resolves to the durable consumer of `queue`, creating it if needed. */
+  readonly consumerFor: (queue: string) => Promise<Consumer>;
+  readonly onError: (error: unknown) => void;
+}
+
+const maxBackoffMs = 2_000;
+
+/**
+ * One `consume(queue)` call: pulls from the queue's shared durable consumer with bounded
+ * credit, so this consumer never holds more than `prefetch` unacked messages (nats.js's
+ * `consume()` refills its buffer regardless of acks, hence explicit `fetch` batches).
+ * A new pull is issued once at least half the credit is free, or at once when none is
+ * outstanding, which keeps pull requests few without starving.
+ */
+export class QueueConsumer {
+  readonly buffer: DeliveryBuffer<Delivery>;
+  readonly #queue: string;
+  readonly #prefetch: number;
+  readonly #context: QueueConsumerContext;
+  readonly #unacked = new Set<NatsDelivery>();
+  readonly #fetches = new Set<ConsumerMessages>();
+  #requested = 0;
+  #stopped = false;
+  #wake: (() => void) | undefined;
+
+  constructor(queue: string, prefetch: number, signal: AbortSignal, context: QueueConsumerContext) {
+    this.#queue = queue;
+    this.#prefetch = Math.max(1, Math.floor(prefetch));
+    this.#context = context;
+    this.buffer = new DeliveryBuffer<Delivery>({ signal, onClose: () => this.stop() });
+    void this.#run();
+  }
+
+  get unacked(): number {
+    return this.#unacked.size;
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    let consumer: Consumer | undefined;
+    while (!this.#stopped) {
+      try {
+        consumer ??= await this.#context.consumerFor(this.#queue);
+        const credit = this.#prefetch - this.#unacked.size - this.#requested;
+        const worthPulling = credit > 0 && (this.#requested === 0 || credit >= Math.ceil(this.#prefetch / 2));
+        if (!worthPulling) {
+          await this.#sleepUntilWoken();
+          continue;
+        }
+        this.#requested += credit;
+        let iterator: ConsumerMessages;
+        try {
+          iterator = await consumer.fetch({ max_messages: credit, expires: this.#context.pullExpiresMs });
+        } catch (error) {
+          this.#requested -= credit;
+          throw error;
+        }
+        this.#fetches.add(iterator);
+        void this.#drain(iterator, credit);
+        failures = 0;
+      } catch (error) {
+        if (this.#stopped) return;
+        if (this.#context.nc.isClosed()) {
+          this.buffer.fail(toTqError(error, `consuming from queue "${this.#queue}"`));
+          return;
+        }
+        // A node went away or the consumer is being re-created: the connection reconnects
+        // by itself, so back off and pull again.
+        this.#context.onError(error);
+        consumer = undefined;
+        failures++;
+        await delay(Math.min(maxBackoffMs, 100 * 2 ** failures));
+      }
+    }
+  }
+
+  async #drain(iterator: ConsumerMessages, requested: number): Promise<void> {
+    let received = 0;
+    try {
+      for await (const msg of iterator) {
+        received++;
+        this.#requested--;
+        this.#accept(msg);
+      }
+    } catch (error) {
+      if (!this.#stopped) this.#context.onError(error);
+    } finally {
+      this.#requested -= requested - received;
+      this.#fetches.delete(iterator);
+      this.#wakeUp();
+    }
+  }
+
+  #accept(msg: JsMsg): void {
+    if (this.#stopped) {
+      msg.nak();
+      return;
+    }
+    const { maxDeliver } = this.#context;
+    // MaxDeliver is enforced here, not by the server: a server-side limit leaves the message
+    // stranded in the work-queue stream with only an advisory to show for it.
+    if (msg.info.deliveryCount > maxDeliver) {
+      this.#deadLetterRaw(msg, `delivered ${msg.info.deliveryCount - 1} times without an ack (maxDeliver=${maxDeliver})`);
+      return;
+    }
+    let decoded: ReturnType<typeof decodeHeaders>;
+    try {
+      decoded = decodeHeaders(msg.headers);
+    } catch (error) {
+      const reason = error instanceof MessageDecodeError ? error.message : String(error);
+      this.#deadLetterRaw(msg, reason);
+      return;
+    }
+    const delivery = new NatsDelivery(msg, { body: msg.data, ...decoded }, (d, outcome) => this.#settle(d, outcome));
+    this.#unacked.add(delivery);
+    this.buffer.push(delivery);
+  }
+
+  #deadLetterRaw(msg: JsMsg, reason: string): void {
+    const { js, subjects } = this.#context;
+    deadLetter(js, subjects, this.#queue, msg, reason)
+      .then(() => msg.ackAck())
+      .catch((error: unknown) => {
+        // Not moved: leave it unacked so AckWait brings it back and the next attempt moves it.
+        this.#context.onError(error);
+      });
+  }
+
+  async #settle(delivery: NatsDelivery, outcome: Settlement): Promise<void> {
+    const msg = delivery.raw;
+    try {
+      switch (outcome) {
+        case 'ack':
+          await msg.ackAck();
+          break;
+        case 'requeue':
+        case 'abandon':
+          msg.nak();
+          break;
+        case 'dead':
+          await deadLetter(this.#context.js, this.#context.subjects, this.#queue, msg, 'rejected by the worker (requeue=false)');
+          await msg.ackAck();
+          break;
+      }
+    } catch (error) {
+      throw toTqError(error, `settling a delivery from queue "${this.#queue}" (${outcome})`);
+    } finally {
+      this.#unacked.delete(delivery);
+      this.#wakeUp();
+    }
+  }
+
+  /** The reader stopped: end pulls; deliveries it never read go back at once. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const fetch of this.#fetches) fetch.stop();
+    for (const unread of this.buffer.drainUnread()) void (unread as NatsDelivery).abandon();
+    this.#wakeUp();
+  }
+
+  /** The broker is closing: every unacked delivery returns to the queue now. */
+  async abandonAll(): Promise<void> {
+    this.buffer.end();
+    this.stop();
+    await Promise.allSettled([...this.#unacked].map((d) => d.abandon()));
+  }
+
+  #sleepUntilWoken(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,93 @@
+/**
+ * Every JetStream name tq uses, in one place: streams, subjects, durable consumers, KV keys.
+ *
+ * Layout for stream "TQ" (the default) and queue "celery":
+ *   work stream   TQ        subjects tq.TQ.q.>    retention work-queue
+ *   task subject  tq.TQ.q.celery                  one per queue
+ *   consumer      TQ / q-celery                   durable pull consumer shared by all workers
+ *   dead letters  TQ_DLQ    subjects tq.TQ.dlq.>  retention limits (kept for inspection)
+ *   broadcast     tq.TQ.b.<channel>               core NATS, not stored
+ * The stream name is part of every subject so two streams never claim overlapping subjects
+ * (JetStream refuses that), which lets tests and tenants share one server.
+ */
+
+// NATS subject tokens and consumer names cannot hold '.', '*', '>', whitespace or slashes; a
+// queue name such as "celery.pidbox" must still map to exactly one token.
+const safeToken = /^[A-Za-z0-9_-]$/;
+const encoder = new TextEncoder();
+
+/** Escapes a name into one subject token: bytes outside [A-Za-z0-9_-] become "=XX" (uppercase hex). */
+export function escapeToken(name: string): string {
+  if (name.length === 0) return '=';
+  let out = '';
+  for (const ch of name) {
+    if (safeToken.test(ch)) out += ch;
+    else for (const byte of encoder.encode(ch)) out += `=${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** Inverse of escapeToken. */
+export function unescapeToken(token: string): string {
+  if (token === '=') return '';
+  const bytes: number[] = [];
+  for (let i = 0; i < token.length; ) {
+    if (token[i] === '=') {
+      bytes.push(parseInt(token.slice(i + 1, i + 3), 16));
+      i += 3;
+    } else {
+      bytes.push(token.charCodeAt(i));
+      i++;
+    }
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}
+
+/** Stream names: no whitespace, '.', '*', '>', slashes; tq keeps them to a portable subset. */
+export const streamNamePattern = /^[A-Za-z0-9_-]{1,64}$/;
+
+export class Subjects {
+  readonly stream: string;
+  readonly deadLetterStream: string;
+  readonly #prefix: string;
+
+  constructor(stream: string, prefix = `tq.${stream}`) {
+    this.stream = stream;
+    this.deadLetterStream = `${stream}_DLQ`;
+    this.#prefix = prefix;
+  }
+
+  /** The wildcard the work stream captures. */
+  get queueWildcard(): string {
+    return `${this.#prefix}.q.>`;
+  }
+
+  get deadLetterWildcard(): string {
+    return `${this.#prefix}.dlq.>`;
+  }
+
+  queue(queue: string): string {
+    return `${this.#prefix}.q.${escapeToken(queue)}`;
+  }
+
+  deadLetter(queue: string): string {
+    return `${this.#prefix}.dlq.${escapeToken(queue)}`;
+  }
+
+  broadcast(channel: string): string {
+    return `${this.#prefix}.b.${escapeToken(channel)}`;
+  }
+
+  /** One durable per queue: a work-queue stream allows one consumer per subject filter. */
+  consumer(queue: string): string {
+    return `q-${escapeToken(queue)}`;
+  }
+}
+
+/**
+ * KV key for a task id. KV keys allow [-/_=.a-zA-Z0-9]; UUID task ids pass unchanged, anything
+ * else is escaped like a subject token ('.' too: it separates tokens on the wire).
+ */
+export function resultKey(taskId: string): string {
+  return escapeToken(taskId);
+}
