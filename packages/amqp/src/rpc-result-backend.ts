@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import {
+  ClosedError,
+  DeliveryBuffer,
+  safeJsonParse,
+  type ResultBackend,
+  type ResultBackendCapabilities,
+  type StoreOptions,
+} from '@tq/core/adapter';
+import { AmqpSession } from './amqp-session.js';
+import { ConfirmPublisher } from './confirm-publisher.js';
+import { toTqError } from './errors.js';
+import type { AmqpOptions } from './options.js';
+
+/** How many task records a client keeps (Celery's rpc backend buffers 8192 out-of-band replies). */
+const maxRecords = 10_000;
+const retryDelayMs = 200;
+
+/**
+ * Celery's rpc:// result backend (celery/backends/rpc.py). Each client declares one reply
+ * queue, named by a random UUID, non-durable, auto-deleted, with x-expires (Celery's
+ * declaration); producers put that name in reply_to. A worker's store() publishes the
+ * record to the task's reply_to through the default exchange with correlation_id = the
+ * task id, transient, as Celery's worker does. The client consumes its reply queue and keeps
+ * the latest record per task id in memory.
+ *
+ * Limits (as in Celery): a result is readable only by the client that sent the task, only
+ * while it runs, and is lost if it arrives while that client is disconnected. A store()
+ * without reply_to (or to this client's own queue) keeps the record in this process.
+ */
+export class RpcResultBackend implements ResultBackend {
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: false };
+  readonly #options: AmqpOptions;
+  readonly #session: AmqpSession;
+  readonly #replyQueue = randomUUID();
+  readonly #records = new Map<string, Uint8Array>();
+  readonly #watchers = new Map<string, Set<DeliveryBuffer<Uint8Array>>>();
+  readonly #publisher = new ConfirmPublisher();
+  #replyChannel: Channel | undefined;
+
+  constructor(options: AmqpOptions) {
+    this.#options = options;
+    this.#session = new AmqpSession(options, 'rpc result backend', { backend: true });
+  }
+
+  get endpoint(): string {
+    return this.#session.endpoint;
+  }
+
+  async connect(options?: { signal?: AbortSignal }): Promise<void> {
+    await this.#session.connect(options?.signal);
+    const connection = this.#session.connection;
+    if (!connection) throw new ClosedError('rpc result backend');
+    try {
+      await this.#attachReplyConsumer(connection);
+    } catch (error) {
+      await this.#session.close();
+      throw toTqError(error, this.#session.endpoint, `declare reply queue "${this.#replyQueue}"`, { backend: true });
+    }
+  }
+
+  /** The reply queue's name: what producers put in reply_to. */
+  async replyAddress(): Promise<string> {
+    return this.#replyQueue;
+  }
+
+  async #attachReplyConsumer(connection: ChannelModel): Promise<void> {
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      await channel.assertQueue(this.#replyQueue, {
+        durable: false,
+        autoDelete: true,
+        exclusive: false,
+        arguments: { 'x-expires': this.#options.resultExpiresMs },
+      });
+      // no_ack, as Celery's result consumer: a reply is only worth anything to this process.
+      await channel.consume(this.#replyQueue, (message) => this.#onReply(message), { noAck: true });
+    } catch (error) {
+      await channel.close().catch(() => undefined);
+      throw error;
+    }
+    this.#replyChannel = channel;
+    channel.on('close', () => {
+      if (this.#replyChannel !== channel) return;
+      this.#replyChannel = undefined;
+      void this.#recoverReplyConsumer();
+    });
+  }
+
+  /** After a lost connection: re-declare the (auto-deleted) reply queue under the same name. */
+  async #recoverReplyConsumer(): Promise<void> {
+    while (!this.#session.closed) {
+      let connection: ChannelModel;
+      try {
+        connection = await this.#session.whenOpen();
+      } catch {
+        return;
+      }
+      try {
+        await this.#attachReplyConsumer(connection);
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
+      }
+    }
+  }
+
+  #onReply(message: ConsumeMessage | null): void {
+    if (message === null) {
+      // Consumer cancelled (queue deleted): closing the channel triggers recovery.
+      void this.#replyChannel?.close().catch(() => undefined);
+      return;
+    }
+    let taskId = message.properties.correlationId as unknown;
+    if (typeof taskId !== 'string') {
+      // Old Celery versions set no correlation_id: read the task id from the payload.
+      const decoded = safeJsonParse(message.content.toString('utf8')) as { task_id?: unknown } | undefined;
+      taskId = decoded?.task_id;
+    }
+    if (typeof taskId === 'string') this.#remember(taskId, new Uint8Array(message.content));
+  }
+
+  #remember(taskId: string, record: Uint8Array): void {
+    this.#records.delete(taskId);
+    this.#records.set(taskId, record);
+    if (this.#records.size > maxRecords) {
+      const oldest = this.#records.keys().next().value;
+      if (oldest !== undefined) this.#records.delete(oldest);
+    }
+    for (const watcher of this.#watchers.get(taskId) ?? []) watcher.push(record);
+  }
+
+  async store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void> {
+    if (this.#session.closed) throw new ClosedError('rpc result backend');
+    const replyTo = options.replyTo;
+    if (replyTo === undefined || replyTo === '' || replyTo === this.#replyQueue) {
+      this.#remember(taskId, new Uint8Array(record));
+      return;
+    }
+    try {
+      const connection = await this.#session.whenOpen(this.#options.connectTimeoutMs);
+      await this.#publisher.publish(connection, '', replyTo, record, {
+        correlationId: options.correlationId ?? taskId,
+        contentType: 'application/json',
+        contentEncoding: 'utf-8',
+        // Celery's result_persistent defaults to False: results are transient.
+        deliveryMode: 1,
+      });
+    } catch (error) {
+      throw toTqError(error, this.#session.endpoint, `send result of task ${taskId} to "${replyTo}"`, { backend: true });
+    }
+  }
+
+  async fetch(taskId: string): Promise<Uint8Array | null> {
+    if (this.#session.closed) throw new ClosedError('rpc result backend');
+    return this.#records.get(taskId) ?? null;
+  }
+
+  watch(taskId: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    if (this.#session.closed) throw new ClosedError('rpc result backend');
+    const watchers = this.#watchers.get(taskId) ?? new Set();
+    this.#watchers.set(taskId, watchers);
+    const buffer: DeliveryBuffer<Uint8Array> = new DeliveryBuffer({
+      signal,
+      onClose: () => {
+        watchers.delete(buffer);
+        if (watchers.size === 0 && this.#watchers.get(taskId) === watchers) this.#watchers.delete(taskId);
+      },
+    });
+    watchers.add(buffer);
+    const current = this.#records.get(taskId);
+    if (current) buffer.push(current);
+    return buffer;
+  }
+
+  async forget(taskId: string): Promise<void> {
+    this.#records.delete(taskId);
+  }
+
+  async close(): Promise<void> {
+    for (const watchers of this.#watchers.values()) for (const watcher of watchers) watcher.end();
+    this.#watchers.clear();
+    await this.#session.close();
+  }
+}

@@ -1,0 +1,93 @@
+import type { Channel, ChannelModel } from 'amqplib';
+import type { AmqpOptions } from './options.js';
+
+/** The queue that rejected messages reach when deadLetter is on with the default exchange. */
+export function deadLetterQueueName(queue: string): string {
+  return `${queue}.dead`;
+}
+
+/** x-arguments of a task queue, from the options (empty by default, as Celery declares). */
+export function taskQueueArguments(queue: string, options: AmqpOptions): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  if (options.queueType === 'quorum') args['x-queue-type'] = 'quorum';
+  if (options.maxPriority > 0) args['x-max-priority'] = options.maxPriority;
+  if (options.deadLetterExchange !== null) {
+    args['x-dead-letter-exchange'] = options.deadLetterExchange;
+    if (options.deadLetterExchange === '') args['x-dead-letter-routing-key'] = deadLetterQueueName(queue);
+  }
+  return args;
+}
+
+/**
+ * Declares task queues the way Celery (kombu) declares `Queue(name, Exchange(name), name)`:
+ * a durable direct exchange named like the queue, a durable queue, and a binding with the
+ * queue name as routing key. Declarations are cached per connection, so they are replayed
+ * on a new connection (topology recovery) and cost one round trip per queue otherwise.
+ * Declaring runs on its own channel: a PRECONDITION_FAILED closes only that channel.
+ */
+export class Topology {
+  readonly #options: AmqpOptions;
+  #connection: ChannelModel | undefined;
+  #declared = new Map<string, Promise<void>>();
+  #channel: Promise<Channel> | undefined;
+
+  constructor(options: AmqpOptions) {
+    this.#options = options;
+  }
+
+  #forConnection(connection: ChannelModel): void {
+    if (this.#connection === connection) return;
+    this.#connection = connection;
+    this.#declared = new Map();
+    this.#channel = undefined;
+  }
+
+  /** A channel for declarations and purges on `connection`, re-opened after a channel error. */
+  channel(connection: ChannelModel): Promise<Channel> {
+    this.#forConnection(connection);
+    if (!this.#channel) {
+      const opening = connection.createChannel().then((channel) => {
+        channel.on('error', () => undefined);
+        channel.on('close', () => {
+          if (this.#channel === opening) this.#channel = undefined;
+        });
+        return channel;
+      });
+      opening.catch(() => {
+        if (this.#channel === opening) this.#channel = undefined;
+      });
+      this.#channel = opening;
+    }
+    return this.#channel;
+  }
+
+  /** Declares `queue` (once per connection): exchange, queue, binding, and the dead-letter queue. */
+  declareQueue(connection: ChannelModel, queue: string): Promise<void> {
+    this.#forConnection(connection);
+    let declared = this.#declared.get(queue);
+    if (!declared) {
+      declared = this.#declare(connection, queue);
+      const cache = this.#declared;
+      cache.set(queue, declared);
+      declared.catch(() => cache.delete(queue));
+    }
+    return declared;
+  }
+
+  async #declare(connection: ChannelModel, queue: string): Promise<void> {
+    const channel = await this.channel(connection);
+    const durable = true;
+    await channel.assertExchange(queue, 'direct', { durable, autoDelete: false });
+    await channel.assertQueue(queue, { durable, autoDelete: false, exclusive: false, arguments: taskQueueArguments(queue, this.#options) });
+    await channel.bindQueue(queue, queue, queue);
+    if (this.#options.deadLetterExchange === '') {
+      const deadArgs = this.#options.queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {};
+      await channel.assertQueue(deadLetterQueueName(queue), { durable, autoDelete: false, exclusive: false, arguments: deadArgs });
+    }
+  }
+
+  /** Forget the cached declaration (after the queue was deleted, for instance). */
+  forget(queue: string): void {
+    this.#declared.delete(queue);
+  }
+}
