@@ -1,0 +1,282 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { redactUrl } from '../adapters/url.js';
+import type { App } from '../app.js';
+import { isTqError, TaskError } from '../errors.js';
+import { readyStates } from '../result/states.js';
+import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
+import { progressBar, StatusLine } from './status-line.js';
+
+const usage = `tq — a distributed task queue, wire-compatible with Celery
+
+Usage:
+  tq worker --app ./tasks.js [--broker URL] [--backend URL] [--queues a,b] [--concurrency N]
+  tq call NAME [--args JSON] [--kwargs JSON] [--queue Q] [--countdown S] [--eta ISO]
+               [--expires S] [--priority N] [--wait [--timeout S]]
+  tq result ID [--wait [--timeout S]]
+  tq purge [--queue Q] --force
+
+Every command takes --broker URL and --backend URL (or TQ_BROKER_URL / TQ_RESULT_BACKEND,
+or a tq.config.json in the current directory) and --app ./tasks.js to load an app's config.
+Run "tq COMMAND --help" for a command's options.`;
+
+const common = {
+  app: { type: 'string' },
+  broker: { type: 'string' },
+  backend: { type: 'string' },
+  loglevel: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+const commands = {
+  worker: {
+    help: `tq worker --app ./tasks.js [options]
+
+Consume queues and run the app's tasks until SIGTERM/SIGINT (a second signal stops at once and
+returns unfinished tasks to the queue).
+  --app FILE          module exporting the app (export default app)          (required)
+  --queues a,b        queues to consume (default: the app's defaultQueue, "celery")
+  --concurrency N     tasks run at once (default: number of CPUs)
+  --broker URL        broker (overrides the app's config)
+  --backend URL       result backend (overrides the app's config; "none" disables)
+  --loglevel LEVEL    debug | info | warn | error (default info)`,
+    options: { ...common, queues: { type: 'string', short: 'Q' }, concurrency: { type: 'string', short: 'c' } },
+  },
+  call: {
+    help: `tq call NAME [options]
+
+Send task NAME by name and print its id; with --wait, show its state live and print the result
+as JSON (exit 1 if it failed, with the remote traceback on stderr).
+  --args JSON         positional arguments, a JSON array (default [])
+  --kwargs JSON       keyword arguments, a JSON object (default {})
+  --queue Q           queue (default: routes, then "celery")
+  --countdown S       run no earlier than S seconds from now
+  --eta ISO           run no earlier than this time
+  --expires S         revoke if not started within S seconds
+  --priority N        0..9, higher first
+  --wait              wait for the result
+  --timeout S         give up waiting after S seconds (exit 1)`,
+    options: {
+      ...common,
+      args: { type: 'string' },
+      kwargs: { type: 'string' },
+      queue: { type: 'string', short: 'Q' },
+      countdown: { type: 'string' },
+      eta: { type: 'string' },
+      expires: { type: 'string' },
+      priority: { type: 'string' },
+      wait: { type: 'boolean', short: 'w' },
+      timeout: { type: 'string' },
+    },
+  },
+  result: {
+    help: `tq result ID [--wait [--timeout S]]
+
+Print a task's state and result as JSON (PENDING when the backend knows nothing of it).`,
+    options: { ...common, wait: { type: 'boolean', short: 'w' }, timeout: { type: 'string' } },
+  },
+  purge: {
+    help: `tq purge [--queue Q] --force
+
+Delete every waiting message in a queue (default "celery"). Running tasks are not touched.`,
+    options: { ...common, queue: { type: 'string', short: 'Q' }, force: { type: 'boolean', short: 'f' } },
+  },
+} as const;
+
+type CommandName = keyof typeof commands;
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function parseJson(text: string | undefined, flag: string, kind: 'array' | 'object'): unknown {
+  if (text === undefined) return kind === 'array' ? [] : {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${flag} must be JSON (${(error as Error).message}); e.g. ${kind === 'array' ? `--args '[2, 3]'` : `--kwargs '{"x": 1}'`}`);
+  }
+  const ok = kind === 'array' ? Array.isArray(value) : value !== null && typeof value === 'object' && !Array.isArray(value);
+  if (!ok) throw new UsageError(`${flag} must be a JSON ${kind}`);
+  return value;
+}
+
+function parseNumber(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new UsageError(`${flag} must be a non-negative number, got "${text}"`);
+  return value;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage}\n`);
+    return name ? 0 : 2;
+  }
+  if (!(name in commands)) {
+    process.stderr.write(`tq: unknown command "${name}"\n\n${usage}\n`);
+    return 2;
+  }
+  const command = commands[name as CommandName];
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: [...rest], options: command.options, allowPositionals: true, strict: true }) as {
+      values: Record<string, string | boolean | undefined>;
+      positionals: string[];
+    });
+  } catch (error) {
+    process.stderr.write(`tq ${name}: ${(error as Error).message}\n\n${command.help}\n`);
+    return 2;
+  }
+  if (values['help']) {
+    process.stdout.write(`${command.help}\n`);
+    return 0;
+  }
+  // Flags reach the app through the environment, which wins over the app's own config.
+  if (typeof values['broker'] === 'string') process.env['TQ_BROKER_URL'] = values['broker'];
+  if (typeof values['backend'] === 'string') process.env['TQ_RESULT_BACKEND'] = values['backend'];
+  if (typeof values['loglevel'] === 'string') process.env['TQ_LOG_LEVEL'] = values['loglevel'];
+  try {
+    switch (name as CommandName) {
+      case 'worker':
+        return await runWorker(values);
+      case 'call':
+        return await runCall(positionals, values);
+      case 'result':
+        return await runResult(positionals, values);
+      case 'purge':
+        return await runPurge(values);
+    }
+  } catch (error) {
+    return reportError(name, error);
+  }
+  return 2;
+}
+
+function reportError(command: string, error: unknown): number {
+  if (error instanceof UsageError) {
+    process.stderr.write(`tq ${command}: ${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof TaskError) {
+    process.stderr.write(`${error.traceback ?? ''}\n${error.excType}: ${error.excMessage}\n`);
+    return 1;
+  }
+  if (isTqError(error)) {
+    process.stderr.write(`tq ${command}: ${error.message} [${error.code}]\n`);
+    return isTqError(error, 'TQ_CONFIG_INVALID') || isTqError(error, 'TQ_UNKNOWN_SCHEME') || isTqError(error, 'TQ_ADAPTER_NOT_INSTALLED') ? 2 : 1;
+  }
+  process.stderr.write(`tq ${command}: ${(error as Error)?.stack ?? String(error)}\n`);
+  return 1;
+}
+
+async function runWorker(values: Record<string, string | boolean | undefined>): Promise<number> {
+  if (typeof values['app'] !== 'string') throw new UsageError('--app is required: the module that exports your app, e.g. tq worker --app ./tasks.js');
+  const app = await loadApp(values['app']);
+  const queues = typeof values['queues'] === 'string' ? values['queues'].split(',').map((q) => q.trim()).filter(Boolean) : undefined;
+  const concurrency = parseNumber(values['concurrency'] as string | undefined, '--concurrency');
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new UsageError('--concurrency must be a positive integer');
+  const worker = app.worker({ ...(queues ? { queues } : {}), ...(concurrency !== undefined ? { concurrency } : {}) });
+  worker.on('task-received', (e) => app.logger.info(`received ${e.name}[${e.id}]${e.eta ? ` eta ${e.eta.toISOString()}` : ''}`));
+  worker.on('task-succeeded', (e) => app.logger.info(`succeeded ${e.name}[${e.id}] in ${e.runtimeMs.toFixed(1)} ms: ${preview(e.result)}`));
+  worker.on('task-retried', (e) => app.logger.info(`retry ${e.name}[${e.id}] in ${e.countdown}s (retry ${e.retries})`));
+  app.logger.info(`broker ${describeTarget(app.config.broker)}, results ${describeTarget(app.config.resultBackend)}`);
+  await worker.start();
+  const closeBridge = await serveIfMemory(app);
+  const finished = new Promise<void>((resolve) => worker.installSignalHandlers(() => resolve()));
+  await finished;
+  await closeBridge?.();
+  await app.close();
+  return 0;
+}
+
+function describeTarget(target: unknown): string {
+  if (target === null) return 'disabled';
+  return typeof target === 'string' ? redactUrl(target) : 'a custom instance';
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? 'undefined';
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+async function runCall(positionals: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
+  const [taskName] = positionals;
+  if (!taskName) throw new UsageError('the task name is required, e.g. tq call tq.add --args "[2, 3]" --wait');
+  const args = parseJson(values['args'] as string | undefined, '--args', 'array') as unknown[];
+  const kwargs = parseJson(values['kwargs'] as string | undefined, '--kwargs', 'object') as Record<string, unknown>;
+  const countdown = parseNumber(values['countdown'] as string | undefined, '--countdown');
+  const expires = parseNumber(values['expires'] as string | undefined, '--expires');
+  const priority = parseNumber(values['priority'] as string | undefined, '--priority');
+  const timeout = parseNumber(values['timeout'] as string | undefined, '--timeout');
+  const eta = values['eta'] as string | undefined;
+  if (eta !== undefined && Number.isNaN(new Date(eta).getTime())) throw new UsageError(`--eta must be an ISO 8601 time, got "${eta}"`);
+  const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
+  try {
+    const result = await app.sendTask(taskName, args, kwargs, {
+      ...(typeof values['queue'] === 'string' ? { queue: values['queue'] } : {}),
+      ...(countdown !== undefined ? { countdown } : {}),
+      ...(eta !== undefined ? { eta } : {}),
+      ...(expires !== undefined ? { expires } : {}),
+      ...(priority !== undefined ? { priority } : {}),
+    });
+    process.stdout.write(`${result.id}\n`);
+    if (!values['wait']) return 0;
+    return await waitAndPrint(app, result.id, timeout);
+  } finally {
+    await app.close();
+  }
+}
+
+async function waitAndPrint(app: App, id: string, timeoutSeconds: number | undefined): Promise<number> {
+  const result = app.asyncResult(id);
+  const status = new StatusLine();
+  status.update(`${id} PENDING`);
+  try {
+    for await (const record of result.updates(timeoutSeconds !== undefined ? { timeout: timeoutSeconds * 1000 } : {})) {
+      const bar = readyStates.has(record.status) ? undefined : progressBar(record.result);
+      status.update(`${id} ${record.status}${bar ? ` ${bar}` : ''}`);
+    }
+    status.done();
+    const value = await result.get({ timeout: 1000 });
+    process.stdout.write(`${JSON.stringify(value) ?? 'null'}\n`);
+    return 0;
+  } catch (error) {
+    status.done();
+    if (isTqError(error, 'TQ_RESULT_TIMEOUT')) {
+      process.stderr.write(`tq call: no result within ${timeoutSeconds}s; the task may still run: check later with "tq result ${id}"\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function runResult(positionals: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
+  const [id] = positionals;
+  if (!id) throw new UsageError('the task id is required: tq result ID');
+  const timeout = parseNumber(values['timeout'] as string | undefined, '--timeout');
+  const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
+  try {
+    if (values['wait']) return await waitAndPrint(app, id, timeout);
+    const record = await app.asyncResult(id).record();
+    process.stdout.write(`${JSON.stringify(record ?? { status: 'PENDING', result: null, task_id: id }, null, 2)}\n`);
+    return record?.status === 'FAILURE' ? 1 : 0;
+  } finally {
+    await app.close();
+  }
+}
+
+async function runPurge(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
+  try {
+    const queue = typeof values['queue'] === 'string' ? values['queue'] : app.config.defaultQueue;
+    if (!values['force']) throw new UsageError(`this deletes every waiting message in "${queue}"; run again with --force to do it`);
+    const removed = await app.purge(queue);
+    process.stdout.write(`purged ${removed} message(s) from ${queue}\n`);
+    return 0;
+  } finally {
+    await app.close();
+  }
+}
