@@ -1,0 +1,143 @@
+import type { BrokerMessage, HeaderValue, MessageHeaders, MessageProperties } from '@tq/core/adapter';
+import { MessageDecodeError, pythonJsonStringify, safeJsonParse } from '@tq/core/adapter';
+import { fromWirePriority } from './priority.js';
+
+/**
+ * kombu's Redis message envelope: the JSON object LPUSHed onto a queue list. The body is
+ * base64 text (body_encoding "base64"), the rest mirrors AMQP properties. Written with
+ * pythonJsonStringify so a tq message is byte-for-byte what kombu's json.dumps writes:
+ *
+ *   {"body": "<base64>", "content-encoding": "utf-8", "content-type": "application/json",
+ *    "headers": {...}, "properties": {"correlation_id": …, "reply_to": …, "delivery_mode": 2,
+ *    "delivery_info": {"exchange": "", "routing_key": "celery"}, "priority": 0,
+ *    "body_encoding": "base64", "delivery_tag": "<uuid4>"}}
+ */
+export interface Envelope {
+  body: string;
+  'content-encoding': string;
+  'content-type': string;
+  headers: Record<string, HeaderValue>;
+  properties: EnvelopeProperties;
+}
+
+export interface EnvelopeProperties {
+  correlation_id?: string;
+  reply_to?: string;
+  delivery_mode: number;
+  delivery_info: { exchange: string; routing_key: string; redelivered?: boolean; [key: string]: HeaderValue | undefined };
+  priority: number;
+  body_encoding?: string;
+  delivery_tag: string;
+  [key: string]: unknown;
+}
+
+export interface EnvelopeAddress {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly deliveryTag: string;
+  /** kombu's number (0 = most urgent): see priority.ts. */
+  readonly wirePriority: number;
+}
+
+/** A decoded envelope: the message for core plus what the adapter needs to ack or restore it. */
+export interface DecodedEnvelope {
+  readonly envelope: Envelope;
+  readonly message: BrokerMessage;
+  readonly redelivered: boolean;
+  readonly deliveryTag: string;
+  readonly exchange: string;
+  readonly routingKey: string;
+}
+
+export function buildEnvelope(message: BrokerMessage, address: EnvelopeAddress): Envelope {
+  const p = message.properties;
+  const properties: EnvelopeProperties = {
+    ...(p.correlationId !== undefined ? { correlation_id: p.correlationId } : {}),
+    ...(p.replyTo !== undefined ? { reply_to: p.replyTo } : {}),
+    delivery_mode: p.deliveryMode ?? 2,
+    delivery_info: { exchange: address.exchange, routing_key: address.routingKey },
+    priority: address.wirePriority,
+    body_encoding: 'base64',
+    delivery_tag: address.deliveryTag,
+  };
+  return {
+    body: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength).toString('base64'),
+    'content-encoding': p.contentEncoding,
+    'content-type': p.contentType,
+    headers: { ...message.headers },
+    properties,
+  };
+}
+
+/** The exact text kombu would write for this envelope. */
+export function serializeEnvelope(envelope: Envelope): string {
+  return pythonJsonStringify(envelope);
+}
+
+/** The unacked hash value kombu writes: JSON [envelope, exchange, routing_key]. */
+export function serializeUnackedEntry(envelope: Envelope, exchange: string, routingKey: string): string {
+  return pythonJsonStringify([envelope, exchange, routingKey]);
+}
+
+/** The envelope as kombu restores it: flagged redelivered in headers and delivery_info. */
+export function markRedelivered(envelope: Envelope): Envelope {
+  return {
+    ...envelope,
+    headers: { ...envelope.headers, redelivered: true },
+    properties: { ...envelope.properties, delivery_info: { ...envelope.properties.delivery_info, redelivered: true } },
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Parses one list item; throws MessageDecodeError naming the bad field. */
+export function decodeEnvelope(text: string): DecodedEnvelope {
+  let parsed: unknown;
+  try {
+    parsed = safeJsonParse(text);
+  } catch (cause) {
+    if (cause instanceof MessageDecodeError) throw cause;
+    throw new MessageDecodeError('envelope', 'not JSON', { cause });
+  }
+  if (!isObject(parsed)) throw new MessageDecodeError('envelope', 'not a JSON object');
+  const { body, headers, properties } = parsed;
+  if (typeof body !== 'string') throw new MessageDecodeError('envelope.body', 'not a string');
+  if (headers !== undefined && headers !== null && !isObject(headers)) throw new MessageDecodeError('envelope.headers', 'not an object');
+  if (!isObject(properties)) throw new MessageDecodeError('envelope.properties', 'not an object');
+  const deliveryInfo = isObject(properties['delivery_info']) ? properties['delivery_info'] : {};
+  const contentType = parsed['content-type'];
+  const contentEncoding = parsed['content-encoding'];
+  if (typeof contentType !== 'string') throw new MessageDecodeError('envelope.content-type', 'missing');
+
+  const bodyEncoding = properties['body_encoding'];
+  let bytes: Uint8Array;
+  if (bodyEncoding === 'base64') bytes = new Uint8Array(Buffer.from(body, 'base64'));
+  else if (bodyEncoding === undefined || bodyEncoding === null) bytes = new TextEncoder().encode(body);
+  else throw new MessageDecodeError('envelope.properties.body_encoding', `unsupported "${String(bodyEncoding)}"`);
+
+  const rawHeaders = (headers ?? {}) as Record<string, HeaderValue>;
+  // kombu marks a restored message with headers.redelivered; it is transport state, not a task header.
+  const { redelivered: headerRedelivered, ...taskHeaders } = rawHeaders;
+  const redelivered = headerRedelivered === true || deliveryInfo['redelivered'] === true;
+
+  const messageProperties: { -readonly [K in keyof MessageProperties]: MessageProperties[K] } = {
+    contentType,
+    contentEncoding: typeof contentEncoding === 'string' ? contentEncoding : 'binary',
+    priority: fromWirePriority(properties['priority']),
+    deliveryMode: properties['delivery_mode'] === 1 ? 1 : 2,
+  };
+  if (typeof properties['correlation_id'] === 'string') messageProperties.correlationId = properties['correlation_id'];
+  if (typeof properties['reply_to'] === 'string') messageProperties.replyTo = properties['reply_to'];
+
+  const deliveryTag = properties['delivery_tag'];
+  return {
+    envelope: parsed as unknown as Envelope,
+    message: { body: bytes, headers: taskHeaders as MessageHeaders, properties: messageProperties },
+    redelivered,
+    deliveryTag: typeof deliveryTag === 'string' ? deliveryTag : String(deliveryTag ?? ''),
+    exchange: typeof deliveryInfo['exchange'] === 'string' ? deliveryInfo['exchange'] : '',
+    routingKey: typeof deliveryInfo['routing_key'] === 'string' ? deliveryInfo['routing_key'] : '',
+  };
+}

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import type { Delivery } from '@tq/core/adapter';
+import { closeConnection, openConnection, type Redis } from './connection.js';
+import { decodeEnvelope } from './envelope.js';
+import { toTqError, type ErrorContext } from './errors.js';
+import { RedisKeys } from './keys.js';
+import type { RedisOptions } from './options.js';
+import { RedisDelivery } from './redis-delivery.js';
+import type { UnackedStore } from './unacked-store.js';
+
+/** BRPOP's server-side timeout: long enough not to poll, short enough to notice a half-open socket. */
+const BLOCK_SECONDS = 5;
+
+export interface RedisConsumerDeps {
+  readonly options: RedisOptions;
+  readonly keys: RedisKeys;
+  readonly store: UnackedStore;
+  /** The broker's command connection (declares, CLIENT UNBLOCK, pushing a message back). */
+  readonly commands: Redis;
+  readonly context: ErrorContext;
+  readonly deadLetterSuffix: string;
+}
+
+/**
+ * One consumer of one queue: its own connection blocked in BRPOP over the queue's priority
+ * lists (step 0 first, as kombu orders them), popping only while it holds fewer than
+ * `prefetch` unacked deliveries. Aborting unblocks the BRPOP with CLIENT UNBLOCK instead of
+ * dropping the socket, so a message the server already popped is never lost in flight.
+ */
+export class RedisConsumer {
+  readonly queue: string;
+  readonly #deps: RedisConsumerDeps;
+  readonly #prefetch: number;
+  readonly #signal: AbortSignal;
+  readonly #unacked = new Set<RedisDelivery>();
+  #connection: Redis | undefined;
+  #clientId: number | undefined;
+  #pop: Promise<unknown> | undefined;
+  #stopped = false;
+  #wakeSlotWaiter: (() => void) | undefined;
+
+  constructor(queue: string, prefetch: number, signal: AbortSignal, deps: RedisConsumerDeps) {
+    this.queue = queue;
+    this.#prefetch = Math.max(1, Math.floor(prefetch));
+    this.#signal = signal;
+    this.#deps = deps;
+  }
+
+  get unackedCount(): number {
+    return this.#unacked.size;
+  }
+
+  async *deliveries(onEnd: () => void): AsyncGenerator<Delivery> {
+    const { options, keys, store, commands, context, deadLetterSuffix } = this.#deps;
+    const onAbort = () => void this.stop();
+    this.#signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (this.#signal.aborted) return;
+      const connection = await openConnection(options, 'blocking', `tq:consumer:${this.queue}`, context, this.#signal);
+      this.#connection = connection;
+      connection.on('close', () => (this.#clientId = undefined));
+      // Declare the queue as kombu's worker does, so Python tools see the binding.
+      await commands.sadd(keys.binding(this.queue), RedisKeys.bindingMember(this.queue, '', this.queue));
+      const lists = options.prioritySteps.map((step) => keys.queue(this.queue, step));
+      const deadLetterQueue = `${this.queue}${deadLetterSuffix}`;
+
+      while (!this.#stopped) {
+        if (this.#unacked.size >= this.#prefetch) {
+          await new Promise<void>((resolve) => (this.#wakeSlotWaiter = resolve));
+          continue;
+        }
+        const popping = this.#brpop(connection, lists);
+        this.#pop = popping;
+        const popped = await popping;
+        this.#pop = undefined;
+        if (!popped) continue;
+        const [list, raw] = popped;
+        if (this.#stopped) {
+          // Popped as we were stopping: put it back where it was, still first in line.
+          await commands.rpush(list, raw);
+          break;
+        }
+        let decoded;
+        try {
+          decoded = decodeEnvelope(raw);
+        } catch {
+          // Not a kombu envelope: keep it for inspection rather than looping on it or dropping it.
+          await commands.lpush(keys.queue(deadLetterQueue, 0), raw);
+          continue;
+        }
+        if (!decoded.deliveryTag) {
+          const tag = randomUUID();
+          decoded.envelope.properties.delivery_tag = tag;
+          decoded = { ...decoded, deliveryTag: tag };
+        }
+        await store.record(decoded.deliveryTag, decoded.envelope, decoded.exchange, decoded.routingKey || this.queue);
+        const delivery = new RedisDelivery(decoded, this.queue, deadLetterQueue, store, context, (d) => this.#settled(d));
+        this.#unacked.add(delivery);
+        yield delivery;
+      }
+    } catch (error) {
+      if (!this.#stopped) throw toTqError(error, context);
+    } finally {
+      this.#signal.removeEventListener('abort', onAbort);
+      this.#stopped = true;
+      if (this.#connection) await closeConnection(this.#connection);
+      onEnd();
+    }
+  }
+
+  #settled(delivery: RedisDelivery): void {
+    this.#unacked.delete(delivery);
+    const wake = this.#wakeSlotWaiter;
+    this.#wakeSlotWaiter = undefined;
+    wake?.();
+  }
+
+  async #brpop(connection: Redis, lists: readonly string[]): Promise<[string, string] | null> {
+    if (this.#clientId === undefined) this.#clientId = Number(await connection.call('CLIENT', 'ID'));
+    if (this.#stopped) return null;
+    return (await connection.brpop(...lists, BLOCK_SECONDS)) as [string, string] | null;
+  }
+
+  /** Stops popping; deliveries already handed out stay with their owner until settled. */
+  async stop(): Promise<void> {
+    if (this.#stopped && !this.#pop) return;
+    this.#stopped = true;
+    const wake = this.#wakeSlotWaiter;
+    this.#wakeSlotWaiter = undefined;
+    wake?.();
+    const pop = this.#pop;
+    if (!pop) {
+      if (this.#connection) await closeConnection(this.#connection);
+      return;
+    }
+    // The BRPOP may not have reached the server yet: retry the unblock until it returns.
+    let settled = false;
+    void pop.finally(() => (settled = true)).catch(() => undefined);
+    for (let attempt = 0; !settled && attempt < 40; attempt++) {
+      if (this.#clientId !== undefined) {
+        await this.#deps.commands.call('CLIENT', 'UNBLOCK', this.#clientId).catch(() => 0);
+      }
+      await Promise.race([pop.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 25))]);
+    }
+    if (!settled && this.#connection) this.#connection.disconnect();
+    await pop.catch(() => undefined);
+  }
+
+  /** The connection is going away: every unacked delivery goes back to the front of its queue (kombu's restore_at_shutdown). */
+  async restoreUnacked(): Promise<void> {
+    await Promise.all([...this.#unacked].map((d) => d.settle('restore').catch(() => undefined)));
+  }
+}

@@ -1,0 +1,84 @@
+import type { BrokerMessage, Delivery } from '@tq/core/adapter';
+import type { DecodedEnvelope, Envelope } from './envelope.js';
+import type { UnackedStore } from './unacked-store.js';
+import { translated, type ErrorContext } from './errors.js';
+
+export type Settlement = 'ack' | 'requeue' | 'dead' | 'restore';
+
+/**
+ * One popped message, recorded in the unacked hash until settled. The first settle wins;
+ * later calls are no-ops. A settle that fails (connection lost) can be tried again.
+ */
+export class RedisDelivery implements Delivery {
+  readonly message: BrokerMessage;
+  readonly redelivered: boolean;
+  readonly tag: string;
+  readonly #envelope: Envelope;
+  readonly #queue: string;
+  readonly #deadLetterQueue: string;
+  readonly #store: UnackedStore;
+  readonly #context: ErrorContext;
+  readonly #onSettled: (delivery: RedisDelivery) => void;
+  #settling: Promise<void> | undefined;
+  #settled = false;
+
+  constructor(
+    decoded: DecodedEnvelope,
+    queue: string,
+    deadLetterQueue: string,
+    store: UnackedStore,
+    context: ErrorContext,
+    onSettled: (delivery: RedisDelivery) => void,
+  ) {
+    this.message = decoded.message;
+    this.redelivered = decoded.redelivered;
+    this.tag = decoded.deliveryTag;
+    this.#envelope = decoded.envelope;
+    this.#queue = queue;
+    this.#deadLetterQueue = deadLetterQueue;
+    this.#store = store;
+    this.#context = context;
+    this.#onSettled = onSettled;
+  }
+
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  ack(): Promise<void> {
+    return this.settle('ack');
+  }
+
+  reject(requeue: boolean): Promise<void> {
+    return this.settle(requeue ? 'requeue' : 'dead');
+  }
+
+  /** Moves the visibility deadline forward; core calls it while the task runs. */
+  async extend(): Promise<void> {
+    if (this.#settled || this.#settling) return;
+    await translated(this.#context, () => this.#store.extend(this.tag));
+  }
+
+  /** 'restore' is the adapter's own: a closing connection hands the message back to the front of its queue. */
+  settle(outcome: Settlement): Promise<void> {
+    if (this.#settled) return Promise.resolve();
+    if (this.#settling) return this.#settling;
+    const attempt = translated(this.#context, async () => {
+      if (outcome === 'ack') await this.#store.ack(this.tag);
+      else if (outcome === 'dead') await this.#store.deadLetter(this.tag, this.#envelope, this.#deadLetterQueue);
+      else await this.#store.requeue(this.tag, this.#envelope, this.#queue, outcome === 'restore' ? 'front' : 'back');
+    }).then(
+      () => {
+        this.#settled = true;
+        this.#settling = undefined;
+        this.#onSettled(this);
+      },
+      (error: unknown) => {
+        this.#settling = undefined;
+        throw error;
+      },
+    );
+    this.#settling = attempt;
+    return attempt;
+  }
+}

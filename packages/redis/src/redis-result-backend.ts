@@ -1,0 +1,139 @@
+import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from '@tq/core/adapter';
+import { ClosedError, DeliveryBuffer } from '@tq/core/adapter';
+import { closeConnection, openConnection, type Redis } from './connection.js';
+import { translated, type ErrorContext } from './errors.js';
+import { RedisKeys } from './keys.js';
+import type { RedisOptions } from './options.js';
+
+interface Watcher {
+  readonly buffer: DeliveryBuffer<Uint8Array>;
+  /** The last record pushed from pub/sub, to drop the same record arriving again from the initial GET. */
+  lastPublished: Buffer | undefined;
+}
+
+interface Watch {
+  readonly watchers: Set<Watcher>;
+  /** Resolves once Redis confirmed the SUBSCRIBE. */
+  readonly subscribed: Promise<unknown>;
+}
+
+/**
+ * Celery's Redis result backend layout: the record (Celery's JSON result meta) at
+ * `celery-task-meta-<id>`, written with an expiry (default 1 day, Celery's result_expires), and
+ * PUBLISHed on a channel of the same name after each store so waiting clients wake at once —
+ * Celery's own AsyncResult.get() listens there too.
+ */
+export class RedisResultBackend implements ResultBackend {
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true };
+  readonly options: RedisOptions;
+  readonly #keys: RedisKeys;
+  readonly #context: ErrorContext;
+  readonly #watches = new Map<string, Watch>();
+  #client: Redis | undefined;
+  #subscriber: Promise<Redis> | undefined;
+  #closed = false;
+
+  constructor(options: RedisOptions) {
+    this.options = options;
+    this.#keys = new RedisKeys(options.keyPrefix, options.db);
+    this.#context = { displayUrl: options.displayUrl, backend: true };
+  }
+
+  async connect(options?: { signal?: AbortSignal }): Promise<void> {
+    if (this.#closed) throw new ClosedError('redis result backend');
+    if (this.#client) return;
+    this.#client = await openConnection(this.options, 'command', 'tq:results', this.#context, options?.signal);
+  }
+
+  #open(): Redis {
+    if (this.#closed) throw new ClosedError('redis result backend');
+    if (!this.#client) throw new ClosedError('redis result backend (not connected)');
+    return this.#client;
+  }
+
+  async store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void> {
+    const client = this.#open();
+    const key = this.#keys.result(taskId);
+    const ttlMs = options.ttlMs ?? this.options.resultTtlMs;
+    const value = Buffer.from(record);
+    // A watch opened on this instance is subscribed before the record can be published.
+    await this.#watches.get(key)?.subscribed.catch(() => undefined);
+    await translated(this.#context, async () => {
+      const transaction = client.multi();
+      if (ttlMs > 0) transaction.set(key, value, 'PX', Math.ceil(ttlMs));
+      else transaction.set(key, value);
+      transaction.publish(key, value);
+      const results = await transaction.exec();
+      const failed = results?.find(([error]) => error);
+      if (!results || failed) throw failed?.[0] ?? new Error('Connection is closed (transaction discarded)');
+    });
+  }
+
+  async fetch(taskId: string): Promise<Uint8Array | null> {
+    const client = this.#open();
+    const value = await translated(this.#context, () => client.getBuffer(this.#keys.result(taskId)));
+    return value === null ? null : new Uint8Array(value);
+  }
+
+  /** Subscribes first, then reads the current record, so no update between the two is missed. */
+  watch(taskId: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    const client = this.#open();
+    const key = this.#keys.result(taskId);
+    let watch = this.#watches.get(key);
+    if (!watch) {
+      const subscribed = this.#subscriberConnection().then((s) => s.subscribe(key));
+      watch = { watchers: new Set(), subscribed };
+      this.#watches.set(key, watch);
+    }
+    const current = watch;
+    const watcher: Watcher = {
+      lastPublished: undefined,
+      buffer: new DeliveryBuffer({
+        signal,
+        onClose: () => {
+          current.watchers.delete(watcher);
+          if (current.watchers.size === 0 && this.#watches.get(key) === current) {
+            this.#watches.delete(key);
+            void this.#subscriber?.then((s) => s.unsubscribe(key)).catch(() => undefined);
+          }
+        },
+      }),
+    };
+    current.watchers.add(watcher);
+    current.subscribed
+      .then(() => client.getBuffer(key))
+      .then((value) => {
+        if (value && !watcher.lastPublished?.equals(value)) watcher.buffer.push(new Uint8Array(value));
+      })
+      .catch((error: unknown) => watcher.buffer.fail(error));
+    return watcher.buffer;
+  }
+
+  #subscriberConnection(): Promise<Redis> {
+    this.#subscriber ??= openConnection(this.options, 'blocking', 'tq:results:watch', this.#context).then((subscriber) => {
+      subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+        for (const watcher of this.#watches.get(channel.toString())?.watchers ?? []) {
+          watcher.lastPublished = message;
+          watcher.buffer.push(new Uint8Array(message));
+        }
+      });
+      return subscriber;
+    });
+    return this.#subscriber;
+  }
+
+  async forget(taskId: string): Promise<void> {
+    const client = this.#open();
+    await translated(this.#context, () => client.del(this.#keys.result(taskId)));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const watch of this.#watches.values()) for (const watcher of watch.watchers) watcher.buffer.end();
+    this.#watches.clear();
+    const subscriber = await this.#subscriber?.catch(() => undefined);
+    if (subscriber) await closeConnection(subscriber);
+    if (this.#client) await closeConnection(this.#client);
+  }
+}

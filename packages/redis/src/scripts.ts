@@ -1,0 +1,36 @@
+/**
+ * Lua scripts for the few steps that must be atomic on the server. Each is short and keeps
+ * kombu's data layout: the unacked hash is the claim ("whoever deletes the entry owns it"),
+ * so an ack, a reject and a visibility-timeout restore can race safely.
+ */
+
+/**
+ * Move an unacked delivery back to a list (requeue, dead-letter or restore).
+ * KEYS: unacked hash, unacked_index zset, destination list.
+ * ARGV: delivery tag, payload to push, "left" | "right", and a score ceiling ("" = none): when
+ * set, a delivery whose index score is above it (extended meanwhile) is left alone.
+ * Returns 1 when moved, 0 when someone else already settled or restored it.
+ */
+export const MOVE_UNACKED = `
+if ARGV[4] ~= '' then
+  local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+  if score and tonumber(score) > tonumber(ARGV[4]) then return 0 end
+end
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 0
+end
+redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[3] == 'left' then
+  redis.call('LPUSH', KEYS[3], ARGV[2])
+else
+  redis.call('RPUSH', KEYS[3], ARGV[2])
+end
+return 1
+`;
+
+/** Release a lock only if we still own it (redis-py's Lock.release, used by kombu's Mutex). KEYS: lock. ARGV: token. */
+export const RELEASE_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;

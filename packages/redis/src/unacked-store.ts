@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from './connection.js';
+import { decodeEnvelope, markRedelivered, serializeEnvelope, serializeUnackedEntry, type Envelope } from './envelope.js';
+import { RedisKeys, priorityStep } from './keys.js';
+import { MOVE_UNACKED, RELEASE_LOCK } from './scripts.js';
+
+/** kombu's unacked_mutex_expire: a restorer that dies leaves the lock for at most 5 minutes. */
+const MUTEX_TTL_MS = 300_000;
+/** Expired deliveries restored per pass; the rest wait for the next pass. */
+const RESTORE_BATCH = 100;
+
+/**
+ * kombu's ack emulation on Redis (QoS in kombu/transport/redis.py): every delivery is recorded
+ * in the `unacked` hash (tag → [envelope, exchange, routing_key]) and the `unacked_index` sorted
+ * set (tag → epoch seconds). Ack removes both; a delivery whose score is older than the
+ * visibility timeout is pushed back to its queue by any process holding `unacked_mutex` —
+ * Python workers included, since the keys are shared with them.
+ */
+export class UnackedStore {
+  readonly #client: Redis;
+  readonly #keys: RedisKeys;
+  readonly #steps: readonly number[];
+  readonly #visibilityTimeoutMs: number;
+
+  constructor(client: Redis, keys: RedisKeys, steps: readonly number[], visibilityTimeoutMs: number) {
+    this.#client = client;
+    this.#keys = keys;
+    this.#steps = steps;
+    this.#visibilityTimeoutMs = visibilityTimeoutMs;
+  }
+
+  /** Records a popped delivery as unacked (kombu's QoS.append), atomically. */
+  async record(tag: string, envelope: Envelope, exchange: string, routingKey: string): Promise<void> {
+    await this.#client
+      .multi()
+      .zadd(this.#keys.unackedIndex, nowSeconds(), tag)
+      .hset(this.#keys.unacked, tag, serializeUnackedEntry(envelope, exchange, routingKey))
+      .exec();
+  }
+
+  /** Forgets a delivery for good (kombu's QoS.ack). */
+  async ack(tag: string): Promise<void> {
+    await this.#client.multi().zrem(this.#keys.unackedIndex, tag).hdel(this.#keys.unacked, tag).exec();
+  }
+
+  /** Pushes the delivery's lease forward; false when it was already restored or settled. */
+  async extend(tag: string): Promise<boolean> {
+    const changed = await this.#client.zadd(this.#keys.unackedIndex, 'XX', 'CH', nowSeconds(), tag);
+    return Number(changed) === 1;
+  }
+
+  /**
+   * Puts an unacked delivery back on its queue, flagged redelivered. `end`: 'front' is served
+   * next (kombu's restore), 'back' queues behind everything (kombu's reject with requeue).
+   */
+  async requeue(tag: string, envelope: Envelope, queue: string, end: 'front' | 'back'): Promise<boolean> {
+    const list = this.#keys.queue(queue, priorityStep(this.#steps, Number(envelope.properties.priority) || 0));
+    return this.#move(tag, list, serializeEnvelope(markRedelivered(envelope)), end === 'front' ? 'right' : 'left', '');
+  }
+
+  /** Moves an unacked delivery to a dead-letter list, unchanged. */
+  async deadLetter(tag: string, envelope: Envelope, list: string): Promise<boolean> {
+    return this.#move(tag, this.#keys.queue(list, 0), serializeEnvelope(envelope), 'left', '');
+  }
+
+  async #move(tag: string, list: string, payload: string, side: 'left' | 'right', maxScore: string): Promise<boolean> {
+    const moved = await this.#client.eval(MOVE_UNACKED, 3, this.#keys.unacked, this.#keys.unackedIndex, list, tag, payload, side, maxScore);
+    return Number(moved) === 1;
+  }
+
+  /**
+   * kombu's restore_visible: under the shared mutex, every delivery not acked or extended
+   * within the visibility timeout goes back to the front of its queue. Returns how many.
+   */
+  async restoreExpired(): Promise<number> {
+    const token = randomUUID();
+    const locked = await this.#client.set(this.#keys.unackedMutex, token, 'PX', MUTEX_TTL_MS, 'NX');
+    if (locked !== 'OK') return 0;
+    let restored = 0;
+    try {
+      const ceiling = String(nowSeconds() - this.#visibilityTimeoutMs / 1000);
+      const tags = await this.#client.zrangebyscore(this.#keys.unackedIndex, '-inf', ceiling, 'LIMIT', 0, RESTORE_BATCH);
+      for (const tag of tags) {
+        const entry = await this.#client.hget(this.#keys.unacked, tag);
+        if (entry === null) {
+          await this.#client.zrem(this.#keys.unackedIndex, tag);
+          continue;
+        }
+        const target = await this.#destination(entry);
+        if (!target) continue; // bound through an exchange we cannot resolve: left for kombu to restore
+        const list = this.#keys.queue(target.queue, priorityStep(this.#steps, Number(target.envelope.properties.priority) || 0));
+        const payload = serializeEnvelope(markRedelivered(target.envelope));
+        if (await this.#move(tag, list, payload, 'right', ceiling)) restored++;
+      }
+    } finally {
+      await this.#client.eval(RELEASE_LOCK, 1, this.#keys.unackedMutex, token);
+    }
+    return restored;
+  }
+
+  /** kombu's _lookup for a restore: the anonymous exchange routes by queue name, a direct exchange by its binding set. */
+  async #destination(entry: string): Promise<{ queue: string; envelope: Envelope } | null> {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(entry);
+    } catch {
+      return null;
+    }
+    if (!Array.isArray(parsed) || parsed.length < 3) return null;
+    const [raw, exchange, routingKey] = parsed as [unknown, unknown, unknown];
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(JSON.stringify(raw)).envelope;
+    } catch {
+      return null;
+    }
+    if (typeof routingKey !== 'string') return null;
+    if (!exchange) return { queue: routingKey, envelope };
+    const members = await this.#client.smembers(this.#keys.binding(String(exchange)));
+    for (const member of members) {
+      const [rk, , queue] = member.split('\x06\x16');
+      if (rk === routingKey && queue) return { queue, envelope };
+    }
+    return null;
+  }
+}
+
+/** kombu scores unacked deliveries with Python's time(): epoch seconds as a float. */
+export function nowSeconds(): number {
+  return Date.now() / 1000;
+}
