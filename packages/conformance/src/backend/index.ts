@@ -1,0 +1,21 @@
+import { describe } from 'vitest';
+import type { BackendFactory, ConformanceOptions } from '../options.js';
+import { describeConcurrentWriters } from './concurrent-writers.js';
+import { describeExpiry } from './expiry.js';
+import { describeForget } from './forget.js';
+import { describeStoreFetch } from './store-fetch.js';
+import { describeWatch } from './watch.js';
+
+export { describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
+
+export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters] as const;
+
+/**
+ * Registers the whole result backend suite. `factory` is called for every test (and every
+ * extra client a test needs) and must return a fresh, unconnected ResultBackend.
+ */
+export function describeResultBackend(factory: BackendFactory, options: ConformanceOptions): void {
+  describe('result backend', () => {
+    for (const group of backendGroups) group(factory, options);
+  });
+}

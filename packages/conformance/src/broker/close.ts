@@ -1,0 +1,81 @@
+import type { Delivery } from '@tq/core/adapter';
+import { describe, expect, it } from 'vitest';
+import type { BrokerFactory, ConformanceOptions } from '../options.js';
+import { BrokerHarness } from '../support/broker-harness.js';
+import { idOf, kitMessage } from '../support/messages.js';
+import { withTimeout } from '../support/timing.js';
+
+/** Stopping a consumer or closing a broker is orderly: iteration ends, nothing is lost. */
+export function describeClose(factory: BrokerFactory, options: ConformanceOptions): void {
+  describe('close and abort', () => {
+    const h = new BrokerHarness(factory, options);
+    const { deliveryMs, quietMs } = h.options.timeouts;
+
+    it('aborting the signal ends the iteration', async () => {
+      const queue = h.queue('abort');
+      const broker = h.broker();
+      const controller = new AbortController();
+      const iterator = broker.consume(queue, { prefetch: 1, signal: controller.signal })[Symbol.asyncIterator]();
+      const pending = iterator.next();
+      await new Promise((resolve) => setTimeout(resolve, quietMs));
+      controller.abort();
+      const result = await withTimeout(pending, 5_000, 'iteration to end after abort');
+      expect(result.done, 'a delivery arrived on an empty queue').toBe(true);
+    });
+
+    it('aborting returns deliveries the consumer never read', async () => {
+      const queue = h.queue('abort-unread');
+      const publisher = h.broker();
+      for (let i = 0; i < 5; i++) await publisher.publish(queue, kitMessage(`unread-${i}`));
+      const consumer = h.consumer(h.broker(), queue, 5);
+      const first = await consumer.next(deliveryMs);
+      await first.ack();
+      await consumer.stop();
+      const rest = await h.consumer(h.broker(), queue, 5).take(4, h.redeliveryMs);
+      const expected = Array.from({ length: 5 }, (_, i) => `unread-${i}`).filter((id) => id !== idOf(first.message));
+      expect(rest.map((d) => idOf(d.message)).sort()).toEqual(expected);
+      await Promise.all(rest.map((d) => d.ack()));
+    });
+
+    it('close while consuming loses nothing', async () => {
+      const queue = h.queue('close-consuming');
+      const total = 100;
+      const publisher = h.broker();
+      await Promise.all(Array.from({ length: total }, (_, i) => publisher.publish(queue, kitMessage(`c-${i}`))));
+      const first = h.broker();
+      const consumer = h.consumer(first, queue, 10);
+      const ackedByFirst = new Set<string>();
+      const unacked: Delivery[] = [];
+      for (let i = 0; i < 40; i++) {
+        const delivery = await consumer.next(deliveryMs);
+        // Ack three of four; keep the rest unacked across the close.
+        if (i % 4 === 3) unacked.push(delivery);
+        else {
+          await delivery.ack();
+          ackedByFirst.add(idOf(delivery.message));
+        }
+      }
+      await first.close();
+      const second = h.consumer(h.broker(), queue, 10);
+      const ackedBySecond = new Set<string>();
+      while (ackedByFirst.size + ackedBySecond.size < total) {
+        const delivery = await second.next(h.redeliveryMs);
+        const id = idOf(delivery.message);
+        expect(ackedByFirst.has(id), `${id} was acked before close and delivered again`).toBe(false);
+        expect(ackedBySecond.has(id), `${id} delivered twice after close`).toBe(false);
+        ackedBySecond.add(id);
+        await delivery.ack();
+      }
+      for (const d of unacked) expect(ackedBySecond.has(idOf(d.message)), `unacked ${idOf(d.message)} did not come back`).toBe(true);
+      expect(await second.poll(quietMs), 'more messages than were published').toBeUndefined();
+    }, 60_000);
+
+    it('close is idempotent', async () => {
+      const broker = h.broker();
+      await broker.connect();
+      await broker.inner.close();
+      await broker.inner.close();
+      await broker.close();
+    });
+  });
+}

@@ -1,0 +1,52 @@
+import { describe } from 'vitest';
+import type { BrokerFactory, ConformanceOptions } from '../options.js';
+import { describeAckReject } from './ack-reject.js';
+import { describeClose } from './close.js';
+import { describeCompetingConsumers } from './competing-consumers.js';
+import { describeDelayedDelivery } from './delayed.js';
+import { describeManyQueues } from './many-queues.js';
+import { describeOrdering } from './ordering.js';
+import { describeOutage } from './outage.js';
+import { describePrefetch } from './prefetch.js';
+import { describePublishConsume } from './publish-consume.js';
+import { describePurge } from './purge.js';
+import { describeRedelivery } from './redelivery.js';
+
+export {
+  describeAckReject,
+  describeClose,
+  describeCompetingConsumers,
+  describeDelayedDelivery,
+  describeManyQueues,
+  describeOrdering,
+  describeOutage,
+  describePrefetch,
+  describePublishConsume,
+  describePurge,
+  describeRedelivery,
+};
+
+/** Every broker behaviour group, in the order they are registered. */
+export const brokerGroups = [
+  describePublishConsume,
+  describeAckReject,
+  describeRedelivery,
+  describePrefetch,
+  describeOrdering,
+  describeDelayedDelivery,
+  describePurge,
+  describeClose,
+  describeCompetingConsumers,
+  describeManyQueues,
+  describeOutage,
+] as const;
+
+/**
+ * Registers the whole broker suite. `factory` is called for every test (and for every extra
+ * connection a test needs) and must return a fresh, unconnected Broker.
+ */
+export function describeBroker(factory: BrokerFactory, options: ConformanceOptions): void {
+  describe('broker', () => {
+    for (const group of brokerGroups) group(factory, options);
+  });
+}
