@@ -126,7 +126,8 @@ export class QueueConsumer {
       this.#deadLetterRaw(msg, reason);
       return;
     }
-    const delivery = new NatsDelivery(msg, { body: msg.data, ...decoded }, (d, outcome) => this.#settle(d, outcome));
+    // A copy: nats.js hands out views into its socket buffers (Node Buffers).
+    const delivery = new NatsDelivery(msg, { body: new Uint8Array(msg.data), ...decoded }, (d, outcome) => this.#settle(d, outcome));
     this.#unacked.add(delivery);
     this.buffer.push(delivery);
   }

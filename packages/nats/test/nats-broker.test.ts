@@ -1,0 +1,264 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Delivery } from '@tq/core/adapter';
+import type { NatsBroker } from '../src/index.js';
+import { bodyText, createTestBroker, deleteStreams, newStreamName, nextWithin, rawConnection, take, taskMessage } from './support/broker.js';
+import { uniqueName } from './support/names.js';
+
+const stream = newStreamName();
+const brokers: NatsBroker[] = [];
+const aborts: AbortController[] = [];
+
+function broker(params = ''): NatsBroker {
+  const b = createTestBroker(stream, params);
+  brokers.push(b);
+  return b;
+}
+
+function consume(b: NatsBroker, queue: string, prefetch = 10): AsyncIterator<Delivery> {
+  const controller = new AbortController();
+  aborts.push(controller);
+  return b.consume(queue, { prefetch, signal: controller.signal })[Symbol.asyncIterator]();
+}
+
+beforeAll(async () => {
+  await deleteStreams(stream);
+});
+
+afterEach(async () => {
+  for (const a of aborts.splice(0)) a.abort();
+  await Promise.all(brokers.splice(0).map((b) => b.close()));
+});
+
+afterAll(async () => {
+  await deleteStreams(stream);
+});
+
+describe('NatsBroker on a work-queue stream', () => {
+  it('publishes, consumes and acks; an acked message leaves the stream', async () => {
+    const b = broker();
+    await b.connect();
+    const queue = uniqueName('q');
+    await b.publish(queue, taskMessage('t-1'));
+    const [d] = await take(consume(b, queue), 1);
+    expect(bodyText(d!)).toContain('t-1');
+    expect(d!.message.headers['id']).toBe('t-1');
+    expect(d!.redelivered).toBe(false);
+    await d!.ack();
+    const nc = await rawConnection();
+    try {
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(stream, { subjects_filter: '>' });
+      expect(info.state.subjects?.[b.subjects.queue(queue)] ?? 0).toBe(0);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('writes Celery headers as Celery-<name> NATS headers holding JSON, and properties as plain headers', async () => {
+    const b = broker();
+    await b.connect();
+    const queue = uniqueName('q');
+    const message = taskMessage('t-wire', { timelimit: [null, 30], argsrepr: '(1, "é")', ignore_result: false, 'odd:key %': 1 });
+    await b.publish(queue, message);
+    const nc = await rawConnection();
+    try {
+      const jsm = await jetstreamManager(nc);
+      const stored = await jsm.streams.getMessage(stream, { last_by_subj: b.subjects.queue(queue) });
+      const h = stored!.header;
+      expect(h.get('Celery-task')).toBe('"tq.test"');
+      expect(h.get('Celery-retries')).toBe('0');
+      expect(h.get('Celery-timelimit')).toBe('[null, 30]');
+      expect(h.get('Celery-argsrepr')).toBe('"(1, \\"\\u00e9\\")"');
+      expect(h.get('Celery-odd%3Akey%20%25')).toBe('1');
+      expect(h.get('Content-Type')).toBe('application/json');
+      expect(h.get('Correlation-Id')).toBe('t-wire');
+      expect(h.get('Delivery-Mode')).toBe('2');
+      expect(h.get('Nats-Msg-Id')).toMatch(/^t-wire:/);
+    } finally {
+      await nc.close();
+    }
+    const [d] = await take(consume(b, queue), 1);
+    expect(d!.message.headers).toEqual(message.headers);
+    expect(d!.message.properties).toEqual(message.properties);
+    expect(d!.message.body).toEqual(message.body);
+    await d!.ack();
+  });
+
+  it('escapes queue names NATS forbids in a subject token', async () => {
+    const b = broker();
+    await b.connect();
+    for (const queue of [`celery.pidbox.${uniqueName('x')}`, `q ${uniqueName('ü')} *>/`]) {
+      await b.publish(queue, taskMessage(queue));
+      const [d] = await take(consume(b, queue), 1);
+      expect(d!.message.headers['id']).toBe(queue);
+      await d!.ack();
+    }
+  });
+
+  it('drops a retried publish of the same message (same Nats-Msg-Id) but not a later re-publish', async () => {
+    const b = broker();
+    await b.connect();
+    const queue = uniqueName('q');
+    const message = taskMessage('t-dup');
+    // Two attempts in flight with one message object = a retry racing a lost PubAck.
+    await Promise.all([b.publish(queue, message), b.publish(queue, message)]);
+    await b.publish(queue, message); // confirmed before: a deliberate re-publish is a new message
+    const nc = await rawConnection();
+    try {
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(stream, { subjects_filter: b.subjects.queue(queue) });
+      expect(info.state.subjects?.[b.subjects.queue(queue)]).toBe(2);
+    } finally {
+      await nc.close();
+    }
+    expect(await b.purge(queue)).toBe(2);
+  });
+
+  it('holds at most `prefetch` unacked deliveries per consumer', async () => {
+    const b = broker();
+    await b.connect();
+    const queue = uniqueName('q');
+    for (let i = 0; i < 10; i++) await b.publish(queue, taskMessage(`p-${i}`));
+    const it = consume(b, queue, 3);
+    const first = await take(it, 3);
+    expect(await nextWithin(it, 700)).toBe('none');
+    const nc = await rawConnection();
+    try {
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.consumers.info(stream, b.subjects.consumer(queue));
+      expect(info.num_ack_pending).toBe(3);
+    } finally {
+      await nc.close();
+    }
+    await first[0]!.ack();
+    const [fourth] = await take(it, 1);
+    expect(fourth!.message.headers['id']).toBe('p-3');
+    expect(await b.purge(queue)).toBeGreaterThan(0);
+  });
+
+  it('delivers in publish order to a single consumer', async () => {
+    const b = broker();
+    await b.connect();
+    const queue = uniqueName('q');
+    for (let i = 0; i < 20; i++) await b.publish(queue, taskMessage(`o-${i}`));
+    const it = consume(b, queue, 5);
+    const ids: unknown[] = [];
+    for (let i = 0; i < 20; i++) {
+      const [d] = await take(it, 1);
+      ids.push(d!.message.headers['id']);
+      await d!.ack();
+    }
+    expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => `o-${i}`));
+  });
+
+  it('shares one durable consumer between brokers: each message goes to one of them', async () => {
+    const [a, c] = [broker(), broker()];
+    await Promise.all([a.connect(), c.connect()]);
+    const queue = uniqueName('q');
+    const seen: string[] = [];
+    const run = async (b: NatsBroker) => {
+      const it = consume(b, queue, 4);
+      for (;;) {
+        const d = await nextWithin(it, 1500);
+        if (d === 'none') return;
+        seen.push(String(d.message.headers['id']));
+        await d.ack();
+      }
+    };
+    const workers = [run(a), run(c)];
+    for (let i = 0; i < 40; i++) await a.publish(queue, taskMessage(`s-${i}`));
+    await Promise.all(workers);
+    expect(seen.sort()).toEqual(Array.from({ length: 40 }, (_, i) => `s-${i}`).sort());
+  });
+
+  it('redelivers after AckWait, and extend() (in-progress) holds a long task', async () => {
+    const b = broker('ackWaitMs=1000');
+    await b.connect();
+    const queue = uniqueName('q');
+    expect(b.capabilities.redeliveryWindowMs).toBe(1000);
+    await b.publish(queue, taskMessage('slow'));
+    // prefetch 2: the redelivery needs a free slot while the first delivery is still held.
+    const it = consume(b, queue, 2);
+    const [first] = await take(it, 1);
+    let redeliveredEarly = false;
+    const pending = it.next().then((r) => {
+      redeliveredEarly = true;
+      return r;
+    });
+    // Kept alive for 2.4 x AckWait: no redelivery.
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 400));
+      await first!.extend!();
+    }
+    expect(redeliveredEarly).toBe(false);
+    // Not settled and not extended any more: back after AckWait.
+    const started = Date.now();
+    const again = (await pending).value as Delivery;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(800);
+    expect(again!.message.headers['id']).toBe('slow');
+    expect(again!.redelivered).toBe(true);
+    await again!.ack();
+    await first!.ack(); // late ack from the old owner: a no-op for the server, no throw
+  });
+
+  it('reject(true) naks for immediate redelivery', async () => {
+    const b = broker();
+    await b.connect();
+    const queue = uniqueName('q');
+    await b.publish(queue, taskMessage('nak'));
+    const it = consume(b, queue, 1);
+    const [d] = await take(it, 1);
+    const started = Date.now();
+    await d!.reject(true);
+    const [again] = await take(it, 1, 5000);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(again!.redelivered).toBe(true);
+    await again!.ack();
+  });
+
+  it('close() gives unacked deliveries back at once, not after AckWait', async () => {
+    const a = broker();
+    await a.connect();
+    const queue = uniqueName('q');
+    await a.publish(queue, taskMessage('held'));
+    await take(consume(a, queue, 1), 1);
+    await a.close();
+    const c = broker();
+    await c.connect();
+    const started = Date.now();
+    const [d] = await take(consume(c, queue, 1), 1, 8000);
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(d!.redelivered).toBe(true);
+    await d!.ack();
+  });
+
+  it('purges a queue without touching another', async () => {
+    const b = broker();
+    await b.connect();
+    const [q1, q2] = [uniqueName('q'), uniqueName('q')];
+    for (let i = 0; i < 3; i++) await b.publish(q1, taskMessage(`a-${i}`));
+    await b.publish(q2, taskMessage('b'));
+    expect(await b.purge(q1)).toBe(3);
+    expect(await b.purge(q1)).toBe(0);
+    const [d] = await take(consume(b, q2), 1);
+    expect(d!.message.headers['id']).toBe('b');
+    await d!.ack();
+  });
+
+  it('broadcasts over core NATS to every subscriber', async () => {
+    const [a, c] = [broker(), broker()];
+    await Promise.all([a.connect(), c.connect()]);
+    const channel = uniqueName('ch');
+    const controller = new AbortController();
+    aborts.push(controller);
+    const subs = [a.subscribe(channel, controller.signal), c.subscribe(channel, controller.signal)].map((s) => s[Symbol.asyncIterator]());
+    await a.connection!.flush();
+    await c.connection!.flush();
+    await a.broadcast(channel, new TextEncoder().encode('revoke'));
+    for (const s of subs) {
+      const r = await s.next();
+      expect(new TextDecoder().decode(r.value!)).toBe('revoke');
+    }
+  });
+});
