@@ -23,9 +23,9 @@ export interface Envelope {
 export interface EnvelopeProperties {
   correlation_id?: string;
   reply_to?: string;
-  delivery_mode: number;
+  delivery_mode?: number;
   delivery_info: { exchange: string; routing_key: string; redelivered?: boolean; [key: string]: HeaderValue | undefined };
-  priority: number;
+  priority?: number;
   body_encoding?: string;
   delivery_tag: string;
   [key: string]: unknown;
@@ -35,8 +35,8 @@ export interface EnvelopeAddress {
   readonly exchange: string;
   readonly routingKey: string;
   readonly deliveryTag: string;
-  /** kombu's number (0 = most urgent): see priority.ts. */
-  readonly wirePriority: number;
+  /** kombu's number (0 = most urgent), see priority.ts; undefined when the message has none. */
+  readonly wirePriority: number | undefined;
 }
 
 /** A decoded envelope: the message for core plus what the adapter needs to ack or restore it. */
@@ -54,9 +54,10 @@ export function buildEnvelope(message: BrokerMessage, address: EnvelopeAddress):
   const properties: EnvelopeProperties = {
     ...(p.correlationId !== undefined ? { correlation_id: p.correlationId } : {}),
     ...(p.replyTo !== undefined ? { reply_to: p.replyTo } : {}),
-    delivery_mode: p.deliveryMode ?? 2,
+    // Absent fields stay absent (kombu reads them with defaults), so a message arrives as it was sent.
+    ...(p.deliveryMode !== undefined ? { delivery_mode: p.deliveryMode } : {}),
     delivery_info: { exchange: address.exchange, routing_key: address.routingKey },
-    priority: address.wirePriority,
+    ...(address.wirePriority !== undefined ? { priority: address.wirePriority } : {}),
     body_encoding: 'base64',
     delivery_tag: address.deliveryTag,
   };
@@ -125,9 +126,9 @@ export function decodeEnvelope(text: string): DecodedEnvelope {
   const messageProperties: { -readonly [K in keyof MessageProperties]: MessageProperties[K] } = {
     contentType,
     contentEncoding: typeof contentEncoding === 'string' ? contentEncoding : 'binary',
-    priority: fromWirePriority(properties['priority']),
-    deliveryMode: properties['delivery_mode'] === 1 ? 1 : 2,
   };
+  if (properties['priority'] !== undefined && properties['priority'] !== null) messageProperties.priority = fromWirePriority(properties['priority']);
+  if (properties['delivery_mode'] === 1 || properties['delivery_mode'] === 2) messageProperties.deliveryMode = properties['delivery_mode'];
   if (typeof properties['correlation_id'] === 'string') messageProperties.correlationId = properties['correlation_id'];
   if (typeof properties['reply_to'] === 'string') messageProperties.replyTo = properties['reply_to'];
 

@@ -6,7 +6,7 @@ import { buildEnvelope, serializeEnvelope } from './envelope.js';
 import { translated, type ErrorContext } from './errors.js';
 import { RedisKeys, priorityStep } from './keys.js';
 import type { RedisOptions } from './options.js';
-import { MAX_PRIORITY, toWirePriority } from './priority.js';
+import { DEFAULT_WIRE_PRIORITY, MAX_PRIORITY, toWirePriority } from './priority.js';
 import { RedisConsumer } from './redis-consumer.js';
 import { UnackedStore } from './unacked-store.js';
 
@@ -70,9 +70,10 @@ export class RedisBroker implements Broker {
 
   async publish(queue: string, message: BrokerMessage): Promise<void> {
     const { commands } = this.#open();
-    const wirePriority = toWirePriority(message.properties.priority);
+    const priority = message.properties.priority;
+    const wirePriority = priority === undefined ? undefined : toWirePriority(priority);
     const envelope = buildEnvelope(message, { exchange: '', routingKey: queue, deliveryTag: randomUUID(), wirePriority });
-    const list = this.#keys.queue(queue, priorityStep(this.options.prioritySteps, wirePriority));
+    const list = this.#keys.queue(queue, priorityStep(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY));
     await translated(this.#context, async () => {
       const transaction = commands.multi();
       // Declare once per connection, as kombu's producer does: Python tools list queues from these sets.
