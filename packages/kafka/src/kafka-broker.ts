@@ -1,0 +1,208 @@
+import {
+  brokerCapabilities,
+  ClosedError,
+  redactText,
+  UnsupportedError,
+  type Broker,
+  type BrokerCapabilities,
+  type BrokerMessage,
+  type ConsumeOptions,
+  type Delivery,
+} from '@tq/core/adapter';
+import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type LogEntry, type Producer, type TopicMessages } from 'kafkajs';
+import { toTqError } from './errors.js';
+import { encodeHeaders } from './headers.js';
+import type { KafkaOptions } from './options.js';
+import { PublishBatcher } from './publish-batcher.js';
+import { QueueConsumer, type ConsumerHost } from './queue-consumer.js';
+import { groupForQueue, topicForQueue } from './topics.js';
+
+/**
+ * A tq broker on Kafka: queue q is topic topicForQueue(q), consumed by group `${groupIdPrefix}q`.
+ * Publishing is acks=all (idempotent by default); consuming commits only completed work.
+ * See src/index.ts for the capability summary and docs/brokers/kafka.md for the details.
+ */
+export class KafkaBroker implements Broker {
+  readonly capabilities: BrokerCapabilities;
+  readonly options: KafkaOptions;
+  #kafka: Kafka | undefined;
+  #producer: Producer | undefined;
+  #admin: Admin | undefined;
+  #batcher: PublishBatcher | undefined;
+  readonly #topics = new Map<string, Promise<void>>();
+  readonly #consumers = new Set<QueueConsumer>();
+  #closed = false;
+
+  constructor(options: KafkaOptions) {
+    this.options = options;
+    this.capabilities = brokerCapabilities({
+      delayedDelivery: false,
+      maxPriority: 0,
+      broadcast: false,
+      redeliversUnacked: true,
+      redeliveryWindowMs: null,
+      deadLetter: true,
+      // Kafka orders within a partition only.
+      fifo: options.partitions === 1 && options.topicCreation !== 'auto',
+      maxMessageBytes: options.maxMessageBytes,
+      purge: true,
+    });
+  }
+
+  async connect(): Promise<void> {
+    if (this.#closed) throw new ClosedError('kafka broker');
+    const { options } = this;
+    const kafka = new Kafka({
+      brokers: [...options.brokers],
+      clientId: options.clientId,
+      ssl: options.ssl,
+      ...(options.sasl ? { sasl: options.sasl } : {}),
+      connectionTimeout: options.connectionTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      // A few quick retries inside kafkajs; longer outages surface as BrokerConnectionError and core retries.
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
+      logLevel: logLevel.ERROR,
+      logCreator: redactingLogCreator,
+    });
+    const producer = kafka.producer({
+      idempotent: options.idempotent,
+      // Idempotence needs one request in flight; without it, one in flight still keeps order.
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: options.topicCreation === 'auto',
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    const admin = kafka.admin();
+    try {
+      await Promise.all([producer.connect(), admin.connect()]);
+    } catch (error) {
+      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+      throw toTqError(error, options.idempotent ? 'connecting (with an idempotent producer; set idempotent=false for clusters without InitProducerId)' : 'connecting');
+    }
+    this.#kafka = kafka;
+    this.#producer = producer;
+    this.#admin = admin;
+    this.#batcher = new PublishBatcher((batch) => this.#send(batch), options.lingerMs);
+  }
+
+  async #send(topicMessages: TopicMessages[]): Promise<void> {
+    const producer = this.#producer;
+    if (!producer) throw new ClosedError('kafka broker');
+    try {
+      await producer.sendBatch({ topicMessages, acks: -1 });
+    } catch (error) {
+      throw toTqError(error, 'publishing');
+    }
+  }
+
+  async publish(queue: string, message: BrokerMessage): Promise<void> {
+    const batcher = this.#open().batcher;
+    const topic = topicForQueue(queue);
+    await this.ensureTopic(topic);
+    const body = message.body;
+    await batcher.add(topic, { value: Buffer.from(body.buffer, body.byteOffset, body.byteLength), headers: encodeHeaders(message) });
+  }
+
+  consume(queue: string, options: ConsumeOptions): AsyncIterable<Delivery> {
+    this.#open();
+    const consumer = new QueueConsumer(this.#host(), topicForQueue(queue), groupForQueue(queue, this.options.groupIdPrefix), options);
+    this.#consumers.add(consumer);
+    consumer.start();
+    return consumer.buffer;
+  }
+
+  /**
+   * Skips every message the queue's consumer group has not yet taken, by moving the group's
+   * committed offsets to the end of each partition (Kafka cannot delete single records, and the
+   * mock cluster has no DeleteRecords). Other groups reading the topic are not affected.
+   * Kafka refuses this while a consumer of the queue is running: stop the workers first.
+   */
+  async purge(queue: string): Promise<number> {
+    const { admin } = this.#open();
+    const topic = topicForQueue(queue);
+    const groupId = groupForQueue(queue, this.options.groupIdPrefix);
+    try {
+      await this.ensureTopic(topic);
+      const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+      const committedByPartition = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+      let count = 0n;
+      for (const { partition, high, low } of ends) {
+        const from = committedByPartition.get(partition) ?? -1n;
+        const start = from >= BigInt(low) ? from : BigInt(low);
+        if (BigInt(high) > start) count += BigInt(high) - start;
+      }
+      if (count === 0n) return 0;
+      await admin.setOffsets({ groupId, topic, partitions: ends.map(({ partition, high }) => ({ partition, offset: high })) });
+      return Number(count);
+    } catch (error) {
+      if ((error as { message?: string }).message?.includes('no running instances')) {
+        throw new UnsupportedError(`kafka: cannot purge "${queue}" while a consumer of it is running (Kafka only moves an idle group's offsets)`);
+      }
+      throw toTqError(error, `purging ${topic}`);
+    }
+  }
+
+  /** Creates `topic` once per broker instance, as options.topicCreation says. */
+  ensureTopic(topic: string): Promise<void> {
+    let ready = this.#topics.get(topic);
+    if (!ready) {
+      ready = this.#createTopic(topic);
+      this.#topics.set(topic, ready);
+      ready.catch(() => this.#topics.delete(topic));
+    }
+    return ready;
+  }
+
+  async #createTopic(topic: string): Promise<void> {
+    const { options } = this;
+    if (options.createTopic) return options.createTopic(topic, options.partitions);
+    if (options.topicCreation !== 'admin') return;
+    const { admin } = this.#open();
+    try {
+      await admin.createTopics({
+        topics: [{ topic, numPartitions: options.partitions, replicationFactor: options.replicationFactor }],
+        waitForLeaders: true,
+      });
+    } catch (error) {
+      if ((error as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return;
+      const inner = (error as { errors?: { type?: string }[] }).errors;
+      if (inner?.length && inner.every((e) => e.type === 'TOPIC_ALREADY_EXISTS')) return;
+      throw toTqError(error, `creating topic ${topic} (pre-create it, or set topicCreation=none|auto)`);
+    }
+  }
+
+  #host(): ConsumerHost {
+    const { kafka, admin } = this.#open();
+    return {
+      kafka,
+      admin,
+      options: this.options,
+      ensureTopic: (topic) => this.ensureTopic(topic),
+      republish: (topic, value, headers: IHeaders) => this.#open().batcher.add(topic, { value, headers }),
+      forget: (consumer) => this.#consumers.delete(consumer),
+    };
+  }
+
+  #open(): { kafka: Kafka; admin: Admin; batcher: PublishBatcher } {
+    if (this.#closed) throw new ClosedError('kafka broker');
+    if (!this.#kafka || !this.#admin || !this.#batcher) throw new ClosedError('kafka broker (not connected)');
+    return { kafka: this.#kafka, admin: this.#admin, batcher: this.#batcher };
+  }
+
+  /** Commits finished work, leaves every group (unsettled deliveries go to other consumers), disconnects. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#consumers].map((consumer) => consumer.close()));
+    await this.#batcher?.drain();
+    await Promise.allSettled([this.#producer?.disconnect(), this.#admin?.disconnect()]);
+  }
+}
+
+/** kafkajs logs through this: errors only, credentials redacted, on stderr. */
+function redactingLogCreator() {
+  return ({ namespace, log }: LogEntry) => {
+    const { message, ...extra } = log;
+    const detail = extra.error ? ` (${redactText(String(extra.error))})` : '';
+    process.stderr.write(`[tq:kafka] ${namespace}: ${redactText(String(message))}${detail}\n`);
+  };
+}

@@ -1,0 +1,332 @@
+import { DeliveryBuffer, type BrokerMessage, type ConsumeOptions, type Delivery } from '@tq/core/adapter';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import { isRebalanceError, toTqError } from './errors.js';
+import { deadLetterFromHeader, decodeHeaders, headerText, redeliveredHeader } from './headers.js';
+import { OffsetTracker } from './offset-tracker.js';
+import type { KafkaOptions } from './options.js';
+
+/** What a QueueConsumer needs from its KafkaBroker. */
+export interface ConsumerHost {
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  readonly options: KafkaOptions;
+  ensureTopic(topic: string): Promise<void>;
+  /** Appends the raw record to `topic` (requeue, dead letter), resolving once the cluster has it. */
+  republish(topic: string, value: Buffer | null, headers: IHeaders): Promise<void>;
+  forget(consumer: QueueConsumer): void;
+}
+
+type Outcome = 'ack' | 'requeue' | 'dead';
+/** 'abandon': pushed but never read by the worker; it stays uncommitted and is redelivered. */
+type Settlement = Outcome | 'abandon';
+
+interface InFlight {
+  readonly generation: number;
+  readonly partition: number;
+  readonly offset: bigint;
+  readonly tracker: OffsetTracker;
+  readonly raw: KafkaMessage;
+}
+
+/**
+ * One `consume(queue)` call: a kafkajs consumer in the queue's group, feeding a DeliveryBuffer.
+ *
+ * - Back-pressure: at most `prefetch` deliveries are handed out and unsettled. When full, the
+ *   batch handler waits for a slot while still heart-beating, so the group keeps us.
+ * - Commits: each partition's OffsetTracker says what may be committed (contiguous completed
+ *   offsets, the rest in metadata); commits are coalesced, one in flight at a time.
+ * - Rebalance: a new group generation drops the old trackers; a delivery from an old generation
+ *   settles without committing (its partition may be someone else's: they redeliver it).
+ */
+export class QueueConsumer {
+  readonly buffer: DeliveryBuffer<Delivery>;
+  readonly #host: ConsumerHost;
+  readonly #topic: string;
+  readonly #groupId: string;
+  readonly #prefetch: number;
+  readonly #signal: AbortSignal;
+  #consumer: Consumer | undefined;
+  #generation = 0;
+  #trackers: Promise<Map<number, OffsetTracker>> | undefined;
+  readonly #committedVersions = new Map<OffsetTracker, number>();
+  readonly #unsettled = new Set<InFlight>();
+  #slotWaiters: (() => void)[] = [];
+  #stopping = false;
+  #shutdown: Promise<void> | undefined;
+  #commitQueued: Promise<void> | undefined;
+  #commitRunning: Promise<void> = Promise.resolve();
+  #started: Promise<void> | undefined;
+
+  constructor(host: ConsumerHost, topic: string, groupId: string, options: ConsumeOptions) {
+    this.#host = host;
+    this.#topic = topic;
+    this.#groupId = groupId;
+    this.#prefetch = Math.max(1, Math.floor(options.prefetch));
+    this.#signal = options.signal;
+    this.buffer = new DeliveryBuffer<Delivery>({ signal: options.signal, onClose: () => void this.#readerGone() });
+  }
+
+  /** Joins the group and starts fetching; failures end the iteration with a typed error. */
+  start(): void {
+    this.#started = this.#run().catch((error: unknown) => {
+      this.buffer.fail(toTqError(error, `consuming ${this.#topic}`));
+      void this.#disconnect();
+    });
+  }
+
+  async #run(): Promise<void> {
+    const { options } = this.#host;
+    await this.#host.ensureTopic(this.#topic);
+    if (this.#stopping) return;
+    const consumer = this.#host.kafka.consumer({
+      groupId: this.#groupId,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: options.heartbeatIntervalMs,
+      maxWaitTimeInMs: options.maxWaitTimeMs,
+      allowAutoTopicCreation: options.topicCreation === 'auto',
+    });
+    this.#consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      // New generation: progress is re-read from the group's commits on first use.
+      this.#generation++;
+      this.#trackers = undefined;
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload as { error: Error; restart: boolean };
+      if (!restart) this.buffer.fail(toTqError(error, `consuming ${this.#topic}`));
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.#topic], fromBeginning: true });
+    if (this.#stopping) return;
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.#onBatch(payload),
+    });
+  }
+
+  async #onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const generation = this.#generation;
+    const trackers = await this.#loadTrackers();
+    const tracker = trackers.get(batch.partition);
+    if (!tracker || generation !== this.#generation) return;
+    let handed = false;
+    for (const raw of batch.messages) {
+      if (this.#stopping || !isRunning() || isStale() || generation !== this.#generation) break;
+      const offset = BigInt(raw.offset);
+      if (tracker.isBehind(offset)) {
+        resolveOffset(raw.offset);
+        continue;
+      }
+      if (tracker.wasDoneEarlier(offset)) {
+        // Finished before a crash or rebalance (recorded in commit metadata): not again.
+        tracker.skip(offset);
+        resolveOffset(raw.offset);
+        continue;
+      }
+      if (!(await this.#waitForSlot(heartbeat, isRunning, isStale)) || generation !== this.#generation) break;
+      const entry: InFlight = { generation, partition: batch.partition, offset, tracker, raw };
+      const redelivered = tracker.wasDeliveredBefore(offset) || headerText(raw.headers, redeliveredHeader) === '1';
+      tracker.track(offset);
+      this.#unsettled.add(entry);
+      this.buffer.push(new KafkaDelivery(toBrokerMessage(raw), redelivered, (outcome) => this.#settle(entry, outcome)));
+      // kafkajs fetches from the last resolved offset: resolve = "handed out", not "done".
+      resolveOffset(raw.offset);
+      handed = true;
+    }
+    // Record what was handed out (the metadata's highest delivered offset marks redeliveries).
+    if (handed) void this.#commit().catch(() => undefined);
+    if (isRunning() && !isStale()) await heartbeat();
+  }
+
+  /** Waits until fewer than `prefetch` deliveries are unsettled, heart-beating meanwhile. false = stop. */
+  async #waitForSlot(heartbeat: () => Promise<void>, isRunning: () => boolean, isStale: () => boolean): Promise<boolean> {
+    const interval = this.#host.options.heartbeatIntervalMs;
+    while (this.#unsettled.size >= this.#prefetch) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, interval);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#slotWaiters.push(done);
+      });
+      if (this.#stopping || !isRunning() || isStale()) return false;
+      if (this.#unsettled.size >= this.#prefetch) await heartbeat();
+    }
+    return !this.#stopping;
+  }
+
+  #wakeSlotWaiters(): void {
+    for (const wake of this.#slotWaiters.splice(0)) wake();
+  }
+
+  /** Progress of every partition for the current generation, restored from the group's commits. */
+  #loadTrackers(): Promise<Map<number, OffsetTracker>> {
+    if (!this.#trackers) {
+      const generation = this.#generation;
+      const loading = this.#host.admin.fetchOffsets({ groupId: this.#groupId, topics: [this.#topic] }).then((topics) => {
+        const map = new Map<number, OffsetTracker>();
+        for (const { partition, offset, metadata } of topics.find((t) => t.topic === this.#topic)?.partitions ?? []) {
+          const committed = offset === '-1' || offset === '' ? null : BigInt(offset);
+          map.set(partition, OffsetTracker.restore(committed, metadata));
+        }
+        return map;
+      });
+      loading.catch(() => {
+        if (this.#trackers === loading && this.#generation === generation) this.#trackers = undefined;
+      });
+      this.#trackers = loading;
+    }
+    return this.#trackers;
+  }
+
+  async #settle(entry: InFlight, outcome: Settlement): Promise<void> {
+    if (!this.#unsettled.has(entry)) return;
+    if (outcome === 'abandon') return this.#release(entry);
+    try {
+      if (outcome === 'requeue') {
+        // Kafka cannot put a record back: append a copy, then count the original done.
+        await this.#host.republish(this.#topic, entry.raw.value, { ...entry.raw.headers, [redeliveredHeader]: '1' });
+      } else if (outcome === 'dead') {
+        const deadTopic = `${this.#topic}${this.#host.options.deadLetterSuffix}`;
+        await this.#host.ensureTopic(deadTopic);
+        await this.#host.republish(deadTopic, entry.raw.value, { ...entry.raw.headers, [deadLetterFromHeader]: this.#topic });
+      }
+    } catch (error) {
+      // Not copied: the original stays unfinished, so the next owner of the partition redelivers it.
+      this.#release(entry);
+      throw toTqError(error, outcome === 'requeue' ? 'requeue' : 'dead-lettering');
+    }
+    this.#release(entry);
+    const current = entry.generation === this.#generation && this.#trackers !== undefined;
+    if (entry.tracker.complete(entry.offset) && current) await this.#commit();
+  }
+
+  #release(entry: InFlight): void {
+    this.#unsettled.delete(entry);
+    this.#wakeSlotWaiters();
+    if (this.#stopping && this.#unsettled.size === 0) this.#drained?.();
+  }
+
+  /** Commits every partition whose progress changed; calls made during a round join the next one. */
+  #commit(): Promise<void> {
+    this.#commitQueued ??= this.#commitRunning.then(() => {
+      this.#commitQueued = undefined;
+      const round = this.#commitRound();
+      this.#commitRunning = round.catch(() => undefined);
+      return round;
+    });
+    return this.#commitQueued;
+  }
+
+  async #commitRound(): Promise<void> {
+    const consumer = this.#consumer;
+    const loading = this.#trackers;
+    if (!consumer || !loading) return;
+    const trackers = await loading;
+    const offsets: { topic: string; partition: number; offset: string; metadata: string }[] = [];
+    const versions: [OffsetTracker, number][] = [];
+    for (const [partition, tracker] of trackers) {
+      const offset = tracker.commitOffset;
+      if (offset === null || this.#committedVersions.get(tracker) === tracker.version) continue;
+      offsets.push({ topic: this.#topic, partition, offset: offset.toString(), metadata: tracker.metadata });
+      versions.push([tracker, tracker.version]);
+    }
+    if (offsets.length === 0) return;
+    try {
+      await consumer.commitOffsets(offsets);
+      for (const [tracker, version] of versions) this.#committedVersions.set(tracker, version);
+    } catch (error) {
+      // The group moved on: those partitions are redelivered by their new owner.
+      if (isRebalanceError(error)) return;
+      throw toTqError(error, `committing offsets of ${this.#topic}`);
+    }
+  }
+
+  #drained: (() => void) | undefined;
+
+  /** The reader stopped (abort, break): stop fetching, hand unread deliveries back, wait for read ones. */
+  async #readerGone(): Promise<void> {
+    this.#stopFetching();
+    for (const unread of this.buffer.drainUnread()) (unread as KafkaDelivery).abandon();
+    if (this.#unsettled.size > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+    await this.close();
+  }
+
+  #stopFetching(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#wakeSlotWaiters();
+    try {
+      this.#consumer?.pause([{ topic: this.#topic }]);
+    } catch {
+      // not running yet: #run checks #stopping
+    }
+  }
+
+  /**
+   * Commits what is done and leaves the group. Deliveries still unsettled stay uncommitted:
+   * the group hands them to another consumer (or to the next one to join).
+   */
+  close(): Promise<void> {
+    this.#shutdown ??= (async () => {
+      this.#stopFetching();
+      this.buffer.end();
+      for (const unread of this.buffer.drainUnread()) (unread as KafkaDelivery).abandon();
+      for (const entry of this.#unsettled) this.#unsettled.delete(entry);
+      await this.#commit().catch(() => undefined);
+      await this.#disconnect();
+    })();
+    return this.#shutdown;
+  }
+
+  async #disconnect(): Promise<void> {
+    await this.#consumer?.disconnect().catch(() => undefined);
+    await this.#started?.catch(() => undefined);
+    this.#host.forget(this);
+  }
+
+  get signal(): AbortSignal {
+    return this.#signal;
+  }
+}
+
+function toBrokerMessage(raw: KafkaMessage): BrokerMessage {
+  const { headers, properties } = decodeHeaders(raw.headers);
+  const value = raw.value ?? Buffer.alloc(0);
+  return { body: new Uint8Array(value.buffer, value.byteOffset, value.byteLength), headers, properties };
+}
+
+class KafkaDelivery implements Delivery {
+  readonly message: BrokerMessage;
+  readonly redelivered: boolean;
+  readonly #settle: (outcome: Settlement) => Promise<void>;
+  #settled = false;
+
+  constructor(message: BrokerMessage, redelivered: boolean, settle: (outcome: Settlement) => Promise<void>) {
+    this.message = message;
+    this.redelivered = redelivered;
+    this.#settle = settle;
+  }
+
+  ack(): Promise<void> {
+    return this.#finish('ack');
+  }
+
+  reject(requeue: boolean): Promise<void> {
+    return this.#finish(requeue ? 'requeue' : 'dead');
+  }
+
+  /** Never read by the worker: frees its prefetch slot and leaves it uncommitted (redelivered). */
+  abandon(): void {
+    void this.#finish('abandon');
+  }
+
+  async #finish(outcome: Settlement): Promise<void> {
+    if (this.#settled) return;
+    this.#settled = true;
+    await this.#settle(outcome);
+  }
+}
