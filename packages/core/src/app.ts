@@ -142,7 +142,7 @@ export class App {
       shadow: options.shadow ?? null,
       ...(options.headers ? { headers: options.headers } : {}),
       ...(replyTo !== undefined ? { replyTo } : {}),
-      ...(options.priority !== undefined ? { priority: options.priority } : {}),
+      priority: options.priority ?? 0,
     };
     await this.publishCall(queue, call, broker);
     return new AsyncResult<R>(id, backend);

@@ -40,13 +40,14 @@ export class DeliveryBuffer<T> implements AsyncIterable<T> {
     return this.#ended;
   }
 
-  push(item: T): void {
-    if (this.#ended) return;
+  /** Adds an item; false (item not taken) once the buffer has ended: the adapter must give it back. */
+  push(item: T): boolean {
+    if (this.#ended) return false;
     const waiter = this.#waiter;
     if (waiter) {
       this.#waiter = undefined;
       waiter.resolve({ value: item, done: false });
-      return;
+      return true;
     }
     this.#items.push(item);
     const hwm = this.#options.highWaterMark;
@@ -54,6 +55,7 @@ export class DeliveryBuffer<T> implements AsyncIterable<T> {
       this.#paused = true;
       this.#options.onPause?.();
     }
+    return true;
   }
 
   /** No more items: readers drain what is buffered, then finish. */

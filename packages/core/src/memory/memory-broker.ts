@@ -102,13 +102,15 @@ class MemoryConsumer implements HubConsumer {
     this.#deadLetterQueue = `${queue}${deadLetterSuffix}`;
     this.#onGone = onGone;
     this.buffer = new DeliveryBuffer<Delivery>({ signal: options.signal, onClose: () => this.#stop() });
+    // Stop taking messages the moment the consumer aborts, not when its reader notices.
+    options.signal.addEventListener('abort', () => this.#stop(), { once: true });
   }
 
   offer(stored: StoredMessage): boolean {
     if (!this.#active || this.#unacked.size >= this.#prefetch) return false;
     const delivery = new MemoryDelivery(stored, (d, outcome) => this.#settle(d, outcome));
+    if (!this.buffer.push(delivery)) return false;
     this.#unacked.add(delivery);
-    this.buffer.push(delivery);
     return true;
   }
 

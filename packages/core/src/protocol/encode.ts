@@ -35,7 +35,7 @@ export function encodeTaskMessage(call: TaskCall, serializer: Serializer): Broke
     contentEncoding: serializer.contentEncoding,
     correlationId: call.correlationId ?? call.id,
     deliveryMode: 2,
-    priority: call.priority ?? 0,
+    ...(call.priority !== undefined ? { priority: call.priority } : {}),
     ...(call.replyTo !== undefined ? { replyTo: call.replyTo } : {}),
   };
   const body = serializer.encode([call.args, call.kwargs, call.embed ?? emptyEmbed]);

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { App } from '../app.js';
 import type { Delivery } from '../broker/broker.js';
 import type { RuntimeBroker } from '../broker/runtime-broker.js';
-import { MessageDecodeError, TaskRevokedError, TqError, UnknownTaskError } from '../errors.js';
+import { MessageDecodeError, PayloadTooLargeError, TaskRevokedError, TqError, UnknownTaskError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { decodeTaskMessage } from '../protocol/decode.js';
 import { requestToCall } from '../protocol/encode.js';
@@ -131,6 +131,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     let request: TaskRequest;
     let definition: TaskDefinition;
     try {
+      const size = delivery.message.body.byteLength;
+      if (size > this.app.config.maxPayloadBytes) throw new PayloadTooLargeError(size, this.app.config.maxPayloadBytes);
       request = decodeTaskMessage(delivery.message, this.app.serializers);
       const found = this.app.tasks.get(request.task);
       if (!found) throw new UnknownTaskError(request.task, [...this.app.tasks.keys()]);

@@ -1,0 +1,59 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ContentTypeForbiddenError, MessageDecodeError } from '../src/errors.js';
+import { jsonSerializer, pythonJsonStringify } from '../src/serializer/json.js';
+import { SerializerRegistry, type Serializer } from '../src/serializer/serializer.js';
+
+describe('pythonJsonStringify writes what Python json.dumps writes', () => {
+  it.each([
+    [[[2, 3], { z: 1 }, { callbacks: null }], '[[2, 3], {"z": 1}, {"callbacks": null}]'],
+    [{ 'kéy': 'väl', s: 'héllo 世界' }, '{"k\\u00e9y": "v\\u00e4l", "s": "h\\u00e9llo \\u4e16\\u754c"}'],
+    [['😀'], '["\\ud83d\\ude00"]'],
+    [{ a: [], b: {}, c: '' }, '{"a": [], "b": {}, "c": ""}'],
+    [['a, b: c', 'q"uote', 'back\\slash', 'tab\t', '\u007f'], '["a, b: c", "q\\"uote", "back\\\\slash", "tab\\t", "\u007f"]'],
+    [[1.5, -0.25, 1e21, true, false, null], '[1.5, -0.25, 1e+21, true, false, null]'],
+  ])('%j', (value, expected) => {
+    expect(pythonJsonStringify(value)).toBe(expected);
+  });
+
+  it('round-trips through decode', () => {
+    const value = { args: [1, 'two', { three: [3] }], unicode: 'ü' };
+    expect(jsonSerializer.decode(jsonSerializer.encode(value))).toEqual(value);
+  });
+});
+
+describe('accept list', () => {
+  const spy: Serializer = {
+    contentType: 'application/x-spy',
+    name: 'spy',
+    contentEncoding: 'binary',
+    encode: () => new Uint8Array(),
+    decode: vi.fn(() => 'decoded'),
+  };
+
+  it('rejects a content type outside the accept list without decoding it', () => {
+    const registry = new SerializerRegistry([jsonSerializer, spy], ['json']);
+    expect(() => registry.decode('application/x-spy', new Uint8Array([1]))).toThrow(ContentTypeForbiddenError);
+    expect(spy.decode).not.toHaveBeenCalled();
+  });
+
+  it('accepts by short name or content type', () => {
+    const registry = new SerializerRegistry([jsonSerializer, spy], ['json', 'application/x-spy']);
+    expect(registry.decode('application/x-spy', new Uint8Array([1]))).toBe('decoded');
+    expect(registry.decode('application/json', new TextEncoder().encode('[1]'))).toEqual([1]);
+  });
+
+  it('rejects pickle even when listed, since no decoder exists', () => {
+    const registry = new SerializerRegistry([jsonSerializer], ['json', 'application/x-python-serialize']);
+    expect(() => registry.decode('application/x-python-serialize', new Uint8Array([0x80]))).toThrow(ContentTypeForbiddenError);
+  });
+
+  it('a missing content type is a decode error naming the field', () => {
+    const registry = new SerializerRegistry([jsonSerializer], ['json']);
+    expect(() => registry.decode(undefined, new Uint8Array())).toThrow(MessageDecodeError);
+    try {
+      registry.decode(undefined, new Uint8Array());
+    } catch (error) {
+      expect((error as MessageDecodeError).field).toBe('properties.contentType');
+    }
+  });
+});
