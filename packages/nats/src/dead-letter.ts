@@ -22,9 +22,10 @@ export async function deadLetter(js: JetStreamClient, subjects: Subjects, queue:
   h.set(deadReasonHeader, reason.replace(/[\r\n]+/g, ' '));
   h.set(deadQueueHeader, queue);
   h.set(deadSequenceHeader, String(msg.seq));
-  await js.publish(subjects.deadLetter(queue), msg.data, {
+  const target = subjects.route(subjects.deadLetterQueue(queue));
+  await js.publish(target.subject, msg.data, {
     headers: h,
-    msgID: `dead:${subjects.stream}:${msg.seq}`,
-    expect: { streamName: subjects.deadLetterStream },
+    msgID: `dead:${msg.info.stream}:${msg.seq}`,
+    expect: { streamName: target.stream },
   });
 }

@@ -143,11 +143,12 @@ export class NatsBroker implements Broker {
       msgID = typeof taskId === 'string' ? `${taskId}:${nuid.next()}` : nuid.next();
       this.#pendingIds.set(message, msgID);
     }
+    const route = this.subjects.route(queue);
     try {
-      await js.publish(this.subjects.queue(queue), message.body, {
+      await js.publish(route.subject, message.body, {
         headers: encodeHeaders(message.headers, message.properties),
         msgID,
-        expect: { streamName: this.subjects.stream },
+        expect: { streamName: route.stream },
       });
       this.#pendingIds.delete(message);
     } catch (error) {
@@ -196,33 +197,34 @@ export class NatsBroker implements Broker {
 
   async #createDurable(queue: string): Promise<Consumer> {
     const { js, jsm } = this.#live();
-    const name = this.subjects.consumer(queue);
+    const { stream, subject, consumer: name } = this.subjects.route(queue);
     const config: Partial<ConsumerConfig> = {
       durable_name: name,
       ack_policy: AckPolicy.Explicit,
       ack_wait: nanos(this.#options.ackWaitMs),
       deliver_policy: DeliverPolicy.All,
-      filter_subject: this.subjects.queue(queue),
+      filter_subject: subject,
       // Each worker bounds its own unacked count (prefetch); the shared consumer must not.
       max_ack_pending: -1,
       // Enforced by the adapter (see QueueConsumer), so the server never strands a message.
       max_deliver: -1,
     };
     try {
-      await jsm.consumers.add(this.subjects.stream, config);
+      await jsm.consumers.add(stream, config);
     } catch (error) {
       const code = error instanceof JetStreamApiError ? error.code : 0;
       if (code !== consumerNameExists && code !== consumerAlreadyExists) throw error;
       // Exists with another AckWait (a changed URL): align it; the filter cannot change.
-      await jsm.consumers.update(this.subjects.stream, name, { ack_wait: config.ack_wait!, max_ack_pending: -1, max_deliver: -1 });
+      await jsm.consumers.update(stream, name, { ack_wait: config.ack_wait!, max_ack_pending: -1, max_deliver: -1 });
     }
-    return js.consumers.get(this.subjects.stream, name);
+    return js.consumers.get(stream, name);
   }
 
   async purge(queue: string): Promise<number> {
     const { jsm } = this.#live();
     try {
-      const response = await jsm.streams.purge(this.subjects.stream, { filter: this.subjects.queue(queue) });
+      const { stream, subject } = this.subjects.route(queue);
+      const response = await jsm.streams.purge(stream, { filter: subject });
       return response.purged;
     } catch (error) {
       throw toTqError(error, `purging queue "${queue}"`);

@@ -6,6 +6,7 @@
  *   task subject  tq.TQ.q.celery                  one per queue
  *   consumer      TQ / q-celery                   durable pull consumer shared by all workers
  *   dead letters  TQ_DLQ    subjects tq.TQ.dlq.>  retention limits (kept for inspection)
+ *   queue "celery.dead" = tq.TQ.dlq.celery in TQ_DLQ, consumer TQ_DLQ / d-celery
  *   broadcast     tq.TQ.b.<channel>               core NATS, not stored
  * The stream name is part of every subject so two streams never claim overlapping subjects
  * (JetStream refuses that), which lets tests and tenants share one server.
@@ -46,14 +47,23 @@ export function unescapeToken(token: string): string {
 /** Stream names: no whitespace, '.', '*', '>', slashes; tq keeps them to a portable subset. */
 export const streamNamePattern = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** Where one queue lives: its stream, subject and durable consumer. */
+export interface QueueRoute {
+  readonly stream: string;
+  readonly subject: string;
+  readonly consumer: string;
+}
+
 export class Subjects {
   readonly stream: string;
   readonly deadLetterStream: string;
+  readonly deadLetterSuffix: string;
   readonly #prefix: string;
 
-  constructor(stream: string, prefix = `tq.${stream}`) {
+  constructor(stream: string, prefix = `tq.${stream}`, deadLetterSuffix = '.dead') {
     this.stream = stream;
     this.deadLetterStream = `${stream}_DLQ`;
+    this.deadLetterSuffix = deadLetterSuffix;
     this.#prefix = prefix;
   }
 
@@ -66,21 +76,42 @@ export class Subjects {
     return `${this.#prefix}.dlq.>`;
   }
 
-  queue(queue: string): string {
-    return `${this.#prefix}.q.${escapeToken(queue)}`;
+  /** The dead-letter queue of `queue`: `<queue>.dead`, consumable like any queue. */
+  deadLetterQueue(queue: string): string {
+    return `${queue}${this.deadLetterSuffix}`;
   }
 
+  /**
+   * "x.dead" lives in the dead-letter stream (limits retention: kept for inspection, several
+   * readers allowed); every other queue in the work-queue stream.
+   */
+  route(queue: string): QueueRoute {
+    const suffix = this.deadLetterSuffix;
+    if (queue.length > suffix.length && queue.endsWith(suffix)) {
+      const base = escapeToken(queue.slice(0, -suffix.length));
+      return { stream: this.deadLetterStream, subject: `${this.#prefix}.dlq.${base}`, consumer: `d-${base}` };
+    }
+    const token = escapeToken(queue);
+    // One durable per queue: a work-queue stream allows one consumer per subject filter.
+    return { stream: this.stream, subject: `${this.#prefix}.q.${token}`, consumer: `q-${token}` };
+  }
+
+  /** The subject of `queue` (in whichever stream holds it). */
+  queue(queue: string): string {
+    return this.route(queue).subject;
+  }
+
+  /** The subject dead letters of `queue` go to. */
   deadLetter(queue: string): string {
-    return `${this.#prefix}.dlq.${escapeToken(queue)}`;
+    return this.route(this.deadLetterQueue(queue)).subject;
   }
 
   broadcast(channel: string): string {
     return `${this.#prefix}.b.${escapeToken(channel)}`;
   }
 
-  /** One durable per queue: a work-queue stream allows one consumer per subject filter. */
   consumer(queue: string): string {
-    return `q-${escapeToken(queue)}`;
+    return this.route(queue).consumer;
   }
 }
 

@@ -110,4 +110,19 @@ describe('dead letters (<stream>_DLQ)', () => {
     const [dead] = await deadLetters(b, queue, 1);
     expect(dead!.header.get(deadReasonHeader)).toMatch(/delivered 1 times/);
   });
+
+  it('the dead-letter queue "<queue>.dead" is consumable and purgeable like any queue', async () => {
+    const b = broker();
+    await b.connect();
+    const queue = uniqueName('q');
+    await b.publish(queue, taskMessage('dead-2'));
+    const [d] = await take(consume(b, queue), 1);
+    await d!.reject(false);
+    const dlq = consume(b, `${queue}.dead`);
+    const [dead] = await take(dlq, 1);
+    expect(dead!.message.headers['id']).toBe('dead-2');
+    await dead!.ack();
+    await b.publish(`${queue}.dead`, taskMessage('dead-3'));
+    expect(await b.purge(`${queue}.dead`)).toBeGreaterThanOrEqual(1);
+  });
 });
