@@ -1,0 +1,139 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import natsAdapter, { type KvResultBackend } from '../src/index.js';
+import { rawConnection } from './support/broker.js';
+import { sharedNatsUrl, uniqueName } from './support/names.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const buckets = new Set<string>();
+const backends: KvResultBackend[] = [];
+
+function backend(bucket: string, params = ''): KvResultBackend {
+  buckets.add(bucket);
+  const b = natsAdapter.createResultBackend!(new URL(`${sharedNatsUrl}?bucket=${bucket}${params ? `&${params}` : ''}`), {}) as KvResultBackend;
+  backends.push(b);
+  return b;
+}
+
+function record(state: string, id: string): Uint8Array {
+  return encoder.encode(JSON.stringify({ status: state, result: 5, traceback: null, children: [], date_done: null, task_id: id }));
+}
+
+afterEach(async () => {
+  await Promise.all(backends.splice(0).map((b) => b.close()));
+});
+
+afterAll(async () => {
+  const nc = await rawConnection();
+  try {
+    const kvm = new Kvm(nc);
+    for (const bucket of buckets) await (await kvm.open(bucket)).destroy().catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
+});
+
+describe('KvResultBackend', () => {
+  it('stores, fetches and forgets a record under the task id', async () => {
+    const b = backend(uniqueName('tqtest'));
+    await b.connect();
+    expect(await b.fetch('missing')).toBeNull();
+    await b.store('a1b2c3d4-0000-4000-8000-000000000001', record('SUCCESS', 'x'), {});
+    expect(decoder.decode((await b.fetch('a1b2c3d4-0000-4000-8000-000000000001'))!)).toContain('SUCCESS');
+    await b.store('a1b2c3d4-0000-4000-8000-000000000001', record('FAILURE', 'x'), {});
+    expect(decoder.decode((await b.fetch('a1b2c3d4-0000-4000-8000-000000000001'))!)).toContain('FAILURE');
+    await b.forget('a1b2c3d4-0000-4000-8000-000000000001');
+    expect(await b.fetch('a1b2c3d4-0000-4000-8000-000000000001')).toBeNull();
+  });
+
+  it('escapes task ids that are not valid KV keys, without collisions', async () => {
+    const b = backend(uniqueName('tqtest'));
+    await b.connect();
+    const ids = ['a.b', 'a=2Eb', 'ü id/*>', ''];
+    for (const [i, id] of ids.entries()) await b.store(id, encoder.encode(String(i)), {});
+    for (const [i, id] of ids.entries()) expect(decoder.decode((await b.fetch(id))!)).toBe(String(i));
+  });
+
+  it('creates the bucket with history 1 and the bucket TTL', async () => {
+    const bucket = uniqueName('tqtest');
+    const b = backend(bucket, 'bucketTtlMs=3600000');
+    await b.connect();
+    const nc = await rawConnection();
+    try {
+      const status = await (await new Kvm(nc).open(bucket)).status();
+      expect(status.history).toBe(1);
+      expect(status.ttl).toBe(3_600_000);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('a record reads as absent after its ttlMs, and the bucket TTL removes it from the server', async () => {
+    const bucket = uniqueName('tqtest');
+    const b = backend(bucket, 'bucketTtlMs=1500');
+    await b.connect();
+    await b.store('short', record('SUCCESS', 'short'), { ttlMs: 300 });
+    await b.store('long', record('SUCCESS', 'long'), {});
+    expect(await b.fetch('short')).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await b.fetch('short')).toBeNull();
+    expect(await b.fetch('long')).not.toBeNull();
+    // The server's max age: the stream is empty once the bucket TTL has passed.
+    const nc = await rawConnection();
+    try {
+      const jsm = await jetstreamManager(nc);
+      const deadline = Date.now() + 5_000;
+      let messages = -1;
+      while (Date.now() < deadline) {
+        messages = (await jsm.streams.info(`KV_${bucket}`)).state.messages;
+        if (messages === 0) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(messages).toBe(0);
+    } finally {
+      await nc.close();
+    }
+    expect(await b.fetch('long')).toBeNull();
+  });
+
+  it('watch yields the current record, then each new one, pushed by the server', async () => {
+    const bucket = uniqueName('tqtest');
+    const writer = backend(bucket);
+    const watcher = backend(bucket);
+    await Promise.all([writer.connect(), watcher.connect()]);
+    await writer.store('w1', record('STARTED', 'w1'), {});
+    const controller = new AbortController();
+    const it = watcher.watch('w1', controller.signal)[Symbol.asyncIterator]();
+    expect(decoder.decode((await it.next()).value!)).toContain('STARTED');
+    const next = it.next();
+    await writer.store('other', record('SUCCESS', 'other'), {});
+    await writer.store('w1', record('SUCCESS', 'w1'), {});
+    expect(decoder.decode((await next).value!)).toContain('SUCCESS');
+    controller.abort();
+    expect((await it.next()).done).toBe(true);
+  });
+
+  it('watch on a key with no record waits for the first store', async () => {
+    const bucket = uniqueName('tqtest');
+    const b = backend(bucket);
+    await b.connect();
+    const controller = new AbortController();
+    const it = b.watch('later', controller.signal)[Symbol.asyncIterator]();
+    const first = it.next();
+    await new Promise((r) => setTimeout(r, 200));
+    await b.store('later', record('SUCCESS', 'later'), {});
+    expect(decoder.decode((await first).value!)).toContain('SUCCESS');
+    controller.abort();
+  });
+
+  it('close() ends open watches', async () => {
+    const b = backend(uniqueName('tqtest'));
+    await b.connect();
+    const it = b.watch('never', new AbortController().signal)[Symbol.asyncIterator]();
+    const pending = it.next();
+    await b.close();
+    expect((await pending).done).toBe(true);
+  });
+});
