@@ -1,0 +1,153 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = join(here, '..', 'bin', 'tq.js');
+const tasks = join(here, 'fixtures', 'tasks.mjs');
+const env = { ...process.env, TQ_MEMORY_SOCKET: join(tmpdir(), `tq-cli-${randomUUID().slice(0, 8)}.sock`), TQ_BROKER_URL: '', TQ_RESULT_BACKEND: '' };
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function tq(args: string[], timeoutMs = 15_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env, cwd: here });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tq ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let worker: ChildProcess;
+let workerLog = '';
+
+beforeAll(async () => {
+  worker = spawn(process.execPath, [bin, 'worker', '--app', tasks, '--concurrency', '2'], { env, cwd: here });
+  worker.stderr!.on('data', (d) => (workerLog += d));
+  const started = Date.now();
+  while (!workerLog.includes('consuming')) {
+    if (Date.now() - started > 15_000) throw new Error(`worker did not start:\n${workerLog}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+});
+
+afterAll(() => {
+  worker?.kill('SIGKILL');
+});
+
+describe('tq CLI against a running worker', () => {
+  it('tq call tq.add --args "[2,3]" --wait prints the id, then 5', async () => {
+    const run = await tq(['call', 'tq.add', '--args', '[2,3]', '--wait']);
+    expect(run.code).toBe(0);
+    const [id, result] = run.stdout.trim().split('\n');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(result).toBe('5');
+  });
+
+  it('shows live states and progress while waiting', async () => {
+    const run = await tq(['call', 'tq.slow', '--args', '[400]', '--wait', '--timeout', '10']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim().split('\n')[1]).toBe('"slow done"');
+    expect(run.stderr).toMatch(/PROGRESS \[.*\] \d\/4/);
+    expect(run.stderr).toContain('SUCCESS');
+  });
+
+  it('exits 1 with the remote traceback when the task fails', async () => {
+    const run = await tq(['call', 'tq.fail', '--wait']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('RangeError: out of range');
+  });
+
+  it('tq result prints a stored record', async () => {
+    const sent = await tq(['call', 'tq.add', '--args', '[1,1]', '--wait']);
+    const id = sent.stdout.split('\n')[0]!;
+    const run = await tq(['result', id]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ status: 'SUCCESS', result: 2, task_id: id });
+  });
+
+  it('an unknown task fails fast with the reason', async () => {
+    const run = await tq(['call', 'tq.nope', '--wait', '--timeout', '5']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('no task named "tq.nope"');
+  });
+
+  it('purge needs --force, then reports what it removed', async () => {
+    const refused = await tq(['purge', '--queue', 'unused']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--force');
+    const run = await tq(['purge', '--queue', 'unused', '--force']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('purged 0 message(s) from unused');
+  });
+});
+
+describe('tq CLI usage errors', () => {
+  it('--help everywhere', async () => {
+    for (const command of [[], ['worker'], ['call'], ['result'], ['purge']]) {
+      const run = await tq([...command, '--help']);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('tq');
+    }
+  });
+
+  it('bad JSON arguments say what to do', async () => {
+    const run = await tq(['call', 'tq.add', '--args', '[2,']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--args must be JSON');
+  });
+
+  it('an unknown command and an unknown flag exit 2 with usage', async () => {
+    expect((await tq(['frobnicate'])).code).toBe(2);
+    const run = await tq(['call', 'tq.add', '--bogus']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--bogus');
+  });
+
+  it('worker without --app explains', async () => {
+    const run = await tq(['worker']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--app is required');
+  });
+
+  it('a broker URL with a password is redacted in errors', async () => {
+    const run = await tq(['call', 'tq.add', '--broker', 'reddis://user:hunter2@localhost:6379']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).not.toContain('hunter2');
+    expect(run.stderr).toContain('did you mean');
+  });
+});
+
+describe('tq worker shutdown', () => {
+  it('SIGTERM finishes the running task, then exits 0', async () => {
+    const socket = join(tmpdir(), `tq-cli-${randomUUID().slice(0, 8)}.sock`);
+    const child = spawn(process.execPath, [bin, 'worker', '--app', tasks], { env: { ...env, TQ_MEMORY_SOCKET: socket }, cwd: here });
+    let log = '';
+    child.stderr.on('data', (d) => (log += d));
+    while (!log.includes('consuming')) await new Promise((r) => setTimeout(r, 50));
+    const call = spawn(process.execPath, [bin, 'call', 'tq.slow', '--args', '[800]'], { env: { ...env, TQ_MEMORY_SOCKET: socket } });
+    await new Promise((r) => call.on('close', r));
+    while (!log.includes('received tq.slow')) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code).toBe(0);
+    expect(log).toContain('succeeded tq.slow');
+    expect(log).toContain('stopped');
+  });
+});
