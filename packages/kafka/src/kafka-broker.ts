@@ -57,6 +57,7 @@ export class KafkaBroker implements Broker {
       clientId: options.clientId,
       ssl: options.ssl,
       ...(options.sasl ? { sasl: options.sasl } : {}),
+      ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),
       connectionTimeout: options.connectionTimeoutMs,
       requestTimeout: options.requestTimeoutMs,
       // A few quick retries inside kafkajs; longer outages surface as BrokerConnectionError and core retries.

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { ConfigError, redactUrl, type AdapterOptions, type ConfigIssue } from '@tq/core/adapter';
-import type { SASLOptions } from 'kafkajs';
+import type { ISocketFactory, SASLOptions } from 'kafkajs';
 
 export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 const saslMechanisms: readonly KafkaSaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
@@ -41,6 +41,8 @@ export interface KafkaOptions {
   /** TLS: true for system CAs, or node:tls options (ca, cert, key, servername…). Default false; true for kafka+ssl://. */
   readonly ssl: boolean | ConnectionOptions;
   readonly sasl: SASLOptions | undefined;
+  /** kafkajs socketFactory (brokerOptions only): proxies, custom sockets, fault injection in tests. */
+  readonly socketFactory: ISocketFactory | undefined;
   /** Consumer session timeout, ms. A consumer silent this long loses its partitions. Default 30 000. */
   readonly sessionTimeoutMs: number;
   /** Heartbeat interval, ms. Default 3 000. */
@@ -170,6 +172,8 @@ export function parseKafkaOptions(url: URL, adapterOptions: AdapterOptions = {})
 
   const topicCreation = (pick('topicCreation') ?? defaults.topicCreation) as KafkaOptions['topicCreation'];
   if (!['admin', 'auto', 'none'].includes(topicCreation)) issue('broker.topicCreation', `must be admin, auto or none, got ${JSON.stringify(topicCreation)}`);
+  const socketFactory = adapterOptions.socketFactory;
+  if (socketFactory !== undefined && typeof socketFactory !== 'function') issue('broker.socketFactory', 'must be a kafkajs socketFactory function');
   const createTopic = adapterOptions.createTopic;
   if (createTopic !== undefined && typeof createTopic !== 'function') issue('broker.createTopic', 'must be a function (topic, partitions) => Promise<void>');
 
@@ -189,6 +193,7 @@ export function parseKafkaOptions(url: URL, adapterOptions: AdapterOptions = {})
     idempotent,
     topicCreation,
     createTopic: createTopic as TopicCreator | undefined,
+    socketFactory: socketFactory as ISocketFactory | undefined,
     deadLetterSuffix,
     ssl,
     sasl,

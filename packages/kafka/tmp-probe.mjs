@@ -1,0 +1,20 @@
+import { startKafkaMock } from '../../integration/kafka-mock/launch.mjs';
+import { Kafka, logLevel } from 'kafkajs';
+const mock = await startKafkaMock({ brokers: 1, topics: { pre: 2 } });
+const kafka = new Kafka({ brokers: mock.bootstrap.split(','), clientId: 't', logLevel: logLevel.INFO });
+const admin = kafka.admin();
+await admin.connect();
+console.log('cluster', JSON.stringify(await admin.describeCluster()));
+const producer = kafka.producer({ idempotent: false });
+await producer.connect();
+console.log('send', await producer.send({ topic: 'pre', acks: -1, messages: [{ value: 'a', partition: 0, headers: { h: Buffer.from('x') } }, { value: 'b', partition: 1 }] }));
+const consumer = kafka.consumer({ groupId: 'g1' });
+await consumer.connect();
+await consumer.subscribe({ topic: 'pre', fromBeginning: true });
+let n = 0;
+const t0 = Date.now();
+await new Promise((resolve) => consumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => { console.log('got', Date.now() - t0, partition, message.offset, String(message.value), message.headers); await consumer.commitOffsets([{ topic: 'pre', partition, offset: String(Number(message.offset) + 1) }]); if (++n >= 2) resolve(); } }));
+console.log('committed', JSON.stringify(await admin.fetchOffsets({ groupId: 'g1', topics: ['pre'] })));
+try { console.log('describeGroups', JSON.stringify(await admin.describeGroups(['g1']))); } catch (e) { console.log('describeGroups err', e.message); }
+await consumer.disconnect(); await producer.disconnect(); await admin.disconnect();
+await mock.stop(); console.log('stopped');
