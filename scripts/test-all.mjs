@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// The whole test suite: Nx builds, typechecks, lints and tests every project (packages/* and
+// integration/), then this script adds up the Vitest reports and prints one closing line,
+// "N passed, N failed, N skipped". A failed build/typecheck/lint task counts as a failure, and
+// so does a test target that produced no report (a crash). Exit code 1 on any failure.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', TQ_TEST_REPORT: '1', FORCE_COLOR: '0' };
+const projects = [...readdirSync(join(root, 'packages')).map((p) => join('packages', p)), 'integration'].filter((dir) =>
+  existsSync(join(root, dir, 'package.json')),
+);
+
+function nx(args) {
+  console.log(`\n$ nx ${args.join(' ')}`);
+  const run = spawnSync('npx', ['nx', ...args], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30 });
+  process.stdout.write(run.stdout);
+  process.stderr.write(run.stderr);
+  // Nx lists failures as "- project:target" under "Failed tasks:".
+  const failed = [];
+  const lines = `${run.stdout}\n${run.stderr}`.split('\n');
+  const start = lines.findIndex((l) => l.includes('Failed tasks:'));
+  if (start >= 0) {
+    for (const line of lines.slice(start + 1)) {
+      const match = /^\s*-\s+(\S+:\S+)/.exec(line);
+      if (match) failed.push(match[1]);
+      else if (failed.length && line.trim() && !line.trim().startsWith('-')) break;
+    }
+  }
+  if (run.status !== 0 && failed.length === 0) failed.push(`nx ${args[0]} ${args[1] ?? ''} (exit ${run.status})`);
+  return failed;
+}
+
+for (const dir of projects) rmSync(join(root, dir, 'reports'), { recursive: true, force: true });
+
+const failures = [];
+failures.push(...nx(['sync:check']).map((t) => `sync: ${t}`));
+failures.push(...nx(['run-many', '-t', 'build', 'typecheck', 'lint', '--outputStyle=static', '--parallel=2']));
+const testFailures = nx(['run-many', '-t', 'test', '--outputStyle=static', '--parallel=1']);
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const rows = [];
+for (const dir of projects) {
+  const name = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).name;
+  if (!existsSync(join(root, dir, 'vitest.config.ts'))) continue;
+  const reportPath = join(root, dir, 'reports', 'vitest.json');
+  if (!existsSync(reportPath)) {
+    rows.push([name, '-', '-', '-', 'no report: the test run crashed or did not start']);
+    failures.push(`${name}:test (no report)`);
+    continue;
+  }
+  const report = JSON.parse(readFileSync(reportPath, 'utf8'));
+  const p = report.numPassedTests;
+  const f = report.numFailedTests + (report.numFailedTestSuites ?? 0);
+  const s = report.numPendingTests + report.numTodoTests;
+  passed += p;
+  failed += f;
+  skipped += s;
+  rows.push([name, p, f, s, f ? 'FAILED' : 'ok']);
+}
+// Test targets that failed without a failed test (e.g. a suite that failed to load) still count.
+for (const task of testFailures) {
+  const project = task.split(':')[0];
+  if (!rows.some((r) => r[0] === project && r[2] > 0)) failures.push(task);
+}
+failed += failures.length;
+
+console.log('\nproject                 passed  failed  skipped');
+for (const [name, p, f, s, note] of rows) console.log(`${String(name).padEnd(22)}  ${String(p).padStart(6)}  ${String(f).padStart(6)}  ${String(s).padStart(7)}  ${note}`);
+for (const failure of failures) console.log(`failed task: ${failure}`);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed > 0 ? 1 : 0);
