@@ -1,4 +1,4 @@
 import { defineConfig, mergeConfig } from 'vitest/config';
 import base from '../../vitest.config.base.js';
 
-export default mergeConfig(base, defineConfig({}));
+export default mergeConfig(base, defineConfig({ test: { globalSetup: ['test/support/global-setup.ts'] } }));

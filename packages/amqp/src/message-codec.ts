@@ -3,9 +3,9 @@ import type { BrokerMessage, MessageProperties } from '@tq/core/adapter';
 import { fromAmqpHeaders, toAmqpHeaders } from './field-table.js';
 
 /**
- * BrokerMessage → amqplib publish options, with the properties Celery sets on a task
- * message: content_type, content_encoding, headers, delivery_mode (2 unless transient),
- * priority (0 when unset, as Celery sends), correlation_id and reply_to.
+ * BrokerMessage → amqplib publish options, property for property: what core sets is sent
+ * and nothing else, so a message round-trips exactly. Core's encoder sets what Celery sets on
+ * a task message (delivery_mode 2, priority 0, correlation_id, reply_to).
  */
 export function toPublishOptions(message: BrokerMessage): Options.Publish {
   const p = message.properties;
@@ -13,8 +13,8 @@ export function toPublishOptions(message: BrokerMessage): Options.Publish {
     contentType: p.contentType,
     contentEncoding: p.contentEncoding,
     headers: toAmqpHeaders(message.headers),
-    deliveryMode: p.deliveryMode ?? 2,
-    priority: p.priority ?? 0,
+    ...(p.deliveryMode !== undefined ? { deliveryMode: p.deliveryMode } : {}),
+    ...(p.priority !== undefined ? { priority: p.priority } : {}),
     ...(p.correlationId !== undefined ? { correlationId: p.correlationId } : {}),
     ...(p.replyTo !== undefined ? { replyTo: p.replyTo } : {}),
   };
