@@ -1,0 +1,20 @@
+import { defineConfig, mergeConfig } from 'vitest/config';
+import base from '../vitest.config.base.js';
+
+// One file per broker; each resolves its own endpoint (env → Testcontainers → local ports).
+// The summary reporter prints the broker × suite table at the end.
+const config = mergeConfig(
+  base,
+  defineConfig({
+    test: {
+      include: ['test/**/*.test.ts'],
+      testTimeout: 60_000,
+      hookTimeout: 120_000,
+      // Brokers are shared with other test runs: keep one file at a time on a 2-core machine.
+      fileParallelism: false,
+    },
+  }),
+);
+// Set after the merge: mergeConfig would append to the base's reporter list instead.
+config.test!.reporters = ['default', './harness/summary-reporter.ts'];
+export default config;
