@@ -44,7 +44,7 @@ const localUrls: Readonly<Record<Exclude<BrokerName, 'kafka'>, string>> = {
 };
 
 const kafkaMockLauncher = fileURLToPath(new URL('../kafka-mock/launch.mjs', import.meta.url));
-const nothingToStop = async () => undefined;
+const nothingToStop = async (): Promise<void> => undefined;
 
 /** `TQ_TEST_KAFKA_BROKERS=h1:9092,h2:9092` → kafka://h1:9092?brokers=h2:9092 */
 export function kafkaUrlFromBrokers(list: string): string {
