@@ -8,6 +8,7 @@ import { RedisKeys, priorityStep } from './keys.js';
 import type { RedisOptions } from './options.js';
 import { DEFAULT_WIRE_PRIORITY, MAX_PRIORITY, toWirePriority } from './priority.js';
 import { RedisConsumer } from './redis-consumer.js';
+import type { RedisDelivery } from './redis-delivery.js';
 import { UnackedStore } from './unacked-store.js';
 
 /**
@@ -29,6 +30,7 @@ export class RedisBroker implements Broker {
   readonly #deadLetterSuffix = '.dead';
   readonly #declared = new Set<string>();
   readonly #consumers = new Set<RedisConsumer>();
+  readonly #outstanding = new Set<RedisDelivery>();
   readonly #subscriptions = new Map<string, Set<DeliveryBuffer<Uint8Array>>>();
   #commands: Redis | undefined;
   #subscriber: Promise<Redis> | undefined;
@@ -95,6 +97,7 @@ export class RedisBroker implements Broker {
       commands,
       context: this.#context,
       deadLetterSuffix: this.#deadLetterSuffix,
+      outstanding: this.#outstanding,
     });
     this.#consumers.add(consumer);
     this.#startRestorer(store);
@@ -182,7 +185,8 @@ export class RedisBroker implements Broker {
     if (this.#restoreTimer) clearInterval(this.#restoreTimer);
     const consumers = [...this.#consumers];
     await Promise.all(consumers.map((c) => c.stop()));
-    await Promise.all(consumers.map((c) => c.restoreUnacked()));
+    // Deliveries handed out, read or not, whose consumer may already have ended.
+    await Promise.all([...this.#outstanding].map((d) => d.settle('restore').catch(() => undefined)));
     for (const buffers of this.#subscriptions.values()) for (const buffer of buffers) buffer.end();
     this.#subscriptions.clear();
     const subscriber = await this.#subscriber?.catch(() => undefined);

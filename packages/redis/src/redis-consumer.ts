@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Delivery } from '@tq/core/adapter';
 import { closeConnection, openConnection, type Redis } from './connection.js';
-import { decodeEnvelope } from './envelope.js';
+import { decodeEnvelope, type DecodedEnvelope } from './envelope.js';
 import { toTqError, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
 import type { RedisOptions } from './options.js';
@@ -19,6 +19,8 @@ export interface RedisConsumerDeps {
   readonly commands: Redis;
   readonly context: ErrorContext;
   readonly deadLetterSuffix: string;
+  /** Every unsettled delivery of the broker, kept past the end of its consumer's iteration. */
+  readonly outstanding: Set<RedisDelivery>;
 }
 
 /**
@@ -80,7 +82,7 @@ export class RedisConsumer {
           await commands.rpush(list, raw);
           break;
         }
-        let decoded;
+        let decoded: DecodedEnvelope;
         try {
           decoded = decodeEnvelope(raw);
         } catch {
@@ -88,14 +90,15 @@ export class RedisConsumer {
           await commands.lpush(keys.queue(deadLetterQueue, 0), raw);
           continue;
         }
-        if (!decoded.deliveryTag) {
-          const tag = randomUUID();
-          decoded.envelope.properties.delivery_tag = tag;
-          decoded = { ...decoded, deliveryTag: tag };
-        }
+        // A fresh tag per delivery: a restored message keeps kombu's old tag, and a late ack
+        // from its previous (presumed dead) owner must not erase the new owner's unacked record.
+        const tag = randomUUID();
+        decoded.envelope.properties.delivery_tag = tag;
+        decoded = { ...decoded, deliveryTag: tag };
         await store.record(decoded.deliveryTag, decoded.envelope, decoded.exchange, decoded.routingKey || this.queue);
         const delivery = new RedisDelivery(decoded, this.queue, deadLetterQueue, store, context, (d) => this.#settled(d));
         this.#unacked.add(delivery);
+        this.#deps.outstanding.add(delivery);
         yield delivery;
       }
     } catch (error) {
@@ -110,6 +113,7 @@ export class RedisConsumer {
 
   #settled(delivery: RedisDelivery): void {
     this.#unacked.delete(delivery);
+    this.#deps.outstanding.delete(delivery);
     const wake = this.#wakeSlotWaiter;
     this.#wakeSlotWaiter = undefined;
     wake?.();
@@ -144,10 +148,5 @@ export class RedisConsumer {
     }
     if (!settled && this.#connection) this.#connection.disconnect();
     await pop.catch(() => undefined);
-  }
-
-  /** The connection is going away: every unacked delivery goes back to the front of its queue (kombu's restore_at_shutdown). */
-  async restoreUnacked(): Promise<void> {
-    await Promise.all([...this.#unacked].map((d) => d.settle('restore').catch(() => undefined)));
   }
 }
