@@ -1,7 +1,6 @@
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
-import { DeliverPolicy } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { Empty, headers as natsHeaders, nuid, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { ClosedError, DeliveryBuffer, type AdapterOptions, type ResultBackend, type ResultBackendCapabilities, type StoreOptions } from '@tq/core/adapter';
 import { openConnection } from './connection.js';
 import { toTqError } from './errors.js';
@@ -10,7 +9,12 @@ import { resultKey } from './subjects.js';
 
 /** Epoch ms after which a record reads as absent (the server lacks per-message TTL before 2.11). */
 export const expiresAtHeader = 'Tq-Expires-At';
+/** On a record too large for one message: how many chunks, and the id of the chunk set. */
+export const chunksHeader = 'Tq-Chunks';
+export const chunkSetHeader = 'Tq-Chunk-Set';
 const kvOperationHeader = 'KV-Operation';
+// Room left in each message for headers and protocol framing.
+const headerRoomBytes = 8 * 1024;
 
 interface Connected {
   readonly nc: NatsConnection;
@@ -24,6 +28,11 @@ interface Connected {
  * removes records for good; a shorter per-store ttlMs is honoured on read through the
  * Tq-Expires-At header each record carries. watch() follows the key with an ordered consumer
  * (last value first, then updates), so waiting clients are pushed results instead of polling.
+ *
+ * A record larger than the server's max_payload (1 MiB by default) is split: its chunks go to
+ * keys `<key>.<set>.<n>` first, then the record key gets an empty value with Tq-Chunks and
+ * Tq-Chunk-Set headers. Readers see either the old record or the whole new one, never a mix;
+ * forget() purges `<key>` and every chunk set; superseded chunk sets go with the bucket TTL.
  */
 export class KvResultBackend implements ResultBackend {
   readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true };
@@ -73,16 +82,56 @@ export class KvResultBackend implements ResultBackend {
   }
 
   async store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void> {
-    const { js } = this.#live();
+    const { js, nc } = this.#live();
     const ttlMs = options.ttlMs ?? this.#options.resultTtlMs;
     // A plain KV put cannot carry headers, so publish to the key's subject as kv.put does.
     const h = natsHeaders();
     if (ttlMs > 0) h.set(expiresAtHeader, String(Date.now() + ttlMs));
+    const chunkBytes = (nc.info?.max_payload ?? 1024 * 1024) - headerRoomBytes;
+    const expect = { streamName: this.#streamName };
     try {
-      await js.publish(this.#subject(taskId), record, { headers: h, expect: { streamName: this.#streamName } });
+      if (record.byteLength <= chunkBytes) {
+        await js.publish(this.#subject(taskId), record, { headers: h, expect });
+        return;
+      }
+      const set = nuid.next();
+      const count = Math.ceil(record.byteLength / chunkBytes);
+      await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          js.publish(this.#chunkSubject(taskId, set, i), record.subarray(i * chunkBytes, (i + 1) * chunkBytes), { expect }),
+        ),
+      );
+      h.set(chunksHeader, String(count));
+      h.set(chunkSetHeader, set);
+      await js.publish(this.#subject(taskId), Empty, { headers: h, expect });
     } catch (error) {
       throw toTqError(error, `storing the result of ${taskId}`, { backend: true });
     }
+  }
+
+  #chunkSubject(taskId: string, set: string, index: number): string {
+    return `${this.#subject(taskId)}.${set}.${index}`;
+  }
+
+  /** The record bytes behind a stored message: itself, null (deleted/expired), or its chunks joined. */
+  async #resolve(taskId: string, headers: MsgHdrs | undefined, data: Uint8Array): Promise<Uint8Array | null> {
+    const value = liveValue(headers, data);
+    if (value === null || !headers?.has(chunksHeader)) return value === null ? null : new Uint8Array(value);
+    const { jsm } = this.#live();
+    const count = Number(headers.get(chunksHeader));
+    const set = headers.get(chunkSetHeader);
+    const chunks = await Promise.all(
+      Array.from({ length: count }, (_, i) => jsm.direct.getMessage(this.#streamName, { last_by_subj: this.#chunkSubject(taskId, set, i) })),
+    );
+    // A chunk gone (bucket TTL, forget racing) means the record is gone.
+    if (chunks.some((c) => !c)) return null;
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c!.data.byteLength, 0));
+    let offset = 0;
+    for (const chunk of chunks) {
+      out.set(chunk!.data, offset);
+      offset += chunk!.data.byteLength;
+    }
+    return out;
   }
 
   async fetch(taskId: string): Promise<Uint8Array | null> {
@@ -95,7 +144,11 @@ export class KvResultBackend implements ResultBackend {
       throw toTqError(error, `fetching the result of ${taskId}`, { backend: true });
     }
     if (!stored) return null;
-    return liveValue(stored.header, stored.data);
+    try {
+      return await this.#resolve(taskId, stored.header, stored.data);
+    } catch (error) {
+      throw toTqError(error, `fetching the result of ${taskId}`, { backend: true });
+    }
   }
 
   watch(taskId: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
@@ -121,7 +174,7 @@ export class KvResultBackend implements ResultBackend {
         stopIterator = () => messages.stop();
         if (stopped) messages.stop();
         for await (const msg of messages) {
-          const value = liveValue(msg.headers, msg.data);
+          const value = await this.#resolve(taskId, msg.headers, msg.data);
           if (value) buffer.push(value);
         }
         buffer.end();
@@ -134,10 +187,11 @@ export class KvResultBackend implements ResultBackend {
   }
 
   async forget(taskId: string): Promise<void> {
-    const { kv } = this.#live();
+    const { kv, jsm } = this.#live();
     try {
       // Purge, not delete: removes every revision, leaving one marker the bucket TTL clears.
       await kv.purge(resultKey(taskId));
+      await jsm.streams.purge(this.#streamName, { filter: `${this.#subject(taskId)}.>` });
     } catch (error) {
       throw toTqError(error, `forgetting the result of ${taskId}`, { backend: true });
     }

@@ -136,4 +136,30 @@ describe('KvResultBackend', () => {
     await b.close();
     expect((await pending).done).toBe(true);
   });
+
+  it('splits a record larger than max_payload into chunks, joins them on fetch and watch, and forget removes them', async () => {
+    const bucket = uniqueName('tqtest');
+    const b = backend(bucket);
+    await b.connect();
+    const big = new Uint8Array(2.5 * 1024 * 1024 + 7).map((_, i) => (i * 31) % 251);
+    await b.store('big', big, {});
+    expect(Buffer.from((await b.fetch('big'))!).equals(Buffer.from(big))).toBe(true);
+    const controller = new AbortController();
+    const first = await b.watch('big', controller.signal)[Symbol.asyncIterator]().next();
+    controller.abort();
+    expect(Buffer.from(first.value!).equals(Buffer.from(big))).toBe(true);
+    await b.store('big', encoder.encode('small again'), {});
+    expect(decoder.decode((await b.fetch('big'))!)).toBe('small again');
+    await b.store('big', big, {});
+    await b.forget('big');
+    expect(await b.fetch('big')).toBeNull();
+    const nc = await rawConnection();
+    try {
+      const info = await (await jetstreamManager(nc)).streams.info(`KV_${bucket}`, { subjects_filter: '$KV.>' });
+      // Only the purge marker of "big" is left.
+      expect(Object.keys(info.state.subjects ?? {})).toEqual([`$KV.${bucket}.big`]);
+    } finally {
+      await nc.close();
+    }
+  });
 });
