@@ -10,12 +10,29 @@ import {
 } from '@tq/core/adapter';
 import { AmqpSession } from './amqp-session.js';
 import { ConfirmPublisher } from './confirm-publisher.js';
+import { ResultQueues } from './result-queues.js';
 import { toTqError } from './errors.js';
 import type { AmqpOptions } from './options.js';
 
 /** How many task records a client keeps (Celery's rpc backend buffers 8192 out-of-band replies). */
 const maxRecords = 10_000;
 const retryDelayMs = 200;
+/** How often watch() looks at the shared result queue of its task. */
+const watchPollMs = 200;
+
+interface LocalRecord {
+  readonly bytes: Uint8Array;
+  readonly expiresAt: number | null;
+}
+
+interface Watcher {
+  readonly buffer: DeliveryBuffer<Uint8Array>;
+  last: Uint8Array | undefined;
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
 
 /**
  * Celery's rpc:// result backend (celery/backends/rpc.py). Each client declares one reply
@@ -26,22 +43,27 @@ const retryDelayMs = 200;
  * the latest record per task id in memory.
  *
  * Limits (as in Celery): a result is readable only by the client that sent the task, only
- * while it runs, and is lost if it arrives while that client is disconnected. A store()
- * without reply_to (or to this client's own queue) keeps the record in this process.
+ * while it runs, and is lost if it arrives while that client is disconnected.
+ *
+ * Beyond Celery: a store() without reply_to, which Celery's rpc backend drops, goes to a
+ * per-task result queue any client can read (see ResultQueues), so records written without a
+ * reply address (a worker serving a producer that sent none, progress reports) are not lost.
  */
 export class RpcResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: false };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true };
   readonly #options: AmqpOptions;
   readonly #session: AmqpSession;
   readonly #replyQueue = randomUUID();
-  readonly #records = new Map<string, Uint8Array>();
-  readonly #watchers = new Map<string, Set<DeliveryBuffer<Uint8Array>>>();
+  readonly #records = new Map<string, LocalRecord>();
+  readonly #watchers = new Map<string, Set<Watcher>>();
   readonly #publisher = new ConfirmPublisher();
+  readonly #resultQueues: ResultQueues;
   #replyChannel: Channel | undefined;
 
   constructor(options: AmqpOptions) {
     this.#options = options;
     this.#session = new AmqpSession(options, 'rpc result backend', { backend: true });
+    this.#resultQueues = new ResultQueues(this.#publisher, options.resultExpiresMs);
   }
 
   get endpoint(): string {
@@ -119,28 +141,50 @@ export class RpcResultBackend implements ResultBackend {
       const decoded = safeJsonParse(message.content.toString('utf8')) as { task_id?: unknown } | undefined;
       taskId = decoded?.task_id;
     }
-    if (typeof taskId === 'string') this.#remember(taskId, new Uint8Array(message.content));
+    if (typeof taskId === 'string') this.#remember(taskId, new Uint8Array(message.content), null);
   }
 
-  #remember(taskId: string, record: Uint8Array): void {
+  #remember(taskId: string, bytes: Uint8Array, ttlMs: number | null): void {
     this.#records.delete(taskId);
-    this.#records.set(taskId, record);
+    this.#records.set(taskId, { bytes, expiresAt: ttlMs !== null && ttlMs > 0 ? Date.now() + ttlMs : null });
     if (this.#records.size > maxRecords) {
       const oldest = this.#records.keys().next().value;
       if (oldest !== undefined) this.#records.delete(oldest);
     }
-    for (const watcher of this.#watchers.get(taskId) ?? []) watcher.push(record);
+    for (const watcher of this.#watchers.get(taskId) ?? []) this.#offer(watcher, bytes);
+  }
+
+  #local(taskId: string): Uint8Array | null {
+    const entry = this.#records.get(taskId);
+    if (!entry) return null;
+    if (entry.expiresAt !== null && entry.expiresAt <= Date.now()) {
+      this.#records.delete(taskId);
+      return null;
+    }
+    return entry.bytes;
+  }
+
+  #offer(watcher: Watcher, bytes: Uint8Array): void {
+    if (sameBytes(watcher.last, bytes)) return;
+    watcher.last = bytes;
+    watcher.buffer.push(bytes);
   }
 
   async store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void> {
     if (this.#session.closed) throw new ClosedError('rpc result backend');
     const replyTo = options.replyTo;
-    if (replyTo === undefined || replyTo === '' || replyTo === this.#replyQueue) {
-      this.#remember(taskId, new Uint8Array(record));
+    const ttlMs = options.ttlMs ?? this.#options.resultExpiresMs;
+    if (replyTo === this.#replyQueue) {
+      // A reply to ourselves (worker and producer in one app): no round trip needed.
+      this.#remember(taskId, new Uint8Array(record), ttlMs);
       return;
     }
     try {
       const connection = await this.#session.whenOpen(this.#options.connectTimeoutMs);
+      if (replyTo === undefined || replyTo === '') {
+        await this.#resultQueues.store(connection, taskId, record, ttlMs);
+        return;
+      }
       await this.#publisher.publish(connection, '', replyTo, record, {
         correlationId: options.correlationId ?? taskId,
         contentType: 'application/json',
@@ -149,38 +193,67 @@ export class RpcResultBackend implements ResultBackend {
         deliveryMode: 1,
       });
     } catch (error) {
-      throw toTqError(error, this.#session.endpoint, `send result of task ${taskId} to "${replyTo}"`, { backend: true });
+      throw toTqError(error, this.#session.endpoint, `store the result of task ${taskId}`, { backend: true });
     }
   }
 
   async fetch(taskId: string): Promise<Uint8Array | null> {
     if (this.#session.closed) throw new ClosedError('rpc result backend');
-    return this.#records.get(taskId) ?? null;
+    const local = this.#local(taskId);
+    if (local) return local;
+    try {
+      const connection = await this.#session.whenOpen(this.#options.connectTimeoutMs);
+      return await this.#resultQueues.fetch(connection, taskId);
+    } catch (error) {
+      throw toTqError(error, this.#session.endpoint, `fetch the result of task ${taskId}`, { backend: true });
+    }
   }
 
+  /** Replies are pushed as they arrive; the shared result queue is polled every 200 ms. */
   watch(taskId: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
     if (this.#session.closed) throw new ClosedError('rpc result backend');
-    const watchers = this.#watchers.get(taskId) ?? new Set();
+    const watchers = this.#watchers.get(taskId) ?? new Set<Watcher>();
     this.#watchers.set(taskId, watchers);
-    const buffer: DeliveryBuffer<Uint8Array> = new DeliveryBuffer({
-      signal,
-      onClose: () => {
-        watchers.delete(buffer);
-        if (watchers.size === 0 && this.#watchers.get(taskId) === watchers) this.#watchers.delete(taskId);
-      },
-    });
-    watchers.add(buffer);
-    const current = this.#records.get(taskId);
-    if (current) buffer.push(current);
-    return buffer;
+    const watcher: Watcher = {
+      last: undefined,
+      buffer: new DeliveryBuffer<Uint8Array>({
+        signal,
+        onClose: () => {
+          watchers.delete(watcher);
+          if (watchers.size === 0 && this.#watchers.get(taskId) === watchers) this.#watchers.delete(taskId);
+        },
+      }),
+    };
+    watchers.add(watcher);
+    const current = this.#local(taskId);
+    if (current) this.#offer(watcher, current);
+    void this.#pollResultQueue(taskId, watcher);
+    return watcher.buffer;
+  }
+
+  async #pollResultQueue(taskId: string, watcher: Watcher): Promise<void> {
+    while (!watcher.buffer.ended && !this.#session.closed) {
+      const connection = this.#session.connection;
+      if (connection) {
+        const shared = await this.#resultQueues.fetch(connection, taskId).catch(() => null);
+        if (shared && !watcher.buffer.ended) this.#offer(watcher, shared);
+      }
+      await new Promise((resolve) => setTimeout(resolve, watchPollMs));
+    }
   }
 
   async forget(taskId: string): Promise<void> {
     this.#records.delete(taskId);
+    try {
+      const connection = await this.#session.whenOpen(this.#options.connectTimeoutMs);
+      await this.#resultQueues.forget(connection, taskId);
+    } catch (error) {
+      throw toTqError(error, this.#session.endpoint, `forget the result of task ${taskId}`, { backend: true });
+    }
   }
 
   async close(): Promise<void> {
-    for (const watchers of this.#watchers.values()) for (const watcher of watchers) watcher.end();
+    for (const watchers of this.#watchers.values()) for (const watcher of watchers) watcher.buffer.end();
     this.#watchers.clear();
     await this.#session.close();
   }
