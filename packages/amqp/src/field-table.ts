@@ -63,8 +63,10 @@ function fromField(value: unknown): HeaderValue {
 }
 
 /** A received field table as JSON-compatible header values (bytes as UTF-8, timestamps as seconds). */
-export function fromAmqpHeaders(table: Record<string, unknown> | undefined): MessageHeaders {
+export function fromAmqpHeaders(table: Record<string, unknown> | undefined, omit?: RegExp): MessageHeaders {
   const headers: Record<string, HeaderValue> = {};
-  for (const [key, value] of Object.entries(table ?? {})) headers[key] = fromField(value);
+  for (const [key, value] of Object.entries(table ?? {})) {
+    if (!omit?.test(key)) headers[key] = fromField(value);
+  }
   return headers;
 }

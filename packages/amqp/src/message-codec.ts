@@ -20,6 +20,13 @@ export function toPublishOptions(message: BrokerMessage): Options.Publish {
   };
 }
 
+/**
+ * Headers RabbitMQ adds on its own (quorum queues count deliveries; dead-lettering records
+ * its history). They are not part of the message a producer sent, so they are not passed on:
+ * a message reads the same after a requeue or a dead-lettering as when it was published.
+ */
+const brokerAddedHeaders = /^x-(delivery-count|death|first-death-.*|last-death-.*)$/;
+
 /** A received amqplib message → BrokerMessage (headers as JSON-compatible values). */
 export function toBrokerMessage(message: Message): BrokerMessage {
   const p = message.properties;
@@ -32,5 +39,5 @@ export function toBrokerMessage(message: Message): BrokerMessage {
   if (typeof p.replyTo === 'string') properties.replyTo = p.replyTo;
   if (typeof p.priority === 'number') properties.priority = p.priority;
   if (p.deliveryMode === 1 || p.deliveryMode === 2) properties.deliveryMode = p.deliveryMode;
-  return { body: new Uint8Array(message.content.buffer, message.content.byteOffset, message.content.byteLength), headers: fromAmqpHeaders(p.headers), properties };
+  return { body: new Uint8Array(message.content.buffer, message.content.byteOffset, message.content.byteLength), headers: fromAmqpHeaders(p.headers, brokerAddedHeaders), properties };
 }

@@ -6,12 +6,17 @@ export function deadLetterQueueName(queue: string): string {
   return `${queue}.dead`;
 }
 
-/** x-arguments of a task queue, from the options (empty by default, as Celery declares). */
+/**
+ * x-arguments of a task queue, from the options (empty by default, as Celery declares).
+ * With deadLetter=1, "<queue>.dead" queues are dead-letter queues themselves: no DLX of their
+ * own, so declaring one to consume from it matches the declaration made for its queue.
+ */
 export function taskQueueArguments(queue: string, options: AmqpOptions): Record<string, unknown> {
   const args: Record<string, unknown> = {};
   if (options.queueType === 'quorum') args['x-queue-type'] = 'quorum';
   if (options.maxPriority > 0) args['x-max-priority'] = options.maxPriority;
-  if (options.deadLetterExchange !== null) {
+  const isDeadLetterQueue = options.deadLetterExchange === '' && queue.endsWith('.dead');
+  if (options.deadLetterExchange !== null && !isDeadLetterQueue) {
     args['x-dead-letter-exchange'] = options.deadLetterExchange;
     if (options.deadLetterExchange === '') args['x-dead-letter-routing-key'] = deadLetterQueueName(queue);
   }
@@ -80,9 +85,9 @@ export class Topology {
     await channel.assertExchange(queue, 'direct', { durable, autoDelete: false });
     await channel.assertQueue(queue, { durable, autoDelete: false, exclusive: false, arguments: taskQueueArguments(queue, this.#options) });
     await channel.bindQueue(queue, queue, queue);
-    if (this.#options.deadLetterExchange === '') {
-      const deadArgs = this.#options.queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {};
-      await channel.assertQueue(deadLetterQueueName(queue), { durable, autoDelete: false, exclusive: false, arguments: deadArgs });
+    if (this.#options.deadLetterExchange === '' && !queue.endsWith('.dead')) {
+      const dead = deadLetterQueueName(queue);
+      await channel.assertQueue(dead, { durable, autoDelete: false, exclusive: false, arguments: taskQueueArguments(dead, this.#options) });
     }
   }
 
