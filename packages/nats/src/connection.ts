@@ -26,6 +26,6 @@ export async function openConnection(settings: NatsConnectionSettings, adapterOp
     const extra = (adapterOptions.connection ?? {}) as Partial<ConnectionOptions>;
     return await connect({ ...options, ...extra });
   } catch (error) {
-    throw toTqError(error, `connecting to ${settings.redacted}`, { backend });
+    throw toTqError(error, `connecting to ${settings.redacted}`, { backend, connecting: true });
   }
 }

@@ -34,9 +34,14 @@ export function isTransientNatsError(error: unknown): boolean {
 /**
  * Translates a nats.js error at the adapter boundary: connection-class errors become
  * BrokerConnectionError (core may reconnect and retry), rejected credentials a ConfigError
- * (retrying cannot help), everything else a TqError. Messages are redacted.
+ * (retrying cannot help), everything else a TqError with the same code but not retried.
+ * Messages are redacted.
  */
-export function toTqError(error: unknown, doing: string, options: { backend?: boolean; payloadBytes?: number; maxPayload?: number } = {}): TqError {
+export function toTqError(
+  error: unknown,
+  doing: string,
+  options: { backend?: boolean; payloadBytes?: number; maxPayload?: number; connecting?: boolean } = {},
+): TqError {
   if (error instanceof TqError) return error;
   const message = redactText(error instanceof Error ? error.message : String(error));
   if (error instanceof AuthorizationError || error instanceof UserAuthenticationExpiredError) {
@@ -48,8 +53,12 @@ export function toTqError(error: unknown, doing: string, options: { backend?: bo
   if (isTransientNatsError(error)) {
     return new BrokerConnectionError(`${doing}: ${message}`, { cause: error, backend: options.backend ?? false });
   }
+  // nats.js says "JetStream not enabled" whenever a JetStream subject has no responders: a
+  // server started without -js, or a cluster electing a (meta or stream) leader after a node
+  // loss. Only the second passes, but both look alike: let core retry, and say both.
   if ((error as Error | null)?.name === 'JetStreamNotEnabled' || /jetstream (is )?not enabled/i.test(message)) {
-    return new ConfigError([{ path: options.backend ? 'resultBackend' : 'broker', message: `${doing}: JetStream is not enabled on this NATS server (start it with -js)` }], { cause: error });
+    const hint = options.connecting ? 'JetStream is not enabled on this server (start it with -js) or not ready yet' : 'no JetStream server answered (stream leader election?)';
+    return new BrokerConnectionError(`${doing}: ${hint}: ${message}`, { cause: error, backend: options.backend ?? false });
   }
   return new TqError(options.backend ? 'TQ_BACKEND_UNAVAILABLE' : 'TQ_BROKER_UNAVAILABLE', `${doing}: ${message}`, { cause: error });
 }

@@ -71,7 +71,7 @@ export class KvResultBackend implements ResultBackend {
       this.#connected = { nc, js, jsm, kv };
     } catch (error) {
       await nc.close().catch(() => undefined);
-      throw toTqError(error, `opening KV bucket ${this.#options.bucket} on ${this.#options.redacted}`, { backend: true });
+      throw toTqError(error, `opening KV bucket ${this.#options.bucket} on ${this.#options.redacted}`, { backend: true, connecting: true });
     }
   }
 

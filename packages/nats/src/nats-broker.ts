@@ -95,7 +95,7 @@ export class NatsBroker implements Broker {
       this.#connected = { nc, js, jsm };
     } catch (error) {
       await nc.close().catch(() => undefined);
-      throw toTqError(error, `preparing stream ${this.#options.stream} on ${this.#options.redacted}`);
+      throw toTqError(error, `preparing stream ${this.#options.stream} on ${this.#options.redacted}`, { connecting: true });
     }
   }
 
