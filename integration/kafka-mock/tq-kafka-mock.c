@@ -6,7 +6,7 @@
  *   Prints one line "bootstrap HOST:PORT[,HOST:PORT...]" on stdout, then serves until SIGTERM/SIGINT
  *   (or until its parent dies). Commands read from stdin, one per line, each answered on stdout
  *   with "ok" or "error <reason>":
- *     topic NAME PARTITIONS   create a topic (the mock has no CreateTopics admin API)
+ *     topic NAME PARTITIONS   create a topic unless it exists (the mock has no CreateTopics admin API)
  *     down BROKER_ID          disconnect a broker and refuse new connections (-1 = all)
  *     up BROKER_ID            accept connections again
  *     rtt BROKER_ID MS        add round-trip latency
@@ -34,7 +34,9 @@ static int create_topic(rd_kafka_mock_cluster_t *mcluster, int brokers, const ch
   if (partitions < 1) return -1;
   /* Replication factor is capped by the broker count, as on a real cluster. */
   int replication = brokers < 3 ? brokers : 3;
-  return rd_kafka_mock_topic_create(mcluster, name, partitions, replication) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
+  rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mcluster, name, partitions, replication);
+  /* Idempotent, like CreateTopics callers expect: an existing topic keeps its partitions. */
+  return err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? 0 : -1;
 }
 
 static void reply(const char *line) {

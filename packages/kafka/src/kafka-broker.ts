@@ -2,7 +2,6 @@ import {
   brokerCapabilities,
   ClosedError,
   redactText,
-  UnsupportedError,
   type Broker,
   type BrokerCapabilities,
   type BrokerMessage,
@@ -112,13 +111,14 @@ export class KafkaBroker implements Broker {
   }
 
   /**
-   * Skips every message the queue's consumer group has not yet taken, by moving the group's
-   * committed offsets to the end of each partition (Kafka cannot delete single records, and the
-   * mock cluster has no DeleteRecords). Other groups reading the topic are not affected.
-   * Kafka refuses this while a consumer of the queue is running: stop the workers first.
+   * Skips every message the queue's consumer group has not taken yet: commits the end of each
+   * partition as the group's offset (Kafka cannot delete single records; DeleteRecords would
+   * also cut other readers of the topic, and the mock cluster lacks it). Commits need a group
+   * member, so a short-lived consumer joins the group to write them: purging while workers run
+   * makes the group rebalance once, and their unfinished deliveries come back.
    */
   async purge(queue: string): Promise<number> {
-    const { admin } = this.#open();
+    const { kafka, admin } = this.#open();
     const topic = topicForQueue(queue);
     const groupId = groupForQueue(queue, this.options.groupIdPrefix);
     try {
@@ -132,13 +132,33 @@ export class KafkaBroker implements Broker {
         if (BigInt(high) > start) count += BigInt(high) - start;
       }
       if (count === 0n) return 0;
-      await admin.setOffsets({ groupId, topic, partitions: ends.map(({ partition, high }) => ({ partition, offset: high })) });
+      await this.#commitAsMember(kafka, groupId, topic, ends.map(({ partition, high }) => ({ topic, partition, offset: high })));
       return Number(count);
     } catch (error) {
-      if ((error as { message?: string }).message?.includes('no running instances')) {
-        throw new UnsupportedError(`kafka: cannot purge "${queue}" while a consumer of it is running (Kafka only moves an idle group's offsets)`);
-      }
       throw toTqError(error, `purging ${topic}`);
+    }
+  }
+
+  async #commitAsMember(kafka: Kafka, groupId: string, topic: string, offsets: { topic: string; partition: number; offset: string }[]): Promise<void> {
+    const { options } = this;
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: options.heartbeatIntervalMs,
+      maxWaitTimeInMs: options.maxWaitTimeMs,
+      allowAutoTopicCreation: false,
+    });
+    try {
+      const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic] });
+      // Reads nothing: offsets stay unresolved and the topic is paused at once.
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => undefined });
+      consumer.pause([{ topic }]);
+      await joined;
+      await consumer.commitOffsets(offsets);
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
     }
   }
 

@@ -276,8 +276,9 @@ export class QueueConsumer {
       this.buffer.end();
       for (const unread of this.buffer.drainUnread()) (unread as KafkaDelivery).abandon();
       for (const entry of this.#unsettled) this.#unsettled.delete(entry);
-      await this.#commit().catch(() => undefined);
-      await this.#disconnect();
+      // Bounded: with the cluster unreachable, kafkajs would retry for minutes.
+      await withTimeout(this.#commit().catch(() => undefined), closeStepMs);
+      await withTimeout(this.#disconnect(), closeStepMs);
     })();
     return this.#shutdown;
   }
@@ -291,6 +292,15 @@ export class QueueConsumer {
   get signal(): AbortSignal {
     return this.#signal;
   }
+}
+
+/** Longest each close step (final commit, leaving the group) may take. */
+const closeStepMs = 5_000;
+
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function toBrokerMessage(raw: KafkaMessage): BrokerMessage {
