@@ -10,7 +10,7 @@ export const reporters: (string | [string, Record<string, unknown>])[] = process
 
 export default defineConfig({
   resolve: { conditions: ['@tq/source'] },
-  ssr: { resolve: { conditions: ['@tq/source'], externalConditions: ['@tq/source'] } },
+  ssr: { resolve: { conditions: ['@tq/source'] } },
   test: {
     environment: 'node',
     include: ['test/**/*.test.ts'],

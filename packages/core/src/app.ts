@@ -6,6 +6,8 @@ import { RuntimeBackend } from './backend/runtime-backend.js';
 import type { ResultBackend } from './backend/result-backend.js';
 import type { Broker } from './broker/broker.js';
 import { RuntimeBroker } from './broker/runtime-broker.js';
+import { Control } from './control/control-client.js';
+import { EventDispatcher } from './events/task-events.js';
 import { resolveConfig, routeTask, type ResolvedConfig, type TqConfig } from './config.js';
 import { ConfigError, PayloadTooLargeError, TqError } from './errors.js';
 import { createConsoleLogger, type Logger } from './logger.js';
@@ -39,6 +41,8 @@ export class App {
   readonly serializers: SerializerRegistry;
   readonly #tasks = new Map<string, TaskDefinition>();
   #broker: Promise<RuntimeBroker> | undefined;
+  #control: Control | undefined;
+  #events: EventDispatcher | undefined;
   #backend: Promise<RuntimeBackend | null> | undefined;
   #closed = false;
 
@@ -64,6 +68,11 @@ export class App {
       delay: (...args: A) => this.sendTask<Awaited<R>>(name, args, {}, {}),
       applyAsync: (args: A, kwargs = {}, sendOptions = {}) => this.sendTask<Awaited<R>>(name, args, kwargs, sendOptions),
     };
+  }
+
+  /** Remote control: revoke tasks, ping and inspect workers (app.control.revoke(id)). */
+  get control(): Control {
+    return (this.#control ??= new Control(this));
   }
 
   /** Registered tasks by name. */
@@ -145,6 +154,21 @@ export class App {
       priority: options.priority ?? 0,
     };
     await this.publishCall(queue, call, broker);
+    if (this.config.sendSentEvent) {
+      this.#events ??= new EventDispatcher(broker, { enabled: true, hostname: `${process.pid}@${this.config.hostname}`, logger: this.logger });
+      this.#events.send('task-sent', {
+        uuid: id,
+        name,
+        args: JSON.stringify(args),
+        kwargs: JSON.stringify(kwargs),
+        retries: call.retries,
+        eta: call.eta ? new Date(call.eta).toISOString() : null,
+        expires: call.expires ? new Date(call.expires).toISOString() : null,
+        queue,
+        root_id: call.rootId,
+        parent_id: call.parentId,
+      });
+    }
     return new AsyncResult<R>(id, backend);
   }
 

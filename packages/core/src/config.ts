@@ -42,6 +42,14 @@ export interface TqConfig {
   readonly hostname?: string;
   readonly logger?: Logger;
   readonly logLevel?: LogLevel;
+  /**
+   * Messages no worker should run again (malformed, unknown task, forbidden content type,
+   * oversized, poison) go to `<queue><suffix>` with the reason in headers. null = the broker's
+   * own reject(false) (dead-lettered where supported, else dropped). Default '.dead'.
+   */
+  readonly deadLetterSuffix?: string | null;
+  /** Send Celery-format task-sent events from producers (needs a broadcast-capable broker). Default false. */
+  readonly sendSentEvent?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -61,6 +69,8 @@ export interface ResolvedConfig {
   readonly hostname: string;
   readonly logger: Logger | undefined;
   readonly logLevel: LogLevel;
+  readonly deadLetterSuffix: string | null;
+  readonly sendSentEvent: boolean;
 }
 
 const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -144,6 +154,8 @@ export function resolveConfig(config: TqConfig = {}, env: NodeJS.ProcessEnv = pr
     hostname: merged.hostname ?? hostname(),
     logger: merged.logger,
     logLevel,
+    deadLetterSuffix: merged.deadLetterSuffix === undefined ? '.dead' : merged.deadLetterSuffix,
+    sendSentEvent: merged.sendSentEvent ?? false,
   };
 }
 

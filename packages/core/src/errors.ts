@@ -19,6 +19,9 @@ export type TqErrorCode =
   | 'TQ_NO_RESULT_BACKEND'
   | 'TQ_TIME_LIMIT'
   | 'TQ_SOFT_TIME_LIMIT'
+  | 'TQ_WORKER_LOST'
+  | 'TQ_REJECTED'
+  | 'TQ_POISON_MESSAGE'
   | 'TQ_UNSUPPORTED';
 
 export class TqError extends Error {
@@ -182,6 +185,14 @@ export class SoftTimeLimitExceeded extends TqError {
   override name = 'SoftTimeLimitExceeded';
   constructor(seconds: number) {
     super('TQ_SOFT_TIME_LIMIT', `soft time limit (${seconds}s) exceeded`);
+  }
+}
+
+/** The executor (thread or child process) running a task died: crash, kill, out of memory. */
+export class WorkerLostError extends TqError {
+  override name = 'WorkerLostError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('TQ_WORKER_LOST', message, options);
   }
 }
 

@@ -21,3 +21,8 @@ export { taskContext, type TaskContext, type TaskOptions, type TaskFunction, typ
 export { Retry, Reject, Ignore } from './task-signals.js';
 export { Worker, type WorkerOptions, type WorkerEvents } from './worker/worker.js';
 export { createConsoleLogger, type Logger, type LogLevel } from './logger.js';
+export { Control } from './control/control-client.js';
+export type { ControlReply, InspectWhat } from './control/control-message.js';
+export { decodeEvent, eventChannel, type TaskEvent, type TaskEventType } from './events/task-events.js';
+export { deadLetterHeaders } from './worker/dead-letter.js';
+export type { PoolKind } from './worker/pool/pool.js';

@@ -26,6 +26,18 @@ export interface TaskOptions {
   readonly retryBackoffMax?: number;
   /** Randomize backoff delays (full jitter). Default true. */
   readonly retryJitter?: boolean;
+  /** Errors never retried automatically, even when they match autoretryFor. */
+  readonly dontAutoretryFor?: readonly (abstract new (...args: never[]) => Error)[];
+  /** At most this many runs per worker: '10/s', '100/m', '1000/h', or a number per second. */
+  readonly rateLimit?: string | number;
+  /** Rate-limit per key (e.g. per customer) instead of per task: the key for a call. */
+  readonly rateLimitKey?: (args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>) => string;
+  /**
+   * When the executor running the task dies (thread/process pools): true = give the message
+   * back for another try (counted towards the poison limit), false = record FAILURE
+   * (WorkerLostError). Default false, as Celery's task_reject_on_worker_lost.
+   */
+  readonly rejectOnWorkerLost?: boolean;
 }
 
 /** What a running task can see and do: `this` inside a function task, or taskContext(). */

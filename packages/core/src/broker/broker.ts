@@ -55,6 +55,15 @@ export interface ConsumeOptions {
 }
 
 /**
+ * What `consume` returns: the deliveries, and optionally a way to widen the prefetch window
+ * while the consumer lives. Core widens it by one for each countdown/ETA task it holds, so
+ * held tasks never starve the executors (Celery raises basic.qos the same way).
+ */
+export interface Consumer extends AsyncIterable<Delivery> {
+  setPrefetch?(prefetch: number): void;
+}
+
+/**
  * The broker contract: 5 required members. An adapter moves bytes and acknowledgements;
  * serialization, routing, retries, ETA, time limits and events live in core.
  * See docs/writing-an-adapter.md.
@@ -69,7 +78,7 @@ export interface Broker {
    * A back-pressured stream of deliveries: the adapter must not hold more than `prefetch`
    * unacked deliveries for this consumer. Ends when `signal` aborts or the broker is closed.
    */
-  consume(queue: string, options: ConsumeOptions): AsyncIterable<Delivery>;
+  consume(queue: string, options: ConsumeOptions): Consumer;
   /** Close connections; unacked deliveries return to their queues. Idempotent. */
   close(): Promise<void>;
   /** Delete every ready message in `queue`; resolves to how many were removed. When capabilities.purge. */

@@ -1,7 +1,7 @@
 import { Lifecycle } from '../adapters/lifecycle.js';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from '../adapters/retry-policy.js';
 import { PayloadTooLargeError, UnsupportedError } from '../errors.js';
-import type { Broker, BrokerMessage, ConsumeOptions, Delivery } from './broker.js';
+import type { Broker, BrokerMessage, ConsumeOptions, Consumer } from './broker.js';
 import type { BrokerCapabilities } from './capabilities.js';
 
 /**
@@ -43,9 +43,25 @@ export class RuntimeBroker implements Broker {
     }, this.#retry);
   }
 
-  async *consume(queue: string, options: ConsumeOptions): AsyncIterable<Delivery> {
-    await this.connect();
-    yield* this.inner.consume(queue, options);
+  /** Connects on first read; a prefetch change made before then is applied once consuming. */
+  consume(queue: string, options: ConsumeOptions): Consumer {
+    let inner: Consumer | undefined;
+    let prefetch: number | undefined;
+    const open = async () => {
+      await this.connect();
+      inner = this.inner.consume(queue, options);
+      if (prefetch !== undefined) inner.setPrefetch?.(prefetch);
+      return inner;
+    };
+    return {
+      setPrefetch: (value: number) => {
+        prefetch = value;
+        inner?.setPrefetch?.(value);
+      },
+      async *[Symbol.asyncIterator]() {
+        yield* await open();
+      },
+    };
   }
 
   async purge(queue: string): Promise<number> {

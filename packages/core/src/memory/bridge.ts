@@ -9,7 +9,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from '../backend/result-backend.js';
-import type { Broker, BrokerMessage, ConsumeOptions, Delivery } from '../broker/broker.js';
+import type { Broker, BrokerMessage, ConsumeOptions, Consumer } from '../broker/broker.js';
 import { brokerCapabilities, type BrokerCapabilities } from '../broker/capabilities.js';
 import { DeliveryBuffer } from '../broker/delivery-buffer.js';
 import { BrokerConnectionError, TqError, UnsupportedError } from '../errors.js';
@@ -246,7 +246,7 @@ export class BridgeBroker implements Broker {
     await this.#client.request('publish', { queue, message: toWire(message) });
   }
 
-  consume(_queue: string, _options: ConsumeOptions): AsyncIterable<Delivery> {
+  consume(_queue: string, _options: ConsumeOptions): Consumer {
     throw new UnsupportedError('memory:// can only be consumed inside the process that owns it (the tq worker)');
   }
 

@@ -1,7 +1,8 @@
 /**
  * memory:// — the embedded default broker and result backend, inside one process.
  *
- * URL: memory://[name][?maxMessageBytes=N&resultTtlMs=N]. Instances opened on the same name
+ * URL: memory://[name][?maxMessageBytes=N&resultTtlMs=N&visibilityTimeoutMs=N&delayedDelivery=false].
+ * visibilityTimeoutMs and delayedDelivery=false emulate brokers with a redelivery window or no delay. Instances opened on the same name
  * share queues and results (like connections to one server); different names are isolated.
  * Capabilities: delayed delivery, priority 0..9, broadcast, redelivery of unacked messages
  * when an instance closes, dead-lettering to "<queue>.dead", purge. Nothing survives the process.
@@ -32,7 +33,11 @@ export function createMemoryAdapter(): TqAdapter {
       const key = keyOf(url);
       let hub = hubs.get(key);
       if (!hub) hubs.set(key, (hub = new MemoryHub()));
-      return new MemoryBroker(hub, { maxMessageBytes: numberParam(url, 'maxMessageBytes') ?? null });
+      return new MemoryBroker(hub, {
+        maxMessageBytes: numberParam(url, 'maxMessageBytes') ?? null,
+        redeliveryWindowMs: numberParam(url, 'visibilityTimeoutMs') ?? null,
+        delayedDelivery: url.searchParams.get('delayedDelivery') !== 'false',
+      });
     },
     createResultBackend(url) {
       const key = keyOf(url);

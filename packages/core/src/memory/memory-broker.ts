@@ -1,4 +1,4 @@
-import type { Broker, BrokerMessage, ConsumeOptions, Delivery } from '../broker/broker.js';
+import type { Broker, BrokerMessage, ConsumeOptions, Consumer, Delivery } from '../broker/broker.js';
 import { brokerCapabilities, type BrokerCapabilities } from '../broker/capabilities.js';
 import { DeliveryBuffer } from '../broker/delivery-buffer.js';
 import { ClosedError } from '../errors.js';
@@ -10,6 +10,13 @@ export interface MemoryBrokerOptions {
   readonly maxMessageBytes?: number | null;
   /** Queue that `reject(false)` moves messages to: `${queue}${suffix}`. Default '.dead'. */
   readonly deadLetterSuffix?: string;
+  /**
+   * Redeliver an unacked delivery after this many ms unless Delivery.extend() is called,
+   * like Redis' visibility timeout or JetStream's AckWait. Default: none.
+   */
+  readonly redeliveryWindowMs?: number | null;
+  /** Honour BrokerMessage.notBefore. Default true; false emulates brokers that cannot delay. */
+  readonly delayedDelivery?: boolean;
 }
 
 /**
@@ -29,11 +36,11 @@ export class MemoryBroker implements Broker {
     this.#hub = hub;
     this.#deadLetterSuffix = options.deadLetterSuffix ?? '.dead';
     this.capabilities = brokerCapabilities({
-      delayedDelivery: true,
       maxPriority: 9,
       broadcast: true,
       redeliversUnacked: true,
-      redeliveryWindowMs: null,
+      redeliveryWindowMs: options.redeliveryWindowMs ?? null,
+      delayedDelivery: options.delayedDelivery ?? true,
       deadLetter: true,
       fifo: true,
       maxMessageBytes: options.maxMessageBytes ?? null,
@@ -49,16 +56,38 @@ export class MemoryBroker implements Broker {
     if (this.#closed) throw new ClosedError('memory broker');
     // Copy the body: the broker owns its bytes, as a network broker would.
     const stored: StoredMessage = { message: { ...message, body: new Uint8Array(message.body) }, redelivered: false };
-    if (message.notBefore !== undefined && message.notBefore > Date.now()) this.#hub.enqueueAt(queue, stored, message.notBefore);
-    else this.#hub.enqueue(queue, stored);
+    if (this.capabilities.delayedDelivery && message.notBefore !== undefined && message.notBefore > Date.now()) {
+      this.#hub.enqueueAt(queue, stored, message.notBefore);
+    } else {
+      this.#hub.enqueue(queue, stored);
+    }
   }
 
-  consume(queue: string, options: ConsumeOptions): AsyncIterable<Delivery> {
+  consume(queue: string, options: ConsumeOptions): Consumer {
     if (this.#closed) throw new ClosedError('memory broker');
-    const consumer = new MemoryConsumer(this.#hub, queue, options, this.#deadLetterSuffix, () => this.#consumers.delete(consumer));
+    const consumer = new MemoryConsumer(this.#hub, queue, options, {
+      deadLetterSuffix: this.#deadLetterSuffix,
+      redeliveryWindowMs: this.capabilities.redeliveryWindowMs,
+      onGone: () => this.#consumers.delete(consumer),
+    });
     this.#consumers.add(consumer);
     this.#hub.addConsumer(consumer);
-    return consumer.buffer;
+    return {
+      [Symbol.asyncIterator]: () => {
+        const inner = consumer.buffer[Symbol.asyncIterator]();
+        return {
+          // The visibility window starts when the consumer reads a delivery: until then the
+          // broker keeps it (an adapter keeps the leases of deliveries it buffers).
+          next: async () => {
+            const next = await inner.next();
+            if (!next.done) (next.value as MemoryDelivery).startLease();
+            return next;
+          },
+          return: async () => inner.return!(),
+        };
+      },
+      setPrefetch: (prefetch) => consumer.setPrefetch(prefetch),
+    };
   }
 
   async purge(queue: string): Promise<number> {
@@ -89,26 +118,38 @@ class MemoryConsumer implements HubConsumer {
   readonly queue: string;
   readonly buffer: DeliveryBuffer<Delivery>;
   readonly #hub: MemoryHub;
-  readonly #prefetch: number;
+  #prefetch: number;
   readonly #deadLetterQueue: string;
   readonly #unacked = new Set<MemoryDelivery>();
   readonly #onGone: () => void;
+  readonly #redeliveryWindowMs: number | null;
   #active = true;
 
-  constructor(hub: MemoryHub, queue: string, options: ConsumeOptions, deadLetterSuffix: string, onGone: () => void) {
+  constructor(
+    hub: MemoryHub,
+    queue: string,
+    options: ConsumeOptions,
+    settings: { deadLetterSuffix: string; redeliveryWindowMs: number | null; onGone: () => void },
+  ) {
     this.queue = queue;
     this.#hub = hub;
     this.#prefetch = Math.max(1, options.prefetch);
-    this.#deadLetterQueue = `${queue}${deadLetterSuffix}`;
-    this.#onGone = onGone;
+    this.#deadLetterQueue = `${queue}${settings.deadLetterSuffix}`;
+    this.#redeliveryWindowMs = settings.redeliveryWindowMs;
+    this.#onGone = settings.onGone;
     this.buffer = new DeliveryBuffer<Delivery>({ signal: options.signal, onClose: () => this.#stop() });
     // Stop taking messages the moment the consumer aborts, not when its reader notices.
     options.signal.addEventListener('abort', () => this.#stop(), { once: true });
   }
 
+  setPrefetch(prefetch: number): void {
+    this.#prefetch = Math.max(1, prefetch);
+    if (this.#active) this.#hub.dispatch(this.queue);
+  }
+
   offer(stored: StoredMessage): boolean {
     if (!this.#active || this.#unacked.size >= this.#prefetch) return false;
-    const delivery = new MemoryDelivery(stored, (d, outcome) => this.#settle(d, outcome));
+    const delivery = new MemoryDelivery(stored, (d, outcome) => this.#settle(d, outcome), this.#redeliveryWindowMs);
     if (!this.buffer.push(delivery)) return false;
     this.#unacked.add(delivery);
     return true;
@@ -143,12 +184,32 @@ class MemoryDelivery implements Delivery {
   readonly message: BrokerMessage;
   readonly redelivered: boolean;
   readonly #settle: (delivery: MemoryDelivery, outcome: 'ack' | 'requeue' | 'dead') => void;
+  readonly #windowMs: number | null;
+  #expiry: NodeJS.Timeout | undefined;
   #settled = false;
+  readonly extend?: () => Promise<void>;
 
-  constructor(stored: StoredMessage, settle: (delivery: MemoryDelivery, outcome: 'ack' | 'requeue' | 'dead') => void) {
+  constructor(stored: StoredMessage, settle: (delivery: MemoryDelivery, outcome: 'ack' | 'requeue' | 'dead') => void, windowMs: number | null) {
     this.message = stored.message;
     this.redelivered = stored.redelivered;
     this.#settle = settle;
+    this.#windowMs = windowMs;
+    if (windowMs !== null) {
+      this.extend = async () => {
+        if (!this.#settled) this.#arm();
+      };
+    }
+  }
+
+  startLease(): void {
+    if (this.#windowMs !== null && !this.#settled) this.#arm();
+  }
+
+  /** The visibility window: an unacked delivery not extended in time goes back to the queue. */
+  #arm(): void {
+    clearTimeout(this.#expiry);
+    this.#expiry = setTimeout(() => this.abandon(), this.#windowMs!);
+    this.#expiry.unref();
   }
 
   async ack(): Promise<void> {
@@ -167,6 +228,7 @@ class MemoryDelivery implements Delivery {
   #finish(outcome: 'ack' | 'requeue' | 'dead'): void {
     if (this.#settled) return;
     this.#settled = true;
+    clearTimeout(this.#expiry);
     this.#settle(this, outcome);
   }
 }

@@ -41,8 +41,9 @@ export class ResultWriter {
     }
   }
 
-  started(request: TaskRequest): Promise<void> {
-    return this.write(request, TaskState.STARTED, { pid: process.pid, hostname: this.#hostname });
+  /** `attempt` counts starts of this task id, so a task that keeps killing its executor is caught. */
+  started(request: TaskRequest, attempt = 1): Promise<void> {
+    return this.write(request, TaskState.STARTED, { pid: process.pid, hostname: this.#hostname, attempt });
   }
 
   success(request: TaskRequest, value: unknown): Promise<void> {

@@ -14,5 +14,6 @@ export function backoffSeconds(options: TaskOptions, retries: number, random: ()
 }
 
 export function shouldAutoretry(options: TaskOptions, error: unknown): boolean {
+  if ((options.dontAutoretryFor ?? []).some((errorClass) => error instanceof errorClass)) return false;
   return (options.autoretryFor ?? []).some((errorClass) => error instanceof errorClass);
 }

@@ -11,6 +11,8 @@ export interface RunTaskInput {
   /** Aborted by the worker on forced shutdown or revoke-terminate. */
   readonly signal: AbortSignal;
   readonly updateState: (state: TaskStateName, meta?: unknown) => Promise<void>;
+  /** Abandon the run at the hard limit here; false where the pool enforces it by terminating the executor. */
+  readonly enforceHardLimit: boolean;
 }
 
 export type RunOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
@@ -53,7 +55,7 @@ export async function runTask(input: RunTaskInput): Promise<RunOutcome> {
   try {
     const run = (async () => runInTaskContext(ctx, () => (definition.fn as (...a: unknown[]) => unknown).apply(ctx, callArgs)))();
     const races: Promise<unknown>[] = [run];
-    if (hard !== null) {
+    if (hard !== null && input.enforceHardLimit) {
       races.push(new Promise((_, reject) => timers.push(setTimeout(() => reject(new TimeLimitExceeded(hard)), hard * 1000))));
     }
     // A forced shutdown or revoke-terminate abandons the run at once.

@@ -1,18 +1,28 @@
 import { EventEmitter } from 'node:events';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import type { App } from '../app.js';
-import type { Delivery } from '../broker/broker.js';
+import type { Consumer, Delivery } from '../broker/broker.js';
 import type { RuntimeBroker } from '../broker/runtime-broker.js';
-import { MessageDecodeError, PayloadTooLargeError, TaskRevokedError, TqError, UnknownTaskError } from '../errors.js';
+import { controlChannel, decodeControl, encodeControl, type ControlRequest } from '../control/control-message.js';
+import { EventDispatcher } from '../events/task-events.js';
+import { ConfigError, isTqError, PayloadTooLargeError, TaskRevokedError, TqError, UnknownTaskError, WorkerLostError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { decodeTaskMessage } from '../protocol/decode.js';
 import { requestToCall } from '../protocol/encode.js';
 import type { TaskRequest } from '../protocol/message.js';
+import { decodeRecord } from '../result/record.js';
+import { TaskState } from '../result/states.js';
 import { Ignore, Reject, Retry } from '../task-signals.js';
 import type { TaskDefinition } from '../task.js';
+import { deadLetter } from './dead-letter.js';
+import { keepAlive } from './lease.js';
+import { ChildExecutorPool } from './pool/executor-pool.js';
+import { AsyncPool, type ExecutorPool, type PoolKind } from './pool/pool.js';
+import { parseRate, RateLimiter } from './rate-limit.js';
 import { ResultWriter, traceback } from './result-writer.js';
 import { backoffSeconds, shouldAutoretry } from './retry.js';
-import { runTask } from './run-task.js';
+import { RevokedSet } from './revoked.js';
 import { Slots } from './slots.js';
 
 export interface WorkerOptions {
@@ -25,9 +35,28 @@ export interface WorkerOptions {
   /** Name in records and events. Default: `${pid}@${config.hostname}`. */
   readonly hostname?: string;
   readonly logger?: Logger;
+  /**
+   * Where tasks run: 'async' (this event loop; default), 'threads' (worker threads) or
+   * 'processes' (child processes). Threads and processes need `appModule`.
+   */
+  readonly pool?: PoolKind;
+  /** The module that exports the app, imported by each thread/process executor. */
+  readonly appModule?: string | URL;
+  /** Replace a thread/process executor after this many tasks. */
+  readonly maxTasksPerChild?: number;
+  /** Replace a thread/process executor whose memory passed this many MiB after a task. */
+  readonly maxMemoryPerChildMb?: number;
+  /** Publish Celery-format task and worker events (needs a broadcast-capable broker). Default false. */
+  readonly events?: boolean;
+  /** Worker heartbeat event interval when events are on. Default 2000 ms (Celery's). */
+  readonly heartbeatIntervalMs?: number;
+  /** A task delivered this many times without finishing (its executor keeps dying) is dead-lettered. Default 3. */
+  readonly poisonThreshold?: number;
+  /** Answer remote control (revoke, ping, inspect) when the broker can broadcast. Default true. */
+  readonly control?: boolean;
 }
 
-/** What the worker emits, for live status displays and Celery-format events. */
+/** What the worker emits, for live status displays and tests. */
 export interface WorkerEvents {
   'task-received': [{ id: string; name: string; args: readonly unknown[]; kwargs: Readonly<Record<string, unknown>>; retries: number; eta: Date | null; queue: string }];
   'task-started': [{ id: string; name: string }];
@@ -42,17 +71,28 @@ export interface WorkerEvents {
 }
 
 interface Active {
+  readonly request: TaskRequest;
   readonly delivery: Delivery;
   readonly controller: AbortController;
+  readonly startedAt: number;
   /** Set when a forced stop gave the message back: the run's outcome is then discarded. */
   abandoned: boolean;
 }
 
+interface Held {
+  readonly request: TaskRequest;
+  readonly queue: string;
+  readonly timer: NodeJS.Timeout;
+  readonly stopLease: () => void;
+  readonly reason: 'eta' | 'rate-limit';
+}
+
 /**
- * Consumes queues and runs tasks with bounded concurrency. Acks after the task finishes
- * (acksLate, the default) so a crash redelivers; records STARTED/PROGRESS/SUCCESS/FAILURE;
- * rejects malformed messages and unknown tasks with a logged reason and keeps going.
- * stop() stops taking, finishes in-flight work; stop({force: true}) gives it back to the queue.
+ * Consumes queues and runs tasks with bounded concurrency in a pool. Acks after the task
+ * finishes (acksLate, the default) so a crash redelivers; keeps leases alive while it holds a
+ * delivery; records STARTED/PROGRESS/RETRY/SUCCESS/FAILURE/REVOKED; dead-letters what cannot
+ * run with the reason, and keeps going. stop() stops taking and finishes in-flight work;
+ * stop({force: true}) gives unfinished work back to the queue.
  */
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly app: App;
@@ -60,14 +100,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly concurrency: number;
   readonly prefetch: number;
   readonly hostname: string;
+  readonly pool: ExecutorPool;
+  readonly #options: WorkerOptions;
   readonly #logger: Logger;
   readonly #slots: Slots;
   readonly #consumeController = new AbortController();
-  readonly #active = new Set<Active>();
-  readonly #scheduled = new Map<Delivery, NodeJS.Timeout>();
+  readonly #active = new Map<Delivery, Active>();
+  readonly #held = new Map<Delivery, Held>();
+  readonly #consumers = new Map<string, Consumer>();
   readonly #loops: Promise<void>[] = [];
-  #writer: ResultWriter | undefined;
-  #broker: RuntimeBroker | undefined;
+  readonly #revoked = new RevokedSet();
+  readonly #rateLimiter = new RateLimiter();
+  readonly #lostRuns = new Map<string, number>();
+  readonly #cleanups: (() => void)[] = [];
+  #writer!: ResultWriter;
+  #broker!: RuntimeBroker;
+  #events!: EventDispatcher;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #stopped: Promise<void> | undefined;
   readonly stats = { received: 0, succeeded: 0, failed: 0, retried: 0, rejected: 0, revoked: 0 };
@@ -75,13 +123,35 @@ export class Worker extends EventEmitter<WorkerEvents> {
   constructor(app: App, options: WorkerOptions = {}) {
     super();
     this.app = app;
+    this.#options = options;
     this.queues = options.queues?.length ? [...options.queues] : [app.config.defaultQueue];
     this.concurrency = options.concurrency ?? Math.max(2, availableParallelism());
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new TqError('TQ_CONFIG_INVALID', `concurrency must be a positive integer, got ${options.concurrency}`);
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
+      throw new ConfigError([{ path: 'concurrency', message: `expected a positive integer, got ${options.concurrency}` }]);
+    }
     this.prefetch = this.concurrency * (options.prefetchMultiplier ?? 4);
     this.hostname = options.hostname ?? `${process.pid}@${app.config.hostname}`;
     this.#logger = options.logger ?? app.logger;
     this.#slots = new Slots(this.concurrency);
+    this.pool = this.#createPool(options);
+  }
+
+  #createPool(options: WorkerOptions): ExecutorPool {
+    const kind = options.pool ?? 'async';
+    if (kind === 'async') return new AsyncPool();
+    if (kind !== 'threads' && kind !== 'processes') throw new ConfigError([{ path: 'pool', message: `expected async, threads or processes, got "${kind}"` }]);
+    if (!options.appModule) {
+      throw new ConfigError([{ path: 'appModule', message: `the ${kind} pool imports your app in each executor: pass appModule (e.g. new URL('./tasks.js', import.meta.url))` }]);
+    }
+    const appModule = options.appModule instanceof URL ? fileURLToPath(options.appModule) : options.appModule;
+    return new ChildExecutorPool({
+      kind,
+      size: this.concurrency,
+      appModule,
+      logger: this.#logger,
+      ...(options.maxTasksPerChild !== undefined ? { maxTasksPerChild: options.maxTasksPerChild } : {}),
+      ...(options.maxMemoryPerChildMb !== undefined ? { maxMemoryPerChildMb: options.maxMemoryPerChildMb } : {}),
+    });
   }
 
   /** Tasks running now. */
@@ -89,24 +159,46 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.#active.size;
   }
 
-  /** Connects and starts consuming; resolves once consumers are set up. */
+  /** Connects, starts the pool and the consumers; resolves once they are set up. */
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new TqError('TQ_CLOSED', 'a worker can be started once');
     this.#state = 'running';
-    const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend()]);
+    const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend(), this.pool.start()]);
     this.#broker = broker;
     this.#writer = new ResultWriter(backend, { ttlMs: this.app.config.resultTtlMs, logger: this.#logger, hostname: this.hostname });
+    this.#events = new EventDispatcher(broker, { enabled: this.#options.events ?? false, hostname: this.hostname, logger: this.#logger });
+    if ((this.#options.control ?? true) && broker.capabilities.broadcast) this.#listenForControl(broker);
     for (const queue of this.queues) this.#loops.push(this.#consumeLoop(broker, queue));
-    this.#logger.info(`worker ${this.hostname} consuming [${this.queues.join(', ')}] with concurrency ${this.concurrency}`, {
+    this.#logger.info(`worker ${this.hostname} consuming [${this.queues.join(', ')}] with ${this.pool.kind} pool of ${this.concurrency}`, {
       tasks: [...this.app.tasks.keys()],
     });
     this.emit('worker-online', { hostname: this.hostname, queues: this.queues, concurrency: this.concurrency });
+    this.#events.send('worker-online', this.#workerInfo());
+    if (this.#events.enabled) {
+      const heartbeat = setInterval(() => this.#events.send('worker-heartbeat', this.#workerInfo()), this.#options.heartbeatIntervalMs ?? 2000);
+      heartbeat.unref();
+      this.#cleanups.push(() => clearInterval(heartbeat));
+    }
+  }
+
+  #workerInfo(): Record<string, unknown> {
+    return {
+      freq: (this.#options.heartbeatIntervalMs ?? 2000) / 1000,
+      sw_ident: 'tq',
+      sw_ver: '0.1.0',
+      sw_sys: process.platform,
+      active: this.#active.size,
+      processed: this.stats.succeeded + this.stats.failed,
+      loadavg: loadavg().map((n) => Math.round(n * 100) / 100),
+    };
   }
 
   async #consumeLoop(broker: RuntimeBroker, queue: string): Promise<void> {
     const signal = this.#consumeController.signal;
     try {
-      const iterator = broker.consume(queue, { prefetch: this.prefetch, signal })[Symbol.asyncIterator]();
+      const consumer = broker.consume(queue, { prefetch: this.prefetch, signal });
+      this.#consumers.set(queue, consumer);
+      const iterator = consumer[Symbol.asyncIterator]();
       while (!signal.aborted) {
         // Pull the next delivery only when an executor slot is free: back-pressure.
         if (!(await this.#slots.acquire(signal))) break;
@@ -115,7 +207,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
           this.#slots.release();
           break;
         }
-        this.#handle(next.value, queue).catch((error: unknown) => this.#logger.error(`internal error handling a delivery from ${queue}: ${(error as Error).stack ?? String(error)}`));
+        this.#handle(next.value, queue).catch((error: unknown) =>
+          this.#logger.error(`internal error handling a delivery from ${queue}: ${(error as Error).stack ?? String(error)}`),
+        );
       }
       await iterator.return?.();
     } catch (error) {
@@ -125,7 +219,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /** Owns one slot from the consume loop; releases it when the delivery no longer needs it. */
+  /** Owns one executor slot from the consume loop until the delivery no longer needs it. */
   async #handle(delivery: Delivery, queue: string): Promise<void> {
     this.stats.received++;
     let request: TaskRequest;
@@ -138,71 +232,139 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (!found) throw new UnknownTaskError(request.task, [...this.app.tasks.keys()]);
       definition = found;
     } catch (error) {
-      await this.#rejectBadMessage(delivery, queue, error);
       this.#slots.release();
+      await this.#rejectBadMessage(delivery, queue, error);
       return;
     }
     this.emit('task-received', { id: request.id, name: request.task, args: request.args, kwargs: request.kwargs, retries: request.retries, eta: request.eta, queue });
-
-    if (request.expires && request.expires.getTime() <= Date.now()) {
-      await this.#revoke(delivery, request, 'expired');
+    this.#events.send('task-received', {
+      uuid: request.id,
+      name: request.task,
+      args: request.headers['argsrepr'] ?? null,
+      kwargs: request.headers['kwargsrepr'] ?? null,
+      root_id: request.rootId,
+      parent_id: request.parentId,
+      retries: request.retries,
+      eta: request.headers['eta'] ?? null,
+      expires: request.headers['expires'] ?? null,
+    });
+    const attempt = await this.#attempt(delivery, request);
+    const poisonThreshold = this.#options.poisonThreshold ?? 3;
+    if (attempt > poisonThreshold) {
       this.#slots.release();
+      const reason = new WorkerLostError(`${request.task}[${request.id}] was delivered ${attempt} times without finishing (its executor died each time): dead-lettered as a poison message`);
+      this.#logger.error(reason.message);
+      await this.#writer.failure(request, reason);
+      this.stats.rejected++;
+      this.emit('task-rejected', { id: request.id, name: request.task, queue, reason: reason.message, error: reason });
+      await deadLetter(this.#broker, delivery, queue, { message: reason.message, code: 'TQ_POISON_MESSAGE' }, this.#deadLetterOptions());
       return;
     }
-    const wait = request.eta ? request.eta.getTime() - Date.now() : 0;
-    if (wait > 0) {
-      // Hold the ETA task without occupying an executor slot.
+    await this.#dispatch(delivery, request, definition, queue, attempt);
+  }
+
+  /**
+   * With a slot held: skip revoked and expired tasks, hold countdown/ETA and rate-limited ones
+   * (releasing the slot), run the rest. Runs again for a held task when its time comes.
+   */
+  async #dispatch(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, attempt: number): Promise<void> {
+    if (this.#revoked.has(request.id) || (!this.#broker.capabilities.broadcast && (await this.#revokedInBackend(request.id)))) {
       this.#slots.release();
-      this.#schedule(delivery, request, definition, queue, wait);
+      await this.#revoke(delivery, request, 'revoked');
       return;
+    }
+    if (request.expires && request.expires.getTime() <= Date.now()) {
+      this.#slots.release();
+      await this.#revoke(delivery, request, 'expired');
+      return;
+    }
+    const etaWait = request.eta ? request.eta.getTime() - Date.now() : 0;
+    if (etaWait > 0) {
+      this.#slots.release();
+      // A broker that can delay holds it better than our memory: hand it back with a due time.
+      if (etaWait > 1000 && this.#broker.capabilities.delayedDelivery) await this.#deferToBroker(delivery, request, queue);
+      else this.#hold(delivery, request, definition, queue, attempt, etaWait, 'eta');
+      return;
+    }
+    const rate = definition.options.rateLimit;
+    if (rate !== undefined) {
+      const key = definition.options.rateLimitKey ? `${request.task}:${definition.options.rateLimitKey(request.args, request.kwargs)}` : request.task;
+      const rateWait = this.#rateLimiter.reserve(key, parseRate(rate));
+      if (rateWait > 0) {
+        this.#slots.release();
+        this.#hold(delivery, request, definition, queue, attempt, rateWait, 'rate-limit');
+        return;
+      }
     }
     try {
-      await this.#execute(delivery, request, definition, queue);
+      await this.#execute(delivery, request, definition, queue, attempt);
     } finally {
       this.#slots.release();
     }
   }
 
-  #schedule(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, waitMs: number): void {
+  async #deferToBroker(delivery: Delivery, request: TaskRequest, queue: string): Promise<void> {
+    try {
+      await this.app.publishCall(queue, requestToCall(request));
+      await this.#settle(delivery, 'ack');
+    } catch (error) {
+      this.#logger.warn(`could not hand ${request.task}[${request.id}] back to the broker for its ETA: ${(error as Error).message}; requeueing`);
+      await this.#settle(delivery, 'requeue');
+    }
+  }
+
+  /** Holds a delivery without an executor slot: widens the prefetch window and keeps its lease. */
+  #hold(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, attempt: number, waitMs: number, reason: Held['reason']): void {
     const timer = setTimeout(async () => {
-      this.#scheduled.delete(delivery);
+      this.#release(delivery);
       if (!(await this.#slots.acquire())) return;
       if (this.#state !== 'running') {
         this.#slots.release();
-        await delivery.reject(true);
+        await this.#settle(delivery, 'requeue');
         return;
       }
-      try {
-        if (request.expires && request.expires.getTime() <= Date.now()) await this.#revoke(delivery, request, 'expired');
-        else await this.#execute(delivery, request, definition, queue);
-      } finally {
-        this.#slots.release();
-      }
+      await this.#dispatch(delivery, request, definition, queue, attempt);
     }, waitMs);
-    this.#scheduled.set(delivery, timer);
+    this.#held.set(delivery, { request, queue, timer, reason, stopLease: keepAlive(delivery, this.#broker.capabilities, this.#logger) });
+    this.#resizePrefetch(queue);
   }
 
-  async #execute(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string): Promise<void> {
-    const writer = this.#writer!;
+  #release(delivery: Delivery): Held | undefined {
+    const held = this.#held.get(delivery);
+    if (!held) return undefined;
+    this.#held.delete(delivery);
+    clearTimeout(held.timer);
+    held.stopLease();
+    this.#resizePrefetch(held.queue);
+    return held;
+  }
+
+  #resizePrefetch(queue: string): void {
+    let held = 0;
+    for (const h of this.#held.values()) if (h.queue === queue) held++;
+    this.#consumers.get(queue)?.setPrefetch?.(this.prefetch + held);
+  }
+
+  async #execute(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, attempt: number): Promise<void> {
+    const writer = this.#writer;
     const acksLate = definition.options.acksLate ?? true;
     if (!acksLate) await this.#settle(delivery, 'ack');
-    const active: Active = { delivery, controller: new AbortController(), abandoned: false };
-    this.#active.add(active);
+    const active: Active = { request, delivery, controller: new AbortController(), startedAt: Date.now(), abandoned: false };
+    this.#active.set(delivery, active);
+    const stopLease = acksLate ? keepAlive(delivery, this.#broker.capabilities, this.#logger) : () => undefined;
     const started = performance.now();
     this.emit('task-started', { id: request.id, name: request.task });
-    await writer.started(request);
-    const outcome = await runTask({
-      definition,
-      request,
-      hostname: this.hostname,
-      signal: active.controller.signal,
+    this.#events.send('task-started', { uuid: request.id, pid: process.pid });
+    await writer.started(request, attempt);
+    const outcome = await this.pool.run({ definition, request, hostname: this.hostname }, {
       updateState: async (state, meta) => {
         if (active.abandoned) return;
         this.emit('task-progress', { id: request.id, name: request.task, state, meta });
         await writer.write(request, state, meta);
       },
-    });
-    this.#active.delete(active);
+    }, active.controller.signal);
+    stopLease();
+    this.#active.delete(delivery);
     if (active.abandoned) return;
     const runtimeMs = performance.now() - started;
 
@@ -210,49 +372,95 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await writer.success(request, outcome.value);
       this.stats.succeeded++;
       this.emit('task-succeeded', { id: request.id, name: request.task, result: outcome.value, runtimeMs });
+      this.#events.send('task-succeeded', { uuid: request.id, result: JSON.stringify(outcome.value) ?? 'None', runtime: runtimeMs / 1000 });
       await this.#settle(delivery, 'ack');
       return;
     }
-    const error = outcome.error;
-    if (error instanceof Ignore) {
-      await this.#settle(delivery, 'ack');
-      return;
-    }
+    await this.#handleError(delivery, request, definition, queue, outcome.error, runtimeMs);
+  }
+
+  async #handleError(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, error: unknown, runtimeMs: number): Promise<void> {
+    if (error instanceof Ignore) return this.#settle(delivery, 'ack');
+    if (error instanceof TaskRevokedError) return this.#revoke(delivery, request, 'terminated');
     if (error instanceof Reject) {
       this.stats.rejected++;
       this.emit('task-rejected', { id: request.id, name: request.task, queue, reason: error.message, error });
-      await this.#settle(delivery, error.requeue ? 'requeue' : 'dead');
-      return;
+      this.#events.send('task-rejected', { uuid: request.id, requeue: error.requeue });
+      if (error.requeue) return this.#settle(delivery, 'requeue');
+      return deadLetter(this.#broker, delivery, queue, { message: error.message, code: 'TQ_REJECTED' }, this.#deadLetterOptions());
+    }
+    if (error instanceof WorkerLostError && definition.options.rejectOnWorkerLost) {
+      this.#lostRuns.set(request.id, (this.#lostRuns.get(request.id) ?? 0) + 1);
+      this.#logger.warn(`${error.message}; giving the message back (rejectOnWorkerLost)`);
+      return this.#settle(delivery, 'requeue');
     }
     const maxRetries = definition.options.maxRetries ?? 3;
-    const retry = error instanceof Retry ? error : shouldAutoretry(definition.options, error) && request.retries < maxRetries ? new Retry(backoffSeconds(definition.options, request.retries), error) : undefined;
+    const retry =
+      error instanceof Retry ? error
+      : shouldAutoretry(definition.options, error) && request.retries < maxRetries ? new Retry(backoffSeconds(definition.options, request.retries), error)
+      : undefined;
     if (retry) {
       try {
         await this.app.publishCall(queue, requestToCall(request, { retries: request.retries + 1, eta: new Date(Date.now() + retry.countdown * 1000) }));
       } catch (publishError) {
         // The retry could not be sent: give the original back so it is not lost.
         this.#logger.error(`retry of ${request.task}[${request.id}] could not be published: ${(publishError as Error).message}; requeueing`);
-        await this.#settle(delivery, 'requeue');
-        return;
+        return this.#settle(delivery, 'requeue');
       }
-      await writer.retry(request, retry.reason);
+      await this.#writer.retry(request, retry.reason);
       this.stats.retried++;
       this.emit('task-retried', { id: request.id, name: request.task, reason: retry.reason, countdown: retry.countdown, retries: request.retries + 1 });
-      await this.#settle(delivery, 'ack');
-      return;
+      this.#events.send('task-retried', { uuid: request.id, exception: describe(retry.reason), traceback: traceback(retry.reason) });
+      return this.#settle(delivery, 'ack');
     }
     this.stats.failed++;
-    await writer.failure(request, error);
-    this.#logger.warn(`task ${request.task}[${request.id}] failed: ${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`);
+    await this.#writer.failure(request, error);
+    this.#logger.warn(`task ${request.task}[${request.id}] failed: ${describe(error)}`);
     this.emit('task-failed', { id: request.id, name: request.task, error, traceback: traceback(error), runtimeMs });
+    this.#events.send('task-failed', { uuid: request.id, exception: describe(error), traceback: traceback(error) });
     await this.#settle(delivery, 'ack');
+  }
+
+  /** Which start of this task this delivery is: 1, or more when it comes back after dying mid-run. */
+  async #attempt(delivery: Delivery, request: TaskRequest): Promise<number> {
+    const lost = this.#lostRuns.get(request.id) ?? 0;
+    if (!delivery.redelivered && lost === 0) return 1;
+    let recorded = 0;
+    const bytes = await this.#backendFetch(request.id);
+    if (bytes) {
+      const record = decodeRecord(bytes);
+      const meta = record.result as { attempt?: unknown } | null;
+      if (record.status === TaskState.STARTED && typeof meta?.attempt === 'number') recorded = meta.attempt;
+    }
+    return Math.max(recorded, lost) + 1;
+  }
+
+  async #backendFetch(id: string): Promise<Uint8Array | null> {
+    const backend = await this.app.backend();
+    if (!backend) return null;
+    try {
+      return await backend.fetch(id);
+    } catch (error) {
+      this.#logger.warn(`could not read the record of ${id}: ${(error as Error).message}`);
+      return null;
+    }
+  }
+
+  async #revokedInBackend(id: string): Promise<boolean> {
+    const bytes = await this.#backendFetch(id);
+    return bytes !== null && decodeRecord(bytes).status === TaskState.REVOKED;
   }
 
   async #revoke(delivery: Delivery, request: TaskRequest, reason: string): Promise<void> {
     this.stats.revoked++;
-    await this.#writer!.revoked(request, reason);
+    await this.#writer.revoked(request, reason);
     this.emit('task-revoked', { id: request.id, name: request.task, reason });
+    this.#events.send('task-revoked', { uuid: request.id, terminated: reason === 'terminated', expired: reason === 'expired', signum: null });
     await this.#settle(delivery, 'ack');
+  }
+
+  #deadLetterOptions() {
+    return { suffix: this.app.config.deadLetterSuffix, logger: this.#logger };
   }
 
   /** A message no task can run: say why, record the failure if its id is readable, dead-letter it. */
@@ -264,25 +472,86 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const reason = (error as Error).message;
     this.#logger.warn(`rejected a message from ${queue}${id ? ` (task ${name}[${id}])` : ''}: ${reason}`);
     this.emit('task-rejected', { id, name, queue, reason, error });
-    if (id && !(error instanceof MessageDecodeError)) {
+    if (id && !isTqError(error, 'TQ_MESSAGE_MALFORMED')) {
       // The sender may be waiting on get(): give it the reason instead of a timeout.
-      await this.#writer!.failure({ id, ignoreResult: false, properties: delivery.message.properties }, error);
+      await this.#writer.failure({ id, ignoreResult: false, properties: delivery.message.properties }, error);
     }
-    await this.#settle(delivery, 'dead');
+    const code = isTqError(error) ? error.code : 'TQ_MESSAGE_MALFORMED';
+    await deadLetter(this.#broker, delivery, queue, { message: reason, code }, this.#deadLetterOptions());
   }
 
-  async #settle(delivery: Delivery, how: 'ack' | 'requeue' | 'dead'): Promise<void> {
+  async #settle(delivery: Delivery, how: 'ack' | 'requeue'): Promise<void> {
     try {
       if (how === 'ack') await delivery.ack();
-      else await delivery.reject(how === 'requeue');
+      else await delivery.reject(true);
     } catch (error) {
       // The broker will redeliver an unsettled message: at-least-once, never lost.
       this.#logger.warn(`could not ${how} a delivery: ${(error as Error).message}`);
     }
   }
 
+  #listenForControl(broker: RuntimeBroker): void {
+    const controller = new AbortController();
+    this.#cleanups.push(() => controller.abort());
+    void (async () => {
+      try {
+        for await (const bytes of broker.subscribe(controlChannel, controller.signal)) {
+          const request = decodeControl<ControlRequest>(bytes);
+          if (!request || (request.destination && !request.destination.includes(this.hostname))) continue;
+          const result = this.#answerControl(request);
+          if (request.replyTo && result !== undefined) {
+            await broker.broadcast(request.replyTo, encodeControl({ id: request.id, hostname: this.hostname, result })).catch(() => undefined);
+          }
+        }
+      } catch (error) {
+        if (!controller.signal.aborted) this.#logger.warn(`remote control stopped: ${(error as Error).message}`);
+      }
+    })();
+  }
+
+  #answerControl(request: ControlRequest): unknown {
+    switch (request.method) {
+      case 'ping':
+        return { ok: 'pong' };
+      case 'revoke': {
+        const ids = (request.arguments['taskIds'] as string[] | undefined) ?? [];
+        for (const id of ids) {
+          this.#revoked.add(id);
+          if (!request.arguments['terminate']) continue;
+          for (const active of this.#active.values()) {
+            if (active.request.id === id) active.controller.abort(new TaskRevokedError(id, 'terminated'));
+          }
+        }
+        return { ok: `revoked ${ids.length}` };
+      }
+      case 'inspect':
+        return this.inspect(String(request.arguments['what']));
+      default:
+        return undefined;
+    }
+  }
+
+  /** What `tq inspect` shows: active, reserved (waiting on a rate limit), scheduled (ETA), registered, stats. */
+  inspect(what: string): unknown {
+    const describeRequest = (r: TaskRequest) => ({ id: r.id, name: r.task, args: r.args, kwargs: r.kwargs, retries: r.retries });
+    switch (what) {
+      case 'active':
+        return [...this.#active.values()].map((a) => ({ ...describeRequest(a.request), hostname: this.hostname, time_start: a.startedAt / 1000 }));
+      case 'scheduled':
+        return [...this.#held.values()].filter((h) => h.reason === 'eta').map((h) => ({ eta: h.request.eta?.toISOString(), request: describeRequest(h.request) }));
+      case 'reserved':
+        return [...this.#held.values()].filter((h) => h.reason === 'rate-limit').map((h) => describeRequest(h.request));
+      case 'registered':
+        return [...this.app.tasks.keys()].sort();
+      case 'stats':
+        return { ...this.stats, pool: this.pool.kind, concurrency: this.concurrency, prefetch: this.prefetch, active: this.#active.size, held: this.#held.size };
+      default:
+        return { error: `unknown inspect target "${what}"` };
+    }
+  }
+
   /**
-   * Stop taking messages. Graceful (default): wait for running tasks, give back held ETA tasks.
+   * Stop taking messages. Graceful (default): wait for running tasks, give back held ones.
    * force: abort running tasks and give their messages back to the queue at once.
    */
   stop(options: { force?: boolean } = {}): Promise<void> {
@@ -291,13 +560,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#state = 'stopping';
     this.#stopped = (async () => {
       this.#consumeController.abort();
-      for (const [delivery, timer] of this.#scheduled) {
-        clearTimeout(timer);
+      for (const delivery of [...this.#held.keys()]) {
+        this.#release(delivery);
         await this.#settle(delivery, 'requeue');
       }
-      this.#scheduled.clear();
       await Promise.allSettled(this.#loops);
       while (this.#active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const cleanup of this.#cleanups) cleanup();
+      this.#events?.send('worker-offline', this.#workerInfo());
+      await this.pool.close();
       this.#state = 'stopped';
       this.emit('worker-offline', { hostname: this.hostname });
       this.#logger.info(`worker ${this.hostname} stopped`, { ...this.stats });
@@ -306,10 +577,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #forceStop(): void {
-    for (const active of this.#active) {
+    for (const active of this.#active.values()) {
       if (active.abandoned) continue;
       active.abandoned = true;
-      active.controller.abort(new TaskRevokedError(active.delivery.message.headers['id'] as string, 'terminated by a forced worker shutdown'));
+      active.controller.abort(new TaskRevokedError(active.request.id, 'terminated by a forced worker shutdown'));
       void this.#settle(active.delivery, 'requeue');
     }
     this.#active.clear();
@@ -340,3 +611,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 }
 
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

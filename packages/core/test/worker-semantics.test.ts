@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp, decodeEvent, encodeTaskMessage, eventChannel, jsonSerializer, TaskRevokedError, type App } from '../src/index.js';
+import { createMemoryAdapter } from '../src/memory/index.js';
+import { parseRate, RateLimiter } from '../src/worker/rate-limit.js';
+import { memoryApp, sleep } from './helpers.js';
+
+let app: App;
+afterEach(async () => {
+  await app?.close();
+});
+
+describe('rate limits', () => {
+  it('parses Celery rate strings', () => {
+    expect(parseRate('10/s')).toBeCloseTo(0.01);
+    expect(parseRate('60/m')).toBeCloseTo(0.001);
+    expect(parseRate('3600/h')).toBeCloseTo(0.001);
+    expect(parseRate(5)).toBeCloseTo(0.005);
+    expect(() => parseRate('fast')).toThrow(/N\/s/);
+  });
+
+  it('a token bucket spaces runs per key', () => {
+    const limiter = new RateLimiter();
+    expect(limiter.reserve('a', 0.01, 0)).toBe(0);
+    expect(limiter.reserve('a', 0.01, 0)).toBe(100);
+    expect(limiter.reserve('b', 0.01, 0)).toBe(0);
+    expect(limiter.reserve('a', 0.01, 100)).toBe(0);
+  });
+
+  it("'10/s' spaces a task's runs by 100 ms, per key when a key is given", async () => {
+    app = memoryApp();
+    const runs: { key: string; at: number }[] = [];
+    app.task('tq.limited', (key: string) => void runs.push({ key, at: Date.now() }), { rateLimit: '10/s', rateLimitKey: (args) => String(args[0]) });
+    const worker = app.worker({ concurrency: 4 });
+    await worker.start();
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await app.sendTask('tq.limited', ['a']));
+    results.push(await app.sendTask('tq.limited', ['b']));
+    await Promise.all(results.map((r) => r.get({ timeout: 5000 })));
+    const a = runs.filter((r) => r.key === 'a').map((r) => r.at);
+    expect(a.at(-1)! - a[0]!).toBeGreaterThanOrEqual(290);
+    const b = runs.find((r) => r.key === 'b')!.at;
+    expect(b - a[0]!).toBeLessThan(90); // another key is not held back
+    await worker.stop();
+  });
+});
+
+describe('countdown and ETA', () => {
+  it('held ETA tasks widen the prefetch window instead of filling it', async () => {
+    const name = `eta${randomUUID().slice(0, 6)}`;
+    app = createApp({ broker: `memory://${name}?delayedDelivery=false`, resultBackend: `memory://${name}`, adapters: [createMemoryAdapter()], logLevel: 'silent' });
+    app.task('tq.now', () => 'now');
+    const worker = app.worker({ concurrency: 1, prefetchMultiplier: 1 });
+    await worker.start();
+    for (let i = 0; i < 3; i++) await app.sendTask('tq.now', [], {}, { countdown: 30 });
+    const started = Date.now();
+    expect(await (await app.sendTask('tq.now')).get({ timeout: 5000 })).toBe('now');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((worker.inspect('scheduled') as unknown[]).length).toBe(3);
+    await worker.stop();
+  });
+
+  it('keeps the lease of a held ETA task so it is not redelivered', async () => {
+    const name = `lease${randomUUID().slice(0, 6)}`;
+    app = createApp({ broker: `memory://${name}?visibilityTimeoutMs=150&delayedDelivery=false`, resultBackend: `memory://${name}`, adapters: [createMemoryAdapter()], logLevel: 'silent' });
+    let runs = 0;
+    app.task('tq.later', () => ++runs);
+    const worker = app.worker({ concurrency: 2 });
+    await worker.start();
+    const result = await app.sendTask('tq.later', [], {}, { countdown: 0.6 });
+    const slow = app.task('tq.slow', async () => {
+      await sleep(500); // runs well past the 150 ms window, extended meanwhile
+      return 'slow';
+    });
+    const slowResult = await slow.delay();
+    expect(await result.get({ timeout: 5000 })).toBe(1);
+    expect(await slowResult.get({ timeout: 5000 })).toBe('slow');
+    await sleep(300);
+    expect(runs).toBe(1);
+    expect(worker.stats.received).toBe(2);
+    await worker.stop();
+  });
+
+  it('hands a far ETA from another producer back to a broker that can delay', async () => {
+    app = memoryApp();
+    app.task('tq.eta', () => 'ran');
+    const worker = app.worker({ concurrency: 1 });
+    await worker.start();
+    const broker = await app.broker();
+    // As Python Celery sends it: an eta header, no broker-side delay.
+    const id = randomUUID();
+    const message = encodeTaskMessage({ id, task: 'tq.eta', args: [], kwargs: {}, eta: new Date(Date.now() + 1500) }, jsonSerializer);
+    await broker.publish('celery', message);
+    await sleep(200);
+    expect(worker.inspect('scheduled')).toEqual([]); // not held in worker memory
+    expect(await app.asyncResult(id).get({ timeout: 5000 })).toBe('ran');
+    await worker.stop();
+  });
+});
+
+describe('remote control', () => {
+  it('ping and inspect reach every worker', async () => {
+    app = memoryApp();
+    app.task('tq.a', () => 1);
+    app.task('tq.b', () => 2);
+    const w1 = app.worker({ hostname: 'w1' });
+    const w2 = app.worker({ hostname: 'w2' });
+    await w1.start();
+    await w2.start();
+    const pongs = await app.control.ping({ timeoutMs: 300 });
+    expect(pongs.map((p) => p.hostname).sort()).toEqual(['w1', 'w2']);
+    const registered = await app.control.inspect('registered', { timeoutMs: 300 });
+    expect(registered.map((r) => r.result)).toEqual([['tq.a', 'tq.b'], ['tq.a', 'tq.b']]);
+    await w1.stop();
+    await w2.stop();
+  });
+
+  it('a revoked task is skipped when it arrives', async () => {
+    app = memoryApp();
+    let ran = false;
+    app.task('tq.skip', () => (ran = true));
+    const worker = app.worker();
+    await worker.start();
+    const result = await app.sendTask('tq.skip', [], {}, { countdown: 0.3 });
+    await app.control.revoke(result.id);
+    await expect(result.get({ timeout: 5000 })).rejects.toBeInstanceOf(TaskRevokedError);
+    await sleep(400);
+    expect(ran).toBe(false);
+    await worker.stop();
+  });
+
+  it('inspect active shows running tasks; revoke terminate aborts one', async () => {
+    app = memoryApp();
+    app.task('tq.wait', async function () {
+      await new Promise((_, reject) => this.signal.addEventListener('abort', () => reject(this.signal.reason)));
+    });
+    const worker = app.worker();
+    await worker.start();
+    const result = await app.sendTask('tq.wait');
+    await sleep(50);
+    const [active] = await app.control.inspect('active', { timeoutMs: 300 });
+    expect((active!.result as { id: string }[]).map((t) => t.id)).toEqual([result.id]);
+    await app.control.revoke(result.id, { terminate: true });
+    await expect(result.get({ timeout: 5000 })).rejects.toBeInstanceOf(TaskRevokedError);
+    await worker.stop();
+  });
+});
+
+describe('events', () => {
+  it('publishes Celery-format task and worker events when enabled', async () => {
+    app = memoryApp({ sendSentEvent: true });
+    app.task('tq.ok', () => 1);
+    app.task('tq.bad', () => {
+      throw new Error('nope');
+    });
+    const broker = await app.broker();
+    const controller = new AbortController();
+    const events: Record<string, unknown>[] = [];
+    const listening = (async () => {
+      for await (const bytes of broker.subscribe(eventChannel, controller.signal)) events.push(decodeEvent(bytes)!);
+    })();
+    const worker = app.worker({ events: true, heartbeatIntervalMs: 50, hostname: 'ev@test' });
+    await worker.start();
+    const ok = await app.sendTask('tq.ok');
+    await ok.get({ timeout: 5000 });
+    await (await app.sendTask('tq.bad')).get({ timeout: 5000 }).catch(() => undefined);
+    await sleep(120);
+    await worker.stop();
+    controller.abort();
+    await listening;
+    const types = events.map((e) => e['type']);
+    for (const type of ['worker-online', 'task-sent', 'task-received', 'task-started', 'task-succeeded', 'task-failed', 'worker-heartbeat', 'worker-offline']) {
+      expect(types).toContain(type);
+    }
+    const succeeded = events.find((e) => e['type'] === 'task-succeeded')!;
+    expect(succeeded).toMatchObject({ uuid: ok.id, hostname: 'ev@test', result: '1' });
+    expect(typeof succeeded['timestamp']).toBe('number');
+    expect(typeof succeeded['runtime']).toBe('number');
+    expect(events.find((e) => e['type'] === 'task-failed')!['exception']).toBe('Error: nope');
+  });
+});
