@@ -23,7 +23,7 @@ import {
   type BrokerCapabilities,
   type BrokerMessage,
   type ConsumeOptions,
-  type Delivery,
+  type Consumer as TqConsumer,
 } from '@tq/core/adapter';
 import { openConnection } from './connection.js';
 import { toTqError } from './errors.js';
@@ -156,7 +156,7 @@ export class NatsBroker implements Broker {
     }
   }
 
-  consume(queue: string, options: ConsumeOptions): AsyncIterable<Delivery> {
+  consume(queue: string, options: ConsumeOptions): TqConsumer {
     const { nc, js } = this.#live();
     const consumer: QueueConsumer = new QueueConsumer(queue, options.prefetch, options.signal, {
       nc,
@@ -171,6 +171,7 @@ export class NatsBroker implements Broker {
     });
     this.#consumers.add(consumer);
     return {
+      setPrefetch: (prefetch) => consumer.setPrefetch(prefetch),
       [Symbol.asyncIterator]: () => {
         const inner = consumer.buffer[Symbol.asyncIterator]();
         return {

@@ -30,7 +30,7 @@ const maxBackoffMs = 2_000;
 export class QueueConsumer {
   readonly buffer: DeliveryBuffer<Delivery>;
   readonly #queue: string;
-  readonly #prefetch: number;
+  #prefetch: number;
   readonly #context: QueueConsumerContext;
   readonly #unacked = new Set<NatsDelivery>();
   readonly #fetches = new Set<ConsumerMessages>();
@@ -43,7 +43,15 @@ export class QueueConsumer {
     this.#prefetch = Math.max(1, Math.floor(prefetch));
     this.#context = context;
     this.buffer = new DeliveryBuffer<Delivery>({ signal, onClose: () => this.stop() });
+    // Stop pulling the moment the consumer aborts, not when its reader notices.
+    signal.addEventListener('abort', () => this.stop(), { once: true });
     void this.#run();
+  }
+
+  /** Core widens the window while it holds countdown/ETA tasks; takes effect on the next pull. */
+  setPrefetch(prefetch: number): void {
+    this.#prefetch = Math.max(1, Math.floor(prefetch));
+    this.#wakeUp();
   }
 
   get unacked(): number {
@@ -129,7 +137,7 @@ export class QueueConsumer {
     // A copy: nats.js hands out views into its socket buffers (Node Buffers).
     const delivery = new NatsDelivery(msg, { body: new Uint8Array(msg.data), ...decoded }, (d, outcome) => this.#settle(d, outcome));
     this.#unacked.add(delivery);
-    this.buffer.push(delivery);
+    if (!this.buffer.push(delivery)) void delivery.abandon();
   }
 
   #deadLetterRaw(msg: JsMsg, reason: string): void {

@@ -137,6 +137,23 @@ describe('NatsBroker on a work-queue stream', () => {
     expect(await b.purge(queue)).toBeGreaterThan(0);
   });
 
+  it('setPrefetch widens the window of a live consumer (core holding ETA tasks)', async () => {
+    const b = broker();
+    await b.connect();
+    const queue = uniqueName('q');
+    for (let i = 0; i < 5; i++) await b.publish(queue, taskMessage(`w-${i}`));
+    const controller = new AbortController();
+    aborts.push(controller);
+    const consumer = b.consume(queue, { prefetch: 1, signal: controller.signal });
+    const it = consumer[Symbol.asyncIterator]();
+    await take(it, 1);
+    expect(await nextWithin(it, 500)).toBe('none');
+    consumer.setPrefetch!(3);
+    await take(it, 2);
+    expect(await nextWithin(it, 500)).toBe('none');
+    expect(await b.purge(queue)).toBe(5);
+  });
+
   it('delivers in publish order to a single consumer', async () => {
     const b = broker();
     await b.connect();
