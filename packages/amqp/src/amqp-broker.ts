@@ -1,5 +1,6 @@
 import type { ChannelModel } from 'amqplib';
 import {
+  BrokerConnectionError,
   brokerCapabilities,
   ClosedError,
   type Broker,
@@ -56,6 +57,11 @@ export class AmqpBroker implements Broker {
     return this.#session.endpoint;
   }
 
+  /** The connection's name on the server (rabbitmqctl list_connections user_provided_name). */
+  get connectionName(): string {
+    return this.#session.connectionName;
+  }
+
   connect(options?: { signal?: AbortSignal }): Promise<void> {
     return this.#session.connect(options?.signal);
   }
@@ -66,13 +72,30 @@ export class AmqpBroker implements Broker {
 
   async publish(queue: string, message: BrokerMessage): Promise<void> {
     if (this.#session.closed) throw new ClosedError('AMQP broker');
-    try {
-      const connection = await this.#connection();
+    await this.#onLiveConnection(`publish to queue "${queue}"`, async (connection) => {
       await this.#topology.declareQueue(connection, queue);
       // The default exchange, routing key = queue name: what Celery 5 does for its task queues.
       await this.#publisher.publish(connection, '', queue, message.body, toPublishOptions(message));
-    } catch (error) {
-      throw toTqError(error, this.#session.endpoint, `publish to queue "${queue}"`);
+    });
+  }
+
+  /**
+   * Runs `operation` on the live connection. If that connection died under it (a cut the
+   * session had not noticed yet), runs it once more on the next connection, waiting up to
+   * connectTimeout for it: a message whose confirm was lost may then be queued twice, which
+   * at-least-once delivery allows.
+   */
+  async #onLiveConnection<T>(what: string, operation: (connection: ChannelModel) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      let connection: ChannelModel | undefined;
+      try {
+        connection = await this.#connection();
+        return await operation(connection);
+      } catch (error) {
+        const failure = toTqError(error, this.#session.endpoint, what);
+        const connectionDied = connection !== undefined && this.#session.connection !== connection && !this.#session.closed;
+        if (attempt > 0 || !connectionDied || !(failure instanceof BrokerConnectionError)) throw failure;
+      }
     }
   }
 
@@ -86,26 +109,19 @@ export class AmqpBroker implements Broker {
 
   async purge(queue: string): Promise<number> {
     if (this.#session.closed) throw new ClosedError('AMQP broker');
-    try {
-      const connection = await this.#connection();
+    return this.#onLiveConnection(`purge queue "${queue}"`, async (connection) => {
       await this.#topology.declareQueue(connection, queue);
-      const channel = await this.#topology.channel(connection);
-      const { messageCount } = await channel.purgeQueue(queue);
+      const { messageCount } = await (await this.#topology.channel(connection)).purgeQueue(queue);
       return messageCount;
-    } catch (error) {
-      throw toTqError(error, this.#session.endpoint, `purge queue "${queue}"`);
-    }
+    });
   }
 
   async broadcast(channelName: string, body: Uint8Array): Promise<void> {
     if (this.#session.closed) throw new ClosedError('AMQP broker');
-    try {
-      const connection = await this.#connection();
+    await this.#onLiveConnection(`broadcast on "${channelName}"`, async (connection) => {
       await declareBroadcastExchange(await this.#topology.channel(connection), channelName);
       await this.#publisher.publish(connection, channelName, '', body, { deliveryMode: 1, contentType: 'application/octet-stream' });
-    } catch (error) {
-      throw toTqError(error, this.#session.endpoint, `broadcast on "${channelName}"`);
-    }
+    });
   }
 
   subscribe(channelName: string, signal: AbortSignal): AsyncIterable<Uint8Array> {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { connect as amqpConnect, type ChannelModel } from 'amqplib';
 import { BrokerConnectionError, ClosedError } from '@tq/core/adapter';
 import { toTqError } from './errors.js';
@@ -20,6 +21,8 @@ export function tlsSocketOptions(tls: AmqpTlsOptions): Record<string, unknown> {
  */
 export class AmqpSession {
   readonly endpoint: string;
+  /** What RabbitMQ shows for this connection (management UI, rabbitmqctl list_connections user_provided_name). */
+  readonly connectionName: string;
   readonly #options: AmqpOptions;
   readonly #label: string;
   readonly #backend: boolean;
@@ -36,6 +39,7 @@ export class AmqpSession {
     this.#label = label;
     this.#backend = role.backend ?? false;
     this.endpoint = describeEndpoint(options);
+    this.connectionName = `tq ${label} ${process.pid}/${randomBytes(4).toString('hex')}`;
   }
 
   get closed(): boolean {
@@ -54,7 +58,7 @@ export class AmqpSession {
     signal?.throwIfAborted();
     const connection = await this.#open();
     if (this.#closed) {
-      await connection.close().catch(() => undefined);
+      await closeConnection(connection);
       throw new ClosedError(this.#label);
     }
     this.#everConnected = true;
@@ -110,7 +114,7 @@ export class AmqpSession {
         {
           timeout: o.connectTimeoutMs,
           noDelay: true,
-          clientProperties: { connection_name: `tq ${this.#label} pid ${process.pid}` },
+          clientProperties: { connection_name: this.connectionName },
           ...(o.tls ? tlsSocketOptions(o.tls) : {}),
         },
       );
@@ -145,7 +149,7 @@ export class AmqpSession {
       this.#reconnectTimer = undefined;
       void this.#open().then(
         async (connection) => {
-          if (this.#closed) await connection.close().catch(() => undefined);
+          if (this.#closed) await closeConnection(connection);
           else this.#adopt(connection);
         },
         (error: unknown) => {
@@ -166,6 +170,24 @@ export class AmqpSession {
     for (const waiter of waiters) waiter.reject(new ClosedError(this.#label));
     const connection = this.#connection;
     this.#connection = undefined;
-    if (connection) await connection.close().catch(() => undefined);
+    if (connection) await closeConnection(connection);
   }
+}
+
+const closeTimeoutMs = 5_000;
+
+/**
+ * amqplib's close() waits for the server's close-ok, which never comes when the socket dies
+ * during the handshake: also settle on the connection's 'close' event, or after 5 s.
+ */
+async function closeConnection(connection: ChannelModel): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    connection.close().catch(() => undefined),
+    new Promise<void>((resolve) => connection.once('close', () => resolve())),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, closeTimeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
 }
