@@ -98,9 +98,59 @@ describe('tq CLI against a running worker', () => {
   });
 });
 
+describe('tq remote control against a running worker', () => {
+  it('tq ping lists the worker', async () => {
+    const run = await tq(['ping', '--timeout', '0.5']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/@.*: \{"ok":"pong"\}/);
+  });
+
+  it('tq inspect registered lists the task names', async () => {
+    const run = await tq(['inspect', 'registered', '--timeout', '0.5']);
+    expect(run.code).toBe(0);
+    const [reply] = run.stdout.trim().split('\n').map((line) => Object.values(JSON.parse(line))[0]);
+    expect(reply).toEqual(['tq.add', 'tq.fail', 'tq.slow']);
+  });
+
+  it('tq control revoke --terminate stops a running task', async () => {
+    const sent = await tq(['call', 'tq.slow', '--args', '[4000]']);
+    const id = sent.stdout.trim();
+    await new Promise((r) => setTimeout(r, 300));
+    const run = await tq(['control', 'revoke', id, '--terminate']);
+    expect(run.code).toBe(0);
+    const result = await tq(['result', id, '--wait', '--timeout', '5']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('revoked');
+  });
+
+  it('tq events shows task events from a worker started with -E', async () => {
+    const socket = join(tmpdir(), `tq-cli-${randomUUID().slice(0, 8)}.sock`);
+    const local = { ...env, TQ_MEMORY_SOCKET: socket };
+    const child = spawn(process.execPath, [bin, 'worker', '--app', tasks, '-E', '--pool', 'threads', '--concurrency', '1'], { env: local, cwd: here });
+    let log = '';
+    child.stderr.on('data', (d) => (log += d));
+    while (!log.includes('consuming')) await new Promise((r) => setTimeout(r, 50));
+    const events = spawn(process.execPath, [bin, 'events'], { env: local, cwd: here });
+    let seen = '';
+    events.stdout.on('data', (d) => (seen += d));
+    await new Promise((r) => setTimeout(r, 300));
+    const call = spawn(process.execPath, [bin, 'call', 'tq.add', '--args', '[20,22]', '--wait'], { env: local });
+    let out = '';
+    call.stdout.on('data', (d) => (out += d));
+    await new Promise((r) => call.on('close', r));
+    expect(out.trim().split('\n')[1]).toBe('42');
+    while (!seen.includes('task-succeeded')) await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toContain('task-received');
+    expect(seen).toContain('task-started');
+    events.kill('SIGINT');
+    child.kill('SIGTERM');
+    expect(await new Promise((r) => child.on('close', r))).toBe(0);
+  });
+});
+
 describe('tq CLI usage errors', () => {
   it('--help everywhere', async () => {
-    for (const command of [[], ['worker'], ['call'], ['result'], ['purge']]) {
+    for (const command of [[], ['worker'], ['call'], ['result'], ['purge'], ['control'], ['inspect'], ['ping'], ['events']]) {
       const run = await tq([...command, '--help']);
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('tq');

@@ -2,7 +2,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { redactUrl } from '../adapters/url.js';
 import type { App } from '../app.js';
 import { isTqError, TaskError } from '../errors.js';
+import { decodeEvent, eventChannel } from '../events/task-events.js';
 import { readyStates } from '../result/states.js';
+import type { PoolKind } from '../worker/pool/pool.js';
 import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
 import { progressBar, StatusLine } from './status-line.js';
 
@@ -14,6 +16,10 @@ Usage:
                [--expires S] [--priority N] [--wait [--timeout S]]
   tq result ID [--wait [--timeout S]]
   tq purge [--queue Q] --force
+  tq control revoke ID [ID…] [--terminate]
+  tq inspect active|reserved|scheduled|registered|stats [--timeout S]
+  tq ping [--timeout S]
+  tq events
 
 Every command takes --broker URL and --backend URL (or TQ_BROKER_URL / TQ_RESULT_BACKEND,
 or a tq.config.json in the current directory) and --app ./tasks.js to load an app's config.
@@ -36,10 +42,22 @@ returns unfinished tasks to the queue).
   --app FILE          module exporting the app (export default app)          (required)
   --queues a,b        queues to consume (default: the app's defaultQueue, "celery")
   --concurrency N     tasks run at once (default: number of CPUs)
+  --pool KIND         async (default) | threads | processes
+  --max-tasks-per-child N      replace a thread/process executor after N tasks
+  --max-memory-per-child MB    replace a thread/process executor past MB of memory
+  -E, --events        publish Celery-format task and worker events
   --broker URL        broker (overrides the app's config)
   --backend URL       result backend (overrides the app's config; "none" disables)
   --loglevel LEVEL    debug | info | warn | error (default info)`,
-    options: { ...common, queues: { type: 'string', short: 'Q' }, concurrency: { type: 'string', short: 'c' } },
+    options: {
+      ...common,
+      queues: { type: 'string', short: 'Q' },
+      concurrency: { type: 'string', short: 'c' },
+      pool: { type: 'string', short: 'P' },
+      'max-tasks-per-child': { type: 'string' },
+      'max-memory-per-child': { type: 'string' },
+      events: { type: 'boolean', short: 'E' },
+    },
   },
   call: {
     help: `tq call NAME [options]
@@ -79,6 +97,33 @@ Print a task's state and result as JSON (PENDING when the backend knows nothing 
 
 Delete every waiting message in a queue (default "celery"). Running tasks are not touched.`,
     options: { ...common, queue: { type: 'string', short: 'Q' }, force: { type: 'boolean', short: 'f' } },
+  },
+  control: {
+    help: `tq control revoke ID [ID…] [--terminate]
+
+Revoke tasks: workers skip them when they arrive; --terminate also stops them if running.
+Recorded as REVOKED in the result backend.`,
+    options: { ...common, terminate: { type: 'boolean' } },
+  },
+  inspect: {
+    help: `tq inspect active|reserved|scheduled|registered|stats [--timeout S]
+
+Ask every worker (prints one JSON object per worker that answers within the timeout, default 1s):
+  active      tasks running now          scheduled   countdown/ETA tasks held
+  reserved    tasks waiting on a rate limit    registered  task names    stats  counters`,
+    options: { ...common, timeout: { type: 'string' } },
+  },
+  ping: {
+    help: `tq ping [--timeout S]
+
+Print every worker that answers within the timeout (default 1s); exit 1 if none does.`,
+    options: { ...common, timeout: { type: 'string' } },
+  },
+  events: {
+    help: `tq events
+
+Print task and worker events live (workers must run with -E) until interrupted.`,
+    options: { ...common },
   },
 } as const;
 
@@ -148,6 +193,14 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runResult(positionals, values);
       case 'purge':
         return await runPurge(values);
+      case 'control':
+        return await runControl(positionals, values);
+      case 'inspect':
+        return await runInspect(positionals, values);
+      case 'ping':
+        return await runPing(values);
+      case 'events':
+        return await runEvents(values);
     }
   } catch (error) {
     return reportError(name, error);
@@ -178,7 +231,18 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
   const queues = typeof values['queues'] === 'string' ? values['queues'].split(',').map((q) => q.trim()).filter(Boolean) : undefined;
   const concurrency = parseNumber(values['concurrency'] as string | undefined, '--concurrency');
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new UsageError('--concurrency must be a positive integer');
-  const worker = app.worker({ ...(queues ? { queues } : {}), ...(concurrency !== undefined ? { concurrency } : {}) });
+  const pool = values['pool'] as string | undefined;
+  if (pool !== undefined && !['async', 'threads', 'processes'].includes(pool)) throw new UsageError(`--pool must be async, threads or processes, got "${pool}"`);
+  const maxTasksPerChild = parseNumber(values['max-tasks-per-child'] as string | undefined, '--max-tasks-per-child');
+  const maxMemoryPerChildMb = parseNumber(values['max-memory-per-child'] as string | undefined, '--max-memory-per-child');
+  const worker = app.worker({
+    ...(queues ? { queues } : {}),
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(pool ? { pool: pool as PoolKind, appModule: values['app'] as string } : {}),
+    ...(maxTasksPerChild !== undefined ? { maxTasksPerChild } : {}),
+    ...(maxMemoryPerChildMb !== undefined ? { maxMemoryPerChildMb } : {}),
+    events: Boolean(values['events']),
+  });
   worker.on('task-received', (e) => app.logger.info(`received ${e.name}[${e.id}]${e.eta ? ` eta ${e.eta.toISOString()}` : ''}`));
   worker.on('task-succeeded', (e) => app.logger.info(`succeeded ${e.name}[${e.id}] in ${e.runtimeMs.toFixed(1)} ms: ${preview(e.result)}`));
   worker.on('task-retried', (e) => app.logger.info(`retry ${e.name}[${e.id}] in ${e.countdown}s (retry ${e.retries})`));
@@ -279,4 +343,71 @@ async function runPurge(values: Record<string, string | boolean | undefined>): P
   } finally {
     await app.close();
   }
+}
+
+async function runControl(positionals: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
+  const [action, ...ids] = positionals;
+  if (action !== 'revoke') throw new UsageError('usage: tq control revoke ID [ID…] [--terminate]');
+  if (ids.length === 0) throw new UsageError('name at least one task id: tq control revoke ID');
+  const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
+  try {
+    await app.control.revoke(ids, { terminate: Boolean(values['terminate']) });
+    process.stdout.write(`revoked ${ids.join(', ')}${values['terminate'] ? ' (terminate)' : ''}\n`);
+    return 0;
+  } finally {
+    await app.close();
+  }
+}
+
+const inspectTargets = ['active', 'reserved', 'scheduled', 'registered', 'stats'] as const;
+
+async function runInspect(positionals: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
+  const [what] = positionals;
+  if (!what || !(inspectTargets as readonly string[]).includes(what)) throw new UsageError(`usage: tq inspect ${inspectTargets.join('|')}`);
+  const timeout = parseNumber(values['timeout'] as string | undefined, '--timeout') ?? 1;
+  const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
+  try {
+    const replies = await app.control.inspect(what as (typeof inspectTargets)[number], { timeoutMs: timeout * 1000 });
+    for (const reply of replies) process.stdout.write(`${JSON.stringify({ [reply.hostname]: reply.result })}\n`);
+    if (replies.length === 0) process.stderr.write(`no worker answered within ${timeout}s\n`);
+    return replies.length ? 0 : 1;
+  } finally {
+    await app.close();
+  }
+}
+
+async function runPing(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const timeout = parseNumber(values['timeout'] as string | undefined, '--timeout') ?? 1;
+  const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
+  try {
+    const replies = await app.control.ping({ timeoutMs: timeout * 1000 });
+    for (const reply of replies) process.stdout.write(`${reply.hostname}: ${JSON.stringify(reply.result)}\n`);
+    if (replies.length === 0) process.stderr.write(`no worker answered within ${timeout}s: is one running on this broker?\n`);
+    return replies.length ? 0 : 1;
+  } finally {
+    await app.close();
+  }
+}
+
+async function runEvents(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
+  const broker = await app.broker();
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  process.stderr.write('listening for events (workers need -E); Ctrl-C to stop\n');
+  try {
+    for await (const bytes of broker.subscribe(eventChannel, controller.signal)) {
+      const event = decodeEvent(bytes);
+      if (!event) continue;
+      const time = new Date(event.timestamp * 1000).toISOString().slice(11, 23);
+      const task = typeof event['uuid'] === 'string' ? ` ${event['name'] ?? ''}[${event['uuid']}]` : '';
+      const extra = event['exception'] ?? event['result'] ?? '';
+      process.stdout.write(`${time} ${event.hostname} ${event.type}${task} ${extra}`.trimEnd() + '\n');
+    }
+  } finally {
+    await app.close();
+  }
+  return 0;
 }

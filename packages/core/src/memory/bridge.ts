@@ -24,7 +24,9 @@ export function bridgeSocketPath(url: URL | string): string {
 
 interface Request {
   readonly id: number;
-  readonly op: 'publish' | 'purge' | 'fetch' | 'store' | 'forget' | 'watch' | 'unwatch';
+  readonly op: 'publish' | 'purge' | 'fetch' | 'store' | 'forget' | 'watch' | 'unwatch' | 'broadcast' | 'subscribe';
+  readonly channel?: string;
+  readonly body?: string;
   readonly queue?: string;
   readonly taskId?: string;
   readonly message?: WireMessage;
@@ -134,6 +136,18 @@ async function serve(
       })().catch(() => undefined);
       return null;
     }
+    case 'subscribe': {
+      if (!broker.subscribe) throw new UnsupportedError('the worker broker has no broadcast channel');
+      const controller = new AbortController();
+      watches.set(request.id, controller);
+      void (async () => {
+        for await (const bytes of broker.subscribe!(request.channel!, controller.signal)) push(Buffer.from(bytes).toString('base64'));
+      })().catch(() => undefined);
+      return null;
+    }
+    case 'broadcast':
+      if (!broker.broadcast) throw new UnsupportedError('the worker broker has no broadcast channel');
+      return broker.broadcast(request.channel!, new Uint8Array(Buffer.from(request.body!, 'base64')));
     case 'unwatch':
       watches.get(Number(request.taskId))?.abort();
       return null;
@@ -211,10 +225,11 @@ export class BridgeClient {
     });
   }
 
-  watch(taskId: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  /** A stream of pushed events: result records ('watch') or broadcasts ('subscribe'). */
+  stream(op: 'watch' | 'subscribe', fields: Omit<Request, 'id' | 'op'>, signal: AbortSignal): AsyncIterable<Uint8Array> {
     const buffer = new DeliveryBuffer<Uint8Array>({ signal });
     const id = this.#nextId;
-    void this.request('watch', { taskId }, buffer).catch((error: unknown) => buffer.fail(error));
+    void this.request(op, fields, buffer).catch((error: unknown) => buffer.fail(error));
     this.#socket?.ref();
     signal.addEventListener('abort', () => {
       this.#events.delete(id);
@@ -231,7 +246,7 @@ export class BridgeClient {
 
 /** Publishes to the worker that serves memory://; cannot consume. */
 export class BridgeBroker implements Broker {
-  readonly capabilities: BrokerCapabilities = brokerCapabilities({ delayedDelivery: true, maxPriority: 9, purge: true });
+  readonly capabilities: BrokerCapabilities = brokerCapabilities({ delayedDelivery: true, maxPriority: 9, purge: true, broadcast: true });
   readonly #client: BridgeClient;
 
   constructor(client: BridgeClient) {
@@ -252,6 +267,14 @@ export class BridgeBroker implements Broker {
 
   async purge(queue: string): Promise<number> {
     return (await this.#client.request('purge', { queue })) as number;
+  }
+
+  async broadcast(channel: string, body: Uint8Array): Promise<void> {
+    await this.#client.request('broadcast', { channel, body: Buffer.from(body).toString('base64') });
+  }
+
+  subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    return this.#client.stream('subscribe', { channel }, signal);
   }
 
   async close(): Promise<void> {
@@ -282,7 +305,7 @@ export class BridgeResultBackend implements ResultBackend {
   }
 
   watch(taskId: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
-    return this.#client.watch(taskId, signal);
+    return this.#client.stream('watch', { taskId }, signal);
   }
 
   async forget(taskId: string): Promise<void> {
