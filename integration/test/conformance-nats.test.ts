@@ -16,11 +16,13 @@ await runConformance({
   packageName: '@tq/nats',
   load: () => import('@tq/nats'),
   configure: ({ url }) => {
-    const withParams = new URL(url);
-    withParams.searchParams.set('stream', stream);
-    withParams.searchParams.set('bucket', bucket);
-    withParams.searchParams.set('ackWaitMs', '3000');
-    return { url: withParams.href };
+    // Broker and result backend take different parameters: one URL each.
+    const brokerUrl = new URL(url);
+    brokerUrl.searchParams.set('stream', stream);
+    brokerUrl.searchParams.set('ackWaitMs', '3000');
+    const backendUrl = new URL(url);
+    backendUrl.searchParams.set('bucket', bucket);
+    return { url: brokerUrl.href, resultBackendUrl: backendUrl.href };
   },
   cleanup: async ({ url }) => {
     const nc = await connect({ servers: new URL(url).host });

@@ -10,6 +10,7 @@ export function describeConcurrentWriters(factory: BackendFactory, options: Conf
 
     it('8 clients × 50 writes: distinct tasks all kept, a shared task ends with one whole record', async () => {
       const clients = Array.from({ length: 8 }, () => h.backend());
+      const reader = h.backend();
       const shared = h.taskId();
       const candidates = new Set<string>();
       const own = new Map<string, Uint8Array>();
@@ -21,15 +22,13 @@ export function describeConcurrentWriters(factory: BackendFactory, options: Conf
             own.set(id, bytes);
             const sharedBytes = recordBytes(shared, 'PROGRESS', { client: c, i, pad: 'p'.repeat(i * 40) });
             candidates.add(Buffer.from(sharedBytes).toString('base64'));
-            await Promise.all([client.store(id, bytes, {}), client.store(shared, sharedBytes, {})]);
+            await Promise.all([client.store(id, bytes, await h.to(reader, id)), client.store(shared, sharedBytes, await h.to(reader, shared))]);
           }
         }),
       );
-      const reader = h.backend();
       const missing: string[] = [];
       for (const [id, bytes] of own) {
-        const read = await reader.fetch(id);
-        if (!read || !Buffer.from(read).equals(Buffer.from(bytes))) missing.push(id);
+        await h.expectRecord(reader, id, bytes).catch((error: Error) => missing.push(error.message));
       }
       expect(missing, 'records lost or altered').toEqual([]);
       const last = await reader.fetch(shared);

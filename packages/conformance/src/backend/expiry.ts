@@ -15,8 +15,8 @@ export function describeExpiry(factory: BackendFactory, options: ConformanceOpti
       const longLived = h.taskId();
       const ttlMs = 1_500;
       const stored = Date.now();
-      await backend.store(shortLived, recordBytes(shortLived, 'SUCCESS'), { ttlMs });
-      await backend.store(longLived, recordBytes(longLived, 'SUCCESS'), { ttlMs: 60_000 });
+      await backend.store(shortLived, recordBytes(shortLived, 'SUCCESS'), await h.to(backend, shortLived, { ttlMs }));
+      await backend.store(longLived, recordBytes(longLived, 'SUCCESS'), await h.to(backend, longLived, { ttlMs: 60_000 }));
       expect(await backend.fetch(shortLived), 'expired at once').not.toBeNull();
       await sleep(ttlMs / 2);
       expect(await backend.fetch(shortLived), 'expired before half its ttl').not.toBeNull();

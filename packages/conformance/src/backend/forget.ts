@@ -11,8 +11,8 @@ export function describeForget(factory: BackendFactory, options: ConformanceOpti
       const backend = h.backend();
       const gone = h.taskId();
       const kept = h.taskId();
-      await backend.store(gone, recordBytes(gone, 'SUCCESS'), {});
-      await backend.store(kept, recordBytes(kept, 'SUCCESS'), {});
+      await backend.store(gone, recordBytes(gone, 'SUCCESS'), await h.to(backend, gone));
+      await backend.store(kept, recordBytes(kept, 'SUCCESS'), await h.to(backend, kept));
       await backend.forget(gone);
       expect(await backend.fetch(gone)).toBeNull();
       expect(await h.backend().fetch(gone), 'another client still sees the forgotten record').toBeNull();

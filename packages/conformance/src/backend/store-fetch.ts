@@ -16,7 +16,7 @@ export function describeStoreFetch(factory: BackendFactory, options: Conformance
       for (const status of states) {
         const id = h.taskId();
         const bytes = recordBytes(id, status);
-        await backend.store(id, bytes, {});
+        await backend.store(id, bytes, await h.to(backend, id));
         written.set(id, bytes);
       }
       for (const [id, bytes] of written) {
@@ -34,25 +34,25 @@ export function describeStoreFetch(factory: BackendFactory, options: Conformance
     it('store replaces the previous record', async () => {
       const backend = h.backend();
       const id = h.taskId();
-      await backend.store(id, recordBytes(id, 'STARTED'), {});
+      await backend.store(id, recordBytes(id, 'STARTED'), await h.to(backend, id));
       const final = recordBytes(id, 'SUCCESS');
-      await backend.store(id, final, {});
+      await backend.store(id, final, await h.to(backend, id));
       expect(Buffer.from((await backend.fetch(id))!).equals(Buffer.from(final))).toBe(true);
     });
 
     it('a record stored by one client is read by another', async () => {
       const id = h.taskId();
       const bytes = recordBytes(id, 'SUCCESS');
-      await h.backend().store(id, bytes, {});
-      const read = await h.backend().fetch(id);
-      expect(read && Buffer.from(read).equals(Buffer.from(bytes))).toBe(true);
+      const reader = h.backend();
+      await h.backend().store(id, bytes, await h.to(reader, id));
+      await h.expectRecord(reader, id, bytes);
     });
 
     it('large (1 MiB) and unicode records', async () => {
       const backend = h.backend();
       const id = h.taskId();
       const big = recordBytes(id, 'SUCCESS', { blob: 'x'.repeat(1024 * 1024), text: '漢字 עברית e\u0301 🐢 \u0000' });
-      await backend.store(id, big, {});
+      await backend.store(id, big, await h.to(backend, id));
       const read = await backend.fetch(id);
       expect(read?.byteLength).toBe(big.byteLength);
       expect(Buffer.from(read!).equals(Buffer.from(big))).toBe(true);
@@ -64,9 +64,8 @@ export function describeStoreFetch(factory: BackendFactory, options: Conformance
       const id = h.taskId();
       for (let current = 1; current <= 10; current++) {
         const bytes = recordBytes(id, 'PROGRESS', { current, total: 10 });
-        await writer.store(id, bytes, {});
-        const read = await reader.fetch(id);
-        expect(read && Buffer.from(read).toString('utf8'), `after progress ${current}`).toBe(Buffer.from(bytes).toString('utf8'));
+        await writer.store(id, bytes, await h.to(reader, id));
+        await h.expectRecord(reader, id, bytes, `after progress ${current}`);
       }
     });
   });

@@ -22,7 +22,8 @@ export function describeWatch(factory: BackendFactory, options: ConformanceOptio
       const reader = h.backend();
       expect(await reader.fetch(id)).toBeNull();
       const bytes = recordBytes(id, 'SUCCESS');
-      setTimeout(() => void h.backend().store(id, bytes, {}), 200).unref();
+      const options = await h.to(reader, id);
+      setTimeout(() => void h.backend().store(id, bytes, options), 200).unref();
       await eventually(async () => expect(await reader.fetch(id)).not.toBeNull(), { timeoutMs: deliveryMs });
     });
 
@@ -30,7 +31,8 @@ export function describeWatch(factory: BackendFactory, options: ConformanceOptio
       const id = h.taskId();
       const writer = h.backend();
       const watcher = h.backend();
-      await writer.store(id, recordBytes(id, 'STARTED'), {});
+      const options = await h.to(watcher, id);
+      await writer.store(id, recordBytes(id, 'STARTED'), options);
       const controller = new AbortController();
       const iterator = watcher.watch!(id, controller.signal)[Symbol.asyncIterator]();
       const seen: string[] = [];
@@ -44,9 +46,9 @@ export function describeWatch(factory: BackendFactory, options: ConformanceOptio
       };
       try {
         expect(await next(), 'the current record first').toBe('STARTED');
-        await writer.store(id, recordBytes(id, 'PROGRESS'), {});
+        await writer.store(id, recordBytes(id, 'PROGRESS'), options);
         while ((await next()) !== 'PROGRESS');
-        await writer.store(id, recordBytes(id, 'SUCCESS'), {});
+        await writer.store(id, recordBytes(id, 'SUCCESS'), options);
         while ((await next()) !== 'SUCCESS');
         expect(seen).toEqual(['STARTED', 'PROGRESS', 'SUCCESS']);
       } finally {
@@ -58,7 +60,9 @@ export function describeWatch(factory: BackendFactory, options: ConformanceOptio
     it.skipIf(!h.capabilities.watch)(`watch yields a record stored after it started ${needs.capability('watch')}`, async () => {
       const id = h.taskId();
       const controller = new AbortController();
-      const iterator = h.backend().watch!(id, controller.signal)[Symbol.asyncIterator]();
+      const watcher = h.backend();
+      const options = await h.to(watcher, id);
+      const iterator = watcher.watch!(id, controller.signal)[Symbol.asyncIterator]();
       const pending = iterator.next();
       const bytes = recordBytes(id, 'SUCCESS');
       // No "subscribed" signal exists, so keep storing until the watcher sees the record.
@@ -66,7 +70,7 @@ export function describeWatch(factory: BackendFactory, options: ConformanceOptio
       let stores = 0;
       const timer = setInterval(() => {
         stores++;
-        void writer.store(id, bytes, {});
+        void writer.store(id, bytes, options);
       }, 100);
       try {
         const result = await withTimeout(pending, deliveryMs, 'watch to yield a record stored after it started');
