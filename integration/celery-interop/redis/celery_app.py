@@ -1,0 +1,47 @@
+"""The Python Celery peer of the Redis interop tests.
+
+Broker and result backend come from TQ_INTEROP_REDIS_URL; the queues from TQ_INTEROP_QUEUE
+and TQ_INTEROP_CUSTOM_QUEUE, unique per test run so parallel runs never share a queue.
+Tasks are named as the tq side names them ("tq.*"), so either side can run either's calls.
+"""
+import os
+
+from celery import Celery
+
+url = os.environ.get('TQ_INTEROP_REDIS_URL', 'redis://127.0.0.1:6379/15')
+queue = os.environ.get('TQ_INTEROP_QUEUE', 'celery')
+
+app = Celery('tq_interop', broker=url, backend=url)
+app.conf.update(
+    task_default_queue=queue,
+    task_serializer='json',
+    result_serializer='json',
+    accept_content=['json'],
+    result_expires=3600,
+    worker_hijack_root_logger=False,
+    broker_connection_retry_on_startup=True,
+    worker_prefetch_multiplier=1,
+)
+
+
+@app.task(name='tq.add')
+def add(a, b, z=0):
+    return a + b + z
+
+
+@app.task(name='tq.fail')
+def fail(message):
+    raise ValueError(message)
+
+
+@app.task(name='tq.flaky', bind=True, max_retries=3)
+def flaky(self, succeed_after):
+    if self.request.retries < succeed_after:
+        raise self.retry(countdown=0.2)
+    return self.request.retries
+
+
+@app.task(name='tq.where', bind=True)
+def where(self):
+    """The routing key that delivered this task: shows custom-queue routing end to end."""
+    return self.request.delivery_info.get('routing_key')

@@ -1,0 +1,49 @@
+"""Python Celery as the producer: sends one scenario by task name to the tq worker and prints
+what Celery's own client sees (result, state, traceback, timing) as one JSON line.
+
+usage: producer.py <scenario>   (env as in celery_app.py; TQ_INTEROP_CUSTOM_QUEUE for "custom-queue")
+"""
+import json
+import os
+import sys
+import time
+
+from celery_app import app
+
+TIMEOUT = 15
+
+
+def main(scenario):
+    started = time.time()
+    if scenario == 'args-kwargs':
+        res = app.send_task('tq.add', args=(2, 3), kwargs={'z': 10})
+        out = {'result': res.get(timeout=TIMEOUT)}
+    elif scenario == 'failure':
+        res = app.send_task('tq.fail', args=('boom from python',))
+        try:
+            res.get(timeout=TIMEOUT)
+            out = {'raised': None}
+        except Exception as exc:  # the reconstructed remote exception
+            out = {'raised': type(exc).__name__, 'message': str(exc)}
+        out.update(state=res.state, traceback=res.traceback)
+    elif scenario == 'countdown':
+        res = app.send_task('tq.add', args=(1, 1), countdown=1.5)
+        out = {'result': res.get(timeout=TIMEOUT)}
+    elif scenario == 'retry':
+        res = app.send_task('tq.flaky', args=(1,))
+        out = {'result': res.get(timeout=TIMEOUT)}
+    elif scenario == 'custom-queue':
+        res = app.send_task('tq.where', queue=os.environ['TQ_INTEROP_CUSTOM_QUEUE'])
+        out = {'result': res.get(timeout=TIMEOUT)}
+    elif scenario == 'priority':
+        # Python's Redis priorities: 0 is served first. Sent while no worker consumes.
+        ids = [app.send_task('tq.add', args=(p, 0), priority=p).id for p in (9, 5, 0)]
+        out = {'ids': ids}
+    else:
+        raise SystemExit(f'unknown scenario {scenario}')
+    out['elapsed'] = time.time() - started
+    print(json.dumps(out))
+
+
+if __name__ == '__main__':
+    main(sys.argv[1])

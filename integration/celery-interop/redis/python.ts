@@ -1,0 +1,82 @@
+/** Spawning Python Celery (Debian's /usr/bin/python3) for the interop tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const python = process.env.TQ_PYTHON ?? '/usr/bin/python3';
+export const here = fileURLToPath(new URL('.', import.meta.url));
+
+export interface InteropEnv {
+  readonly url: string;
+  readonly queue: string;
+  readonly customQueue: string;
+}
+
+function env(e: InteropEnv): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    TQ_INTEROP_REDIS_URL: e.url,
+    TQ_INTEROP_QUEUE: e.queue,
+    TQ_INTEROP_CUSTOM_QUEUE: e.customQueue,
+    PYTHONDONTWRITEBYTECODE: '1',
+    PYTHONUNBUFFERED: '1',
+  };
+}
+
+/** Runs producer.py <scenario> and parses the JSON line it prints. */
+export async function runProducer(e: InteropEnv, scenario: string): Promise<Record<string, unknown>> {
+  const child = spawn(python, ['producer.py', scenario], { cwd: here, env: env(e), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`producer.py ${scenario} exited with ${code}:\n${stderr.slice(-3000)}`);
+  const line = stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+export interface CeleryWorker {
+  readonly process: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `celery worker` (threads pool) on the two queues and resolves once it is consuming. */
+export async function startCeleryWorker(e: InteropEnv): Promise<CeleryWorker> {
+  const child = spawn(
+    python,
+    ['-m', 'celery', '-A', 'celery_app', 'worker', '-P', 'threads', '-c', '2', '-Q', `${e.queue},${e.customQueue}`,
+      '-n', `interop-${e.queue}@%h`, '--without-mingle', '--without-gossip', '--without-heartbeat', '-l', 'INFO'],
+    { cwd: here, env: env(e), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`celery worker not ready in 20 s:\n${output.slice(-3000)}`)), 20_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/\bready\./.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`celery worker exited with ${code}:\n${output.slice(-3000)}`));
+    });
+  });
+  await ready;
+  return {
+    process: child,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM'); // warm shutdown: unacked messages are restored by kombu
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * Celery interop on Redis, both directions, with real Python Celery 5 (Debian's /usr/bin/python3)
+ * and a real Redis: a Python producer calls tasks by name on a tq worker, and a tq producer
+ * calls tasks on a Python Celery worker. Each direction covers args + kwargs, the result read
+ * back through the peer's result backend client, a failure with its traceback, countdown, retry
+ * and a custom queue. Queue names are unique per run; keys are deleted afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import { createApp, TaskError, type App, type Worker } from '@tq/core';
+import redisAdapter from '@tq/redis';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runProducer, startCeleryWorker, type CeleryWorker, type InteropEnv } from './python.js';
+
+const url = process.env.TQ_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
+const SEP = '\x06\x16';
+
+function interopEnv(label: string): InteropEnv {
+  const run = randomUUID().slice(0, 8);
+  return { url, queue: `tqi-${label}-${run}`, customQueue: `tqi-${label}-${run}.custom` };
+}
+
+/** Every key a queue may leave behind: its priority lists, its binding set, its dead-letter list. */
+async function deleteQueues(client: Redis, queues: readonly string[]): Promise<void> {
+  const keys = queues.flatMap((q) => [q, `${q}${SEP}3`, `${q}${SEP}6`, `${q}${SEP}9`, `_kombu.binding.${q}`, `${q}.dead`]);
+  await client.del(...keys);
+}
+
+function tqApp(env: InteropEnv, queue: string): App {
+  return createApp({ broker: url, resultBackend: url, adapters: [redisAdapter], defaultQueue: queue, resultTtlMs: 3_600_000 });
+}
+
+describe('Python Celery producer → tq worker (Redis)', () => {
+  const env = interopEnv('py2tq');
+  const order: number[] = [];
+  let main: App;
+  let custom: App;
+  let workers: Worker[] = [];
+  const client = new Redis(url);
+
+  beforeAll(async () => {
+    main = tqApp(env, env.queue);
+    custom = tqApp(env, env.customQueue);
+    for (const app of [main, custom]) {
+      app.task('tq.add', (a: number, b: number, kwargs?: { z?: number }) => {
+        order.push(a);
+        return a + b + (kwargs?.z ?? 0);
+      });
+      app.task('tq.fail', (message: string) => {
+        throw new TypeError(message);
+      });
+      app.task('tq.flaky', function (succeedAfter: number) {
+        if (this.retries < succeedAfter) this.retry({ countdown: 0.2 });
+        return this.retries;
+      });
+    }
+    main.task('tq.where', () => env.queue);
+    custom.task('tq.where', () => env.customQueue);
+    workers = [main.worker({ queues: [env.queue], concurrency: 2 }), custom.worker({ queues: [env.customQueue], concurrency: 1 })];
+    await Promise.all(workers.map((w) => w.start()));
+  });
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    await Promise.all([main?.close(), custom?.close()]);
+    await deleteQueues(client, [env.queue, env.customQueue]);
+    client.disconnect();
+  });
+
+  it('args + kwargs: send_task by name, AsyncResult.get() in Python reads the tq result', async () => {
+    expect(await runProducer(env, 'args-kwargs')).toMatchObject({ result: 15 });
+  });
+
+  it('failure: Python sees FAILURE, the exception type and message, and the traceback', async () => {
+    const out = await runProducer(env, 'failure');
+    expect(out['state']).toBe('FAILURE');
+    expect(out['raised']).toBe('TypeError');
+    expect(out['message']).toContain('boom from python');
+    expect(String(out['traceback'])).toContain('boom from python');
+  });
+
+  it('countdown: the task runs no earlier than its ETA', async () => {
+    const out = await runProducer(env, 'countdown');
+    expect(out['result']).toBe(2);
+    expect(Number(out['elapsed'])).toBeGreaterThanOrEqual(1.5);
+  });
+
+  it('retry: the tq task retries once and Python gets the final result', async () => {
+    expect(await runProducer(env, 'retry')).toMatchObject({ result: 1 });
+  });
+
+  it('custom queue: a task sent to another queue is run by the worker consuming it', async () => {
+    expect(await runProducer(env, 'custom-queue')).toMatchObject({ result: env.customQueue });
+  });
+});
+
+describe('tq producer → Python Celery worker (Redis)', () => {
+  const env = interopEnv('tq2py');
+  let app: App;
+  let worker: CeleryWorker | undefined;
+  const client = new Redis(url);
+
+  beforeAll(async () => {
+    app = tqApp(env, env.queue);
+    worker = await startCeleryWorker(env);
+  }, 30_000);
+
+  afterAll(async () => {
+    await worker?.stop();
+    await app?.close();
+    await deleteQueues(client, [env.queue, env.customQueue]);
+    client.disconnect();
+  });
+
+  it('args + kwargs: the Python task receives both and tq reads its result', async () => {
+    const result = await app.sendTask('tq.add', [2, 3], { z: 10 });
+    expect(await result.get({ timeout: 15_000 })).toBe(15);
+  });
+
+  it('failure: tq rethrows TaskError with the Python exception type, message and traceback', async () => {
+    const result = await app.sendTask('tq.fail', ['boom from tq']);
+    const error = await result.get({ timeout: 15_000 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TaskError);
+    const failure = error as TaskError;
+    expect(failure.excType).toBe('ValueError');
+    expect(failure.excMessage).toContain('boom from tq');
+    expect(failure.traceback).toContain('Traceback (most recent call last)');
+    expect(failure.traceback).toContain('raise ValueError(message)');
+  });
+
+  it('countdown: Python runs the task no earlier than the ETA tq wrote', async () => {
+    const started = Date.now();
+    const result = await app.sendTask('tq.add', [1, 1], {}, { countdown: 1.5 });
+    expect(await result.get({ timeout: 15_000 })).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+  });
+
+  it('retry: the Python task retries (re-publishing on Redis) and tq gets the final result', async () => {
+    const result = await app.sendTask('tq.flaky', [2]);
+    expect(await result.get({ timeout: 15_000 })).toBe(2);
+  });
+
+  it('custom queue: a task tq sends to another queue arrives there', async () => {
+    const result = await app.sendTask('tq.where', [], {}, { queue: env.customQueue });
+    expect(await result.get({ timeout: 15_000 })).toBe(env.customQueue);
+  });
+});
