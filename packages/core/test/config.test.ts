@@ -94,3 +94,22 @@ describe('redaction', () => {
     expect(redactText(`connect ECONNREFUSED ${url} failed`)).toBe(`connect ECONNREFUSED ${expected} failed`);
   });
 });
+
+describe('error classification', () => {
+  it('retries connection-class errors only, with backoff, then gives up with the error', async () => {
+    const { withRetry, isConnectionError } = await import('../src/adapters/retry-policy.js');
+    const { BrokerConnectionError } = await import('../src/errors.js');
+    expect(isConnectionError(new BrokerConnectionError('down'))).toBe(true);
+    expect(isConnectionError(Object.assign(new Error('x'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(isConnectionError(new TypeError('bug'))).toBe(false);
+    let calls = 0;
+    const policy = { maxRetries: 2, initialDelayMs: 1, maxDelayMs: 2 };
+    await expect(withRetry(async () => (calls++, Promise.reject(new BrokerConnectionError('down'))), policy)).rejects.toBeInstanceOf(BrokerConnectionError);
+    expect(calls).toBe(3);
+    calls = 0;
+    await expect(withRetry(async () => (calls++, Promise.reject(new TypeError('bug'))), policy)).rejects.toBeInstanceOf(TypeError);
+    expect(calls).toBe(1);
+    calls = 0;
+    expect(await withRetry(async () => (++calls < 2 ? Promise.reject(new BrokerConnectionError('blip')) : 'ok'), policy)).toBe('ok');
+  });
+});

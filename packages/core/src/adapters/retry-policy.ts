@@ -12,8 +12,17 @@ export interface RetryPolicy {
 
 export const defaultRetryPolicy: RetryPolicy = { maxRetries: 5, initialDelayMs: 200, maxDelayMs: 5000 };
 
+/** Node socket error codes that mean "the connection failed", whichever client raised them. */
+const networkErrorCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED']);
+
+/**
+ * Connection-class errors are worth a reconnect and retry: BrokerConnectionError from an adapter
+ * (the contract), or, as a fallback for a client error an adapter let through, a socket error code.
+ */
 export function isConnectionError(error: unknown): boolean {
-  return error instanceof BrokerConnectionError;
+  if (error instanceof BrokerConnectionError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && networkErrorCodes.has(code);
 }
 
 /** Runs `operation`, retrying connection-class errors with exponential backoff; other errors fail at once. */
