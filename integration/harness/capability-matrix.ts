@@ -1,0 +1,41 @@
+import type { BrokerCapabilities, TqAdapter } from '@tq/core/adapter';
+
+/** One row per capability, one column per adapter: the table in docs/choosing-a-broker.md. */
+export interface MatrixColumn {
+  readonly title: string;
+  readonly adapter: TqAdapter;
+  /** A URL with the adapter's default options; no connection is made. */
+  readonly url: string;
+}
+
+const rows: { key: keyof BrokerCapabilities; label: string; show: (value: BrokerCapabilities[keyof BrokerCapabilities]) => string }[] = [
+  { key: 'delayedDelivery', label: 'broker-side countdown/ETA (else the worker holds them)', show: yesNo },
+  { key: 'maxPriority', label: 'priorities (highest level; 0 = none)', show: (v) => (v ? `0..${v}` : 'no') },
+  { key: 'broadcast', label: 'broadcast: revoke, inspect, ping, events', show: yesNo },
+  { key: 'redeliversUnacked', label: 'unacked messages return when a consumer dies', show: yesNo },
+  { key: 'redeliveryWindowMs', label: 'redelivery window (lease extended by the worker)', show: (v) => (v === null ? 'none' : `${Number(v) / 1000} s`) },
+  { key: 'deadLetter', label: 'native dead-lettering on reject', show: yesNo },
+  { key: 'fifo', label: 'FIFO per queue (one consumer, no priorities)', show: yesNo },
+  { key: 'maxMessageBytes', label: 'largest message body', show: (v) => (v === null ? 'no limit' : bytes(Number(v))) },
+  { key: 'purge', label: 'purge a queue', show: yesNo },
+];
+
+function yesNo(value: unknown): string {
+  return value ? 'yes' : 'no';
+}
+
+function bytes(n: number): string {
+  if (n >= 1024 * 1024) return `${Math.round((n / 1024 / 1024) * 10) / 10} MiB`;
+  if (n >= 1024) return `${Math.round(n / 1024)} KiB`;
+  return `${n} B`;
+}
+
+/** The markdown table, read from each adapter's declared capabilities. */
+export function capabilityMatrix(columns: readonly MatrixColumn[]): string {
+  const capabilities = columns.map((c) => c.adapter.createBroker!(new URL(c.url), {}).capabilities);
+  const header = `| capability | ${columns.map((c) => c.title).join(' | ')} |`;
+  const rule = `| --- | ${columns.map(() => '---').join(' | ')} |`;
+  const body = rows.map((row) => `| ${row.label} | ${capabilities.map((caps) => row.show(caps[row.key])).join(' | ')} |`);
+  const backends = `| result backend | ${columns.map((c) => (c.adapter.createResultBackend ? 'yes' : 'no (use another)')).join(' | ')} |`;
+  return [header, rule, ...body, backends].join('\n');
+}
