@@ -43,18 +43,26 @@ function ioredisOptions(options: RedisOptions, role: ConnectionRole, name: strin
  */
 export async function openConnection(options: RedisOptions, role: ConnectionRole, name: string, context: ErrorContext, signal?: AbortSignal): Promise<Redis> {
   const client = new Redis(ioredisOptions(options, role, name));
-  // Errors also surface through the commands that fail; without a listener ioredis logs them.
-  client.on('error', () => undefined);
+  // ioredis reports why a connect failed (WRONGPASS, TLS, no master) only as an 'error' event;
+  // connect() itself rejects with a bare "Connection is closed". Keep the informative one.
+  let reported: unknown;
+  client.on('error', (error: unknown) => (reported = error));
+  let timer: NodeJS.Timeout | undefined;
   const abort = () => client.disconnect();
   signal?.addEventListener('abort', abort, { once: true });
   try {
     if (signal?.aborted) throw signal.reason;
-    await client.connect();
+    // Sentinel lookups retry on their own schedule, not bounded by connectTimeout: bound the whole attempt.
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`connect ETIMEDOUT: no usable server within ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs);
+    });
+    await Promise.race([client.connect(), deadline]);
     return client;
   } catch (error) {
     client.disconnect();
-    throw toTqError(error, context);
+    throw toTqError(reported ?? error, { ...context, connecting: true });
   } finally {
+    clearTimeout(timer);
     signal?.removeEventListener('abort', abort);
   }
 }

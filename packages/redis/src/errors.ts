@@ -6,12 +6,16 @@ const transientCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIP
 const transientReplies = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN)\b/;
 const transientMessages = /Connection is closed|Stream isn't writeable|connect ETIMEDOUT|Reached the max retries per request|All sentinels are unreachable|Failed to connect|Connection lost|socket closed/i;
 const authReplies = /^(NOAUTH|WRONGPASS|NOPERM)\b|invalid password|ERR AUTH/i;
+// Certificate problems: retrying cannot fix them.
+const tlsCodes = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS|ERR_SSL/;
 
 export interface ErrorContext {
   /** The redacted URL, to say which server failed. */
   readonly displayUrl: string;
   /** True for the result backend (TQ_BACKEND_UNAVAILABLE instead of TQ_BROKER_UNAVAILABLE). */
   readonly backend?: boolean;
+  /** While connecting, every failure is reported as a typed error (nothing else can be meant). */
+  readonly connecting?: boolean;
 }
 
 /** True when an ioredis error means the connection is down or the server is temporarily unusable. */
@@ -26,7 +30,8 @@ export function isTransientRedisError(error: unknown): boolean {
 /**
  * Classifies an ioredis error at the adapter boundary. Connection-class failures become
  * BrokerConnectionError (core may retry); a refused login becomes a TqError with the same
- * code but not retried (retrying a wrong password only delays the failure); anything else
+ * code but not retried (retrying a wrong password only delays the failure), as does a TLS
+ * verification failure; anything else
  * (a Redis reply error such as WRONGTYPE) is returned unchanged. Messages never carry secrets.
  */
 export function toTqError(error: unknown, context: ErrorContext): unknown {
@@ -38,12 +43,17 @@ export function toTqError(error: unknown, context: ErrorContext): unknown {
   if (authReplies.test(error.message)) {
     return new TqError(code, `redis ${what} ${context.displayUrl} refused the credentials: ${detail}`, { cause: error });
   }
+  const nativeCode = (error as { code?: unknown }).code;
+  if (typeof nativeCode === 'string' && tlsCodes.test(nativeCode)) {
+    return new TqError(code, `redis ${what} ${context.displayUrl}: TLS handshake failed (${nativeCode}): ${detail}`, { cause: error });
+  }
   if (isTransientRedisError(error)) {
     return new BrokerConnectionError(`redis ${what} ${context.displayUrl} is unavailable: ${detail}`, {
       cause: error,
       backend: context.backend ?? false,
     });
   }
+  if (context.connecting) return new TqError(code, `cannot connect to redis ${what} ${context.displayUrl}: ${detail}`, { cause: error });
   return error;
 }
 
