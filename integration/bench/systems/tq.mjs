@@ -1,0 +1,95 @@
+// tq end to end: app.sendTask → broker adapter → app.worker (async pool) → no-op task → ack,
+// with results ignored (ignoreResult) or stored in the result backend.
+import { randomUUID } from 'node:crypto';
+import { createApp } from '@tq/core';
+import { completionCounter, latencySummary, runInFlight, sendAtSteadyRate } from '../lib/measure.mjs';
+import { noopTask } from '../lib/payload.mjs';
+import { tqTarget } from '../lib/tq-targets.mjs';
+
+function openApp(target) {
+  const app = createApp({
+    broker: target.brokerUrl,
+    resultBackend: target.resultUrl,
+    adapters: target.adapters,
+    brokerOptions: target.brokerOptions,
+    logLevel: 'silent',
+  });
+  app.task(noopTask, () => null);
+  return app;
+}
+
+/** N sendTask calls, `window` in flight, results ignored. */
+export async function enqueue({ broker, tasks, window }) {
+  const target = await tqTarget(broker);
+  const producer = openApp(target);
+  try {
+    await producer.sendTask(noopTask, [0, 0], {}, { queue: target.queue, ignoreResult: true }); // connects
+    const ms = await runInFlight(tasks, window, (i) => producer.sendTask(noopTask, [i, i + 1], {}, { queue: target.queue, ignoreResult: true }));
+    return { rate: (tasks * 1000) / ms, ms };
+  } finally {
+    await producer.close();
+    await target.cleanup([]);
+  }
+}
+
+/** Pre-enqueues N tasks, then times a worker of `concurrency` draining them. */
+export async function drain({ broker, tasks, window, concurrency, results, timeoutMs }) {
+  const target = await tqTarget(broker);
+  const ignoreResult = results === 'ignored';
+  const ids = [];
+  const producer = openApp(target);
+  const worker = openApp(target);
+  try {
+    const fillMs = await runInFlight(tasks, window, async (i) => {
+      const result = await producer.sendTask(noopTask, [i, i + 1], {}, { queue: target.queue, ignoreResult });
+      if (!ignoreResult) ids.push(result.id);
+    });
+    await producer.close();
+    const counter = completionCounter(tasks, timeoutMs);
+    const w = worker.worker({ queues: [target.queue], concurrency });
+    w.on('task-succeeded', () => counter.complete());
+    const started = performance.now();
+    await w.start();
+    await counter.done;
+    const totalMs = counter.elapsedMs(started);
+    await w.stop();
+    return { rate: counter.rate(), totalMs, fillMs };
+  } finally {
+    await Promise.allSettled([producer.close(), worker.close()]);
+    await target.cleanup(ids);
+  }
+}
+
+/** A running worker; a producer sends at a steady rate; latency = scheduled send → task-succeeded. */
+export async function latency({ broker, concurrency, rate, durationMs, timeoutMs }) {
+  const target = await tqTarget(broker);
+  const producer = openApp(target);
+  const worker = openApp(target);
+  const sentAt = new Map();
+  const samples = [];
+  try {
+    const w = worker.worker({ queues: [target.queue], concurrency });
+    let warmedUp;
+    const warm = new Promise((resolve) => (warmedUp = resolve));
+    w.on('task-succeeded', ({ id }) => {
+      const at = sentAt.get(id);
+      if (at === undefined) return warmedUp();
+      samples.push(performance.now() - at);
+    });
+    await w.start();
+    await producer.sendTask(noopTask, [0, 0], {}, { queue: target.queue, ignoreResult: true });
+    await warm;
+    const total = await sendAtSteadyRate(rate, durationMs, (i, scheduledAt) => {
+      const taskId = randomUUID();
+      sentAt.set(taskId, scheduledAt);
+      return producer.sendTask(noopTask, [i, i + 1], {}, { queue: target.queue, ignoreResult: true, taskId });
+    });
+    const deadline = performance.now() + timeoutMs;
+    while (samples.length < total && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await w.stop();
+    return latencySummary(samples, total);
+  } finally {
+    await Promise.allSettled([producer.close(), worker.close()]);
+    await target.cleanup([]);
+  }
+}
