@@ -1,7 +1,8 @@
 """The Python Celery peer of the Redis interop tests.
 
 Broker and result backend come from TQ_INTEROP_REDIS_URL; the queues from TQ_INTEROP_QUEUE
-and TQ_INTEROP_CUSTOM_QUEUE, unique per test run so parallel runs never share a queue.
+and TQ_INTEROP_CUSTOM_QUEUE, unique per test run so parallel runs never share a queue;
+TQ_INTEROP_PREFIX, when set, is kombu's global_keyprefix.
 Tasks are named as the tq side names them ("tq.*"), so either side can run either's calls.
 """
 import os
@@ -21,6 +22,8 @@ app.conf.update(
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
     worker_prefetch_multiplier=1,
+    # kombu's global_keyprefix, when a test isolates its keys (tq reads it from the URL).
+    broker_transport_options={'global_keyprefix': os.environ['TQ_INTEROP_PREFIX']} if os.environ.get('TQ_INTEROP_PREFIX') else {},
 )
 
 

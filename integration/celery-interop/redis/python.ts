@@ -9,6 +9,8 @@ export interface InteropEnv {
   readonly url: string;
   readonly queue: string;
   readonly customQueue: string;
+  /** kombu's global_keyprefix, for tests that must not touch the unprefixed shared keys. */
+  readonly prefix?: string;
 }
 
 function env(e: InteropEnv): NodeJS.ProcessEnv {
@@ -17,20 +19,26 @@ function env(e: InteropEnv): NodeJS.ProcessEnv {
     TQ_INTEROP_REDIS_URL: e.url,
     TQ_INTEROP_QUEUE: e.queue,
     TQ_INTEROP_CUSTOM_QUEUE: e.customQueue,
+    TQ_INTEROP_PREFIX: e.prefix ?? '',
     PYTHONDONTWRITEBYTECODE: '1',
     PYTHONUNBUFFERED: '1',
   };
 }
 
 /** Runs producer.py <scenario> and parses the JSON line it prints. */
-export async function runProducer(e: InteropEnv, scenario: string): Promise<Record<string, unknown>> {
-  const child = spawn(python, ['producer.py', scenario], { cwd: here, env: env(e), stdio: ['ignore', 'pipe', 'pipe'] });
+export function runProducer(e: InteropEnv, scenario: string): Promise<Record<string, unknown>> {
+  return runScript(e, 'producer.py', [scenario]);
+}
+
+/** Runs a Python script of this directory and parses the last JSON line it prints. */
+export async function runScript(e: InteropEnv, script: string, args: readonly string[]): Promise<Record<string, unknown>> {
+  const child = spawn(python, [script, ...args], { cwd: here, env: env(e), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`producer.py ${scenario} exited with ${code}:\n${stderr.slice(-3000)}`);
+  if (code !== 0) throw new Error(`${script} ${args.join(' ')} exited with ${code}:\n${stderr.slice(-3000)}`);
   const line = stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as Record<string, unknown>;
 }

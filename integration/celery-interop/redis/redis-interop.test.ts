@@ -3,14 +3,16 @@
  * and a real Redis: a Python producer calls tasks by name on a tq worker, and a tq producer
  * calls tasks on a Python Celery worker. Each direction covers args + kwargs, the result read
  * back through the peer's result backend client, a failure with its traceback, countdown, retry
- * and a custom queue. Queue names are unique per run; keys are deleted afterwards.
+ * and a custom queue. Then the ack bookkeeping both share: kombu restores what a tq consumer
+ * left unacked, and tq restores what a crashed kombu consumer left. Queue names are unique per
+ * run; keys are deleted afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { createApp, TaskError, type App, type Worker } from '@tq/core';
-import redisAdapter from '@tq/redis';
+import { createApp, TaskError, type App, type Delivery, type Worker } from '@tq/core';
+import redisAdapter, { RedisBroker, parseRedisOptions } from '@tq/redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runProducer, startCeleryWorker, type CeleryWorker, type InteropEnv } from './python.js';
+import { runProducer, runScript, startCeleryWorker, type CeleryWorker, type InteropEnv } from './python.js';
 
 const url = process.env.TQ_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
 const SEP = '\x06\x16';
@@ -146,5 +148,73 @@ describe('tq producer → Python Celery worker (Redis)', () => {
   it('custom queue: a task tq sends to another queue arrives there', async () => {
     const result = await app.sendTask('tq.where', [], {}, { queue: env.customQueue });
     expect(await result.get({ timeout: 15_000 })).toBe(env.customQueue);
+  });
+});
+
+describe('ack bookkeeping shared with kombu (unacked hash + unacked_index)', () => {
+  // A key prefix of its own: kombu's restore_visible with a 1 s timeout must only see this block's deliveries.
+  const env: InteropEnv = { ...interopEnv('acks'), prefix: `tqi-acks-${randomUUID().slice(0, 8)}:` };
+  const client = new Redis(url);
+  const brokers: RedisBroker[] = [];
+
+  async function broker(visibilitySeconds: string): Promise<RedisBroker> {
+    const u = new URL(url);
+    u.searchParams.set('global_keyprefix', env.prefix!);
+    u.searchParams.set('visibility_timeout', visibilitySeconds);
+    const b = new RedisBroker(parseRedisOptions(u));
+    await b.connect();
+    brokers.push(b);
+    return b;
+  }
+
+  async function takeOne(b: RedisBroker, queue: string): Promise<Delivery> {
+    const controller = new AbortController();
+    for await (const delivery of b.consume(queue, { prefetch: 1, signal: controller.signal })) {
+      controller.abort();
+      return delivery;
+    }
+    throw new Error('no delivery');
+  }
+
+  afterAll(async () => {
+    for (const b of brokers) await b.close();
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${env.prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await client.del(...keys);
+    } while (cursor !== '0');
+    client.disconnect();
+  });
+
+  it("kombu's restore_visible returns a delivery a tq consumer took and never acked", async () => {
+    const tq = await broker('3600'); // tq's own restorer stays out of the way
+    await tq.publish(env.queue, {
+      body: new TextEncoder().encode('[[1, 2], {}, {}]'),
+      headers: { id: 'held-by-tq', task: 'tq.add' },
+      properties: { contentType: 'application/json', contentEncoding: 'utf-8', correlationId: 'held-by-tq' },
+    });
+    const held = await takeOne(tq, env.queue);
+    expect(held.message.headers['id']).toBe('held-by-tq');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await runScript(env, 'kombu_unacked.py', ['restore', '1'])).toEqual({ restored: 1 });
+    const again = await takeOne(tq, env.queue);
+    expect([again.message.headers['id'], again.redelivered]).toEqual(['held-by-tq', true]);
+    await again.ack();
+  });
+
+  it('tq restores a delivery a crashed kombu consumer took and never acked', async () => {
+    const queue = `${env.queue}.crash`;
+    const sent = await runScript(env, 'kombu_unacked.py', ['send', queue]);
+    expect(await runScript(env, 'kombu_unacked.py', ['take', queue])).toEqual({ id: sent['id'] });
+    expect(await client.llen(`${env.prefix}${queue}`)).toBe(0);
+    expect(await client.hlen(`${env.prefix}unacked`)).toBe(1);
+    const tq = await broker('1');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await tq.restoreExpired();
+    const restored = await takeOne(tq, queue);
+    expect([restored.message.headers['id'], restored.message.headers['task'], restored.redelivered]).toEqual([sent['id'], 'tq.add', true]);
+    await restored.ack();
+    expect(await client.hlen(`${env.prefix}unacked`)).toBe(0);
   });
 });
