@@ -27,6 +27,7 @@ import {
 } from '@tq/core/adapter';
 import { openConnection } from './connection.js';
 import { toTqError } from './errors.js';
+import { FlushBatcher } from './flush-batcher.js';
 import { encodeHeaders } from './headers.js';
 import type { NatsBrokerOptions } from './options.js';
 import { QueueConsumer } from './queue-consumer.js';
@@ -39,6 +40,7 @@ const consumerAlreadyExists = 10105;
 
 interface Connected {
   readonly nc: NatsConnection;
+  readonly flusher: FlushBatcher;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
 }
@@ -92,7 +94,7 @@ export class NatsBroker implements Broker {
       const jsm = await jetstreamManager(nc);
       const js = jetstream(nc);
       await this.#ensureStreams(jsm);
-      this.#connected = { nc, js, jsm };
+      this.#connected = { nc, js, jsm, flusher: new FlushBatcher(nc) };
     } catch (error) {
       await nc.close().catch(() => undefined);
       throw toTqError(error, `preparing stream ${this.#options.stream} on ${this.#options.redacted}`, { connecting: true });
@@ -157,9 +159,10 @@ export class NatsBroker implements Broker {
   }
 
   consume(queue: string, options: ConsumeOptions): TqConsumer {
-    const { nc, js } = this.#live();
+    const { nc, js, flusher } = this.#live();
     const consumer: QueueConsumer = new QueueConsumer(queue, options.prefetch, options.signal, {
       nc,
+      flusher,
       js,
       subjects: this.subjects,
       maxDeliver: this.#options.maxDeliver,

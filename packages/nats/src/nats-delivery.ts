@@ -5,10 +5,9 @@ import { toTqError } from './errors.js';
 export type Settlement = 'ack' | 'requeue' | 'dead' | 'abandon';
 
 /**
- * One JetStream message handed to core. ack waits for the server's confirmation (double ack),
- * so a resolved ack means the work-queue stream has dropped the message; reject(true) naks
- * (immediate redelivery); reject(false) dead-letters; extend() sends "in progress", which
- * restarts AckWait. Only the first settlement counts.
+ * One JetStream message handed to core. ack resolves once the server has received the ack
+ * (see FlushBatcher); reject(true) naks (immediate redelivery); reject(false) dead-letters;
+ * extend() sends "in progress", which restarts AckWait. Only the first settlement counts.
  */
 export class NatsDelivery implements Delivery {
   readonly message: BrokerMessage;

@@ -3,12 +3,14 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { DeliveryBuffer, MessageDecodeError, type Delivery } from '@tq/core/adapter';
 import { deadLetter } from './dead-letter.js';
 import { toTqError } from './errors.js';
+import type { FlushBatcher } from './flush-batcher.js';
 import { decodeHeaders } from './headers.js';
 import { NatsDelivery, type Settlement } from './nats-delivery.js';
 import type { Subjects } from './subjects.js';
 
 export interface QueueConsumerContext {
   readonly nc: NatsConnection;
+  readonly flusher: FlushBatcher;
   readonly js: JetStreamClient;
   readonly subjects: Subjects;
   readonly maxDeliver: number;
@@ -19,13 +21,14 @@ export interface QueueConsumerContext {
 }
 
 const maxBackoffMs = 2_000;
+const coalesceMs = 5;
 
 /**
  * One `consume(queue)` call: pulls from the queue's shared durable consumer with bounded
  * credit, so this consumer never holds more than `prefetch` unacked messages (nats.js's
  * `consume()` refills its buffer regardless of acks, hence explicit `fetch` batches).
- * A new pull is issued once at least half the credit is free, or at once when none is
- * outstanding, which keeps pull requests few without starving.
+ * A new pull is issued once at least half the credit is free; with no pull outstanding, any
+ * credit is pulled after at most 5 ms, so pulls stay few under load and no slot starves.
  */
 export class QueueConsumer {
   readonly buffer: DeliveryBuffer<Delivery>;
@@ -61,15 +64,26 @@ export class QueueConsumer {
   async #run(): Promise<void> {
     let failures = 0;
     let consumer: Consumer | undefined;
+    let lowCreditSince: number | undefined;
     while (!this.#stopped) {
       try {
         consumer ??= await this.#context.consumerFor(this.#queue);
         const credit = this.#prefetch - this.#unacked.size - this.#requested;
-        const worthPulling = credit > 0 && (this.#requested === 0 || credit >= Math.ceil(this.#prefetch / 2));
-        if (!worthPulling) {
+        if (credit <= 0 || (credit < Math.ceil(this.#prefetch / 2) && this.#requested > 0)) {
           await this.#sleepUntilWoken();
           continue;
         }
+        if (credit < Math.ceil(this.#prefetch / 2)) {
+          // Nothing outstanding and only a little credit: under load acks arrive one by one,
+          // so wait a moment for more to batch the pull instead of fetching one at a time.
+          lowCreditSince ??= Date.now();
+          const left = coalesceMs - (Date.now() - lowCreditSince);
+          if (left > 0) {
+            await Promise.race([this.#sleepUntilWoken(), delay(left)]);
+            continue;
+          }
+        }
+        lowCreditSince = undefined;
         this.#requested += credit;
         let iterator: ConsumerMessages;
         try {
@@ -143,7 +157,10 @@ export class QueueConsumer {
   #deadLetterRaw(msg: JsMsg, reason: string): void {
     const { js, subjects } = this.#context;
     deadLetter(js, subjects, this.#queue, msg, reason)
-      .then(() => msg.ackAck())
+      .then(() => {
+        msg.ack();
+        return this.#context.flusher.flush();
+      })
       .catch((error: unknown) => {
         // Not moved: leave it unacked so AckWait brings it back and the next attempt moves it.
         this.#context.onError(error);
@@ -155,17 +172,19 @@ export class QueueConsumer {
     try {
       switch (outcome) {
         case 'ack':
-          await msg.ackAck();
+          msg.ack();
           break;
         case 'requeue':
         case 'abandon':
           msg.nak();
           break;
         case 'dead':
+          // The copy is confirmed (PubAck) before the original is acked: never lost in between.
           await deadLetter(this.#context.js, this.#context.subjects, this.#queue, msg, 'rejected by the worker (requeue=false)');
-          await msg.ackAck();
+          msg.ack();
           break;
       }
+      await this.#context.flusher.flush();
     } catch (error) {
       throw toTqError(error, `settling a delivery from queue "${this.#queue}" (${outcome})`);
     } finally {

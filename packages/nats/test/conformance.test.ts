@@ -1,6 +1,6 @@
 /**
  * The whole tq conformance kit against NATS JetStream. Each run uses its own stream and KV
- * bucket (deleted afterwards), so it can share a server with other runs. AckWait is 3 s so
+ * bucket (deleted afterwards), so it can share a server with other runs. AckWait is 10 s (not the 30 s default) so
  * the kit's redelivery-window tests finish quickly; faults go through the kit's proxy.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -16,7 +16,7 @@ const bucket = uniqueName('tqtest');
 const subjects = new Subjects(stream);
 
 describeAdapter(natsAdapter, {
-  url: `${sharedNatsUrl}?stream=${stream}&ackWaitMs=3000`,
+  url: `${sharedNatsUrl}?stream=${stream}&ackWaitMs=10000`,
   resultBackendUrl: `${sharedNatsUrl}?bucket=${bucket}`,
   // Durable consumers outlive their readers: remove the kit's after each test.
   deleteQueues: async (queues) => {

@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+/**
+ * tq over NATS JetStream vs the raw nats.js ceiling, measured in the same run on the same server.
+ *
+ *   node packages/nats/bench/throughput.mjs            (builds the packages' dist first)
+ *   BENCH_MESSAGES=50000 BENCH_URL=nats://127.0.0.1:4222 node packages/nats/bench/throughput.mjs
+ *
+ * Each scenario publishes N messages with up to W publishes awaiting their PubAck, while a
+ * consumer on a second connection pulls and acks them; the figure is N / (time from the first
+ * publish to the last ack). Scenarios:
+ *   raw      nats.js only: js.publish + consumer.consume({ max_messages: W }) + msg.ack()
+ *   broker   @tq/nats NatsBroker: publish (Celery headers, Nats-Msg-Id) + consume(prefetch W) + ack (confirmed)
+ *   app      tq end to end: app.sendTask (protocol v2, JSON) → worker (async pool) runs a no-op task → ack
+ * Each scenario gets its own stream, deleted afterwards. The issue's target: app >= 0.5 × raw.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-b', join(root, 'packages', 'nats', 'tsconfig.lib.json')], { stdio: 'inherit' });
+
+const { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } = await import('@nats-io/jetstream');
+const { connect } = await import('@nats-io/transport-node');
+const { createApp } = await import('@tq/core');
+const { default: natsAdapter } = await import('@tq/nats');
+
+const N = Number(process.env.BENCH_MESSAGES ?? 20_000);
+const W = Number(process.env.BENCH_WINDOW ?? 256);
+const baseUrl = process.env.BENCH_URL ?? 'nats://127.0.0.1:4222';
+const servers = new URL(baseUrl).host;
+const encoder = new TextEncoder();
+
+function streamName(label) {
+  return `TQBENCH_${label}_${randomBytes(4).toString('hex')}`;
+}
+
+/** Runs `publishOne(i)` for i < N with at most W in flight. */
+async function publishAll(publishOne) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: W }, async () => {
+      while (next < N) await publishOne(next++);
+    }),
+  );
+}
+
+async function deleteStream(name) {
+  const nc = await connect({ servers });
+  const jsm = await jetstreamManager(nc);
+  for (const s of [name, `${name}_DLQ`]) await jsm.streams.delete(s).catch(() => undefined);
+  await nc.close();
+}
+
+function taskBody(i) {
+  return encoder.encode(JSON.stringify([[i, i + 1], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]));
+}
+
+async function raw() {
+  const name = streamName('RAW');
+  // noAsyncTraces as @tq/nats sets it: the ceiling is the client at its fastest.
+  const [pub, sub] = [await connect({ servers, noAsyncTraces: true }), await connect({ servers, noAsyncTraces: true })];
+  const jsm = await jetstreamManager(pub);
+  await jsm.streams.add({ name, subjects: [`${name}.>`], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
+  await jsm.consumers.add(name, { durable_name: 'bench', ack_policy: AckPolicy.Explicit, filter_subject: `${name}.q` });
+  const js = jetstream(pub);
+  const consumer = await jetstream(sub).consumers.get(name, 'bench');
+  const started = performance.now();
+  const consumed = (async () => {
+    const messages = await consumer.consume({ max_messages: W });
+    let n = 0;
+    for await (const m of messages) {
+      m.ack();
+      if (++n === N) break;
+    }
+    await sub.flush();
+  })();
+  await publishAll((i) => js.publish(`${name}.q`, taskBody(i)));
+  await consumed;
+  const ms = performance.now() - started;
+  await Promise.all([pub.close(), sub.close()]);
+  await deleteStream(name);
+  return ms;
+}
+
+async function broker() {
+  const name = streamName('BROKER');
+  const url = new URL(`${baseUrl}?stream=${name}`);
+  const [publisher, consumer] = [natsAdapter.createBroker(url, {}), natsAdapter.createBroker(url, {})];
+  await Promise.all([publisher.connect(), consumer.connect()]);
+  const controller = new AbortController();
+  const started = performance.now();
+  const consumed = (async () => {
+    let n = 0;
+    for await (const delivery of consumer.consume('bench', { prefetch: W, signal: controller.signal })) {
+      await delivery.ack();
+      if (++n === N) break;
+    }
+  })();
+  await publishAll((i) => {
+    const id = `bench-${i}`;
+    return publisher.publish('bench', {
+      body: taskBody(i),
+      headers: { lang: 'py', task: 'bench.noop', id, root_id: id, parent_id: null, retries: 0, eta: null, expires: null, group: null, argsrepr: `(${i}, ${i + 1})`, kwargsrepr: '{}', origin: 'bench' },
+      properties: { contentType: 'application/json', contentEncoding: 'utf-8', correlationId: id, deliveryMode: 2, priority: 0 },
+    });
+  });
+  await consumed;
+  const ms = performance.now() - started;
+  controller.abort();
+  await Promise.all([publisher.close(), consumer.close()]);
+  await deleteStream(name);
+  return ms;
+}
+
+async function app() {
+  const name = streamName('APP');
+  const url = `${baseUrl}?stream=${name}`;
+  const options = { adapters: [natsAdapter], resultBackend: null, logLevel: 'silent' };
+  const producer = createApp({ broker: url, ...options });
+  const workerApp = createApp({ broker: url, ...options });
+  let done = 0;
+  let finish;
+  const finished = new Promise((resolve) => (finish = resolve));
+  for (const a of [producer, workerApp]) {
+    a.task('bench.noop', () => {
+      if (++done === N) finish();
+    }, { ignoreResult: true });
+  }
+  const worker = workerApp.worker({ queues: ['bench'], concurrency: Math.max(1, W / 4), prefetchMultiplier: 4 });
+  await worker.start();
+  await producer.sendTask('bench.noop', [0, 0], {}, { queue: 'bench-warmup' }); // connects the producer
+  const started = performance.now();
+  await publishAll((i) => producer.sendTask('bench.noop', [i, i + 1], {}, { queue: 'bench', ignoreResult: true }));
+  await finished;
+  const ms = performance.now() - started;
+  await worker.stop();
+  await Promise.all([producer.close(), workerApp.close()]);
+  await deleteStream(name);
+  return ms;
+}
+
+const rate = (ms) => Math.round(N / (ms / 1000));
+console.log(`NATS JetStream throughput: ${N} messages, ${W} publishes in flight, prefetch ${W}, server ${servers}`);
+const results = {};
+for (const [label, run] of [['raw', raw], ['broker', broker], ['app', app]]) {
+  await run(); // warm-up pass on a fresh stream: JIT, connections, stream creation paths
+  const ms = await run();
+  results[label] = rate(ms);
+  console.log(`  ${label.padEnd(7)} ${String(results[label]).padStart(7)} msg/s  (${Math.round(ms)} ms)`);
+}
+console.log(`  ratio broker/raw ${(results.broker / results.raw).toFixed(2)}   app/raw ${(results.app / results.raw).toFixed(2)}   (target app/raw >= 0.50)`);
