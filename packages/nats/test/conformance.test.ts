@@ -1,7 +1,8 @@
 /**
  * The whole tq conformance kit against NATS JetStream. Each run uses its own stream and KV
- * bucket (deleted afterwards), so it can share a server with other runs. AckWait is 10 s (not the 30 s default) so
- * the kit's redelivery-window tests finish quickly; faults go through the kit's proxy.
+ * bucket (deleted afterwards), so it can share a server with other runs. AckWait is 10 s (the
+ * default is 30 s) so the redelivery-window tests stay short, yet a loaded machine does not
+ * trip it; faults (cut connection, outage, restart) go through the kit's TCP proxy.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
