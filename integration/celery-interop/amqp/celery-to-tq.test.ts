@@ -14,7 +14,7 @@ describe('Python Celery producer → tq worker (RabbitMQ, rpc:// results)', () =
   const workers: Worker[] = [];
 
   beforeAll(async () => {
-    ensureVhost();
+    await ensureVhost();
     app = createApp({ broker: amqpUrl, resultBackend: rpcUrl, adapters: [amqp], logLevel: 'warn' });
     app.task('tq.add', (a: number, b: number, kwargs?: { z?: number }) => a + b + (kwargs?.z ?? 0));
     app.task('tq.fail', (message: string) => {

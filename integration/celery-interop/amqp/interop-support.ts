@@ -17,16 +17,30 @@ export function uniqueQueue(label: string): string {
   return `tqinterop-${label}-${randomBytes(4).toString('hex')}`;
 }
 
-/** Creates the tq_test vhost on the local RabbitMQ when the default URL is used (idempotent). */
-export function ensureVhost(): void {
-  if (process.env.TQ_TEST_AMQP_URL) return;
-  for (const args of [['add_vhost', 'tq_test'], ['set_permissions', '-p', 'tq_test', 'guest', '.*', '.*', '.*']]) {
+let vhostReady: Promise<void> | undefined;
+
+/**
+ * Makes sure the tq_test vhost exists on the local RabbitMQ when the default URL is used: a
+ * connection attempt first (fast), rabbitmqctl only when the vhost is missing. Once per process.
+ */
+export function ensureVhost(): Promise<void> {
+  vhostReady ??= (async () => {
+    if (process.env.TQ_TEST_AMQP_URL) return;
     try {
-      execFileSync('rabbitmqctl', args, { stdio: 'ignore' });
+      await (await connect(amqpUrl)).close();
+      return;
     } catch {
-      // Exists already (or no rabbitmqctl: the tests then say the vhost is missing).
+      // Missing vhost (or no server: the tests will say so).
     }
-  }
+    for (const args of [['add_vhost', 'tq_test'], ['set_permissions', '-p', 'tq_test', 'guest', '.*', '.*', '.*']]) {
+      try {
+        execFileSync('rabbitmqctl', args, { stdio: 'ignore' });
+      } catch {
+        // Reported by the tests' first connection.
+      }
+    }
+  })();
+  return vhostReady;
 }
 
 const pythonEnv = (extra: Record<string, string>) => ({
@@ -38,6 +52,10 @@ const pythonEnv = (extra: Record<string, string>) => ({
   ...extra,
 });
 
+/** Redis db the interop tests may use for results (never flushed: keys are per task id). */
+export const redisBackendUrl = process.env.TQ_TEST_REDIS_URL ? process.env.TQ_TEST_REDIS_URL.replace(/\/\d*$/, '/14') : 'redis://127.0.0.1:6379/14';
+export const natsUrl = process.env.TQ_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
 export interface CeleryWorker {
   readonly process: ChildProcess;
   readonly hostname: string;
@@ -47,13 +65,14 @@ export interface CeleryWorker {
 }
 
 /** Starts `celery worker --pool=solo` on `queues` and resolves once it prints "ready". */
-export async function startCeleryWorker(queues: readonly string[], timeoutMs = 20_000): Promise<CeleryWorker> {
+export async function startCeleryWorker(queues: readonly string[], options: { backend?: string; timeoutMs?: number } = {}): Promise<CeleryWorker> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
   const hostname = `py-${randomBytes(3).toString('hex')}@interop`;
   const child = spawn(
     python,
     ['-m', 'celery', '-A', 'celery_app', 'worker', '--pool=solo', '-Q', queues.join(','), '-n', hostname,
       '--without-gossip', '--without-mingle', '--without-heartbeat', '-l', 'INFO'],
-    { cwd: here, env: pythonEnv({}), stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: here, env: pythonEnv(options.backend ? { TQ_INTEROP_BACKEND: options.backend } : {}), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
   child.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));

@@ -14,7 +14,7 @@ describe('tq producer → Python Celery worker (RabbitMQ, rpc:// results)', () =
   let app: App;
 
   beforeAll(async () => {
-    ensureVhost();
+    await ensureVhost();
     worker = await startCeleryWorker([queue, customQueue]);
     app = createApp({ broker: amqpUrl, resultBackend: rpcUrl, adapters: [amqp], logLevel: 'warn' });
   });
