@@ -58,20 +58,21 @@ export async function brokerAvailable(name) {
 }
 
 /**
- * A Kafka cluster for one scenario: { brokers: ['host:port'], url, createTopic?, stop() }.
+ * A Kafka cluster for one scenario: { brokers: ['host:port'], url, idempotent, createTopic?, stop() }.
  * The mock cannot create topics through the admin API, so its launcher's createTopic is passed on.
  */
 export async function openKafka() {
   if (kafkaBrokers) {
     const brokers = kafkaBrokers.split(',').map((s) => s.trim());
-    return { brokers, url: kafkaUrl(brokers), createTopic: undefined, stop: async () => undefined, source: 'TQ_TEST_KAFKA_BROKERS' };
+    return { brokers, url: kafkaUrl(brokers, true), idempotent: true, createTopic: undefined, stop: async () => undefined, source: 'TQ_TEST_KAFKA_BROKERS' };
   }
   const { startKafkaMock } = await import('../../kafka-mock/launch.mjs');
   const mock = await startKafkaMock();
   const brokers = mock.bootstrap.split(',');
-  return { brokers, url: kafkaUrl(brokers), createTopic: mock.createTopic, stop: () => mock.stop(), source: 'librdkafka mock cluster' };
+  // The mock answers no InitProducerId: the producer cannot be idempotent there.
+  return { brokers, url: kafkaUrl(brokers, false), idempotent: false, createTopic: mock.createTopic, stop: () => mock.stop(), source: 'librdkafka mock cluster' };
 }
 
-function kafkaUrl([first, ...rest]) {
-  return `kafka://${first}${rest.length ? `?brokers=${rest.join(',')}` : ''}`;
+function kafkaUrl([first, ...rest], idempotent) {
+  return `kafka://${first}?idempotent=${idempotent}${rest.length ? `&brokers=${rest.join(',')}` : ''}`;
 }

@@ -56,7 +56,7 @@ export async function drain({ tasks, concurrency, results, timeoutMs }) {
     worker.on('completed', () => counter.complete());
     void worker.run();
     await counter.done;
-    return { rate: counter.rate(), totalMs: counter.elapsedMs(started), fillMs };
+    return { ...counter.figures(started), fillMs };
   } finally {
     await dispose(queue, worker);
   }

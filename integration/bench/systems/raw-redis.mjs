@@ -71,7 +71,7 @@ export async function drain({ tasks, window, concurrency, results, timeoutMs }) 
       await store.set(resultKey(id), resultRecord(id), 'PX', resultTtlMs);
     });
     await counter.done;
-    return { rate: counter.rate(), totalMs: counter.elapsedMs(started), fillMs };
+    return { ...counter.figures(started), fillMs };
   } finally {
     await stop();
     await producer.del(queue);

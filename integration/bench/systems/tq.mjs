@@ -51,9 +51,9 @@ export async function drain({ broker, tasks, window, concurrency, results, timeo
     const started = performance.now();
     await w.start();
     await counter.done;
-    const totalMs = counter.elapsedMs(started);
-    await w.stop();
-    return { rate: counter.rate(), totalMs, fillMs };
+    const figures = counter.figures(started);
+    await w.stop({ force: figures.completed < tasks });
+    return { ...figures, fillMs };
   } finally {
     await Promise.allSettled([producer.close(), worker.close()]);
     await target.cleanup(ids);
