@@ -37,10 +37,11 @@ export async function buildKafkaMock() {
  * @returns {Promise<{ bootstrap: string, createTopic(name: string, partitions?: number): Promise<void>,
  *   setBrokerDown(id: number): Promise<void>, setBrokerUp(id: number): Promise<void>, stop(): Promise<void> }>}
  */
-export async function startKafkaMock({ brokers = 1, topics = {} } = {}) {
+export async function startKafkaMock({ brokers = 1, topics = {}, apiVersions = {} } = {}) {
   const binary = await buildKafkaMock();
   const args = ['--brokers', String(brokers)];
   for (const [name, partitions] of Object.entries(topics)) args.push('--topic', `${name}:${partitions}`);
+  for (const [key, [min, max]] of Object.entries(apiVersions)) args.push('--api-version', `${key}:${min}:${max}`);
   const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const lines = createInterface({ input: child.stdout });

@@ -2,7 +2,7 @@
  * tq-kafka-mock — runs librdkafka's mock Kafka cluster (rdkafka_mock.h) as a process, so tests
  * can talk the real Kafka wire protocol over loopback TCP on machines without Kafka or Docker.
  *
- * Usage: tq-kafka-mock [--brokers N] [--topic NAME:PARTITIONS]...
+ * Usage: tq-kafka-mock [--brokers N] [--topic NAME:PARTITIONS]... [--api-version KEY:MIN:MAX]...
  *   Prints one line "bootstrap HOST:PORT[,HOST:PORT...]" on stdout, then serves until SIGTERM/SIGINT
  *   (or until its parent dies). Commands read from stdin, one per line, each answered on stdout
  *   with "ok" or "error <reason>":
@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc) {
       brokers = atoi(argv[++i]);
-    } else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc) {
+    } else if ((strcmp(argv[i], "--topic") == 0 || strcmp(argv[i], "--api-version") == 0) && i + 1 < argc) {
       i++; /* handled after the cluster exists */
     } else {
       fprintf(stderr, "usage: %s [--brokers N] [--topic NAME:PARTITIONS]...\n", argv[0]);
@@ -100,6 +100,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, "rd_kafka_mock_cluster_new failed\n");
     rd_kafka_destroy(rk);
     return 1;
+  }
+
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--api-version") != 0) continue;
+    int key, min, max;
+    if (sscanf(argv[++i], "%d:%d:%d", &key, &min, &max) != 3 ||
+        rd_kafka_mock_set_apiversion(mcluster, (int16_t)key, (int16_t)min, (int16_t)max) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      fprintf(stderr, "bad --api-version %s (want KEY:MIN:MAX)\n", argv[i]);
+      return 2;
+    }
   }
 
   for (int i = 1; i < argc; i++) {

@@ -277,8 +277,13 @@ export class QueueConsumer {
       for (const unread of this.buffer.drainUnread()) (unread as KafkaDelivery).abandon();
       for (const entry of this.#unsettled) this.#unsettled.delete(entry);
       // Bounded: with the cluster unreachable, kafkajs would retry for minutes.
-      await withTimeout(this.#commit().catch(() => undefined), closeStepMs);
-      await withTimeout(this.#disconnect(), closeStepMs);
+      await withTimeout(
+        (async () => {
+          await this.#commit().catch(() => undefined);
+          await this.#disconnect();
+        })(),
+        closeBudgetMs,
+      );
     })();
     return this.#shutdown;
   }
@@ -294,8 +299,8 @@ export class QueueConsumer {
   }
 }
 
-/** Longest each close step (final commit, leaving the group) may take. */
-const closeStepMs = 5_000;
+/** Longest a close (final commit, leaving the group) may take when the cluster does not answer. */
+const closeBudgetMs = 4_000;
 
 async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
