@@ -167,30 +167,22 @@ export class NatsBroker implements Broker {
       subjects: this.subjects,
       maxDeliver: this.#options.maxDeliver,
       pullExpiresMs: this.#options.pullExpiresMs,
-      consumerFor: (q) => this.#durable(q),
+      consumerFor: (q, refresh) => this.#durable(q, refresh),
       onError: () => {
         // Transient pull errors (failover, reconnect) are retried by the consumer; nothing to report.
       },
+      onStop: () => this.#consumers.delete(consumer),
     });
     this.#consumers.add(consumer);
     return {
       setPrefetch: (prefetch) => consumer.setPrefetch(prefetch),
-      [Symbol.asyncIterator]: () => {
-        const inner = consumer.buffer[Symbol.asyncIterator]();
-        return {
-          next: () => inner.next(),
-          return: async () => {
-            this.#consumers.delete(consumer);
-            return inner.return ? inner.return() : { value: undefined, done: true };
-          },
-        };
-      },
+      [Symbol.asyncIterator]: () => consumer.buffer[Symbol.asyncIterator](),
     };
   }
 
   /** The queue's durable pull consumer, created once per broker (idempotent at the server). */
-  #durable(queue: string): Promise<Consumer> {
-    let found = this.#durables.get(queue);
+  #durable(queue: string, refresh = false): Promise<Consumer> {
+    let found = refresh ? undefined : this.#durables.get(queue);
     if (!found) {
       found = this.#createDurable(queue);
       this.#durables.set(queue, found);

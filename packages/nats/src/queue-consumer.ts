@@ -15,9 +15,11 @@ export interface QueueConsumerContext {
   readonly subjects: Subjects;
   readonly maxDeliver: number;
   readonly pullExpiresMs: number;
-  /** Resolves to the durable consumer of `queue`, creating it if needed. */
-  readonly consumerFor: (queue: string) => Promise<Consumer>;
+  /** Resolves to the durable consumer of `queue`, creating it if needed; `refresh` after a failure. */
+  readonly consumerFor: (queue: string, refresh: boolean) => Promise<Consumer>;
   readonly onError: (error: unknown) => void;
+  /** Stopped for good (abort, return, close) with every delivery settled. */
+  readonly onStop: () => void;
 }
 
 const maxBackoffMs = 2_000;
@@ -39,6 +41,8 @@ export class QueueConsumer {
   readonly #fetches = new Set<ConsumerMessages>();
   #requested = 0;
   #stopped = false;
+  /** A pull ended with an error (consumer deleted, leader lost): the run loop backs off and re-resolves. */
+  #pullError: unknown;
   #wake: (() => void) | undefined;
 
   constructor(queue: string, prefetch: number, signal: AbortSignal, context: QueueConsumerContext) {
@@ -63,11 +67,19 @@ export class QueueConsumer {
 
   async #run(): Promise<void> {
     let failures = 0;
+    let refresh = false;
     let consumer: Consumer | undefined;
     let lowCreditSince: number | undefined;
     while (!this.#stopped) {
       try {
-        consumer ??= await this.#context.consumerFor(this.#queue);
+        if (this.#pullError !== undefined) {
+          const error = this.#pullError;
+          this.#pullError = undefined;
+          throw error;
+        }
+        // After a failure, look the durable up again: it may have been deleted and must be re-created.
+        consumer ??= await this.#context.consumerFor(this.#queue, refresh);
+        refresh = false;
         const credit = this.#prefetch - this.#unacked.size - this.#requested;
         if (credit <= 0 || (credit < Math.ceil(this.#prefetch / 2) && this.#requested > 0)) {
           await this.#sleepUntilWoken();
@@ -105,6 +117,7 @@ export class QueueConsumer {
         // by itself, so back off and pull again.
         this.#context.onError(error);
         consumer = undefined;
+        refresh = true;
         failures++;
         await delay(Math.min(maxBackoffMs, 100 * 2 ** failures));
       }
@@ -120,7 +133,7 @@ export class QueueConsumer {
         this.#accept(msg);
       }
     } catch (error) {
-      if (!this.#stopped) this.#context.onError(error);
+      if (!this.#stopped) this.#pullError = error;
     } finally {
       this.#requested -= requested - received;
       this.#fetches.delete(iterator);
@@ -190,6 +203,7 @@ export class QueueConsumer {
     } finally {
       this.#unacked.delete(delivery);
       this.#wakeUp();
+      this.#forgetIfDone();
     }
   }
 
@@ -200,6 +214,7 @@ export class QueueConsumer {
     for (const fetch of this.#fetches) fetch.stop();
     for (const unread of this.buffer.drainUnread()) void (unread as NatsDelivery).abandon();
     this.#wakeUp();
+    this.#forgetIfDone();
   }
 
   /** The broker is closing: every unacked delivery returns to the queue now. */
@@ -207,6 +222,11 @@ export class QueueConsumer {
     this.buffer.end();
     this.stop();
     await Promise.allSettled([...this.#unacked].map((d) => d.abandon()));
+  }
+
+  /** Stopped with nothing left to settle: the broker need not give anything back on close. */
+  #forgetIfDone(): void {
+    if (this.#stopped && this.#unacked.size === 0) this.#context.onStop();
   }
 
   #sleepUntilWoken(): Promise<void> {

@@ -219,6 +219,26 @@ describe('NatsBroker on a work-queue stream', () => {
     await first!.ack(); // late ack from the old owner: a no-op for the server, no throw
   });
 
+  it('keeps consuming when its durable consumer is deleted under it (re-created)', async () => {
+    const b = broker();
+    await b.connect();
+    const queue = uniqueName('q');
+    const it = consume(b, queue, 2);
+    await b.publish(queue, taskMessage('before'));
+    const [first] = await take(it, 1);
+    await first!.ack();
+    const nc = await rawConnection();
+    try {
+      await (await jetstreamManager(nc)).consumers.delete(stream, b.subjects.consumer(queue));
+    } finally {
+      await nc.close();
+    }
+    await b.publish(queue, taskMessage('after'));
+    const [second] = await take(it, 1, 15_000);
+    expect(second!.message.headers['id']).toBe('after');
+    await second!.ack();
+  });
+
   it('reject(true) naks for immediate redelivery', async () => {
     const b = broker();
     await b.connect();
