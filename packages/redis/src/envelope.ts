@@ -75,11 +75,6 @@ export function serializeEnvelope(envelope: Envelope): string {
   return pythonJsonStringify(envelope);
 }
 
-/** The unacked hash value kombu writes: JSON [envelope, exchange, routing_key]. */
-export function serializeUnackedEntry(envelope: Envelope, exchange: string, routingKey: string): string {
-  return pythonJsonStringify([envelope, exchange, routingKey]);
-}
-
 /** The envelope as kombu restores it: flagged redelivered in headers and delivery_info. */
 export function markRedelivered(envelope: Envelope): Envelope {
   return {

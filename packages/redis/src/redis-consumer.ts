@@ -10,6 +10,8 @@ import type { UnackedStore } from './unacked-store.js';
 
 /** BRPOP's server-side timeout: long enough not to poll, short enough to notice a half-open socket. */
 const BLOCK_SECONDS = 5;
+/** Most messages taken in one atomic pop; bounded by the free prefetch room too. */
+const MAX_BATCH = 100;
 
 export interface RedisConsumerDeps {
   readonly options: RedisOptions;
@@ -24,9 +26,10 @@ export interface RedisConsumerDeps {
 }
 
 /**
- * One consumer of one queue: its own connection blocked in BRPOP over the queue's priority
- * lists (step 0 first, as kombu orders them), popping only while it holds fewer than
- * `prefetch` unacked deliveries. Aborting unblocks the BRPOP with CLIENT UNBLOCK instead of
+ * One consumer of one queue, holding at most `prefetch` unacked deliveries. While messages
+ * wait it takes them in batches with one script that pops and records them as unacked
+ * atomically; when the queue is empty it blocks in BRPOP on its own connection over the queue's
+ * priority lists (step 0 first, as kombu orders them). Aborting unblocks the BRPOP with CLIENT UNBLOCK instead of
  * dropping the socket, so a message the server already popped is never lost in flight.
  */
 export class RedisConsumer {
@@ -40,6 +43,7 @@ export class RedisConsumer {
   #pop: Promise<unknown> | undefined;
   #stopped = false;
   #wakeSlotWaiter: (() => void) | undefined;
+  #returnUnread: (() => Promise<void>) | undefined;
 
   constructor(queue: string, prefetch: number, signal: AbortSignal, deps: RedisConsumerDeps) {
     this.queue = queue;
@@ -65,12 +69,48 @@ export class RedisConsumer {
       await commands.sadd(keys.binding(this.queue), RedisKeys.bindingMember(this.queue, '', this.queue));
       const lists = options.prioritySteps.map((step) => keys.queue(this.queue, step));
       const deadLetterQueue = `${this.queue}${deadLetterSuffix}`;
+      // Popped and recorded as unacked, not yet read: counted against prefetch, returned on stop.
+      const unread: RedisDelivery[] = [];
+      const accept = async (raw: string, tag: string): Promise<void> => {
+        let decoded: DecodedEnvelope;
+        try {
+          decoded = decodeEnvelope(raw);
+        } catch {
+          // Not a kombu envelope: keep it for inspection rather than looping on it or dropping it.
+          await store.deadLetter(tag, raw, deadLetterQueue);
+          return;
+        }
+        const delivery = new RedisDelivery(decoded, tag, this.queue, deadLetterQueue, store, context, (d) => this.#settled(d));
+        this.#unacked.add(delivery);
+        this.#deps.outstanding.add(delivery);
+        unread.push(delivery);
+      };
+      this.#returnUnread = async () => {
+        // Back to the front in reverse, so the queue keeps its order.
+        for (const delivery of unread.splice(0).reverse()) await delivery.settle('restore').catch(() => undefined);
+      };
 
       while (!this.#stopped) {
-        if (this.#unacked.size >= this.#prefetch) {
+        const next = unread.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        const room = this.#prefetch - this.#unacked.size;
+        if (room <= 0) {
           await new Promise<void>((resolve) => (this.#wakeSlotWaiter = resolve));
           continue;
         }
+        // While messages wait, take a batch atomically (pop + unacked record in one script).
+        // A fresh tag per delivery: a restored message keeps kombu's old tag, and a late ack from
+        // its previous (presumed dead) owner must not erase the new owner's unacked record.
+        const tags = Array.from({ length: Math.min(room, MAX_BATCH) }, () => randomUUID());
+        const batch = await store.popAndRecord(this.queue, lists, tags);
+        if (batch.length > 0) {
+          for (const [i, [, raw]] of batch.entries()) await accept(raw, tags[i]!);
+          continue;
+        }
+        // Nothing waiting: block in BRPOP until a message arrives (no polling).
         const popping = this.#brpop(connection, lists);
         this.#pop = popping;
         const popped = await popping;
@@ -82,30 +122,17 @@ export class RedisConsumer {
           await commands.rpush(list, raw);
           break;
         }
-        let decoded: DecodedEnvelope;
-        try {
-          decoded = decodeEnvelope(raw);
-        } catch {
-          // Not a kombu envelope: keep it for inspection rather than looping on it or dropping it.
-          await commands.lpush(keys.queue(deadLetterQueue, 0), raw);
-          continue;
-        }
-        // A fresh tag per delivery: a restored message keeps kombu's old tag, and a late ack
-        // from its previous (presumed dead) owner must not erase the new owner's unacked record.
+        // BRPOP cannot record atomically: this round trip is kombu's at-least-once window.
         const tag = randomUUID();
-        decoded.envelope.properties.delivery_tag = tag;
-        decoded = { ...decoded, deliveryTag: tag };
-        await store.record(decoded.deliveryTag, decoded.envelope, decoded.exchange, decoded.routingKey || this.queue);
-        const delivery = new RedisDelivery(decoded, this.queue, deadLetterQueue, store, context, (d) => this.#settled(d));
-        this.#unacked.add(delivery);
-        this.#deps.outstanding.add(delivery);
-        yield delivery;
+        await store.record(tag, raw, this.queue);
+        await accept(raw, tag);
       }
     } catch (error) {
       if (!this.#stopped) throw toTqError(error, context);
     } finally {
       this.#signal.removeEventListener('abort', onAbort);
       this.#stopped = true;
+      await this.#returnUnread?.();
       if (this.#connection) await closeConnection(this.#connection);
       onEnd();
     }
@@ -132,6 +159,8 @@ export class RedisConsumer {
     const wake = this.#wakeSlotWaiter;
     this.#wakeSlotWaiter = undefined;
     wake?.();
+    // Popped but never read: back to the queue now, even if the reader never calls next() again.
+    await this.#returnUnread?.();
     const pop = this.#pop;
     if (!pop) {
       if (this.#connection) await closeConnection(this.#connection);

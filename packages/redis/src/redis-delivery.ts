@@ -12,7 +12,9 @@ export type Settlement = 'ack' | 'requeue' | 'dead' | 'restore';
 export class RedisDelivery implements Delivery {
   readonly message: BrokerMessage;
   readonly redelivered: boolean;
+  /** This delivery's key in the unacked hash: fresh per delivery (see RedisConsumer). */
   readonly tag: string;
+  /** The envelope as popped (its own delivery_tag is kombu's, possibly from an earlier delivery). */
   readonly #envelope: Envelope;
   readonly #queue: string;
   readonly #deadLetterQueue: string;
@@ -24,6 +26,7 @@ export class RedisDelivery implements Delivery {
 
   constructor(
     decoded: DecodedEnvelope,
+    tag: string,
     queue: string,
     deadLetterQueue: string,
     store: UnackedStore,
@@ -32,7 +35,7 @@ export class RedisDelivery implements Delivery {
   ) {
     this.message = decoded.message;
     this.redelivered = decoded.redelivered;
-    this.tag = decoded.deliveryTag;
+    this.tag = tag;
     this.#envelope = decoded.envelope;
     this.#queue = queue;
     this.#deadLetterQueue = deadLetterQueue;

@@ -34,3 +34,31 @@ export const RELEASE_LOCK = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
+
+/**
+ * Take up to N messages and record them as unacked in one atomic step (kombu's RPOP + QoS.append,
+ * minus the window between them), lists in priority-step order.
+ * KEYS: unacked hash, unacked_index zset, then the queue's lists (step 0 first).
+ * ARGV: score (epoch seconds), the queue name as JSON, then one fresh delivery tag per message wanted.
+ * The hash entry is kombu's [envelope, exchange, routing_key], built by concatenation so the
+ * envelope keeps its exact bytes; exchange "" + the queue routes a restore straight back here.
+ * Returns a flat array: list, message, list, message, …
+ */
+export const POP_AND_RECORD = `
+local popped = {}
+local wanted = #ARGV - 2
+local list = 3
+while #popped < wanted * 2 and list <= #KEYS do
+  local message = redis.call('RPOP', KEYS[list])
+  if message then
+    local tag = ARGV[2 + #popped / 2 + 1]
+    redis.call('HSET', KEYS[1], tag, '[' .. message .. ', "", ' .. ARGV[2] .. ']')
+    redis.call('ZADD', KEYS[2], ARGV[1], tag)
+    popped[#popped + 1] = KEYS[list]
+    popped[#popped + 1] = message
+  else
+    list = list + 1
+  end
+end
+return popped
+`;

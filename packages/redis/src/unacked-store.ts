@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { pythonJsonStringify } from '@tq/core/adapter';
 import type { Redis } from './connection.js';
-import { decodeEnvelope, markRedelivered, serializeEnvelope, serializeUnackedEntry, type Envelope } from './envelope.js';
+import { decodeEnvelope, markRedelivered, serializeEnvelope, type Envelope } from './envelope.js';
 import { RedisKeys, priorityStep } from './keys.js';
-import { MOVE_UNACKED, RELEASE_LOCK } from './scripts.js';
+import { MOVE_UNACKED, POP_AND_RECORD, RELEASE_LOCK } from './scripts.js';
 
 /** kombu's unacked_mutex_expire: a restorer that dies leaves the lock for at most 5 minutes. */
 const MUTEX_TTL_MS = 300_000;
@@ -29,13 +30,37 @@ export class UnackedStore {
     this.#visibilityTimeoutMs = visibilityTimeoutMs;
   }
 
-  /** Records a popped delivery as unacked (kombu's QoS.append), atomically. */
-  async record(tag: string, envelope: Envelope, exchange: string, routingKey: string): Promise<void> {
+  /**
+   * Records a message BRPOP just took as unacked under `tag` (kombu's QoS.append): the entry is
+   * kombu's [envelope, exchange, routing_key], with the envelope's exact text, exchange "" and
+   * the queue it came from, so a restore routes it straight back there.
+   */
+  async record(tag: string, raw: string, queue: string): Promise<void> {
     await this.#client
       .multi()
       .zadd(this.#keys.unackedIndex, nowSeconds(), tag)
-      .hset(this.#keys.unacked, tag, serializeUnackedEntry(envelope, exchange, routingKey))
+      .hset(this.#keys.unacked, tag, `[${raw}, "", ${pythonJsonStringify(queue)}]`)
       .exec();
+  }
+
+  /**
+   * Pops up to `tags.length` messages from `lists` (in order) and records each as unacked under
+   * the next tag, atomically. Returns [list, message] pairs in pop order.
+   */
+  async popAndRecord(queue: string, lists: readonly string[], tags: readonly string[]): Promise<Array<[string, string]>> {
+    const flat = (await this.#client.eval(
+      POP_AND_RECORD,
+      2 + lists.length,
+      this.#keys.unacked,
+      this.#keys.unackedIndex,
+      ...lists,
+      nowSeconds(),
+      pythonJsonStringify(queue),
+      ...tags,
+    )) as string[];
+    const pairs: Array<[string, string]> = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+    return pairs;
   }
 
   /** Forgets a delivery for good (kombu's QoS.ack). */
@@ -58,9 +83,9 @@ export class UnackedStore {
     return this.#move(tag, list, serializeEnvelope(markRedelivered(envelope)), end === 'front' ? 'right' : 'left', '');
   }
 
-  /** Moves an unacked delivery to a dead-letter list, unchanged. */
-  async deadLetter(tag: string, envelope: Envelope, list: string): Promise<boolean> {
-    return this.#move(tag, this.#keys.queue(list, 0), serializeEnvelope(envelope), 'left', '');
+  /** Moves an unacked delivery to a dead-letter list, unchanged (`payload`: an envelope, or the raw text of an unreadable one). */
+  async deadLetter(tag: string, payload: Envelope | string, list: string): Promise<boolean> {
+    return this.#move(tag, this.#keys.queue(list, 0), typeof payload === 'string' ? payload : serializeEnvelope(payload), 'left', '');
   }
 
   async #move(tag: string, list: string, payload: string, side: 'left' | 'right', maxScore: string): Promise<boolean> {
