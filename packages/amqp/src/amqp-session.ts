@@ -27,7 +27,7 @@ export class AmqpSession {
   readonly #label: string;
   readonly #backend: boolean;
   #connection: ChannelModel | undefined;
-  #waiters: { resolve: (c: ChannelModel) => void; reject: (e: unknown) => void }[] = [];
+  #waiters: { resolve: (c: ChannelModel) => void; reject: (e: unknown) => void; patient: boolean }[] = [];
   #reconnectTimer: NodeJS.Timeout | undefined;
   #attempt = 0;
   #everConnected = false;
@@ -66,9 +66,11 @@ export class AmqpSession {
   }
 
   /**
-   * The live connection, waiting for a reconnect in progress. Rejects with
-   * BrokerConnectionError after `timeoutMs` (undefined = wait until closed) and with
-   * ClosedError once the session is closed.
+   * The live connection, waiting for a reconnect in progress. With `timeoutMs` (publishers):
+   * rejects with BrokerConnectionError when a reconnect attempt fails or after `timeoutMs`,
+   * so a caller fails fast while the broker is unreachable and core's retry policy decides.
+   * Without (consumers): waits for however many attempts it takes. Rejects with ClosedError
+   * once the session is closed.
    */
   whenOpen(timeoutMs?: number): Promise<ChannelModel> {
     if (this.#closed) return Promise.reject(new ClosedError(this.#label));
@@ -85,6 +87,7 @@ export class AmqpSession {
           clearTimeout(timer);
           reject(e);
         },
+        patient: timeoutMs === undefined,
       };
       this.#waiters.push(waiter);
       if (timeoutMs !== undefined) {
@@ -154,7 +157,12 @@ export class AmqpSession {
         },
         (error: unknown) => {
           this.#lastError = error;
-          if (!this.#closed) this.#scheduleReconnect();
+          if (this.#closed) return;
+          const impatient = this.#waiters.filter((w) => !w.patient);
+          this.#waiters = this.#waiters.filter((w) => w.patient);
+          const failure = toTqError(error, this.endpoint, `${this.#label}: reconnect`, { backend: this.#backend });
+          for (const waiter of impatient) waiter.reject(failure);
+          this.#scheduleReconnect();
         },
       );
     }, delay);
