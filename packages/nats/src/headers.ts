@@ -42,8 +42,20 @@ function unescapeHeaderName(name: string): string {
   return name.includes('%') ? decodeURIComponent(name) : name;
 }
 
+/** Python's json.dumps form; primitives (most Celery headers) skip the general writer. */
+function encodeJson(value: HeaderValue): string {
+  if (typeof value === 'string') return asciiOnly(JSON.stringify(value));
+  if (value === null || typeof value === 'boolean' || typeof value === 'number') return JSON.stringify(value);
+  return pythonJsonStringify(value);
+}
+
+function asciiOnly(json: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[^\x00-\x7f]/.test(json) ? json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
+}
+
 function encodeText(value: string): string {
-  return value === value.trim() && !/[\r\n]/.test(value) && !value.startsWith('"') ? value : pythonJsonStringify(value);
+  return value === value.trim() && !/[\r\n]/.test(value) && !value.startsWith('"') ? value : encodeJson(value);
 }
 
 function decodeText(value: string, field: string): string {
@@ -55,7 +67,8 @@ function decodeText(value: string, field: string): string {
 
 function parseJson(value: string, field: string): unknown {
   try {
-    return safeJsonParse(value);
+    // Only an object can carry a prototype-polluting key: primitives take the fast parser.
+    return value.includes('{') ? safeJsonParse(value) : JSON.parse(value);
   } catch (cause) {
     if (cause instanceof MessageDecodeError) throw cause;
     throw new MessageDecodeError(field, `not valid JSON: ${value.slice(0, 80)}`, { cause });
@@ -67,7 +80,7 @@ export function encodeHeaders(headers: MessageHeaders, properties: MessageProper
   const h = natsHeaders();
   for (const [key, value] of Object.entries(headers)) {
     if (value === undefined) continue;
-    h.set(`${celeryHeaderPrefix}${escapeHeaderName(key)}`, pythonJsonStringify(value));
+    h.set(`${celeryHeaderPrefix}${escapeHeaderName(key)}`, encodeJson(value));
   }
   for (const [property, headerName] of Object.entries(propertyHeaders)) {
     const value = properties[property as keyof typeof propertyHeaders];
