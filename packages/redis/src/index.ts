@@ -20,10 +20,12 @@
  * LPUSH to publish and BRPOP to consume (FIFO per step); the JSON envelope with a base64 body;
  * "_kombu.binding.<queue>" sets; the "unacked" hash and "unacked_index" sorted set.
  *
- * Guarantees: at-least-once. A message is removed from its list by BRPOP and recorded as
- * unacked right after, in a second round trip (as kombu does): a process killed between the two
- * loses that one message. An unacked delivery is redelivered after the visibility timeout unless
- * acked or extended, so a task may run twice if it outlives its lease without extension.
+ * Guarantees: at-least-once. Waiting messages are popped and recorded as unacked atomically (a
+ * Lua script, in batches up to the free prefetch room); on an empty queue the consumer blocks in
+ * BRPOP, and a message BRPOP returns is recorded in the next round trip, as kombu does: a process
+ * killed between the two loses that one message. An unacked delivery is redelivered after the
+ * visibility timeout unless acked or extended, so a task may run twice if it outlives its lease
+ * without extension.
  * Publish resolves once Redis has the message in memory (durability is Redis's AOF/RDB setting).
  */
 import type { AdapterOptions, TqAdapter } from '@tq/core/adapter';

@@ -85,10 +85,13 @@ export class RedisConsumer {
         this.#deps.outstanding.add(delivery);
         unread.push(delivery);
       };
-      this.#returnUnread = async () => {
-        // Back to the front in reverse, so the queue keeps its order.
-        for (const delivery of unread.splice(0).reverse()) await delivery.settle('restore').catch(() => undefined);
-      };
+      // Chained, so a second caller (abort, then the iteration's end) waits for the first one's work.
+      let returning = Promise.resolve();
+      this.#returnUnread = () =>
+        (returning = returning.then(async () => {
+          // Back to the front in reverse, so the queue keeps its order.
+          for (const delivery of unread.splice(0).reverse()) await delivery.settle('restore').catch(() => undefined);
+        }));
 
       while (!this.#stopped) {
         const next = unread.shift();

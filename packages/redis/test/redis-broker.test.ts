@@ -224,4 +224,25 @@ describe('unacked bookkeeping (kombu QoS)', () => {
     await broker.publish(q, message('after'));
     expect(await client.llen(`${prefix}${q}`)).toBe(1);
   });
+
+  it('waiting messages are taken in one atomic batch of the free prefetch room, each recorded as unacked', async () => {
+    const prefix = newPrefix('batch');
+    const broker = await isolatedBroker(prefix);
+    const q = uniqueName('q');
+    for (const id of ['a', 'b', 'c', 'd', 'e']) await broker.publish(q, message(id));
+    const controller = new AbortController();
+    const iterator = broker.consume(q, { prefetch: 3, signal: controller.signal })[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    expect(first.value!.message.headers['id']).toBe('a');
+    expect(await client.llen(`${prefix}${q}`)).toBe(2);
+    expect(await client.hlen(`${prefix}unacked`)).toBe(3);
+    expect(await client.zcard(`${prefix}unacked_index`)).toBe(3);
+    // Abort with b and c taken but never read: they go back to the front, in order.
+    controller.abort();
+    await iterator.return?.();
+    expect((await client.lrange(`${prefix}${q}`, 0, -1)).map((raw) => JSON.parse(raw).headers.id)).toEqual(['e', 'd', 'c', 'b']);
+    expect(await client.hlen(`${prefix}unacked`)).toBe(1); // a: read, still owned by the caller
+    await first.value!.ack();
+    expect(await client.hlen(`${prefix}unacked`)).toBe(0);
+  });
 });
