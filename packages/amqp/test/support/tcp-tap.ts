@@ -17,9 +17,10 @@ export class TcpTap {
   }
 
   static async start(target: { host: string; port: number }): Promise<TcpTap> {
-    let tap: TcpTap | undefined;
-    const server = createServer((client) => tap!.#accept(client, target));
-    tap = new TcpTap(server);
+    const holder: { tap?: TcpTap } = {};
+    const server = createServer((client) => holder.tap!.#accept(client, target));
+    const tap = new TcpTap(server);
+    holder.tap = tap;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return tap;
   }
