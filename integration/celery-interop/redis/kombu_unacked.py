@@ -4,6 +4,7 @@ usage (env as in celery_app.py; TQ_INTEROP_PREFIX isolates the keys):
   kombu_unacked.py send <queue>                   Celery send_task('tq.add', (1, 2)) to <queue>; prints {"id": …}
   kombu_unacked.py take <queue>                   basic_get without ack, then die (no restore at shutdown)
   kombu_unacked.py restore <visibility_timeout>   kombu's QoS.restore_visible once; prints {"restored": n}
+  kombu_unacked.py drain <queue>                  basic_get (acked) until empty; prints {"order": [[task id, priority], …]}
 """
 import json
 import os
@@ -36,5 +37,14 @@ elif command == 'restore':
         before = channel.client.zcard(index)
         channel.qos.restore_visible(num=100)
         print(json.dumps({'restored': before - channel.client.zcard(index)}))
+elif command == 'drain':
+    order = []
+    with connection() as conn:
+        while True:
+            message = conn.default_channel.basic_get(arg, no_ack=True)
+            if message is None:
+                break
+            order.append([message.headers['id'], message.properties.get('priority')])
+    print(json.dumps({'order': order}))
 else:
     raise SystemExit(f'unknown command {command}')

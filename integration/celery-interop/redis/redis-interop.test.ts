@@ -94,6 +94,27 @@ describe('Python Celery producer → tq worker (Redis)', () => {
   it('custom queue: a task sent to another queue is run by the worker consuming it', async () => {
     expect(await runProducer(env, 'custom-queue')).toMatchObject({ result: env.customQueue });
   });
+
+  it("priority: Python's 0 (most urgent on Redis) is served first and reads as tq priority 9", async () => {
+    const queue = `${env.queue}.prio`;
+    const { ids } = (await runProducer({ ...env, queue }, 'priority')) as { ids: string[] }; // sent with priority 9, 5, 0
+    const broker = new RedisBroker(parseRedisOptions(new URL(url)));
+    await broker.connect();
+    const controller = new AbortController();
+    const seen: Array<[unknown, unknown]> = [];
+    for await (const delivery of broker.consume(queue, { prefetch: 1, signal: controller.signal })) {
+      seen.push([delivery.message.headers['id'], delivery.message.properties.priority]);
+      await delivery.ack();
+      if (seen.length === 3) break;
+    }
+    await broker.close();
+    await deleteQueues(client, [queue]);
+    expect(seen).toEqual([
+      [ids[2], 9],
+      [ids[1], 4],
+      [ids[0], 0],
+    ]);
+  });
 });
 
 describe('tq producer → Python Celery worker (Redis)', () => {
@@ -133,6 +154,8 @@ describe('tq producer → Python Celery worker (Redis)', () => {
     expect(failure.traceback).toContain('raise ValueError(message)');
   });
 
+  // Celery 5.2's parse_iso8601 reads the fraction of "…:26.970Z" as 970 microseconds: an ETA
+  // written with milliseconds runs up to 1 s early. Python writes isoformat(), "…:26.970000+00:00".
   it('countdown: Python runs the task no earlier than the ETA tq wrote', async () => {
     const started = Date.now();
     const result = await app.sendTask('tq.add', [1, 1], {}, { countdown: 1.5 });
@@ -148,6 +171,19 @@ describe('tq producer → Python Celery worker (Redis)', () => {
   it('custom queue: a task tq sends to another queue arrives there', async () => {
     const result = await app.sendTask('tq.where', [], {}, { queue: env.customQueue });
     expect(await result.get({ timeout: 15_000 })).toBe(env.customQueue);
+  });
+
+  it('priority: kombu serves tq priority 9 before 5 before 0, as kombu priorities 0, 4 and 9', async () => {
+    const queue = `${env.queue}.prio`;
+    const sent: string[] = [];
+    for (const priority of [0, 5, 9]) sent.push((await app.sendTask('tq.add', [priority, 0], {}, { queue, priority })).id);
+    const { order } = (await runScript(env, 'kombu_unacked.py', ['drain', queue])) as { order: Array<[string, number]> };
+    await deleteQueues(client, [queue]);
+    expect(order).toEqual([
+      [sent[2], 0],
+      [sent[1], 4],
+      [sent[0], 9],
+    ]);
   });
 });
 
