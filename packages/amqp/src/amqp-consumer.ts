@@ -1,5 +1,5 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import { ConfigError, DeliveryBuffer, type BrokerMessage, type ConsumeOptions, type Delivery } from '@tq/core/adapter';
+import { ClosedError, ConfigError, DeliveryBuffer, type BrokerMessage, type ConsumeOptions, type Delivery } from '@tq/core/adapter';
 import type { AmqpSession } from './amqp-session.js';
 import { toTqError } from './errors.js';
 import { toBrokerMessage } from './message-codec.js';
@@ -53,8 +53,10 @@ export class AmqpConsumer {
       let connection: ChannelModel;
       try {
         connection = await this.#session.whenOpen();
-      } catch {
-        this.buffer.end();
+      } catch (error) {
+        // Closed: the stream ends. Never connected (consume before connect): say so.
+        if (error instanceof ClosedError) this.buffer.end();
+        else this.buffer.fail(error);
         return;
       }
       this.#attaching = true;

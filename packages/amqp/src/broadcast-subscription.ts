@@ -1,5 +1,5 @@
 import type { Channel, ChannelModel } from 'amqplib';
-import { DeliveryBuffer } from '@tq/core/adapter';
+import { ClosedError, DeliveryBuffer } from '@tq/core/adapter';
 import type { AmqpSession } from './amqp-session.js';
 
 const retryDelayMs = 200;
@@ -42,8 +42,9 @@ export class BroadcastSubscription {
       let connection: ChannelModel;
       try {
         connection = await this.#session.whenOpen();
-      } catch {
-        this.buffer.end();
+      } catch (error) {
+        if (error instanceof ClosedError) this.buffer.end();
+        else this.buffer.fail(error);
         return;
       }
       try {
