@@ -6,7 +6,7 @@ import { toTqError, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
 import type { RedisOptions } from './options.js';
 import { RedisDelivery } from './redis-delivery.js';
-import type { UnackedStore } from './unacked-store.js';
+import { UnackedStore } from './unacked-store.js';
 
 /** BRPOP's server-side timeout: long enough not to poll, short enough to notice a half-open socket. */
 const BLOCK_SECONDS = 5;
@@ -40,7 +40,10 @@ export class RedisConsumer {
   readonly #unacked = new Set<RedisDelivery>();
   #connection: Redis | undefined;
   #clientId: number | undefined;
+  /** The command in flight on this consumer's connection (a batch take or BRPOP). */
   #pop: Promise<unknown> | undefined;
+  /** True while that command is BRPOP, which only CLIENT UNBLOCK ends early. */
+  #blocked = false;
   #stopped = false;
   #wakeSlotWaiter: (() => void) | undefined;
   #returnUnread: (() => Promise<void>) | undefined;
@@ -68,6 +71,9 @@ export class RedisConsumer {
       // Declare the queue as kombu's worker does, so Python tools see the binding.
       await commands.sadd(keys.binding(this.queue), RedisKeys.bindingMember(this.queue, '', this.queue));
       const lists = options.prioritySteps.map((step) => keys.queue(this.queue, step));
+      // Taking messages runs on this consumer's own connection, which waits out an outage
+      // (ioredis reconnects and resends) instead of failing the stream; settling uses the broker's.
+      const taker = new UnackedStore(connection, keys, options.prioritySteps, options.visibilityTimeoutMs);
       const deadLetterQueue = `${this.queue}${deadLetterSuffix}`;
       // Popped and recorded as unacked, not yet read: counted against prefetch, returned on stop.
       const unread: RedisDelivery[] = [];
@@ -77,7 +83,7 @@ export class RedisConsumer {
           decoded = decodeEnvelope(raw);
         } catch {
           // Not a kombu envelope: keep it for inspection rather than looping on it or dropping it.
-          await store.deadLetter(tag, raw, deadLetterQueue);
+          await taker.deadLetter(tag, raw, deadLetterQueue);
           return;
         }
         const delivery = new RedisDelivery(decoded, tag, this.queue, deadLetterQueue, store, context, (d) => this.#settled(d));
@@ -108,7 +114,10 @@ export class RedisConsumer {
         // A fresh tag per delivery: a restored message keeps kombu's old tag, and a late ack from
         // its previous (presumed dead) owner must not erase the new owner's unacked record.
         const tags = Array.from({ length: Math.min(room, MAX_BATCH) }, () => randomUUID());
-        const batch = await store.popAndRecord(this.queue, lists, tags);
+        const taking = taker.popAndRecord(this.queue, lists, tags);
+        this.#pop = taking;
+        const batch = await taking;
+        this.#pop = undefined;
         if (batch.length > 0) {
           for (const [i, [, raw]] of batch.entries()) await accept(raw, tags[i]!);
           continue;
@@ -116,7 +125,8 @@ export class RedisConsumer {
         // Nothing waiting: block in BRPOP until a message arrives (no polling).
         const popping = this.#brpop(connection, lists);
         this.#pop = popping;
-        const popped = await popping;
+        this.#blocked = true;
+        const popped = await popping.finally(() => (this.#blocked = false));
         this.#pop = undefined;
         if (!popped) continue;
         const [list, raw] = popped;
@@ -127,7 +137,7 @@ export class RedisConsumer {
         }
         // BRPOP cannot record atomically: this round trip is kombu's at-least-once window.
         const tag = randomUUID();
-        await store.record(tag, raw, this.queue);
+        await taker.record(tag, raw, this.queue);
         await accept(raw, tag);
       }
     } catch (error) {
@@ -169,15 +179,17 @@ export class RedisConsumer {
       if (this.#connection) await closeConnection(this.#connection);
       return;
     }
-    // The BRPOP may not have reached the server yet: retry the unblock until it returns.
     let settled = false;
     void pop.finally(() => (settled = true)).catch(() => undefined);
-    for (let attempt = 0; !settled && attempt < 40; attempt++) {
-      if (this.#clientId !== undefined) {
-        await this.#deps.commands.call('CLIENT', 'UNBLOCK', this.#clientId).catch(() => 0);
-      }
-      await Promise.race([pop.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 25))]);
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // The BRPOP may not have reached the server yet: repeat the unblock until it returns.
+    const deadline = Date.now() + 1000;
+    while (this.#blocked && !settled && Date.now() < deadline) {
+      if (this.#clientId !== undefined) void this.#deps.commands.call('CLIENT', 'UNBLOCK', this.#clientId).catch(() => 0);
+      await Promise.race([pop.catch(() => undefined), sleep(50)]);
     }
+    // A batch take finishes by itself unless the server is unreachable; don't wait out an outage.
+    if (!settled) await Promise.race([pop.catch(() => undefined), sleep(2000)]);
     if (!settled && this.#connection) this.#connection.disconnect();
     await pop.catch(() => undefined);
   }
