@@ -17,34 +17,36 @@ export function resultQueueName(taskId: string): string {
 export class ResultQueues {
   readonly #publisher: ConfirmPublisher;
   readonly #queueExpiresMs: number;
-  #current: { connection: ChannelModel; channel: Promise<Channel> } | undefined;
+  // Reads get their own channel: a get on a missing queue (404) closes its channel, and that
+  // must not fail a store or forget running at the same time.
+  readonly #channels: Record<'read' | 'write', { connection: ChannelModel; channel: Promise<Channel> } | undefined> = { read: undefined, write: undefined };
 
   constructor(publisher: ConfirmPublisher, queueExpiresMs: number) {
     this.#publisher = publisher;
     this.#queueExpiresMs = queueExpiresMs;
   }
 
-  /** A channel for gets and deletes; re-opened after a 404 or any other error closed it. */
-  #channel(connection: ChannelModel): Promise<Channel> {
-    if (this.#current?.connection !== connection) {
-      const opening = connection.createChannel().then((channel) => {
-        channel.on('error', () => undefined);
-        channel.on('close', () => {
-          if (this.#current?.channel === opening) this.#current = undefined;
-        });
-        return channel;
+  /** The read or write channel on `connection`, re-opened after a 404 or any error closed it. */
+  #channel(connection: ChannelModel, role: 'read' | 'write'): Promise<Channel> {
+    const current = this.#channels[role];
+    if (current?.connection === connection) return current.channel;
+    const opening = connection.createChannel().then((channel) => {
+      channel.on('error', () => undefined);
+      channel.on('close', () => {
+        if (this.#channels[role]?.channel === opening) this.#channels[role] = undefined;
       });
-      opening.catch(() => {
-        if (this.#current?.channel === opening) this.#current = undefined;
-      });
-      this.#current = { connection, channel: opening };
-    }
-    return this.#current.channel;
+      return channel;
+    });
+    opening.catch(() => {
+      if (this.#channels[role]?.channel === opening) this.#channels[role] = undefined;
+    });
+    this.#channels[role] = { connection, channel: opening };
+    return opening;
   }
 
   async store(connection: ChannelModel, taskId: string, record: Uint8Array, ttlMs: number): Promise<void> {
     const queue = resultQueueName(taskId);
-    const channel = await this.#channel(connection);
+    const channel = await this.#channel(connection, 'write');
     // Declared on every store: the queue may have expired or been forgotten meanwhile.
     await channel.assertQueue(queue, {
       durable: true,
@@ -62,23 +64,27 @@ export class ResultQueues {
 
   async fetch(connection: ChannelModel, taskId: string): Promise<Uint8Array | null> {
     const queue = resultQueueName(taskId);
-    const channel = await this.#channel(connection);
-    let message;
-    try {
-      message = await channel.get(queue, { noAck: false });
-    } catch (error) {
-      if ((error as { code?: unknown }).code === 404) return null;
-      throw error;
+    for (let attempt = 0; ; attempt++) {
+      const channel = await this.#channel(connection, 'read');
+      let message;
+      try {
+        message = await channel.get(queue, { noAck: false });
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 404) return null;
+        // Another read's 404 closed the shared read channel under this one: once more.
+        if (attempt === 0 && this.#channels.read?.channel === undefined) continue;
+        throw error;
+      }
+      if (message === false) return null;
+      const bytes = new Uint8Array(message.content);
+      // Requeue: the record stays for other readers (and goes back in front of nothing newer).
+      channel.reject(message, true);
+      return bytes;
     }
-    if (message === false) return null;
-    const bytes = new Uint8Array(message.content);
-    // Requeue: the record stays for other readers (and goes back in front of nothing newer).
-    channel.reject(message, true);
-    return bytes;
   }
 
   async forget(connection: ChannelModel, taskId: string): Promise<void> {
-    const channel = await this.#channel(connection);
+    const channel = await this.#channel(connection, 'write');
     try {
       await channel.deleteQueue(resultQueueName(taskId));
     } catch (error) {

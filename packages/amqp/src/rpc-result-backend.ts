@@ -17,8 +17,12 @@ import type { AmqpOptions } from './options.js';
 /** How many task records a client keeps (Celery's rpc backend buffers 8192 out-of-band replies). */
 const maxRecords = 10_000;
 const retryDelayMs = 200;
-/** How often watch() looks at the shared result queue of its task. */
+/**
+ * How often watch() looks at the shared result queue of its task: from 200 ms, doubling to
+ * 5 s while the queue does not exist (the usual case for tasks whose replies come pushed).
+ */
 const watchPollMs = 200;
+const watchPollMaxMs = 5_000;
 
 interface LocalRecord {
   readonly bytes: Uint8Array;
@@ -74,10 +78,11 @@ export class RpcResultBackend implements ResultBackend {
     await this.#session.connect(options?.signal);
     const connection = this.#session.connection;
     if (!connection) throw new ClosedError('rpc result backend');
+    if (this.#replyChannel) return;
     try {
       await this.#attachReplyConsumer(connection);
     } catch (error) {
-      await this.#session.close();
+      // The connection stays: core's guard calls connect() again, which retries the attach.
       throw toTqError(error, this.#session.endpoint, `declare reply queue "${this.#replyQueue}"`, { backend: true });
     }
   }
@@ -209,7 +214,7 @@ export class RpcResultBackend implements ResultBackend {
     }
   }
 
-  /** Replies are pushed as they arrive; the shared result queue is polled every 200 ms. */
+  /** Replies are pushed as they arrive; the shared result queue is polled (200 ms → 5 s backoff). */
   watch(taskId: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
     if (this.#session.closed) throw new ClosedError('rpc result backend');
     const watchers = this.#watchers.get(taskId) ?? new Set<Watcher>();
@@ -232,13 +237,13 @@ export class RpcResultBackend implements ResultBackend {
   }
 
   async #pollResultQueue(taskId: string, watcher: Watcher): Promise<void> {
+    let delay = watchPollMs;
     while (!watcher.buffer.ended && !this.#session.closed) {
       const connection = this.#session.connection;
-      if (connection) {
-        const shared = await this.#resultQueues.fetch(connection, taskId).catch(() => null);
-        if (shared && !watcher.buffer.ended) this.#offer(watcher, shared);
-      }
-      await new Promise((resolve) => setTimeout(resolve, watchPollMs));
+      const shared = connection ? await this.#resultQueues.fetch(connection, taskId).catch(() => null) : null;
+      if (shared && !watcher.buffer.ended) this.#offer(watcher, shared);
+      delay = shared ? watchPollMs : Math.min(watchPollMaxMs, delay * 2);
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
 
