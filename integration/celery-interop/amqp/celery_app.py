@@ -3,6 +3,7 @@
 Configured from the environment by the tests:
   TQ_INTEROP_AMQP_URL  broker URL (default: the local RabbitMQ's tq_test vhost)
   TQ_INTEROP_BACKEND   result backend (default rpc://, Celery's reply-queue backend)
+  TQ_INTEROP_MAX_PRIORITY  task_queue_max_priority (x-max-priority on the queues), unset = none
 """
 import os
 import time
@@ -24,6 +25,8 @@ app.conf.update(
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
 )
+if os.environ.get('TQ_INTEROP_MAX_PRIORITY'):
+    app.conf.task_queue_max_priority = int(os.environ['TQ_INTEROP_MAX_PRIORITY'])
 
 
 @app.task(name='py.add')

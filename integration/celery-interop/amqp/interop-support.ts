@@ -65,14 +65,24 @@ export interface CeleryWorker {
 }
 
 /** Starts `celery worker --pool=solo` on `queues` and resolves once it prints "ready". */
-export async function startCeleryWorker(queues: readonly string[], options: { backend?: string; timeoutMs?: number } = {}): Promise<CeleryWorker> {
+export async function startCeleryWorker(
+  queues: readonly string[],
+  options: { backend?: string; maxPriority?: number; timeoutMs?: number } = {},
+): Promise<CeleryWorker> {
   const timeoutMs = options.timeoutMs ?? 20_000;
   const hostname = `py-${randomBytes(3).toString('hex')}@interop`;
   const child = spawn(
     python,
     ['-m', 'celery', '-A', 'celery_app', 'worker', '--pool=solo', '-Q', queues.join(','), '-n', hostname,
       '--without-gossip', '--without-mingle', '--without-heartbeat', '-l', 'INFO'],
-    { cwd: here, env: pythonEnv(options.backend ? { TQ_INTEROP_BACKEND: options.backend } : {}), stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: here,
+      env: pythonEnv({
+        ...(options.backend ? { TQ_INTEROP_BACKEND: options.backend } : {}),
+        ...(options.maxPriority ? { TQ_INTEROP_MAX_PRIORITY: String(options.maxPriority) } : {}),
+      }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let log = '';
   child.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));
