@@ -10,6 +10,9 @@
  *   adapter options: `brokerOptions: { tls: {...} }`, never in the URL.
  * rpc://[user[:password]@host[:port][/vhost]] — Celery's rpc backend. A bare rpc:// uses
  *   `resultBackendOptions.brokerUrl` (an amqp:// URL), else amqp://guest:guest@localhost:5672/.
+ *   Results reach the client that sent the task through its reply queue (readable by that
+ *   client only, as in Celery); records stored without reply_to go to per-task queues any
+ *   client can read. Backend capabilities: watch (replies pushed), expiry (record TTL).
  *
  * Capabilities: delayedDelivery no (core holds ETA/countdown), priority 0..9 only with
  * maxPriority set (Celery declares no x-max-priority by default), broadcast yes (fanout
