@@ -29,8 +29,9 @@ export interface RedisConsumerDeps {
  * One consumer of one queue, holding at most `prefetch` unacked deliveries. While messages
  * wait it takes them in batches with one script that pops and records them as unacked
  * atomically; when the queue is empty it blocks in BRPOP on its own connection over the queue's
- * priority lists (step 0 first, as kombu orders them). Aborting unblocks the BRPOP with CLIENT UNBLOCK instead of
- * dropping the socket, so a message the server already popped is never lost in flight.
+ * priority lists (step 0 first, as kombu orders them). Aborting unblocks the BRPOP with
+ * CLIENT UNBLOCK instead of dropping the socket, so a message the server already popped is
+ * never lost in flight.
  */
 export class RedisConsumer {
   readonly queue: string;
@@ -53,10 +54,6 @@ export class RedisConsumer {
     this.#prefetch = Math.max(1, Math.floor(prefetch));
     this.#signal = signal;
     this.#deps = deps;
-  }
-
-  get unackedCount(): number {
-    return this.#unacked.size;
   }
 
   async *deliveries(onEnd: () => void): AsyncGenerator<Delivery> {
