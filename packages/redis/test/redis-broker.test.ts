@@ -220,7 +220,8 @@ describe('unacked bookkeeping (kombu QoS)', () => {
     const started = Date.now();
     controller.abort();
     expect(await iteration).toBeInstanceOf(Error); // ended without an item
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Well under BRPOP's 5 s server timeout: the abort unblocked it (slack for a loaded machine).
+    expect(Date.now() - started).toBeLessThan(3000);
     await broker.publish(q, message('after'));
     expect(await client.llen(`${prefix}${q}`)).toBe(1);
   });
