@@ -14,8 +14,8 @@ function table(header, rows) {
 
 /** Scenario label of a plan entry: "enqueue", "drain c=10 ignored", "latency 200/s". */
 export function label(s) {
-  if (s.kind === 'enqueue') return 'enqueue';
-  if (s.kind === 'drain') return `drain c=${s.concurrency} results ${s.results}`;
+  if (s.kind === 'enqueue') return `enqueue ${s.tasks / 1000}k`;
+  if (s.kind === 'drain') return `drain ${s.tasks / 1000}k c=${s.concurrency} results ${s.results}`;
   return `latency p50/p99 @${s.rate}/s c=${s.concurrency}`;
 }
 
@@ -48,7 +48,7 @@ export function printReport(results, brokers) {
   }
   if (checks.length) {
     console.log('\ntargets');
-    for (const c of checks) console.log(`  ${c.met ? 'met    ' : 'NOT MET'}  ${c.broker.padEnd(5)}  ${c.scenario.padEnd(28)}  ${c.target.padEnd(18)}  ${fmtRatio(c.value)}`);
+    for (const c of checks) console.log(`  ${c.met ? 'met    ' : 'NOT MET'}  ${c.broker.padEnd(5)}  ${c.scenario.padEnd(34)}  ${c.target.padEnd(18)}  ${fmtRatio(c.value)}`);
     const met = checks.filter((c) => c.met).length;
     console.log(`  ${met} of ${checks.length} targets met`);
   }
