@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-b', join(root, 'packages', 'nats', 'tsconfig.lib.json')], { stdio: 'inherit' });
 
+const { loadavg } = await import('node:os');
 const { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } = await import('@nats-io/jetstream');
 const { connect } = await import('@nats-io/transport-node');
 const { createApp } = await import('@tq/core');
@@ -143,11 +144,16 @@ async function app() {
 
 const rate = (ms) => Math.round(N / (ms / 1000));
 console.log(`NATS JetStream throughput: ${N} messages, ${W} publishes in flight, prefetch ${W}, server ${servers}`);
+console.log(`  (client CPU = this process's user+system time per message, producer and consumer together)`);
 const results = {};
 for (const [label, run] of [['raw', raw], ['broker', broker], ['app', app]]) {
   await run(); // warm-up pass on a fresh stream: JIT, connections, stream creation paths
+  const cpu = process.cpuUsage();
   const ms = await run();
+  const used = process.cpuUsage(cpu);
   results[label] = rate(ms);
-  console.log(`  ${label.padEnd(7)} ${String(results[label]).padStart(7)} msg/s  (${Math.round(ms)} ms)`);
+  const cpuPerMessage = ((used.user + used.system) / N).toFixed(0);
+  console.log(`  ${label.padEnd(7)} ${String(results[label]).padStart(7)} msg/s  (${Math.round(ms)} ms, client CPU ${cpuPerMessage} µs/msg)`);
 }
+console.log(`  load average ${loadavg().map((n) => n.toFixed(1)).join(' ')} on ${(await import('node:os')).availableParallelism()} cores`);
 console.log(`  ratio broker/raw ${(results.broker / results.raw).toFixed(2)}   app/raw ${(results.app / results.raw).toFixed(2)}   (target app/raw >= 0.50)`);

@@ -78,49 +78,64 @@ function parseJson(value: string, field: string): unknown {
 /** The NATS headers for a task message (without Nats-Msg-Id, which the broker adds). */
 export function encodeHeaders(headers: MessageHeaders, properties: MessageProperties): MsgHdrs {
   const h = natsHeaders();
+  // append, not set: names are unique here, and nats.js's set() scans every header first.
   for (const [key, value] of Object.entries(headers)) {
     if (value === undefined) continue;
-    h.set(`${celeryHeaderPrefix}${escapeHeaderName(key)}`, encodeJson(value));
+    h.append(`${celeryHeaderPrefix}${escapeHeaderName(key)}`, encodeJson(value));
   }
   for (const [property, headerName] of Object.entries(propertyHeaders)) {
     const value = properties[property as keyof typeof propertyHeaders];
-    if (value !== undefined) h.set(headerName, encodeText(value));
+    if (value !== undefined) h.append(headerName, encodeText(value));
   }
-  if (properties.priority !== undefined) h.set('Priority', String(properties.priority));
-  if (properties.deliveryMode !== undefined) h.set('Delivery-Mode', String(properties.deliveryMode));
+  if (properties.priority !== undefined) h.append('Priority', String(properties.priority));
+  if (properties.deliveryMode !== undefined) h.append('Delivery-Mode', String(properties.deliveryMode));
   return h;
 }
 
+type MutableProperties = { -readonly [K in keyof MessageProperties]: MessageProperties[K] };
+
 /**
- * Celery headers and properties back from NATS headers. A message published without tq's
- * headers (e.g. by `nats pub`) gets application/octet-stream, which core's accept list refuses.
+ * Celery headers and properties back from NATS headers, in one pass (nats.js's get/has scan
+ * every header on each call). A message published without tq's headers (e.g. by `nats pub`)
+ * gets application/octet-stream, which core's accept list refuses.
  */
 export function decodeHeaders(h: MsgHdrs | undefined): { headers: MessageHeaders; properties: MessageProperties } {
   const headers: Record<string, HeaderValue> = {};
-  if (!h) return { headers, properties: { contentType: 'application/octet-stream', contentEncoding: 'binary' } };
-  for (const name of h.keys()) {
-    if (!name.startsWith(celeryHeaderPrefix)) continue;
-    const key = unescapeHeaderName(name.slice(celeryHeaderPrefix.length));
-    headers[key] = parseJson(h.get(name), `headers.${key}`) as HeaderValue;
-  }
-  const text = (name: string, field: string) => (h.has(name) ? decodeText(h.get(name), field) : undefined);
-  const properties: { -readonly [K in keyof MessageProperties]: MessageProperties[K] } = {
-    contentType: text(propertyHeaders.contentType, 'properties.contentType') ?? 'application/octet-stream',
-    contentEncoding: text(propertyHeaders.contentEncoding, 'properties.contentEncoding') ?? 'binary',
-  };
-  const correlationId = text(propertyHeaders.correlationId, 'properties.correlationId');
-  if (correlationId !== undefined) properties.correlationId = correlationId;
-  const replyTo = text(propertyHeaders.replyTo, 'properties.replyTo');
-  if (replyTo !== undefined) properties.replyTo = replyTo;
-  if (h.has('Priority')) {
-    const priority = Number(h.get('Priority'));
-    if (!Number.isInteger(priority)) throw new MessageDecodeError('properties.priority', `not an integer: ${h.get('Priority')}`);
-    properties.priority = priority;
-  }
-  if (h.has('Delivery-Mode')) {
-    const mode = Number(h.get('Delivery-Mode'));
-    if (mode !== 1 && mode !== 2) throw new MessageDecodeError('properties.deliveryMode', `expected 1 or 2, got ${h.get('Delivery-Mode')}`);
-    properties.deliveryMode = mode;
+  const properties: MutableProperties = { contentType: 'application/octet-stream', contentEncoding: 'binary' };
+  if (!h) return { headers, properties };
+  for (const [name, values] of h) {
+    const value = values[0] ?? '';
+    if (name.startsWith(celeryHeaderPrefix)) {
+      const key = unescapeHeaderName(name.slice(celeryHeaderPrefix.length));
+      headers[key] = parseJson(value, `headers.${key}`) as HeaderValue;
+      continue;
+    }
+    switch (name) {
+      case propertyHeaders.contentType:
+        properties.contentType = decodeText(value, 'properties.contentType');
+        break;
+      case propertyHeaders.contentEncoding:
+        properties.contentEncoding = decodeText(value, 'properties.contentEncoding');
+        break;
+      case propertyHeaders.correlationId:
+        properties.correlationId = decodeText(value, 'properties.correlationId');
+        break;
+      case propertyHeaders.replyTo:
+        properties.replyTo = decodeText(value, 'properties.replyTo');
+        break;
+      case 'Priority': {
+        const priority = Number(value);
+        if (!Number.isInteger(priority)) throw new MessageDecodeError('properties.priority', `not an integer: ${value}`);
+        properties.priority = priority;
+        break;
+      }
+      case 'Delivery-Mode': {
+        const mode = Number(value);
+        if (mode !== 1 && mode !== 2) throw new MessageDecodeError('properties.deliveryMode', `expected 1 or 2, got ${value}`);
+        properties.deliveryMode = mode;
+        break;
+      }
+    }
   }
   return { headers, properties };
 }
