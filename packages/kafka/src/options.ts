@@ -53,6 +53,11 @@ export interface KafkaOptions {
   readonly connectionTimeoutMs: number;
   /** kafkajs request timeout, ms. Default 30 000. */
   readonly requestTimeoutMs: number;
+  /**
+   * Settlements are committed at most this long after they happen, many per request. A crash
+   * inside the window redelivers those messages (at-least-once). Default 50.
+   */
+  readonly commitIntervalMs: number;
   /** Longest a publish batch lingers to coalesce concurrent publishes, ms. Default 0 (one event-loop turn). */
   readonly lingerMs: number;
 }
@@ -72,6 +77,7 @@ const defaults = {
   connectionTimeoutMs: 3_000,
   requestTimeoutMs: 30_000,
   lingerMs: 0,
+  commitIntervalMs: 50,
 } as const;
 
 type NumberKey =
@@ -83,7 +89,8 @@ type NumberKey =
   | 'maxWaitTimeMs'
   | 'connectionTimeoutMs'
   | 'requestTimeoutMs'
-  | 'lingerMs';
+  | 'lingerMs'
+  | 'commitIntervalMs';
 const numberKeys: readonly NumberKey[] = [
   'partitions',
   'replicationFactor',
@@ -94,6 +101,7 @@ const numberKeys: readonly NumberKey[] = [
   'connectionTimeoutMs',
   'requestTimeoutMs',
   'lingerMs',
+  'commitIntervalMs',
 ];
 const knownParams = new Set<string>([
   ...numberKeys,
@@ -152,7 +160,7 @@ export function parseKafkaOptions(url: URL, adapterOptions: AdapterOptions = {})
   for (const key of ['maxMessageBytes', 'sessionTimeoutMs', 'heartbeatIntervalMs', 'connectionTimeoutMs', 'requestTimeoutMs'] as const) {
     if (numbers[key] < 1) issue(`broker.${key}`, 'must be >= 1');
   }
-  for (const key of ['maxWaitTimeMs', 'lingerMs'] as const) {
+  for (const key of ['maxWaitTimeMs', 'lingerMs', 'commitIntervalMs'] as const) {
     if (numbers[key] < 0) issue(`broker.${key}`, 'must be >= 0');
   }
   if (numbers.heartbeatIntervalMs >= numbers.sessionTimeoutMs) issue('broker.heartbeatIntervalMs', 'must be below sessionTimeoutMs');

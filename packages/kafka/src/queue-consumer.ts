@@ -54,6 +54,7 @@ export class QueueConsumer {
   #stopping = false;
   #shutdown: Promise<void> | undefined;
   #commitQueued: Promise<void> | undefined;
+  #commitTimer: NodeJS.Timeout | undefined;
   #commitRunning: Promise<void> = Promise.resolve();
   #started: Promise<void> | undefined;
 
@@ -136,7 +137,7 @@ export class QueueConsumer {
       handed = true;
     }
     // Record what was handed out (the metadata's highest delivered offset marks redeliveries).
-    if (handed) void this.#commit().catch(() => undefined);
+    if (handed) this.#commitSoon();
     if (isRunning() && !isStale()) await heartbeat();
   }
 
@@ -201,7 +202,21 @@ export class QueueConsumer {
     }
     this.#release(entry);
     const current = entry.generation === this.#generation && this.#trackers !== undefined;
-    if (entry.tracker.complete(entry.offset) && current) await this.#commit();
+    // The commit runs in the background, coalesced with other settlements: waiting for it here
+    // would cost a round trip per message. A crash before it lands redelivers (at-least-once).
+    if (entry.tracker.complete(entry.offset) && current) this.#commitSoon();
+  }
+
+  /** Commits within commitIntervalMs: one request carries every settlement of that window. */
+  #commitSoon(): void {
+    if (this.#commitTimer) return;
+    this.#commitTimer = setTimeout(() => {
+      this.#commitTimer = undefined;
+      this.#commit().catch(() => {
+        // Unchanged versions are retried by the next round; make sure one comes.
+        if (!this.#stopping) setTimeout(() => this.#commitSoon(), 1_000).unref();
+      });
+    }, this.#host.options.commitIntervalMs);
   }
 
   #release(entry: InFlight): void {
@@ -276,6 +291,8 @@ export class QueueConsumer {
       this.buffer.end();
       for (const unread of this.buffer.drainUnread()) (unread as KafkaDelivery).abandon();
       for (const entry of this.#unsettled) this.#unsettled.delete(entry);
+      clearTimeout(this.#commitTimer);
+      this.#commitTimer = undefined;
       // Bounded: with the cluster unreachable, kafkajs would retry for minutes.
       await withTimeout(
         (async () => {

@@ -2,8 +2,9 @@ import { isTqError, RuntimeBroker, type Broker } from '@tq/core/adapter';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafka, { topicForQueue } from '../src/index.js';
+import { decodeMetadata } from '../src/offset-tracker.js';
 import { ConnectionCutter, startTestCluster, type TestCluster } from './support/cluster.js';
-import { idOf, Reader, taskMessage, uniqueQueue } from './support/deliveries.js';
+import { eventually, idOf, Reader, taskMessage, uniqueQueue } from './support/deliveries.js';
 
 // Kafka-specific behaviour against a real Kafka wire protocol: librdkafka's mock cluster, or
 // the cluster in TQ_TEST_KAFKA_BROKERS.
@@ -19,6 +20,18 @@ describe('KafkaBroker', () => {
     return broker;
   };
   const rawClient = () => new Kafka({ brokers: cluster.url.replace(/^kafka:\/\/([^?]+).*$/, '$1').split(','), logLevel: logLevel.NOTHING });
+
+  async function committedOf(groupId: string, topic: string): Promise<{ offset: string; metadata: string | null }> {
+    const admin = rawClient().admin();
+    await admin.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const partition = committed!.partitions.find((p) => p.partition === 0)!;
+      return { offset: partition.offset, metadata: partition.metadata };
+    } finally {
+      await admin.disconnect();
+    }
+  }
 
   beforeAll(async () => {
     cluster = await startTestCluster();
@@ -61,8 +74,13 @@ describe('KafkaBroker', () => {
     const held = await doomed.take(10);
     expect(held.map(idOf)).toEqual(ids);
     const finished = new Set(['c0', 'c1', 'c3', 'c4', 'c7']);
-    // ack resolves once the commit (offset + metadata) is written.
     await Promise.all(held.filter((d) => finished.has(idOf(d))).map((d) => d.ack()));
+    // Commits run in the background: crash once they landed (offset 2, 3/4/7 in the metadata).
+    await eventually(async () => {
+      const { offset, metadata } = await committedOf(`tq.${queue}`, topicForQueue(queue));
+      expect(offset).toBe('2');
+      expect(decodeMetadata(2n, metadata).doneAhead).toEqual([3n, 4n, 7n]);
+    });
     cutter.cut(victim); // no goodbye: sockets die, reconnects are refused
 
     const survivor = open();
@@ -76,11 +94,7 @@ describe('KafkaBroker', () => {
     reader.stop();
     await survivor.close();
 
-    const admin = rawClient().admin();
-    await admin.connect();
-    const [committed] = await admin.fetchOffsets({ groupId: `tq.${queue}`, topics: [topicForQueue(queue)] });
-    await admin.disconnect();
-    expect(committed!.partitions).toMatchObject([{ partition: 0, offset: '10' }]);
+    await eventually(async () => expect((await committedOf(`tq.${queue}`, topicForQueue(queue))).offset).toBe('10'));
   }, 60_000);
 
   it('close hands unsettled deliveries to the next consumer and keeps finished ones finished', async () => {
@@ -176,14 +190,16 @@ describe('KafkaBroker', () => {
       await delivery!.ack();
     }
     expect(await reader.poll(800)).toBeUndefined();
+    await eventually(async () => {
+      const admin = rawClient().admin();
+      await admin.connect();
+      const [committed] = await admin.fetchOffsets({ groupId: `tq.${queue}`, topics: [topicForQueue(queue)] });
+      const ends = await admin.fetchTopicOffsets(topicForQueue(queue));
+      await admin.disconnect();
+      expect(ends.length).toBe(3);
+      for (const end of ends) expect(committed!.partitions.find((p) => p.partition === end.partition)!.offset).toBe(end.high);
+    });
     reader.stop();
-    const admin = rawClient().admin();
-    await admin.connect();
-    const [committed] = await admin.fetchOffsets({ groupId: `tq.${queue}`, topics: [topicForQueue(queue)] });
-    const ends = await admin.fetchTopicOffsets(topicForQueue(queue));
-    await admin.disconnect();
-    expect(ends.length).toBe(3);
-    for (const end of ends) expect(committed!.partitions.find((p) => p.partition === end.partition)!.offset).toBe(end.high);
   }, 40_000);
 
   it('purge skips what the queue has not consumed yet and returns the count', async () => {

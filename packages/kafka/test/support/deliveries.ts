@@ -51,3 +51,16 @@ export class Reader {
     this.#controller.abort();
   }
 }
+
+/** Retries `check` until it passes or `ms` elapse (for state the broker updates in the background). */
+export async function eventually(check: () => Promise<void>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
