@@ -48,7 +48,7 @@ export class QueueConsumer {
   #consumer: Consumer | undefined;
   #generation = 0;
   #trackers: Promise<Map<number, OffsetTracker>> | undefined;
-  readonly #committedVersions = new Map<OffsetTracker, number>();
+  readonly #committedVersions = new WeakMap<OffsetTracker, number>();
   readonly #unsettled = new Set<InFlight>();
   #slotWaiters: (() => void)[] = [];
   #stopping = false;
@@ -290,7 +290,8 @@ export class QueueConsumer {
       this.#stopFetching();
       this.buffer.end();
       for (const unread of this.buffer.drainUnread()) (unread as KafkaDelivery).abandon();
-      for (const entry of this.#unsettled) this.#unsettled.delete(entry);
+      this.#unsettled.clear();
+      this.#drained?.();
       clearTimeout(this.#commitTimer);
       this.#commitTimer = undefined;
       // Bounded: with the cluster unreachable, kafkajs would retry for minutes.
