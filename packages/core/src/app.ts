@@ -12,7 +12,7 @@ import { resolveConfig, routeTask, type ResolvedConfig, type TqConfig } from './
 import { ConfigError, PayloadTooLargeError, TqError } from './errors.js';
 import { createConsoleLogger, type Logger } from './logger.js';
 import memoryAdapter from './memory/index.js';
-import { encodeTaskMessage } from './protocol/encode.js';
+import { celeryIsoTime, encodeTaskMessage } from './protocol/encode.js';
 import type { TaskCall } from './protocol/message.js';
 import type { SendOptions } from './producer/send-options.js';
 import { AsyncResult } from './result/async-result.js';
@@ -151,7 +151,7 @@ export class App {
       shadow: options.shadow ?? null,
       ...(options.headers ? { headers: options.headers } : {}),
       ...(replyTo !== undefined ? { replyTo } : {}),
-      priority: options.priority ?? 0,
+      ...(options.priority !== undefined ? { priority: options.priority } : {}),
     };
     await this.publishCall(queue, call, broker);
     if (this.config.sendSentEvent) {
@@ -162,8 +162,8 @@ export class App {
         args: JSON.stringify(args),
         kwargs: JSON.stringify(kwargs),
         retries: call.retries,
-        eta: call.eta ? new Date(call.eta).toISOString() : null,
-        expires: call.expires ? new Date(call.expires).toISOString() : null,
+        eta: call.eta ? celeryIsoTime(new Date(call.eta)) : null,
+        expires: call.expires ? celeryIsoTime(new Date(call.expires)) : null,
         queue,
         root_id: call.rootId,
         parent_id: call.parentId,

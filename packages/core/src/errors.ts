@@ -8,6 +8,7 @@ export type TqErrorCode =
   | 'TQ_UNKNOWN_SCHEME'
   | 'TQ_BROKER_UNAVAILABLE'
   | 'TQ_BACKEND_UNAVAILABLE'
+  | 'TQ_AUTH_FAILED'
   | 'TQ_CLOSED'
   | 'TQ_MESSAGE_MALFORMED'
   | 'TQ_CONTENT_TYPE_FORBIDDEN'
@@ -80,6 +81,17 @@ export class BrokerConnectionError extends TqError {
   override name = 'BrokerConnectionError';
   constructor(message: string, options?: ErrorOptions & { backend?: boolean }) {
     super(options?.backend ? 'TQ_BACKEND_UNAVAILABLE' : 'TQ_BROKER_UNAVAILABLE', message, options);
+  }
+}
+
+/**
+ * The broker or backend refused the credentials or the TLS handshake failed (bad certificate,
+ * wrong CA). Not retried: retrying cannot fix it.
+ */
+export class AuthError extends TqError {
+  override name = 'AuthError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('TQ_AUTH_FAILED', message, options);
   }
 }
 

@@ -62,6 +62,21 @@ describe('Celery protocol v2 captures', () => {
   });
 });
 
+describe('times', () => {
+  it('writes eta and expires as Celery does (microseconds, +00:00) and reads them back', () => {
+    const eta = new Date('2026-11-26T02:10:26.970Z');
+    const message = encodeTaskMessage({ id: 'x', task: 't', args: [], kwargs: {}, eta, expires: eta }, jsonSerializer);
+    expect(message.headers['eta']).toBe('2026-11-26T02:10:26.970000+00:00');
+    expect(message.headers['expires']).toBe('2026-11-26T02:10:26.970000+00:00');
+    expect(decodeTaskMessage(message, registry).eta?.getTime()).toBe(eta.getTime());
+  });
+
+  it('writes no priority unless one is given (Celery default lists)', () => {
+    const message = encodeTaskMessage({ id: 'x', task: 't', args: [], kwargs: {} }, jsonSerializer);
+    expect(message.properties.priority).toBeUndefined();
+  });
+});
+
 describe('decoding bad input names the field', () => {
   const good = jsonCaptures.find((c) => c.file === 'redis-send-plain.json')!.message;
   const withHeaders = (headers: Record<string, unknown>): BrokerMessage => ({ ...good, headers: { ...good.headers, ...headers } as BrokerMessage['headers'] });

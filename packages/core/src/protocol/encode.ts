@@ -3,9 +3,18 @@ import type { Serializer } from '../serializer/serializer.js';
 import { emptyEmbed, type TaskCall, type TaskRequest } from './message.js';
 import { argsRepr, kwargsRepr } from './repr.js';
 
+/**
+ * A time as Celery writes it: ISO 8601 with microseconds and an explicit UTC offset
+ * ("2026-11-26T02:10:26.970000+00:00"). Celery 5.2 reads fraction digits as microseconds, so
+ * JavaScript's ".970Z" would mean 970 µs to it: a countdown would run up to a second early.
+ */
+export function celeryIsoTime(date: Date): string {
+  return date.toISOString().replace('Z', '000+00:00');
+}
+
 function isoOrNull(value: Date | string | null | undefined): string | null {
   if (value === null || value === undefined) return null;
-  return typeof value === 'string' ? value : value.toISOString();
+  return typeof value === 'string' ? value : celeryIsoTime(value);
 }
 
 /** Builds the protocol v2 message for a task call: Celery's headers, properties and body. */
