@@ -27,7 +27,7 @@ import {
 } from '@tq/core/adapter';
 import { openConnection } from './connection.js';
 import { toTqError } from './errors.js';
-import { FlushBatcher } from './flush-batcher.js';
+import { WriteBatch } from './write-batch.js';
 import { encodeHeaders } from './headers.js';
 import type { NatsBrokerOptions } from './options.js';
 import { QueueConsumer } from './queue-consumer.js';
@@ -40,7 +40,7 @@ const consumerAlreadyExists = 10105;
 
 interface Connected {
   readonly nc: NatsConnection;
-  readonly flusher: FlushBatcher;
+  readonly writes: WriteBatch;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
 }
@@ -94,7 +94,7 @@ export class NatsBroker implements Broker {
       const jsm = await jetstreamManager(nc);
       const js = jetstream(nc);
       await this.#ensureStreams(jsm);
-      this.#connected = { nc, js, jsm, flusher: new FlushBatcher(nc) };
+      this.#connected = { nc, js, jsm, writes: new WriteBatch(nc) };
     } catch (error) {
       await nc.close().catch(() => undefined);
       throw toTqError(error, `preparing stream ${this.#options.stream} on ${this.#options.redacted}`, { connecting: true });
@@ -138,7 +138,7 @@ export class NatsBroker implements Broker {
   }
 
   async publish(queue: string, message: BrokerMessage): Promise<void> {
-    const { js } = this.#live();
+    const { js, writes } = this.#live();
     let msgID = this.#pendingIds.get(message);
     if (msgID === undefined) {
       const taskId = message.headers['id'];
@@ -147,11 +147,10 @@ export class NatsBroker implements Broker {
     }
     const route = this.subjects.route(queue);
     try {
-      await js.publish(route.subject, message.body, {
-        headers: encodeHeaders(message.headers, message.properties),
-        msgID,
-        expect: { streamName: route.stream },
-      });
+      const headers = encodeHeaders(message.headers, message.properties);
+      await writes.run(() =>
+        js.publish(route.subject, message.body, { headers, msgID, expect: { streamName: route.stream } }),
+      );
       this.#pendingIds.delete(message);
     } catch (error) {
       throw toTqError(error, `publishing to queue "${queue}"`, { payloadBytes: message.body.byteLength, maxPayload: this.capabilities.maxMessageBytes ?? undefined });
@@ -159,10 +158,10 @@ export class NatsBroker implements Broker {
   }
 
   consume(queue: string, options: ConsumeOptions): TqConsumer {
-    const { nc, js, flusher } = this.#live();
+    const { nc, js, writes } = this.#live();
     const consumer: QueueConsumer = new QueueConsumer(queue, options.prefetch, options.signal, {
       nc,
-      flusher,
+      writes,
       js,
       subjects: this.subjects,
       maxDeliver: this.#options.maxDeliver,

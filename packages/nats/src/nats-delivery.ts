@@ -6,7 +6,7 @@ export type Settlement = 'ack' | 'requeue' | 'dead' | 'abandon';
 
 /**
  * One JetStream message handed to core. ack resolves once the server has received the ack
- * (see FlushBatcher); reject(true) naks (immediate redelivery); reject(false) dead-letters;
+ * (see WriteBatch); reject(true) naks (immediate redelivery); reject(false) dead-letters;
  * extend() sends "in progress", which restarts AckWait. Only the first settlement counts.
  */
 export class NatsDelivery implements Delivery {

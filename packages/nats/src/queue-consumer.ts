@@ -3,14 +3,14 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { DeliveryBuffer, MessageDecodeError, type Delivery } from '@tq/core/adapter';
 import { deadLetter } from './dead-letter.js';
 import { toTqError } from './errors.js';
-import type { FlushBatcher } from './flush-batcher.js';
+import type { WriteBatch } from './write-batch.js';
 import { decodeHeaders } from './headers.js';
 import { NatsDelivery, type Settlement } from './nats-delivery.js';
 import type { Subjects } from './subjects.js';
 
 export interface QueueConsumerContext {
   readonly nc: NatsConnection;
-  readonly flusher: FlushBatcher;
+  readonly writes: WriteBatch;
   readonly js: JetStreamClient;
   readonly subjects: Subjects;
   readonly maxDeliver: number;
@@ -170,10 +170,7 @@ export class QueueConsumer {
   #deadLetterRaw(msg: JsMsg, reason: string): void {
     const { js, subjects } = this.#context;
     deadLetter(js, subjects, this.#queue, msg, reason)
-      .then(() => {
-        msg.ack();
-        return this.#context.flusher.flush();
-      })
+      .then(() => this.#context.writes.confirmed(() => msg.ack()))
       .catch((error: unknown) => {
         // Not moved: leave it unacked so AckWait brings it back and the next attempt moves it.
         this.#context.onError(error);
@@ -183,21 +180,21 @@ export class QueueConsumer {
   async #settle(delivery: NatsDelivery, outcome: Settlement): Promise<void> {
     const msg = delivery.raw;
     try {
+      const { writes } = this.#context;
       switch (outcome) {
         case 'ack':
-          msg.ack();
+          await writes.confirmed(() => msg.ack());
           break;
         case 'requeue':
         case 'abandon':
-          msg.nak();
+          await writes.confirmed(() => msg.nak());
           break;
         case 'dead':
           // The copy is confirmed (PubAck) before the original is acked: never lost in between.
           await deadLetter(this.#context.js, this.#context.subjects, this.#queue, msg, 'rejected by the worker (requeue=false)');
-          msg.ack();
+          await writes.confirmed(() => msg.ack());
           break;
       }
-      await this.#context.flusher.flush();
     } catch (error) {
       throw toTqError(error, `settling a delivery from queue "${this.#queue}" (${outcome})`);
     } finally {
