@@ -15,8 +15,9 @@
  * "in progress"), FIFO per queue. No priorities; no delayed delivery (core holds ETA tasks).
  *
  * Layout: one work-queue stream captures tq.<stream>.q.>; each queue is one subject with one
- * durable pull consumer shared by every worker (competing consumers). Celery headers travel as
- * `Celery-<name>` NATS headers holding JSON (see headers.ts, docs/brokers/nats.md).
+ * durable pull consumer shared by every worker (competing consumers). Celery headers and
+ * properties travel as two NATS headers, Celery-Headers and Celery-Properties, each a JSON
+ * object (see headers.ts, docs/brokers/nats.md).
  *
  * Guarantees: at-least-once. publish resolves on the stream's PubAck (persisted, replicated).
  * ack resolves on the server's ack confirmation. A message unacked after AckWait, nak'ed, or
@@ -34,7 +35,7 @@ export { NatsBroker } from './nats-broker.js';
 export { KvResultBackend, expiresAtHeader } from './kv-result-backend.js';
 export { parseBrokerOptions, parseResultBackendOptions } from './options.js';
 export type { NatsBrokerOptions, NatsResultBackendOptions, NatsTlsOptions, NatsAuth, NatsConnectionSettings } from './options.js';
-export { encodeHeaders, decodeHeaders, celeryHeaderPrefix } from './headers.js';
+export { encodeHeaders, decodeHeaders, celeryHeadersHeader, celeryPropertiesHeader } from './headers.js';
 export { Subjects, escapeToken, unescapeToken, resultKey } from './subjects.js';
 export { deadReasonHeader, deadQueueHeader, deadSequenceHeader } from './dead-letter.js';
 

@@ -78,7 +78,7 @@ describe('dead letters (<stream>_DLQ)', () => {
     expect(dead).toBeDefined();
     expect(dead!.header.get(deadReasonHeader)).toMatch(/rejected/);
     expect(dead!.header.get(deadQueueHeader)).toBe(queue);
-    expect(dead!.header.get('Celery-id')).toBe('"dead-1"');
+    expect(JSON.parse(dead!.header.get('Celery-Headers')).id).toBe('dead-1');
     expect(new Uint8Array(dead!.data)).toEqual(message.body);
     expect(await queueDepth(b, queue)).toBe(0);
   });
