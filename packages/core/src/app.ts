@@ -105,7 +105,9 @@ export class App {
           if (!adapter.createResultBackend) {
             throw new ConfigError([{ path: 'resultBackend', message: `the ${adapter.name} adapter provides no result backend; use redis://, nats:// or memory://` }]);
           }
-          return adapter.createResultBackend(url, this.config.resultBackendOptions);
+          // Reply-queue backends (a bare rpc://) ride on the broker's connection details.
+          const brokerUrl = typeof this.config.broker === 'string' ? { brokerUrl: this.config.broker } : {};
+          return adapter.createResultBackend(url, { ...brokerUrl, ...this.config.resultBackendOptions });
         }).then(async (inner) => {
           const backend = new RuntimeBackend(inner, { retry: this.config.publishRetry });
           await backend.connect();

@@ -118,7 +118,7 @@ describe('tq remote control against a running worker', () => {
     await new Promise((r) => setTimeout(r, 300));
     const run = await tq(['control', 'revoke', id, '--terminate']);
     expect(run.code).toBe(0);
-    const result = await tq(['result', id, '--wait', '--timeout', '5']);
+    const result = await tq(['result', id, '--wait', '--timeout', '15'], 30_000);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('revoked');
   });
