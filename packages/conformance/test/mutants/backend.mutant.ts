@@ -1,0 +1,26 @@
+/** Broken result backends, each with one bug; see broker.mutant.ts. */
+import { createMemoryAdapter } from '@tq/core/adapter';
+import { describe } from 'vitest';
+import { describeExpiry, describeStoreFetch } from '../../src/index.js';
+import type { BackendFactory } from '../../src/options.js';
+import { mutantBackend, type BackendMutation } from './mutant-broker.js';
+
+function factoryWith(mutation: BackendMutation): BackendFactory {
+  const memory = createMemoryAdapter();
+  return (url) => mutantBackend(memory.createResultBackend!(url, {}), mutation);
+}
+
+describe('mutant: store keeps the first record', () => {
+  describeStoreFetch(
+    factoryWith({
+      store: async (inner, taskId, record, options) => {
+        if ((await inner.fetch(taskId)) === null) await inner.store(taskId, record, options);
+      },
+    }),
+    { url: 'memory://mutants' },
+  );
+});
+
+describe('mutant: claims expiry, ignores ttlMs', () => {
+  describeExpiry(factoryWith({ store: (inner, taskId, record) => inner.store(taskId, record, {}) }), { url: 'memory://mutants' });
+});

@@ -1,0 +1,74 @@
+/**
+ * Broken brokers, each with one bug, run through the kit groups that should catch it. Not
+ * part of the normal run: test/kit-catches-bugs.test.ts runs this file in a child Vitest and
+ * checks that the named tests FAIL.
+ */
+import { createMemoryAdapter, type Broker } from '@tq/core/adapter';
+import { describe } from 'vitest';
+import { describeAckReject, describeClose, describeCompetingConsumers, describePrefetch, describePublishConsume, describeRedelivery } from '../../src/index.js';
+import type { BrokerFactory, ConformanceOptions } from '../../src/options.js';
+import { mutantBroker, type BrokerMutation } from './mutant-broker.js';
+
+function factoryWith(mutation: BrokerMutation): BrokerFactory {
+  const memory = createMemoryAdapter();
+  return (url) => mutantBroker(memory.createBroker!(url, {}), mutation);
+}
+
+const options: ConformanceOptions = {
+  url: 'memory://mutants',
+  cutConnection: (broker: Broker) => broker.close(),
+  scale: { competingMessages: 2_000 },
+  // Mutants fail by timing out on what never comes: keep those waits short.
+  timeouts: { deliveryMs: 3_000, redeliveryMs: 3_000, quietMs: 300 },
+};
+
+describe('mutant: drops unknown headers', () => {
+  describePublishConsume(
+    factoryWith({
+      publish: (inner, queue, message) => inner.publish(queue, { ...message, headers: { id: message.headers['id'] ?? null, task: 'tq.conformance' } }),
+    }),
+    options,
+  );
+});
+
+describe('mutant: truncates bodies over 64 KiB', () => {
+  describePublishConsume(
+    factoryWith({ publish: (inner, queue, message) => inner.publish(queue, { ...message, body: message.body.slice(0, 65_536) }) }),
+    options,
+  );
+});
+
+describe('mutant: ignores prefetch', () => {
+  describePrefetch(factoryWith({ consumeOptions: (o) => ({ ...o, prefetch: o.prefetch * 3 }) }), options);
+});
+
+describe('mutant: reject(false) requeues', () => {
+  describeAckReject(factoryWith({ delivery: (d) => ({ ...d, reject: () => d.reject(true) }) }), options);
+});
+
+describe('mutant: every 50th ack also republishes', () => {
+  let acks = 0;
+  describeCompetingConsumers(
+    factoryWith({
+      delivery: (d, inner, queue) => ({
+        ...d,
+        ack: async () => {
+          await d.ack();
+          if (++acks % 50 === 0) await inner.publish(queue, d.message);
+        },
+      }),
+    }),
+    options,
+  );
+});
+
+describe('mutant: close acks what is outstanding (loses it)', () => {
+  const loseOnClose: BrokerMutation = {
+    close: async (inner, outstanding) => {
+      await Promise.all([...outstanding].map((d) => d.ack()));
+      await inner.close();
+    },
+  };
+  describeClose(factoryWith(loseOnClose), options);
+  describeRedelivery(factoryWith(loseOnClose), options);
+});

@@ -1,0 +1,58 @@
+import type { Broker, BrokerMessage, ConsumeOptions, Delivery, ResultBackend, StoreOptions } from '@tq/core/adapter';
+
+/** One deliberate bug in an otherwise correct broker: the kit must catch each. */
+export interface BrokerMutation {
+  publish?(inner: Broker, queue: string, message: BrokerMessage): Promise<void>;
+  consumeOptions?(options: ConsumeOptions): ConsumeOptions;
+  delivery?(delivery: Delivery, inner: Broker, queue: string): Delivery;
+  close?(inner: Broker, outstanding: Set<Delivery>): Promise<void>;
+}
+
+/** `inner` with `mutation` applied; everything else passes through. */
+export function mutantBroker(inner: Broker, mutation: BrokerMutation): Broker {
+  const outstanding = new Set<Delivery>();
+  return {
+    capabilities: inner.capabilities,
+    connect: (options) => inner.connect(options),
+    publish: (queue, message) => (mutation.publish ? mutation.publish(inner, queue, message) : inner.publish(queue, message)),
+    consume(queue, options) {
+      const source = inner.consume(queue, mutation.consumeOptions ? mutation.consumeOptions(options) : options);
+      return (async function* () {
+        for await (const original of source) {
+          const tracked: Delivery = {
+            message: original.message,
+            redelivered: original.redelivered,
+            ack: async () => {
+              outstanding.delete(tracked);
+              await original.ack();
+            },
+            reject: async (requeue) => {
+              outstanding.delete(tracked);
+              await original.reject(requeue);
+            },
+          };
+          outstanding.add(tracked);
+          yield mutation.delivery ? mutation.delivery(tracked, inner, queue) : tracked;
+        }
+      })();
+    },
+    close: () => (mutation.close ? mutation.close(inner, outstanding) : inner.close()),
+    purge: inner.purge ? (queue) => inner.purge!(queue) : undefined,
+  };
+}
+
+export interface BackendMutation {
+  store?(inner: ResultBackend, taskId: string, record: Uint8Array, options: StoreOptions): Promise<void>;
+}
+
+export function mutantBackend(inner: ResultBackend, mutation: BackendMutation): ResultBackend {
+  return {
+    capabilities: inner.capabilities,
+    connect: (options) => inner.connect(options),
+    store: (taskId, record, options) => (mutation.store ? mutation.store(inner, taskId, record, options) : inner.store(taskId, record, options)),
+    fetch: (taskId) => inner.fetch(taskId),
+    watch: inner.watch ? (taskId, signal) => inner.watch!(taskId, signal) : undefined,
+    forget: (taskId) => inner.forget(taskId),
+    close: () => inner.close(),
+  };
+}
