@@ -1,5 +1,5 @@
 import { defineConfig, mergeConfig } from 'vitest/config';
-import base from '../vitest.config.base.js';
+import base, { reporters } from '../vitest.config.base.js';
 
 // One file per broker; each resolves its own endpoint (env → Testcontainers → local ports).
 // The summary reporter prints the broker × suite table at the end.
@@ -16,5 +16,5 @@ const config = mergeConfig(
   }),
 );
 // Set after the merge: mergeConfig would append to the base's reporter list instead.
-config.test!.reporters = ['default', './harness/summary-reporter.ts'];
+config.test!.reporters = [...reporters, './harness/summary-reporter.ts'];
 export default config;

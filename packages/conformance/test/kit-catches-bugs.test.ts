@@ -39,6 +39,8 @@ beforeAll(async () => {
   await promisify(execFile)(process.execPath, [vitestBin, 'run', '--config', 'test/mutants/vitest.config.ts', '--reporter=json', `--outputFile=${output}`], {
     cwd: packageRoot,
     maxBuffer: 64 * 1024 * 1024,
+    // Without TQ_TEST_REPORT: the child must not overwrite this package's reports/vitest.json.
+    env: Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== 'TQ_TEST_REPORT')),
   }).catch((error: { code?: number | string; signal?: string; stderr?: string }) => {
     // Exit code 1 = some tests failed, which is the point; anything else is a broken run.
     if (error.code !== 1) throw new Error(`the mutant run ended with code ${error.code} signal ${error.signal}:\n${error.stderr?.slice(-4000)}`);
