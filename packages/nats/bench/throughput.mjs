@@ -93,11 +93,13 @@ async function broker() {
   const controller = new AbortController();
   const started = performance.now();
   const consumed = (async () => {
-    let n = 0;
+    // Acks settle concurrently, as a worker's do: prefetch still bounds what is unacked.
+    const acks = [];
     for await (const delivery of consumer.consume('bench', { prefetch: W, signal: controller.signal })) {
-      await delivery.ack();
-      if (++n === N) break;
+      acks.push(delivery.ack());
+      if (acks.length === N) break;
     }
+    await Promise.all(acks);
   })();
   await publishAll((i) => {
     const id = `bench-${i}`;
