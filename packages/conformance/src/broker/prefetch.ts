@@ -32,6 +32,29 @@ export function describePrefetch(factory: BrokerFactory, options: ConformanceOpt
       expect(await consumer.poll(quietMs), 'a delivery after all were acked').toBeUndefined();
     });
 
+    it('setPrefetch widens the window of a live consumer (optional: Consumer.setPrefetch)', async (context) => {
+      const queue = h.queue('set-prefetch');
+      const broker = h.broker();
+      await broker.connect();
+      // The adapter's own consumer: RuntimeBroker always offers setPrefetch and forwards it if present.
+      const consumer = h.consumer(broker.inner, queue, 2);
+      if (!consumer.consumer.setPrefetch) {
+        context.skip("the adapter's consume() returns no setPrefetch (optional)");
+        return;
+      }
+      const publisher = h.broker();
+      for (let i = 0; i < 6; i++) await publisher.publish(queue, kitMessage(`w-${i}`));
+      const held = await consumer.take(2, deliveryMs);
+      expect(await consumer.poll(quietMs), 'a delivery beyond prefetch 2').toBeUndefined();
+      consumer.consumer.setPrefetch(4);
+      held.push(...(await consumer.take(2, deliveryMs)));
+      expect(await consumer.poll(quietMs), 'a delivery beyond the widened prefetch 4').toBeUndefined();
+      expect(new Set(held.map((d) => idOf(d.message))).size).toBe(4);
+      await Promise.all(held.map((d) => d.ack()));
+      const rest = await consumer.take(2, deliveryMs);
+      await Promise.all(rest.map((d) => d.ack()));
+    });
+
     it('prefetch 1 hands out one delivery at a time', async () => {
       const queue = h.queue('prefetch-one');
       const publisher = h.broker();

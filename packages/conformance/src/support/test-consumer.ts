@@ -1,4 +1,4 @@
-import type { Broker, Delivery } from '@tq/core/adapter';
+import type { Broker, Consumer, Delivery } from '@tq/core/adapter';
 import { sleep, withTimeout } from './timing.js';
 
 /**
@@ -12,9 +12,13 @@ export class TestConsumer {
   #pending: Promise<IteratorResult<Delivery>> | undefined;
   #received = 0;
 
+  /** The consumer as the broker returned it (for its optional setPrefetch). */
+  readonly consumer: Consumer;
+
   constructor(broker: Broker, queue: string, prefetch: number) {
     this.queue = queue;
-    this.#iterator = broker.consume(queue, { prefetch, signal: this.#controller.signal })[Symbol.asyncIterator]();
+    this.consumer = broker.consume(queue, { prefetch, signal: this.#controller.signal });
+    this.#iterator = this.consumer[Symbol.asyncIterator]();
   }
 
   /** Deliveries handed out so far. */
