@@ -41,7 +41,11 @@ export function decodeHeaders(headers: IncomingHeaders): { headers: MessageHeade
   const text = headerText(headers, envelopeHeader);
   if (text !== undefined) {
     try {
-      const envelope = safeJsonParse(text) as { headers?: unknown; properties?: unknown } | null;
+      // JSON.parse never touches prototypes itself; the guarded parser (slower) only when a key could matter.
+      const envelope = (text.includes('__proto__') || text.includes('constructor') ? safeJsonParse(text) : JSON.parse(text)) as {
+        headers?: unknown;
+        properties?: unknown;
+      } | null;
       if (isRecord(envelope?.headers) && isRecord(envelope.properties) && typeof envelope.properties.contentType === 'string') {
         return { headers: envelope.headers as MessageHeaders, properties: envelope.properties as unknown as MessageProperties };
       }

@@ -126,7 +126,8 @@ export class QueueConsumer {
         resolveOffset(raw.offset);
         continue;
       }
-      if (!(await this.#waitForSlot(heartbeat, isRunning, isStale)) || generation !== this.#generation) break;
+      // Only await when full: an await per message costs more than the rest of this loop.
+      if (this.#unsettled.size >= this.#prefetch && (!(await this.#waitForSlot(heartbeat, isRunning, isStale)) || generation !== this.#generation)) break;
       const entry: InFlight = { generation, partition: batch.partition, offset, tracker, raw };
       const redelivered = tracker.wasDeliveredBefore(offset) || headerText(raw.headers, redeliveredHeader) === '1';
       tracker.track(offset);
