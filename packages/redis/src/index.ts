@@ -3,14 +3,15 @@
  * Celery producers and workers share queues and results with tq.
  *
  * URL:
- *   redis://[[username]:password@]host[:port][/db][?visibility_timeout=3600&priority_steps=0,3,6,9&global_keyprefix=…]
+ *   redis://[[username]:password@]host[:port][/db][?visibility_timeout=30&priority_steps=0,3,6,9&global_keyprefix=…]
  *   rediss://…  TLS; ?ssl_cert_reqs=required|optional|none&ssl_ca_certs=&ssl_certfile=&ssl_keyfile= (paths),
  *               or `brokerOptions: { tls: {...} }` for in-memory material
  *   redis+sentinel://[:password@]sentinel:26379[/db]?master_name=mymaster[&sentinels=host:port,…][&ssl=true]
  *
  * Capabilities (broker): priority 0..9 (4 kombu steps by default; 9 = most urgent, stored as
  * kombu's 9-p, see priority.ts), broadcast (pub/sub), redelivery of unacked deliveries after the
- * visibility timeout (default 1 h) or when the broker is closed, lease extension
+ * visibility timeout (default 30 s; the worker extends leases while it runs or holds a task) or
+ * when the broker is closed, lease extension
  * (Delivery.extend), dead-lettering to the list "<queue>.dead", purge. No delayed delivery:
  * core holds countdown/ETA tasks. Bodies up to 256 MiB.
  * Capabilities (result backend): celery-task-meta-<id> records with expiry (default 1 day),

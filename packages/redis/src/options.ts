@@ -19,7 +19,8 @@ export interface RedisOptions {
   readonly sentinel: SentinelOptions | undefined;
   /**
    * An unacked delivery older than this returns to its queue (kombu's visibility_timeout).
-   * Core extends a lease while its task runs. Default 3_600_000 (1 hour, kombu's default).
+   * Core extends a lease while its task runs, so a dead worker's tasks return after this long.
+   * Default 30_000 (kombu's is 1 hour: match it when Python workers share the queues).
    */
   readonly visibilityTimeoutMs: number;
   /** kombu's priority_steps: one list per step. Must match the Python side. Default [0, 3, 6, 9]. */
@@ -63,7 +64,7 @@ const defaultSentinelPort = 26379;
  * URL → RedisOptions. Query parameters use kombu's transport option names, so a Celery
  * broker_url works unchanged:
  *
- *   redis://[[username]:password@]host[:port][/db][?visibility_timeout=3600&priority_steps=0,3,6,9&global_keyprefix=p]
+ *   redis://[[username]:password@]host[:port][/db][?visibility_timeout=30&priority_steps=0,3,6,9&global_keyprefix=p]
  *   rediss://…[?ssl_cert_reqs=required|optional|none&ssl_ca_certs=/ca.pem&ssl_certfile=…&ssl_keyfile=…]
  *   redis+sentinel://[:password@]sentinel1:26379[/db]?master_name=mymaster[&sentinels=s2:26379,s3:26379][&ssl=true]
  *
@@ -109,7 +110,7 @@ export function parseRedisOptions(url: URL, adapterOptions: AdapterOptions = {})
     return value * 1000;
   };
 
-  const visibilityTimeoutMs = extra.visibilityTimeoutMs ?? seconds('visibility_timeout') ?? 3_600_000;
+  const visibilityTimeoutMs = extra.visibilityTimeoutMs ?? seconds('visibility_timeout') ?? 30_000;
   if (!(visibilityTimeoutMs > 0)) issue('visibilityTimeoutMs', 'must be > 0');
 
   let prioritySteps: readonly number[] = DEFAULT_PRIORITY_STEPS;

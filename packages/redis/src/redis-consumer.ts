@@ -8,7 +8,10 @@ import type { RedisOptions } from './options.js';
 import { RedisDelivery } from './redis-delivery.js';
 import { UnackedStore } from './unacked-store.js';
 
-/** BRPOP's server-side timeout: long enough not to poll, short enough to notice a half-open socket. */
+/**
+ * The blocking wait's server-side timeout: long enough not to poll, short enough to notice a
+ * half-open socket and messages on the lower priority lists when the main list stays empty.
+ */
 const BLOCK_SECONDS = 5;
 /** Most messages taken in one atomic pop; bounded by the free prefetch room too. */
 const MAX_BATCH = 100;
@@ -28,10 +31,10 @@ export interface RedisConsumerDeps {
 /**
  * One consumer of one queue, holding at most `prefetch` unacked deliveries. While messages
  * wait it takes them in batches with one script that pops and records them as unacked
- * atomically; when the queue is empty it blocks in BRPOP on its own connection over the queue's
- * priority lists (step 0 first, as kombu orders them). Aborting unblocks the BRPOP with
- * CLIENT UNBLOCK instead of dropping the socket, so a message the server already popped is
- * never lost in flight.
+ * atomically; when the queue is empty it blocks on its own connection in a BLMOVE that rotates
+ * the main list onto itself (it waits like kombu's BRPOP but takes nothing, so unlike kombu there
+ * is no moment when a message exists only in this process). Aborting ends the wait with
+ * CLIENT UNBLOCK.
  */
 export class RedisConsumer {
   readonly queue: string;
@@ -41,9 +44,9 @@ export class RedisConsumer {
   readonly #unacked = new Set<RedisDelivery>();
   #connection: Redis | undefined;
   #clientId: number | undefined;
-  /** The command in flight on this consumer's connection (a batch take or BRPOP). */
+  /** The command in flight on this consumer's connection (a batch take or the blocking wait). */
   #pop: Promise<unknown> | undefined;
-  /** True while that command is BRPOP, which only CLIENT UNBLOCK ends early. */
+  /** True while that command is the blocking wait, which only CLIENT UNBLOCK ends early. */
   #blocked = false;
   #stopped = false;
   #wakeSlotWaiter: (() => void) | undefined;
@@ -119,23 +122,15 @@ export class RedisConsumer {
           for (const [i, [, raw]] of batch.entries()) await accept(raw, tags[i]!);
           continue;
         }
-        // Nothing waiting: block in BRPOP until a message arrives (no polling).
-        const popping = this.#brpop(connection, lists);
-        this.#pop = popping;
+        // Nothing waiting: block until the main list has a message (no polling), then loop to
+        // the atomic take. BLMOVE from a list to the same end of itself is a no-op rotation: it
+        // waits like BRPOP but removes nothing, so no message is ever only in this process's
+        // memory. Other priority lists are checked by the take at least every BLOCK_SECONDS.
+        const waiting = this.#waitForMessage(connection, lists[0]!);
+        this.#pop = waiting;
         this.#blocked = true;
-        const popped = await popping.finally(() => (this.#blocked = false));
+        await waiting.finally(() => (this.#blocked = false));
         this.#pop = undefined;
-        if (!popped) continue;
-        const [list, raw] = popped;
-        if (this.#stopped) {
-          // Popped as we were stopping: put it back where it was, still first in line.
-          await commands.rpush(list, raw);
-          break;
-        }
-        // BRPOP cannot record atomically: this round trip is kombu's at-least-once window.
-        const tag = randomUUID();
-        await taker.record(tag, raw, this.queue);
-        await accept(raw, tag);
       }
     } catch (error) {
       if (!this.#stopped) throw toTqError(error, context);
@@ -156,10 +151,10 @@ export class RedisConsumer {
     wake?.();
   }
 
-  async #brpop(connection: Redis, lists: readonly string[]): Promise<[string, string] | null> {
+  async #waitForMessage(connection: Redis, list: string): Promise<void> {
     if (this.#clientId === undefined) this.#clientId = Number(await connection.call('CLIENT', 'ID'));
-    if (this.#stopped) return null;
-    return (await connection.brpop(...lists, BLOCK_SECONDS)) as [string, string] | null;
+    if (this.#stopped) return;
+    await connection.blmove(list, list, 'RIGHT', 'RIGHT', BLOCK_SECONDS);
   }
 
   /** Stops popping; deliveries already handed out stay with their owner until settled. */
@@ -179,7 +174,7 @@ export class RedisConsumer {
     let settled = false;
     void pop.finally(() => (settled = true)).catch(() => undefined);
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    // The BRPOP may not have reached the server yet: repeat the unblock until it returns.
+    // The blocking wait may not have reached the server yet: repeat the unblock until it returns.
     const deadline = Date.now() + 1000;
     while (this.#blocked && !settled && Date.now() < deadline) {
       if (this.#clientId !== undefined) void this.#deps.commands.call('CLIENT', 'UNBLOCK', this.#clientId).catch(() => 0);

@@ -31,19 +31,6 @@ export class UnackedStore {
   }
 
   /**
-   * Records a message BRPOP just took as unacked under `tag` (kombu's QoS.append): the entry is
-   * kombu's [envelope, exchange, routing_key], with the envelope's exact text, exchange "" and
-   * the queue it came from, so a restore routes it straight back there.
-   */
-  async record(tag: string, raw: string, queue: string): Promise<void> {
-    await this.#client
-      .multi()
-      .zadd(this.#keys.unackedIndex, nowSeconds(), tag)
-      .hset(this.#keys.unacked, tag, `[${raw}, "", ${pythonJsonStringify(queue)}]`)
-      .exec();
-  }
-
-  /**
    * Pops up to `tags.length` messages from `lists` (in order) and records each as unacked under
    * the next tag, atomically. Returns [list, message] pairs in pop order.
    */
