@@ -9,7 +9,7 @@ import { parseRedisOptions } from '../src/index.js';
 const parse = (url: string, extra = {}) => parseRedisOptions(new URL(url), extra);
 
 describe('parseRedisOptions', () => {
-  it('redis:// defaults: localhost:6379, db 0, no TLS, kombu defaults (1 h visibility, steps 0,3,6,9), 1 day results', () => {
+  it('redis:// defaults: localhost:6379, db 0, no TLS, 30 s visibility (leases), kombu priority steps 0,3,6,9, 1 day results', () => {
     const o = parse('redis://');
     expect(o).toMatchObject({
       host: '127.0.0.1',
@@ -19,7 +19,7 @@ describe('parseRedisOptions', () => {
       password: undefined,
       tls: undefined,
       sentinel: undefined,
-      visibilityTimeoutMs: 3_600_000,
+      visibilityTimeoutMs: 30_000,
       prioritySteps: [0, 3, 6, 9],
       keyPrefix: '',
       resultTtlMs: 86_400_000,
