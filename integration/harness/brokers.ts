@@ -28,6 +28,8 @@ export interface BrokerEndpoint {
   readonly adapterOptions: AdapterOptions;
   /** Stops what the harness started (container, mock cluster). */
   stop(): Promise<void>;
+  /** Restarts the broker, data kept, when the harness controls it (the Kafka mock cluster). */
+  readonly restart?: () => Promise<void>;
 }
 
 const envNames: Readonly<Record<BrokerName, string>> = {
@@ -60,10 +62,17 @@ function addressOf(url: string): { host: string; port: number } {
   return { host: parsed.hostname, port: parsed.port ? Number(parsed.port) : (defaults[parsed.protocol.replace(/:$/, '')] ?? 0) };
 }
 
-async function reachable(name: BrokerName, url: string, source: EndpointSource, stop = nothingToStop, adapterOptions: AdapterOptions = {}): Promise<BrokerEndpoint> {
+async function reachable(
+  name: BrokerName,
+  url: string,
+  source: EndpointSource,
+  stop = nothingToStop,
+  adapterOptions: AdapterOptions = {},
+  restart?: () => Promise<void>,
+): Promise<BrokerEndpoint> {
   const { host, port } = addressOf(url);
   if (await tcpAnswers(host, port, 2_000)) {
-    return { name, url, source, detail: `${source}: ${redactUrl(url)}`, adapterOptions, stop };
+    return { name, url, source, detail: `${source}: ${redactUrl(url)}`, adapterOptions, stop, ...(restart ? { restart } : {}) };
   }
   await stop();
   return missing(name, `${source} endpoint ${redactUrl(url)} does not accept connections`);
@@ -129,6 +138,8 @@ async function startContainer(name: BrokerName): Promise<{ url: string; stop: ()
 interface KafkaMock {
   readonly bootstrap: string;
   createTopic(name: string, partitions?: number): Promise<void>;
+  setBrokerDown(id: number): Promise<void>;
+  setBrokerUp(id: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -152,10 +163,16 @@ export async function resolveBroker(name: BrokerName): Promise<BrokerEndpoint> {
   try {
     const { startKafkaMock } = (await import(/* @vite-ignore */ kafkaMockLauncher)) as { startKafkaMock: (o?: object) => Promise<KafkaMock> };
     const mock = await startKafkaMock({ brokers: 1 });
+    const [first, ...rest] = mock.bootstrap.split(',');
+    const url = `kafka://${first}${rest.length ? `?brokers=${rest.join(',')}` : ''}`;
     // The mock cluster has no CreateTopics API: the adapter creates topics through the launcher.
-    return await reachable(name, `kafka://${mock.bootstrap}`, 'kafka-mock', () => mock.stop(), {
-      createTopic: (topic: string, partitions: number) => mock.createTopic(topic, partitions),
-    });
+    const adapterOptions = { createTopic: (topic: string, partitions: number) => mock.createTopic(topic, partitions) };
+    const restart = async () => {
+      await mock.setBrokerDown(-1);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await mock.setBrokerUp(-1);
+    };
+    return await reachable(name, url, 'kafka-mock', () => mock.stop(), adapterOptions, restart);
   } catch (error) {
     return missing(name, `the Kafka mock cluster did not start: ${(error as Error).message}`);
   }

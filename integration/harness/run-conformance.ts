@@ -13,6 +13,11 @@ export interface ConformanceRun {
   load(): Promise<{ default?: unknown }>;
   /** Kit options for this endpoint (URL parameters, cleanup hooks…). */
   configure(endpoint: BrokerEndpoint & { url: string }): ConformanceOptions | Promise<ConformanceOptions>;
+  /**
+   * Registers the suites instead of describeAdapter (to compose the kit's groups, e.g. leave
+   * one out on a test double with the reason). Call it inside describe(`tq adapter "<name>"`).
+   */
+  register?(adapter: TqAdapter, options: ConformanceOptions, endpoint: BrokerEndpoint & { url: string }): void;
   /** After every suite of the file: remove what the run created on the broker. */
   cleanup?(endpoint: BrokerEndpoint & { url: string }): Promise<void>;
 }
@@ -66,7 +71,14 @@ export async function runConformance(run: ConformanceRun): Promise<void> {
 
   if (!endpoint.url || !adapter) return;
   const ready = endpoint as BrokerEndpoint & { url: string };
-  const options = await run.configure(ready);
-  describeAdapter(adapter, { ...options, adapterOptions: { ...endpoint.adapterOptions, ...options.adapterOptions } });
+  const configured = await run.configure(ready);
+  const options = { ...configured, adapterOptions: { ...endpoint.adapterOptions, ...configured.adapterOptions } };
+  if (run.register) {
+    const register = run.register;
+    const loaded = adapter;
+    describe(`tq adapter "${adapter.name}"`, () => register(loaded, options, ready));
+  } else {
+    describeAdapter(adapter, options);
+  }
   if (run.cleanup) afterAll(() => run.cleanup!(ready), 60_000);
 }

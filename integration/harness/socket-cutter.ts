@@ -1,0 +1,49 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { AdapterOptions, Broker, TqAdapter } from '@tq/core/adapter';
+
+/** kafkajs's socketFactory signature, typed by the subset used. */
+type SocketFactory = (args: { host: string; port: number; ssl: ConnectionOptions | boolean; onConnect: () => void }) => Socket;
+
+/**
+ * Tracks the sockets of each broker an adapter creates, through the adapter's `socketFactory`
+ * option (the Kafka adapter has one), so a test can kill one broker's connections as a crashed
+ * host would and refuse its reconnects. For clients that learn broker addresses from metadata
+ * and so bypass a TCP proxy.
+ */
+export class SocketCutter {
+  readonly #state = new WeakMap<Broker, { open: Set<Socket>; dead: boolean }>();
+
+  /** `adapter` whose brokers are tracked. */
+  wrap(adapter: TqAdapter): TqAdapter {
+    const create = adapter.createBroker?.bind(adapter);
+    if (!create) return adapter;
+    return {
+      ...adapter,
+      createBroker: (url: URL, options: AdapterOptions) => {
+        const state = { open: new Set<Socket>(), dead: false };
+        const socketFactory: SocketFactory = ({ host, port, ssl, onConnect }) => {
+          const socket = ssl ? tlsConnect({ host, port, servername: host, ...(typeof ssl === 'object' ? ssl : {}) }, onConnect) : netConnect({ host, port }, onConnect);
+          if (state.dead) {
+            queueMicrotask(() => socket.destroy(new Error('connection refused (cut by the test)')));
+            return socket;
+          }
+          state.open.add(socket);
+          socket.on('close', () => state.open.delete(socket));
+          return socket;
+        };
+        const broker = create(url, { ...options, socketFactory });
+        this.#state.set(broker, state);
+        return broker;
+      },
+    };
+  }
+
+  /** Destroys every connection of `broker` and refuses its new ones. */
+  async cut(broker: Broker): Promise<void> {
+    const state = this.#state.get(broker);
+    if (!state) throw new Error('SocketCutter.cut: this broker was not created through wrap()');
+    state.dead = true;
+    for (const socket of state.open) socket.resetAndDestroy();
+  }
+}
