@@ -167,9 +167,6 @@ export class NatsBroker implements Broker {
       maxDeliver: this.#options.maxDeliver,
       pullExpiresMs: this.#options.pullExpiresMs,
       consumerFor: (q, refresh) => this.#durable(q, refresh),
-      onError: () => {
-        // Transient pull errors (failover, reconnect) are retried by the consumer; nothing to report.
-      },
       onStop: () => this.#consumers.delete(consumer),
     });
     this.#consumers.add(consumer);

@@ -17,7 +17,6 @@ export interface QueueConsumerContext {
   readonly pullExpiresMs: number;
   /** Resolves to the durable consumer of `queue`, creating it if needed; `refresh` after a failure. */
   readonly consumerFor: (queue: string, refresh: boolean) => Promise<Consumer>;
-  readonly onError: (error: unknown) => void;
   /** Stopped for good (abort, return, close) with every delivery settled. */
   readonly onStop: () => void;
 }
@@ -59,10 +58,6 @@ export class QueueConsumer {
   setPrefetch(prefetch: number): void {
     this.#prefetch = Math.max(1, Math.floor(prefetch));
     this.#wakeUp();
-  }
-
-  get unacked(): number {
-    return this.#unacked.size;
   }
 
   async #run(): Promise<void> {
@@ -113,9 +108,8 @@ export class QueueConsumer {
           this.buffer.fail(toTqError(error, `consuming from queue "${this.#queue}"`));
           return;
         }
-        // A node went away or the consumer is being re-created: the connection reconnects
-        // by itself, so back off and pull again.
-        this.#context.onError(error);
+        // A node went away, a leader is being elected or the durable was deleted: the
+        // connection reconnects by itself, so back off, look the durable up again and pull.
         consumer = undefined;
         refresh = true;
         failures++;
@@ -171,9 +165,8 @@ export class QueueConsumer {
     const { js, subjects } = this.#context;
     deadLetter(js, subjects, this.#queue, msg, reason)
       .then(() => this.#context.writes.confirmed(() => msg.ack()))
-      .catch((error: unknown) => {
-        // Not moved: leave it unacked so AckWait brings it back and the next attempt moves it.
-        this.#context.onError(error);
+      .catch(() => {
+        // Not moved: left unacked, AckWait brings it back and the next delivery moves it.
       });
   }
 
