@@ -19,6 +19,32 @@ export function label(s) {
   return `latency p50/p99 @${s.rate}/s c=${s.concurrency}`;
 }
 
+/** One row per scenario: [label, tq, BullMQ?, raw, tq/BullMQ?, tq/raw] as display strings. */
+function rows(mine, hasBull) {
+  const labels = [...new Set(mine.map((r) => label(r.spec)))];
+  const find = (system, l) => mine.find((r) => r.spec.system === system && label(r.spec) === l)?.figures;
+  return labels.map((l) => {
+    const [tq, bull, raw] = [find('tq', l), find('bullmq', l), find('raw', l)];
+    if (l.startsWith('latency')) return [l, fmtLatency(tq), ...(hasBull ? [fmtLatency(bull)] : []), fmtLatency(raw), ...(hasBull ? ['—'] : []), '—'];
+    return [l, fmtRate(tq), ...(hasBull ? [fmtRate(bull)] : []), fmtRate(raw), ...(hasBull ? [fmtRatio(ratio(tq, bull))] : []), fmtRatio(ratio(tq, raw))];
+  });
+}
+
+/** The same tables in Markdown, for docs/benchmarks.md. */
+export function markdownTables(results, brokers) {
+  const out = [];
+  for (const broker of brokers) {
+    const mine = results.filter((r) => r.spec.broker === broker);
+    if (mine.length === 0) continue;
+    const hasBull = mine.some((r) => r.spec.system === 'bullmq');
+    const header = ['scenario', 'tq', ...(hasBull ? ['BullMQ'] : []), 'raw client', ...(hasBull ? ['tq/BullMQ'] : []), 'tq/raw'];
+    out.push(`**${broker}**`, '', `| ${header.join(' | ')} |`, `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`);
+    for (const row of rows(mine, hasBull)) out.push(`| ${row.join(' | ')} |`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
 /**
  * Prints one table per broker and returns the target checks:
  * [{ broker, scenario, target, value, met }].
@@ -29,22 +55,18 @@ export function printReport(results, brokers) {
     const mine = results.filter((r) => r.spec.broker === broker);
     if (mine.length === 0) continue;
     const hasBull = mine.some((r) => r.spec.system === 'bullmq');
-    const labels = [...new Set(mine.map((r) => label(r.spec)))];
     const find = (system, l) => mine.find((r) => r.spec.system === system && label(r.spec) === l)?.figures;
-    const rows = labels.map((l) => {
-      const [tq, bull, raw] = [find('tq', l), find('bullmq', l), find('raw', l)];
-      if (l.startsWith('latency')) return [l, fmtLatency(tq), ...(hasBull ? [fmtLatency(bull)] : []), fmtLatency(raw), ...(hasBull ? ['—'] : []), '—'];
-      const vsRaw = ratio(tq, raw);
+    for (const l of new Set(mine.map((r) => label(r.spec)))) {
+      if (l.startsWith('latency')) continue;
+      const vsRaw = ratio(find('tq', l), find('raw', l));
       checks.push({ broker, scenario: l, target: 'tq ≥ 0.5 × raw', value: vsRaw, met: vsRaw !== undefined && vsRaw >= 0.5 });
-      let vsBull;
       if (hasBull && l.startsWith('drain')) {
-        vsBull = ratio(tq, bull);
+        const vsBull = ratio(find('tq', l), find('bullmq', l));
         checks.push({ broker, scenario: l, target: 'tq ≥ 1.5 × BullMQ', value: vsBull, met: vsBull !== undefined && vsBull >= 1.5 });
-      } else if (hasBull) vsBull = ratio(tq, bull);
-      return [l, fmtRate(tq), ...(hasBull ? [fmtRate(bull)] : []), fmtRate(raw), ...(hasBull ? [fmtRatio(vsBull)] : []), fmtRatio(vsRaw)];
-    });
+      }
+    }
     const header = ['scenario', 'tq', ...(hasBull ? ['BullMQ'] : []), 'raw client', ...(hasBull ? ['tq/BullMQ'] : []), 'tq/raw'];
-    console.log(`\n${broker}\n${table(header, rows)}`);
+    console.log(`\n${broker}\n${table(header, rows(mine, hasBull))}`);
   }
   if (checks.length) {
     console.log('\ntargets');
