@@ -28,6 +28,7 @@ const mustFail: Readonly<Record<string, readonly string[]>> = {
   'mutant: reject(false) requeues': ['reject without requeue never returns the message to its queue'],
   'mutant: every 50th ack also republishes': ['4 consumers get distinct messages'],
   'mutant: close acks what is outstanding (loses it)': ['close while consuming loses nothing', "unacked deliveries come back when the consumer's connection is cut"],
+  'mutant: only the first subscriber of a channel hears broadcasts': ['every subscriber receives each broadcast'],
   'mutant: store keeps the first record': ['store replaces the previous record', 'progress updates: every fetch sees the latest'],
   'mutant: claims expiry, ignores ttlMs': ['records expire after ttlMs'],
 };

@@ -1,6 +1,7 @@
 import { describe } from 'vitest';
 import type { BrokerFactory, ConformanceOptions } from '../options.js';
 import { describeAckReject } from './ack-reject.js';
+import { describeBroadcast } from './broadcast.js';
 import { describeClose } from './close.js';
 import { describeCompetingConsumers } from './competing-consumers.js';
 import { describeDelayedDelivery } from './delayed.js';
@@ -14,6 +15,7 @@ import { describeRedelivery } from './redelivery.js';
 
 export {
   describeAckReject,
+  describeBroadcast,
   describeClose,
   describeCompetingConsumers,
   describeDelayedDelivery,
@@ -35,6 +37,7 @@ export const brokerGroups = [
   describeOrdering,
   describeDelayedDelivery,
   describePurge,
+  describeBroadcast,
   describeClose,
   describeCompetingConsumers,
   describeManyQueues,

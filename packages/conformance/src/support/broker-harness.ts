@@ -126,12 +126,9 @@ export class BrokerHarness {
     const broker = this.broker(url);
     return {
       broker,
-      cut: async () => {
-        // Refuse reconnects for a moment so the broker sees the old connection die first.
-        proxy.setMode('refuse');
-        await sleep(200);
-        proxy.setMode('forward');
-      },
+      // Reset every connection and refuse reconnects until the test ends: a dead host stays
+      // dead, so the victim cannot come back and take its own deliveries again.
+      cut: async () => proxy.setMode('refuse'),
     };
   }
 

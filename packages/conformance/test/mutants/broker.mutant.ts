@@ -5,7 +5,7 @@
  */
 import { createMemoryAdapter, type Broker } from '@tq/core/adapter';
 import { describe } from 'vitest';
-import { describeAckReject, describeClose, describeCompetingConsumers, describePrefetch, describePublishConsume, describeRedelivery } from '../../src/index.js';
+import { describeAckReject, describeBroadcast, describeClose, describeCompetingConsumers, describePrefetch, describePublishConsume, describeRedelivery } from '../../src/index.js';
 import type { BrokerFactory, ConformanceOptions } from '../../src/options.js';
 import { mutantBroker, type BrokerMutation } from './mutant-broker.js';
 
@@ -71,4 +71,23 @@ describe('mutant: close acks what is outstanding (loses it)', () => {
   };
   describeClose(factoryWith(loseOnClose), options);
   describeRedelivery(factoryWith(loseOnClose), options);
+});
+
+describe('mutant: only the first subscriber of a channel hears broadcasts', () => {
+  const taken = new Set<string>();
+  describeBroadcast(
+    factoryWith({
+      subscribe: (inner, channel, signal) => {
+        if (!taken.has(channel)) {
+          taken.add(channel);
+          return inner.subscribe!(channel, signal);
+        }
+        // Later subscribers get a stream that stays silent until aborted.
+        return (async function* () {
+          await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        })();
+      },
+    }),
+    options,
+  );
 });

@@ -6,6 +6,7 @@ export interface BrokerMutation {
   consumeOptions?(options: ConsumeOptions): ConsumeOptions;
   delivery?(delivery: Delivery, inner: Broker, queue: string): Delivery;
   close?(inner: Broker, outstanding: Set<Delivery>): Promise<void>;
+  subscribe?(inner: Broker, channel: string, signal: AbortSignal): AsyncIterable<Uint8Array>;
 }
 
 /** `inner` with `mutation` applied; everything else passes through. */
@@ -38,6 +39,10 @@ export function mutantBroker(inner: Broker, mutation: BrokerMutation): Broker {
     },
     close: () => (mutation.close ? mutation.close(inner, outstanding) : inner.close()),
     purge: inner.purge ? (queue) => inner.purge!(queue) : undefined,
+    broadcast: inner.broadcast ? (channel, body) => inner.broadcast!(channel, body) : undefined,
+    subscribe: inner.subscribe
+      ? (channel, signal) => (mutation.subscribe ? mutation.subscribe(inner, channel, signal) : inner.subscribe!(channel, signal))
+      : undefined,
   };
 }
 
