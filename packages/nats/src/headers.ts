@@ -32,7 +32,6 @@ const wireNames = {
 /** Compact JSON, ASCII only (JSON.stringify already escapes CR/LF and other controls). */
 function asciiJson(value: unknown): string {
   const json = JSON.stringify(value);
-  // eslint-disable-next-line no-control-regex
   return /[^\x00-\x7f]/.test(json) ? json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
 }
 
