@@ -3,7 +3,7 @@
  * dirs, JetStream on): token, user/password, nkey, server TLS and mutual TLS. Rejected
  * credentials must surface as a ConfigError that does not echo the secret.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nkeys } from '@nats-io/transport-node';
@@ -13,6 +13,7 @@ import natsAdapter, { type KvResultBackend, type NatsBroker } from '../src/index
 import { take, taskMessage } from './support/broker.js';
 import { removeDir, startNatsServer, type PrivateServer } from './support/nats-server.js';
 import { uniqueName } from './support/names.js';
+import { operatorSetup } from './support/jwt.js';
 import { makeTlsFiles, type TlsFiles } from './support/tls.js';
 
 let dir: string;
@@ -86,6 +87,18 @@ describe('authentication', () => {
     await roundTrip(`nats://127.0.0.1:${s.port}?nkey=${seed}`);
     const other = new TextDecoder().decode(nkeys.createUser().getSeed());
     await expectRejected(`nats://127.0.0.1:${s.port}?nkey=${other}`, other);
+  });
+
+  it('creds file (operator mode: JWT + seed), and an untrusted one rejected', async () => {
+    const setup = operatorSetup();
+    const s = await server(setup.serverConfig);
+    const creds = join(dir, 'user.creds');
+    const untrusted = join(dir, 'stranger.creds');
+    await writeFile(creds, setup.creds);
+    await writeFile(untrusted, setup.untrustedCreds);
+    await roundTrip(`nats://127.0.0.1:${s.port}?creds=${encodeURIComponent(creds)}`);
+    const strangerSeed = /^SU[A-Z0-9]+$/m.exec(setup.untrustedCreds)![0];
+    await expectRejected(`nats://127.0.0.1:${s.port}?creds=${encodeURIComponent(untrusted)}`, strangerSeed);
   });
 
   it('redacts secrets in the URL the adapter reports', async () => {
