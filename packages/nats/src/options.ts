@@ -93,11 +93,14 @@ class IssueCollector {
   }
 }
 
-function connectionSettings(url: URL, options: AdapterOptions, issues: IssueCollector, known: Set<string>): NatsConnectionSettings {
+// One URL may serve as broker and result backend: each side ignores the other's parameters.
+const knownParams = new Set([...connectionParams, ...brokerParams, ...backendParams]);
+
+function connectionSettings(url: URL, options: AdapterOptions, issues: IssueCollector): NatsConnectionSettings {
   const scheme = url.protocol.replace(/:$/, '');
   if (scheme !== 'nats' && scheme !== 'tls') issues.add('scheme', `expected nats:// or tls://, got ${scheme}://`);
   for (const key of url.searchParams.keys()) {
-    if (!known.has(key) && !connectionParams.has(key)) issues.add(key, `unknown parameter (known: ${[...known, ...connectionParams].join(', ')})`);
+    if (!knownParams.has(key)) issues.add(key, `unknown parameter (known: ${[...knownParams].join(', ')})`);
   }
   const host = url.hostname || '127.0.0.1';
   const servers = [`${host}:${url.port || '4222'}`];
@@ -134,7 +137,7 @@ function connectionSettings(url: URL, options: AdapterOptions, issues: IssueColl
 /** Broker URL → options: defaults first, then every problem reported at once. */
 export function parseBrokerOptions(url: URL, options: AdapterOptions = {}): NatsBrokerOptions {
   const issues = new IssueCollector('broker');
-  const connection = connectionSettings(url, options, issues, brokerParams);
+  const connection = connectionSettings(url, options, issues);
   const stream = url.searchParams.get('stream') ?? 'TQ';
   if (!streamNamePattern.test(stream)) issues.add('stream', `must match ${streamNamePattern}, got "${stream}"`);
   const subjectPrefix = url.searchParams.get('subjectPrefix') ?? `tq.${stream}`;
@@ -157,7 +160,7 @@ export function parseBrokerOptions(url: URL, options: AdapterOptions = {}): Nats
 /** Result backend URL → options. */
 export function parseResultBackendOptions(url: URL, options: AdapterOptions = {}): NatsResultBackendOptions {
   const issues = new IssueCollector('resultBackend');
-  const connection = connectionSettings(url, options, issues, backendParams);
+  const connection = connectionSettings(url, options, issues);
   const bucket = url.searchParams.get('bucket') ?? 'tq-results';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(bucket)) issues.add('bucket', `must match [A-Za-z0-9_-]{1,64}, got "${bucket}"`);
   const bucketTtlMs = issues.integer(url, 'bucketTtlMs', 86_400_000, 1_000);
