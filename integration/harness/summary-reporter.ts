@@ -51,7 +51,7 @@ export default class SummaryReporter implements Reporter {
         const cell = row.get(suite) ?? { passed: 0, failed: 0, skipped: 0 };
         row.set(suite, cell);
         const result = test.result();
-        if (suite === 'harness' && test.name.startsWith('endpoint: ')) endpoints.push(`${pad(broker, 8)} ${test.name.slice('endpoint: '.length)}${result.state === 'failed' ? '  ← FAILED' : result.state === 'skipped' ? '  ← skipped' : ''}`);
+        if (suite === 'harness' && test.name.startsWith('endpoint: ')) endpoints.push(`${pad(broker, 14)} ${test.name.slice('endpoint: '.length)}${result.state === 'failed' ? '  ← FAILED' : result.state === 'skipped' ? '  ← skipped' : ''}`);
         if (result.state === 'passed') cell.passed++;
         else if (result.state === 'failed') {
           cell.failed++;
@@ -66,15 +66,16 @@ export default class SummaryReporter implements Reporter {
 
     const columns = [...suites].filter((s) => [...table.values()].some((row) => row.has(s)));
     const width = Math.max(14, ...columns.map((c) => c.length + 2));
+    const first = Math.max(10, ...[...table.keys()].map((b) => b.length + 2));
     const lines: string[] = [];
     lines.push('', 'tq integration: broker × suite (passed / failed / skipped)');
-    lines.push(pad('broker', 10) + columns.map((c) => pad(c, width)).join(''));
+    lines.push(pad('broker', first) + columns.map((c) => pad(c, width)).join(''));
     for (const [broker, row] of [...table].sort(([a], [b]) => a.localeCompare(b))) {
       const cells = columns.map((c) => {
         const cell = row.get(c);
         return pad(cell ? `${cell.passed} / ${cell.failed} / ${cell.skipped}${cell.failed ? ' ✗' : ''}` : '—', width);
       });
-      lines.push(pad(broker, 10) + cells.join(''));
+      lines.push(pad(broker, first) + cells.join(''));
     }
     if (endpoints.length) lines.push('', 'Brokers covered:', ...endpoints.map((e) => `  ${e}`));
     if (skipped.length) lines.push('', `Skipped (${skipped.length}), with why:`, ...skipped.map((s) => `  - ${s}`));

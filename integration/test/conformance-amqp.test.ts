@@ -1,6 +1,10 @@
-/** The kit on RabbitMQ, with the rpc:// result backend; every queue the kit declares is deleted after its test. */
-import { connect } from 'amqplib';
+/**
+ * The kit on RabbitMQ with Celery's default declarations (no x-max-priority, no dead-lettering)
+ * and the rpc:// result backend; every queue the kit declares is deleted after its test.
+ * conformance-amqp-features.test.ts covers priority and dead letters.
+ */
 import { runConformance } from '../harness/run-conformance.js';
+import { deleteAmqpQueues } from '../harness/amqp-cleanup.js';
 
 await runConformance({
   broker: 'amqp',
@@ -9,26 +13,6 @@ await runConformance({
   configure: ({ url }) => ({
     url,
     resultBackendUrl: url.replace(/^amqps?:/, 'rpc:'),
-    deleteQueues: async (names) => {
-      const connection = await connect(url);
-      try {
-        for (const name of names) {
-          // A failed delete closes its channel: one channel per operation.
-          for (const kind of ['queue', 'exchange'] as const) {
-            const channel = await connection.createChannel();
-            channel.on('error', () => undefined);
-            try {
-              if (kind === 'queue') await channel.deleteQueue(name);
-              else await channel.deleteExchange(name);
-              await channel.close();
-            } catch {
-              // Already gone.
-            }
-          }
-        }
-      } finally {
-        await connection.close();
-      }
-    },
+    deleteQueues: (names) => deleteAmqpQueues(url, names),
   }),
 });
