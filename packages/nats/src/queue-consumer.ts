@@ -174,27 +174,37 @@ export class QueueConsumer {
     const msg = delivery.raw;
     try {
       const { writes } = this.#context;
+      // The slot is free once the ack/nak is written: the next pull need not wait for its PONG.
+      const settleWith = (write: () => void) =>
+        writes.confirmed(() => {
+          write();
+          this.#release(delivery);
+        });
       switch (outcome) {
         case 'ack':
-          await writes.confirmed(() => msg.ack());
+          await settleWith(() => msg.ack());
           break;
         case 'requeue':
         case 'abandon':
-          await writes.confirmed(() => msg.nak());
+          await settleWith(() => msg.nak());
           break;
         case 'dead':
           // The copy is confirmed (PubAck) before the original is acked: never lost in between.
           await deadLetter(this.#context.js, this.#context.subjects, this.#queue, msg, 'rejected by the worker (requeue=false)');
-          await writes.confirmed(() => msg.ack());
+          await settleWith(() => msg.ack());
           break;
       }
     } catch (error) {
       throw toTqError(error, `settling a delivery from queue "${this.#queue}" (${outcome})`);
     } finally {
-      this.#unacked.delete(delivery);
-      this.#wakeUp();
-      this.#forgetIfDone();
+      this.#release(delivery);
     }
+  }
+
+  #release(delivery: NatsDelivery): void {
+    if (!this.#unacked.delete(delivery)) return;
+    this.#wakeUp();
+    this.#forgetIfDone();
   }
 
   /** The reader stopped: end pulls; deliveries it never read go back at once. */
