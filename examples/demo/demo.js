@@ -4,7 +4,8 @@
 //   npm run demo
 import { createApp, TaskError } from '@tq/core';
 
-const app = createApp({ broker: 'memory://demo', resultBackend: 'memory://demo', logLevel: 'warn' });
+// Logs off: the live table below is the output (a task failing on purpose would log a warning).
+const app = createApp({ broker: 'memory://demo', resultBackend: 'memory://demo', logLevel: 'silent' });
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---- tasks (a worker would load these from a module; see examples/quickstart) ----
@@ -24,6 +25,12 @@ app.task('billing.charge', async (customer, cents) => {
   if (cents > 100_000) throw new RangeError(`charge of ${cents} cents for ${customer} exceeds the card limit`);
   return { customer, cents, status: 'paid' };
 });
+app.task('feeds.fetch', async function (url) {
+  await sleep(150);
+  // A transient failure on the first try: the task is re-sent with retries + 1 (state RETRY).
+  if (this.retries === 0) this.retry({ countdown: 0.3, error: new Error(`${url} timed out`) });
+  return `${url}: 42 items`;
+});
 app.task('tq.add', (a, b) => a + b);
 
 // ---- the run ----
@@ -37,6 +44,7 @@ const jobs = [
   ['reports.build', ['inventory', 5]],
   ['billing.charge', ['globex', 250_000]], // fails: over the limit
   ['tq.add', [2, 3]],
+  ['feeds.fetch', ['https://example.com/feed']],
   ['media.resize', ['dog.png', 1280]],
   ['reports.build', ['churn', 6]],
 ];
@@ -73,7 +81,7 @@ await Promise.all(
       row.detail =
         record.status === 'PROGRESS' ? bar(record.result)
         : record.status === 'SUCCESS' ? JSON.stringify(record.result)
-        : record.status === 'FAILURE' ? `${record.result.exc_type}: ${record.result.exc_message.join(', ')}`
+        : record.status === 'FAILURE' || record.status === 'RETRY' ? `${record.result.exc_type}: ${record.result.exc_message.join(', ')}`
         : '';
       if (!tty) console.log(line(row));
       draw();
