@@ -66,3 +66,11 @@ describe('Celery headers ↔ NATS headers', () => {
     }
   });
 });
+
+describe('prototype-polluting keys hidden behind escapes', () => {
+  it('are refused too', () => {
+    const h = natsHeaders();
+    h.set('Celery-Headers', '{"\\u005f_proto__": {"polluted": true}}');
+    expect(() => decodeHeaders(h)).toThrow(MessageDecodeError);
+  });
+});
