@@ -56,6 +56,8 @@ export class BrokerHarness {
   #consumers: TestConsumer[] = [];
   #proxies: FaultProxy[] = [];
   #queues: string[] = [];
+  /** Brokers cut through a proxy: closed while their proxy still refuses, never reconnected. */
+  #victims: { broker: RuntimeBroker; proxy: FaultProxy }[] = [];
 
   constructor(factory: BrokerFactory, options: ConformanceOptions) {
     this.#factory = factory;
@@ -127,8 +129,11 @@ export class BrokerHarness {
     return {
       broker,
       // Reset every connection and refuse reconnects until the test ends: a dead host stays
-      // dead, so the victim cannot come back and take its own deliveries again.
-      cut: async () => proxy.setMode('refuse'),
+      // dead, so the victim cannot come back and take its own deliveries (or locks) again.
+      cut: async () => {
+        proxy.setMode('refuse');
+        this.#victims.push({ broker, proxy });
+      },
     };
   }
 
@@ -153,10 +158,16 @@ export class BrokerHarness {
     const brokers = this.#brokers.splice(0);
     const proxies = this.#proxies.splice(0);
     const queues = this.#queues.splice(0);
+    const victims = this.#victims.splice(0);
     await Promise.all(consumers.map((c) => withTimeout(c.stop(), 5_000, 'stopping a consumer').catch(() => undefined)));
-    // Proxied brokers may be mid-outage: let them reach the broker again to close cleanly.
-    for (const proxy of proxies) proxy.setMode('forward');
-    const closing = await Promise.allSettled(brokers.map((b) => withTimeout(b.close(), 10_000, 'closing a broker')));
+    // A cut broker is a dead host: it is closed while still unreachable (a client may not close
+    // cleanly then, which is not a failure), and its proxy never forwards again.
+    const dead = new Set(victims.map((v) => v.broker));
+    await Promise.all(victims.map((v) => withTimeout(v.broker.close(), 5_000, 'closing a cut broker').catch(() => undefined)));
+    for (const { proxy } of victims) await proxy.close();
+    // Other proxied brokers may be mid-outage: let them reach the broker again to close cleanly.
+    for (const proxy of proxies) if (!victims.some((v) => v.proxy === proxy)) proxy.setMode('forward');
+    const closing = await Promise.allSettled(brokers.filter((b) => !dead.has(b)).map((b) => withTimeout(b.close(), 10_000, 'closing a broker')));
     await Promise.all(proxies.map((p) => p.close()));
     if (this.options.deleteQueues && queues.length > 0) {
       const all = this.capabilities.deadLetter ? [...queues, ...queues.map(this.options.deadLetterQueue)] : queues;
