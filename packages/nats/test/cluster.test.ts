@@ -11,7 +11,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RuntimeBroker } from '@tq/core/adapter';
-import natsAdapter, { type NatsBroker } from '../src/index.js';
+import natsAdapter, { type KvResultBackend, type NatsBroker } from '../src/index.js';
 import { taskMessage } from './support/broker.js';
 import { freePort, removeDir, startNatsServer, type PrivateServer } from './support/nats-server.js';
 
@@ -53,7 +53,7 @@ async function connectWhenReady(broker: NatsBroker, timeoutMs: number): Promise<
 }
 
 describe('3-node JetStream cluster', () => {
-  it('loses no task when a node (the stream leader) is killed mid-traffic', async () => {
+  it('loses no task and no result when a node (the stream leader) is killed mid-traffic', async () => {
     const { clientPorts, names } = await startCluster();
     const url = new URL(
       `nats://127.0.0.1:${clientPorts[0]}?servers=${clientPorts.slice(1).map((p) => `127.0.0.1:${p}`).join(',')}&stream=TQCLUSTER&replicas=3&ackWaitMs=3000`,
@@ -80,6 +80,12 @@ describe('3-node JetStream cluster', () => {
       }
     })();
 
+    // Results stored on an R3 bucket before the kill must all be readable after it.
+    const results = natsAdapter.createResultBackend!(new URL(`${url.href}&bucket=tqcluster`), {}) as KvResultBackend;
+    await results.connect();
+    const encoder = new TextEncoder();
+    for (let i = 0; i < 50; i++) await results.store(`r-${i}`, encoder.encode(`{"status": "SUCCESS", "result": ${i}}`), {});
+
     // Find the stream leader: killing it forces a leader election under load.
     const nc = await connect({ servers: clientPorts.map((p) => `127.0.0.1:${p}`) });
     const leader = (await (await jetstreamManager(nc)).streams.info('TQCLUSTER')).cluster?.leader;
@@ -100,6 +106,16 @@ describe('3-node JetStream cluster', () => {
     controller.abort();
     await consuming.catch(() => undefined);
     await Promise.all([publisher.close(), consumerBroker.close()]);
+
+    const missingResults: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const record = await results.fetch(`r-${i}`);
+      if (!record || !new TextDecoder().decode(record).includes(`"result": ${i}`)) missingResults.push(`r-${i}`);
+    }
+    await results.store('after-kill', encoder.encode('{"status": "SUCCESS"}'), {});
+    expect(await results.fetch('after-kill')).not.toBeNull();
+    await results.close();
+    expect(missingResults, 'results lost').toEqual([]);
 
     const missing = Array.from({ length: total }, (_, i) => `c-${i}`).filter((id) => !received.has(id));
     const duplicates = [...received.values()].filter((n) => n > 1).length;
