@@ -20,11 +20,13 @@
  * object (see headers.ts, docs/brokers/nats.md).
  *
  * Guarantees: at-least-once. publish resolves on the stream's PubAck (persisted, replicated).
- * ack resolves on the server's ack confirmation. A message unacked after AckWait, nak'ed, or
- * held by a crashed worker is redelivered; after maxDeliver deliveries it moves to <stream>_DLQ
- * with a Tq-Dead-Reason header. A publish retried after a lost PubAck keeps its Nats-Msg-Id and
+ * ack resolves once the server has received the ack (a PING/PONG shared by the acks of the
+ * moment). A message unacked after AckWait, nak'ed, or held by a crashed worker is redelivered
+ * (close() naks what it holds); after maxDeliver deliveries it moves to "<queue>.dead" in
+ * <stream>_DLQ with a Tq-Dead-Reason header. A publish retried after a lost PubAck keeps its Nats-Msg-Id and
  * is dropped as a duplicate within duplicateWindowMs. Results: KV bucket, key = task id,
- * history 1, pushed to waiting clients by a KV watch.
+ * history 1, bucket max age + per-record Tq-Expires-At, pushed to waiting clients by a KV watch,
+ * records over max_payload chunked.
  */
 import type { TqAdapter } from '@tq/core/adapter';
 import { KvResultBackend } from './kv-result-backend.js';
