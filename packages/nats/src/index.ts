@@ -23,8 +23,8 @@
  * ack resolves once the server has received the ack (a PING/PONG shared by the acks of the
  * moment). A message unacked after AckWait, nak'ed, or held by a crashed worker is redelivered
  * (close() naks what it holds); after maxDeliver deliveries it moves to "<queue>.dead" in
- * <stream>_DLQ with a Tq-Dead-Reason header. A publish retried after a lost PubAck keeps its Nats-Msg-Id and
- * is dropped as a duplicate within duplicateWindowMs. Results: KV bucket, key = task id,
+ * <stream>_DLQ with a Tq-Dead-Reason header. A publish retried after a lost PubAck keeps its
+ * Nats-Msg-Id and is dropped as a duplicate within duplicateWindowMs. Results: KV bucket, key = task id,
  * history 1, bucket max age + per-record Tq-Expires-At, pushed to waiting clients by a KV watch,
  * records over max_payload chunked.
  */
