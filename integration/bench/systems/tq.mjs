@@ -38,7 +38,7 @@ export async function drain({ broker, tasks, window, concurrency, results, timeo
   const ignoreResult = results === 'ignored';
   const ids = [];
   const producer = openApp(target);
-  const worker = openApp(target);
+  const workerApp = openApp(target);
   try {
     const fillMs = await runInFlight(tasks, window, async (i) => {
       const result = await producer.sendTask(noopTask, [i, i + 1], {}, { queue: target.queue, ignoreResult });
@@ -46,16 +46,16 @@ export async function drain({ broker, tasks, window, concurrency, results, timeo
     });
     await producer.close();
     const counter = completionCounter(tasks, timeoutMs);
-    const w = worker.worker({ queues: [target.queue], concurrency });
-    w.on('task-succeeded', () => counter.complete());
+    const worker = workerApp.worker({ queues: [target.queue], concurrency });
+    worker.on('task-succeeded', () => counter.complete());
     const started = performance.now();
-    await w.start();
+    await worker.start();
     await counter.done;
     const figures = counter.figures(started);
-    await w.stop({ force: figures.completed < tasks });
+    await worker.stop({ force: figures.completed < tasks });
     return { ...figures, fillMs };
   } finally {
-    await Promise.allSettled([producer.close(), worker.close()]);
+    await Promise.allSettled([producer.close(), workerApp.close()]);
     await target.cleanup(ids);
   }
 }
@@ -64,19 +64,19 @@ export async function drain({ broker, tasks, window, concurrency, results, timeo
 export async function latency({ broker, concurrency, rate, durationMs, timeoutMs }) {
   const target = await tqTarget(broker);
   const producer = openApp(target);
-  const worker = openApp(target);
+  const workerApp = openApp(target);
   const sentAt = new Map();
   const samples = [];
   try {
-    const w = worker.worker({ queues: [target.queue], concurrency });
+    const worker = workerApp.worker({ queues: [target.queue], concurrency });
     let warmedUp;
     const warm = new Promise((resolve) => (warmedUp = resolve));
-    w.on('task-succeeded', ({ id }) => {
+    worker.on('task-succeeded', ({ id }) => {
       const at = sentAt.get(id);
       if (at === undefined) return warmedUp();
       samples.push(performance.now() - at);
     });
-    await w.start();
+    await worker.start();
     await producer.sendTask(noopTask, [0, 0], {}, { queue: target.queue, ignoreResult: true });
     await warm;
     const total = await sendAtSteadyRate(rate, durationMs, (i, scheduledAt) => {
@@ -86,10 +86,10 @@ export async function latency({ broker, concurrency, rate, durationMs, timeoutMs
     });
     const deadline = performance.now() + timeoutMs;
     while (samples.length < total && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    await w.stop();
+    await worker.stop();
     return latencySummary(samples, total);
   } finally {
-    await Promise.allSettled([producer.close(), worker.close()]);
+    await Promise.allSettled([producer.close(), workerApp.close()]);
     await target.cleanup([]);
   }
 }
