@@ -23,8 +23,7 @@ const spec = { broker: 'redis', tasks: Number(values.tasks), window: 500, concur
 if (values.variant) {
   if (values.variant === 'no-multi') {
     const { Redis } = await import('ioredis');
-    Redis.prototype.multi = function multiAsSeparateCommands() {
-      const client = this;
+    const separateCommands = (client) => {
       const calls = [];
       const transaction = new Proxy(
         {},
@@ -39,6 +38,9 @@ if (values.variant) {
         },
       );
       return transaction;
+    };
+    Redis.prototype.multi = function multiAsSeparateCommands() {
+      return separateCommands(this);
     };
   }
   const { drain } = await import('../systems/tq.mjs');
