@@ -2,6 +2,10 @@
 export interface KafkaMock {
   /** Comma-separated host:port list of the mock brokers. */
   readonly bootstrap: string;
+  /** A @tq/kafka URL for this cluster: kafka://first?idempotent=false[&brokers=…] (the mock has no InitProducerId for kafkajs). */
+  readonly url: string;
+  /** @tq/kafka brokerOptions for this cluster: topics are created through the launcher (no CreateTopics). */
+  readonly adapterOptions: { readonly createTopic: (topic: string, partitions: number) => Promise<void> };
   /** Creates a topic (the mock has no CreateTopics admin API). */
   createTopic(name: string, partitions?: number): Promise<void>;
   /** Disconnects a broker (-1 = all) and refuses new connections; data is kept. */

@@ -34,7 +34,8 @@ export async function buildKafkaMock() {
  * Starts a mock cluster and resolves once it listens.
  * @param {{ brokers?: number, topics?: Record<string, number> }} [options]
  *   brokers: broker count (default 1); topics: topics to pre-create, name → partitions.
- * @returns {Promise<{ bootstrap: string, createTopic(name: string, partitions?: number): Promise<void>,
+ * @returns {Promise<{ bootstrap: string, url: string, adapterOptions: { createTopic: Function },
+ *   createTopic(name: string, partitions?: number): Promise<void>,
  *   setBrokerDown(id: number): Promise<void>, setBrokerUp(id: number): Promise<void>, stop(): Promise<void> }>}
  */
 export async function startKafkaMock({ brokers = 1, topics = {}, apiVersions = {} } = {}) {
@@ -74,13 +75,19 @@ export async function startKafkaMock({ brokers = 1, topics = {}, apiVersions = {
     });
 
   const bootstrap = await bootstrapLine;
+  const [first, ...rest] = bootstrap.split(',');
+  const createTopic = (name, partitions = 1) => {
+    if (/\s/.test(name)) return Promise.reject(new Error(`topic name with whitespace: ${name}`));
+    return command(`topic ${name} ${partitions}`);
+  };
   let stopping;
   return {
     bootstrap,
-    createTopic: (name, partitions = 1) => {
-      if (/\s/.test(name)) return Promise.reject(new Error(`topic name with whitespace: ${name}`));
-      return command(`topic ${name} ${partitions}`);
-    },
+    // What @tq/kafka needs on the mock: no idempotent producer (no InitProducerId for kafkajs)
+    // and topics created through the launcher (no CreateTopics).
+    url: `kafka://${first}?idempotent=false${rest.length ? `&brokers=${rest.join(',')}` : ''}`,
+    adapterOptions: { createTopic },
+    createTopic,
     setBrokerDown: (id) => command(`down ${id}`),
     setBrokerUp: (id) => command(`up ${id}`),
     stop: () => {

@@ -55,6 +55,11 @@ export class OffsetTracker {
     return this.#committable !== null && offset < this.#committable && !this.#byOffset.has(offset);
   }
 
+  /** Handed out and not yet past the commit (pending, or done waiting for an earlier one). */
+  has(offset: bigint): boolean {
+    return this.#byOffset.has(offset);
+  }
+
   /** Some consumer of the group was handed this offset before (it is being redelivered). */
   wasDeliveredBefore(offset: bigint): boolean {
     return this.#highestDelivered !== null && offset <= this.#highestDelivered && !this.#byOffset.has(offset);

@@ -21,7 +21,6 @@ type Outcome = 'ack' | 'requeue' | 'dead';
 type Settlement = Outcome | 'abandon';
 
 interface InFlight {
-  readonly generation: number;
   readonly partition: number;
   readonly offset: bigint;
   readonly tracker: OffsetTracker;
@@ -35,8 +34,10 @@ interface InFlight {
  *   batch handler waits for a slot while still heart-beating, so the group keeps us.
  * - Commits: each partition's OffsetTracker says what may be committed (contiguous completed
  *   offsets, the rest in metadata); commits are coalesced, one in flight at a time.
- * - Rebalance: a new group generation drops the old trackers; a delivery from an old generation
- *   settles without committing (its partition may be someone else's: they redeliver it).
+ * - Rebalance: a new group generation re-reads progress from the group's commits. A partition
+ *   we keep, whose commit is still our last one, keeps its tracker: work finished or in flight
+ *   across the rebalance (or a broker restart) is neither lost nor handed out twice. A partition
+ *   that moved is someone else's: its deliveries settle here without committing.
  */
 export class QueueConsumer {
   readonly buffer: DeliveryBuffer<Delivery>;
@@ -48,6 +49,11 @@ export class QueueConsumer {
   #consumer: Consumer | undefined;
   #generation = 0;
   #trackers: Promise<Map<number, OffsetTracker>> | undefined;
+  /** Trackers of the previous generation, offered for reuse to the next one. */
+  #previousTrackers: Promise<Map<number, OffsetTracker>> | undefined;
+  /** "offset metadata" of our last successful commit per partition. */
+  readonly #lastCommitted = new Map<number, string>();
+  readonly #currentTrackers = new WeakSet<OffsetTracker>();
   readonly #committedVersions = new WeakMap<OffsetTracker, number>();
   readonly #unsettled = new Set<InFlight>();
   #slotWaiters: (() => void)[] = [];
@@ -90,6 +96,7 @@ export class QueueConsumer {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       // New generation: progress is re-read from the group's commits on first use.
       this.#generation++;
+      if (this.#trackers) this.#previousTrackers = this.#trackers;
       this.#trackers = undefined;
     });
     consumer.on(consumer.events.CRASH, (event) => {
@@ -116,7 +123,8 @@ export class QueueConsumer {
     for (const raw of batch.messages) {
       if (this.#stopping || !isRunning() || isStale() || generation !== this.#generation) break;
       const offset = BigInt(raw.offset);
-      if (tracker.isBehind(offset)) {
+      if (tracker.isBehind(offset) || tracker.has(offset)) {
+        // Already committed, or handed out before a rebalance and still ours: not twice.
         resolveOffset(raw.offset);
         continue;
       }
@@ -128,7 +136,7 @@ export class QueueConsumer {
       }
       // Only await when full: an await per message costs more than the rest of this loop.
       if (this.#unsettled.size >= this.#prefetch && (!(await this.#waitForSlot(heartbeat, isRunning, isStale)) || generation !== this.#generation)) break;
-      const entry: InFlight = { generation, partition: batch.partition, offset, tracker, raw };
+      const entry: InFlight = { partition: batch.partition, offset, tracker, raw };
       const redelivered = tracker.wasDeliveredBefore(offset) || headerText(raw.headers, redeliveredHeader) === '1';
       tracker.track(offset);
       this.#unsettled.add(entry);
@@ -168,12 +176,24 @@ export class QueueConsumer {
   #loadTrackers(): Promise<Map<number, OffsetTracker>> {
     if (!this.#trackers) {
       const generation = this.#generation;
-      const loading = this.#host.admin.fetchOffsets({ groupId: this.#groupId, topics: [this.#topic] }).then((topics) => {
+      const previous = this.#previousTrackers;
+      const loading = this.#host.admin.fetchOffsets({ groupId: this.#groupId, topics: [this.#topic] }).then(async (topics) => {
+        const before = previous ? await previous.catch(() => undefined) : undefined;
         const map = new Map<number, OffsetTracker>();
         for (const { partition, offset, metadata } of topics.find((t) => t.topic === this.#topic)?.partitions ?? []) {
           const committed = offset === '-1' || offset === '' ? null : BigInt(offset);
-          map.set(partition, OffsetTracker.restore(committed, metadata));
+          const mine = before?.get(partition);
+          // Our own last commit (or none at all: never committed, or lost by the cluster, as the
+          // mock's restart does) is the group's: nobody else moved this partition on.
+          const ours = this.#lastCommitted.get(partition) ?? noCommit;
+          const theirs = `${offset} ${metadata ?? ''}`;
+          const untouched = mine !== undefined && (theirs === ours || theirs === noCommit);
+          const tracker = untouched ? mine : OffsetTracker.restore(committed, metadata);
+          if (!untouched) this.#lastCommitted.delete(partition);
+          this.#currentTrackers.add(tracker);
+          map.set(partition, tracker);
         }
+        for (const old of before?.values() ?? []) if (![...map.values()].includes(old)) this.#currentTrackers.delete(old);
         return map;
       });
       loading.catch(() => {
@@ -202,7 +222,7 @@ export class QueueConsumer {
       throw toTqError(error, outcome === 'requeue' ? 'requeue' : 'dead-lettering');
     }
     this.#release(entry);
-    const current = entry.generation === this.#generation && this.#trackers !== undefined;
+    const current = this.#currentTrackers.has(entry.tracker) && this.#trackers !== undefined;
     // The commit runs in the background, coalesced with other settlements: waiting for it here
     // would cost a round trip per message. A crash before it lands redelivers (at-least-once).
     if (entry.tracker.complete(entry.offset) && current) this.#commitSoon();
@@ -254,6 +274,7 @@ export class QueueConsumer {
     try {
       await consumer.commitOffsets(offsets);
       for (const [tracker, version] of versions) this.#committedVersions.set(tracker, version);
+      for (const { partition, offset, metadata } of offsets) this.#lastCommitted.set(partition, `${offset} ${metadata}`);
     } catch (error) {
       // The group moved on: those partitions are redelivered by their new owner.
       if (isRebalanceError(error)) return;
@@ -317,6 +338,9 @@ export class QueueConsumer {
     return this.#signal;
   }
 }
+
+/** How fetchOffsets reports a partition without a commit, in #lastCommitted's "offset metadata" form. */
+const noCommit = '-1 ';
 
 /** Longest a close (final commit, leaving the group) may take when the cluster does not answer. */
 const closeBudgetMs = 4_000;

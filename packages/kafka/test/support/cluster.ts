@@ -30,12 +30,10 @@ export async function startTestCluster(): Promise<TestCluster> {
     return { kind: 'external', url: `kafka://${first}?${testParams}${extra}`, adapterOptions: {}, mock: undefined, stop: async () => undefined };
   }
   const mock = await startKafkaMock();
-  const [first, ...rest] = mock.bootstrap.split(',');
-  const extra = rest.length ? `&brokers=${rest.join(',')}` : '';
   return {
     kind: 'mock',
-    url: `kafka://${first}?idempotent=false&${testParams}${extra}`,
-    adapterOptions: { createTopic: (topic: string, partitions: number) => mock.createTopic(topic, partitions) },
+    url: `${mock.url}&${testParams}`,
+    adapterOptions: mock.adapterOptions,
     mock,
     stop: () => mock.stop(),
   };
