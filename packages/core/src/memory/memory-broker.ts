@@ -147,8 +147,12 @@ class MemoryConsumer implements HubConsumer {
     if (this.#active) this.#hub.dispatch(this.queue);
   }
 
+  hasRoom(): boolean {
+    return this.#active && !this.buffer.ended && this.#unacked.size < this.#prefetch;
+  }
+
   offer(stored: StoredMessage): boolean {
-    if (!this.#active || this.#unacked.size >= this.#prefetch) return false;
+    if (!this.hasRoom()) return false;
     const delivery = new MemoryDelivery(stored, (d, outcome) => this.#settle(d, outcome), this.#redeliveryWindowMs);
     if (!this.buffer.push(delivery)) return false;
     this.#unacked.add(delivery);

@@ -4,6 +4,8 @@ import { MemoryQueue, type StoredMessage } from './memory-queue.js';
 /** A consumer's side of the hub: the broker instance that owns it pulls for it. */
 export interface HubConsumer {
   readonly queue: string;
+  /** Can take a message now (active, under its prefetch). */
+  hasRoom(): boolean;
   /** Offer a message; false when the consumer has no capacity (prefetch reached) or is gone. */
   offer(stored: StoredMessage): boolean;
 }
@@ -66,6 +68,10 @@ export class MemoryHub {
     while (queue.size > 0 && refusals < consumers.length) {
       const consumer = consumers[cursor % consumers.length]!;
       cursor = (cursor + 1) % consumers.length;
+      if (!consumer.hasRoom()) {
+        refusals++;
+        continue;
+      }
       const stored = queue.shift()!;
       if (consumer.offer(stored)) {
         refusals = 0;

@@ -5,9 +5,40 @@ export interface StoredMessage {
   redelivered: boolean;
 }
 
+/** A FIFO with O(1) push, shift and unshift (a plain array's shift is O(n) on a long queue). */
+class Deque<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  unshift(item: T): void {
+    if (this.#head > 0) this.#items[--this.#head] = item;
+    else this.#items.unshift(item);
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    // Compact once the consumed prefix dominates, keeping memory proportional to the size.
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+}
+
 /** One in-memory queue: a FIFO per priority level, higher priority first. */
 export class MemoryQueue {
-  readonly #levels = new Map<number, StoredMessage[]>();
+  readonly #levels = new Map<number, Deque<StoredMessage>>();
   #sortedLevels: number[] = [];
   #size = 0;
 
@@ -18,7 +49,7 @@ export class MemoryQueue {
   push(stored: StoredMessage, priority: number, front = false): void {
     let level = this.#levels.get(priority);
     if (!level) {
-      level = [];
+      level = new Deque();
       this.#levels.set(priority, level);
       this.#sortedLevels = [...this.#levels.keys()].sort((a, b) => b - a);
     }
@@ -29,8 +60,7 @@ export class MemoryQueue {
 
   shift(): StoredMessage | undefined {
     for (const priority of this.#sortedLevels) {
-      const level = this.#levels.get(priority)!;
-      const item = level.shift();
+      const item = this.#levels.get(priority)!.shift();
       if (item) {
         this.#size--;
         return item;

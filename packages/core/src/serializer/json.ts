@@ -11,61 +11,43 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * Dates are written as ISO strings; undefined object members are omitted, as JSON.stringify does.
  */
 export function pythonJsonStringify(value: unknown): string {
-  const json = JSON.stringify(value, null, 1);
+  const json = JSON.stringify(value);
   if (json === undefined) throw new TypeError('value is not JSON-serializable');
-  return reformat(json);
+  const spaced = spaceSeparators(json);
+  return nonAscii.test(spaced) ? spaced.replace(nonAsciiGlobal, escapeChar) : spaced;
 }
 
-// JSON.stringify with indentation puts every token on its own line; joining lines with
-// Python's separators reproduces json.dumps' compact-with-spaces form without a custom writer.
-function reformat(indented: string): string {
+/** ", " and ": " between tokens; strings are skipped whole (they may hold commas and colons). */
+function spaceSeparators(json: string): string {
   let out = '';
-  let i = 0;
-  const n = indented.length;
-  while (i < n) {
-    const ch = indented[i]!;
-    if (ch === '"') {
-      const end = stringEnd(indented, i);
-      out += asciiEscape(indented.slice(i, end));
-      i = end;
-    } else if (ch === '\n') {
-      // Skip the newline and indentation; a comma before it already emitted ", ".
-      i++;
-      while (i < n && indented[i] === ' ') i++;
-    } else if (ch === ',') {
-      out += ', ';
-      i++;
-    } else if (ch === ':') {
-      out += ': ';
-      i += 2; // JSON.stringify with indent writes ": "
-    } else {
-      out += ch;
-      i++;
+  let from = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 34 /* " */) {
+      for (i++; i < json.length; i++) {
+        const d = json.charCodeAt(i);
+        if (d === 92 /* \ */) i++;
+        else if (d === 34) break;
+      }
+    } else if (c === 44 /* , */ || c === 58 /* : */) {
+      out += `${json.slice(from, i + 1)} `;
+      from = i + 1;
     }
   }
-  return out;
+  return out + json.slice(from);
 }
 
-function stringEnd(s: string, start: number): number {
-  let i = start + 1;
-  while (i < s.length) {
-    const c = s[i];
-    if (c === '\\') i += 2;
-    else if (c === '"') return i + 1;
-    else i++;
-  }
-  return i;
-}
-
-function asciiEscape(quoted: string): string {
-  return quoted.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+const nonAscii = /[\u0080-\uffff]/;
+const nonAsciiGlobal = /[\u0080-\uffff]/g;
+const escapeChar = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /**
  * JSON.parse that refuses keys able to pollute prototypes when the result is later merged
  * into another object ("__proto__", and "constructor" holding "prototype").
  */
 export function safeJsonParse(text: string): unknown {
+  // The reviver costs a call per value: only texts that could spell a dangerous key need it.
+  if (!mayPollute.test(text)) return JSON.parse(text);
   return JSON.parse(text, function (key, value: unknown) {
     if (key === '__proto__') throw new MessageDecodeError('body', 'forbidden key "__proto__"');
     if (key === 'constructor' && value !== null && typeof value === 'object' && 'prototype' in value) {
@@ -74,6 +56,8 @@ export function safeJsonParse(text: string): unknown {
     return value;
   });
 }
+
+const mayPollute = /__proto__|constructor|\\u/;
 
 export const jsonSerializer: Serializer = {
   contentType: 'application/json',
