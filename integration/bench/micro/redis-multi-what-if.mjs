@@ -9,14 +9,16 @@
  * measurement, not a patch: the proposal is a Lua script via defineCommand (EVALSHA, which
  * auto-pipelines) where atomicity matters, and plain commands where it does not.
  *
- *   node integration/bench/micro/redis-multi-what-if.mjs [--tasks 20000] [--concurrency 10] [--results ignored|stored]
+ *   node integration/bench/micro/redis-multi-what-if.mjs [--rounds 3] [--tasks 20000] [--concurrency 10] [--results ignored|stored]
+ * The variants alternate for --rounds rounds; the medians are printed last (runs on a shared
+ * 2-core machine vary by ±30 %, so read the medians, not one pair).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { tasks: { type: 'string', default: '20000' }, concurrency: { type: 'string', default: '10' }, results: { type: 'string', default: 'ignored' }, variant: { type: 'string' } },
+  options: { rounds: { type: 'string', default: '3' }, tasks: { type: 'string', default: '20000' }, concurrency: { type: 'string', default: '10' }, results: { type: 'string', default: 'ignored' }, variant: { type: 'string' } },
 });
 const spec = { broker: 'redis', tasks: Number(values.tasks), window: 500, concurrency: Number(values.concurrency), results: values.results, timeoutMs: 180_000 };
 
@@ -49,8 +51,18 @@ if (values.variant) {
 }
 
 const self = fileURLToPath(import.meta.url);
-for (const variant of ['as-shipped', 'no-multi', 'as-shipped', 'no-multi']) {
-  const run = spawnSync(process.execPath, [self, '--variant', variant, '--tasks', values.tasks, '--concurrency', values.concurrency, '--results', values.results], { encoding: 'utf8' });
-  const figures = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}');
-  console.log(`${variant.padEnd(11)} drain ${spec.tasks} c=${spec.concurrency} results ${spec.results}: ${Math.round(figures.rate)} tasks/s (enqueue of the same tasks: ${Math.round((spec.tasks * 1000) / figures.fillMs)} tasks/s)`);
+const seen = { 'as-shipped': { drain: [], enqueue: [] }, 'no-multi': { drain: [], enqueue: [] } };
+for (let round = 0; round < Number(values.rounds); round++) {
+  for (const variant of ['as-shipped', 'no-multi']) {
+    const run = spawnSync(process.execPath, [self, '--variant', variant, '--tasks', values.tasks, '--concurrency', values.concurrency, '--results', values.results], { encoding: 'utf8' });
+    const figures = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}');
+    const enqueue = (spec.tasks * 1000) / figures.fillMs;
+    seen[variant].drain.push(figures.rate);
+    seen[variant].enqueue.push(enqueue);
+    console.log(`${variant.padEnd(11)} drain ${spec.tasks} c=${spec.concurrency} results ${spec.results}: ${Math.round(figures.rate)} tasks/s (enqueue of the same tasks: ${Math.round(enqueue)} tasks/s)`);
+  }
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (const [variant, { drain, enqueue }] of Object.entries(seen)) {
+  console.log(`median ${variant.padEnd(11)} drain ${Math.round(median(drain))} tasks/s, enqueue ${Math.round(median(enqueue))} tasks/s`);
 }
