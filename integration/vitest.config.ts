@@ -17,4 +17,10 @@ const config = mergeConfig(
 );
 // Set after the merge: mergeConfig would append to the base's reporter list instead.
 config.test!.reporters = [...reporters, './harness/summary-reporter.ts'];
+// The Celery interop suites keep their own configs; one run covers them all.
+config.test!.projects = [
+  { extends: true, test: { name: 'brokers', include: ['test/**/*.test.ts'] } },
+  { extends: './celery-interop/redis/vitest.config.ts', test: { name: 'celery-interop-redis', root: './celery-interop/redis' } },
+  { extends: './celery-interop/amqp/vitest.config.ts', test: { name: 'celery-interop-amqp', root: './celery-interop/amqp' } },
+];
 export default config;
