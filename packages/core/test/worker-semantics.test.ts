@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Broker } from '../src/adapter.js';
 import { createApp, decodeEvent, encodeTaskMessage, eventChannel, jsonSerializer, TaskRevokedError, type App } from '../src/index.js';
 import { createMemoryAdapter } from '../src/memory/index.js';
 import { parseRate, RateLimiter } from '../src/worker/rate-limit.js';
@@ -177,5 +178,43 @@ describe('events', () => {
     expect(typeof succeeded['timestamp']).toBe('number');
     expect(typeof succeeded['runtime']).toBe('number');
     expect(events.find((e) => e['type'] === 'task-failed')!['exception']).toBe('Error: nope');
+  });
+});
+
+describe('broker outages', () => {
+  it('consumes again when the stream fails, instead of stopping the worker', async () => {
+    const { MemoryBroker } = await import('../src/memory/memory-broker.js');
+    const { MemoryHub } = await import('../src/memory/memory-hub.js');
+    const { BrokerConnectionError } = await import('../src/errors.js');
+    const inner = new MemoryBroker(new MemoryHub());
+    let consumes = 0;
+    // A broker whose first two streams die: as after a broker restart.
+    const flaky: Broker = {
+      capabilities: inner.capabilities,
+      connect: () => inner.connect(),
+      publish: (queue, message) => inner.publish(queue, message),
+      purge: (queue) => inner.purge(queue),
+      broadcast: (channel, body) => inner.broadcast(channel, body),
+      subscribe: (channel, signal) => inner.subscribe(channel, signal),
+      close: () => inner.close(),
+      consume(queue, options) {
+        consumes++;
+        if (consumes <= 2) {
+          return {
+            async *[Symbol.asyncIterator]() {
+              throw new BrokerConnectionError('connection reset');
+            },
+          };
+        }
+        return inner.consume(queue, options);
+      },
+    };
+    app = createApp({ broker: flaky, resultBackend: `memory://r${randomUUID().slice(0, 6)}`, adapters: [createMemoryAdapter()], logLevel: 'silent' });
+    app.task('tq.ok', () => 'ok');
+    const worker = app.worker({ concurrency: 1 });
+    await worker.start();
+    expect(await (await app.sendTask('tq.ok')).get({ timeout: 5000 })).toBe('ok');
+    expect(consumes).toBe(3);
+    await worker.stop();
   });
 });

@@ -193,29 +193,60 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
   }
 
+  /**
+   * Pulls deliveries from one queue while the worker runs. When the stream fails or ends (the
+   * broker restarted, the connection died), it consumes again with backoff: a worker outlives
+   * broker outages instead of stopping.
+   */
   async #consumeLoop(broker: RuntimeBroker, queue: string): Promise<void> {
     const signal = this.#consumeController.signal;
-    try {
-      const consumer = broker.consume(queue, { prefetch: this.prefetch, signal });
-      this.#consumers.set(queue, consumer);
-      const iterator = consumer[Symbol.asyncIterator]();
-      while (!signal.aborted) {
-        // Pull the next delivery only when an executor slot is free: back-pressure.
-        if (!(await this.#slots.acquire(signal))) break;
-        const next = await iterator.next();
-        if (next.done) {
-          this.#slots.release();
-          break;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const consumer = broker.consume(queue, { prefetch: this.prefetch, signal });
+        this.#consumers.set(queue, consumer);
+        this.#resizePrefetch(queue);
+        const iterator = consumer[Symbol.asyncIterator]();
+        try {
+          while (!signal.aborted) {
+            // Pull the next delivery only when an executor slot is free: back-pressure.
+            if (!(await this.#slots.acquire(signal))) break;
+            let next: IteratorResult<Delivery>;
+            try {
+              next = await iterator.next();
+            } catch (error) {
+              this.#slots.release();
+              throw error;
+            }
+            if (next.done) {
+              this.#slots.release();
+              break;
+            }
+            failures = 0;
+            this.#handle(next.value, queue).catch((error: unknown) =>
+              this.#logger.error(`internal error handling a delivery from ${queue}: ${(error as Error).stack ?? String(error)}`),
+            );
+          }
+        } finally {
+          await iterator.return?.()?.catch(() => undefined);
         }
-        this.#handle(next.value, queue).catch((error: unknown) =>
-          this.#logger.error(`internal error handling a delivery from ${queue}: ${(error as Error).stack ?? String(error)}`),
-        );
+        if (signal.aborted) return;
+        throw new Error('the broker ended the stream');
+      } catch (error) {
+        if (signal.aborted) return;
+        if (isTqError(error, 'TQ_CLOSED')) {
+          this.#logger.error(`consuming ${queue} stopped: ${(error as Error).message}`);
+          void this.stop();
+          return;
+        }
+        failures++;
+        const delayMs = Math.min(5000, 100 * 2 ** Math.min(failures, 6));
+        this.#logger.warn(`consuming ${queue} failed: ${(error as Error).message}; consuming again in ${delayMs} ms`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delayMs);
+          signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        });
       }
-      await iterator.return?.();
-    } catch (error) {
-      if (signal.aborted) return;
-      this.#logger.error(`consuming ${queue} stopped: ${(error as Error).message}; stopping the worker`);
-      void this.stop();
     }
   }
 
