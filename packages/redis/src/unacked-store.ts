@@ -5,8 +5,13 @@ import { decodeEnvelope, markRedelivered, serializeEnvelope, type Envelope } fro
 import { RedisKeys, priorityStep } from './keys.js';
 import { MOVE_UNACKED, POP_AND_RECORD, RELEASE_LOCK } from './scripts.js';
 
-/** kombu's unacked_mutex_expire: a restorer that dies leaves the lock for at most 5 minutes. */
-const MUTEX_TTL_MS = 300_000;
+/**
+ * How long the restore lock lives if its holder never releases it (died, or its SET NX was
+ * replayed by a reconnecting client after the caller gave up). kombu uses 5 minutes; a pass
+ * restores at most RESTORE_BATCH entries in well under a second, and a lock stuck for 5
+ * minutes would hold back a dead worker's tasks far past the 30 s visibility timeout.
+ */
+const MUTEX_TTL_MS = 10_000;
 /** Expired deliveries restored per pass; the rest wait for the next pass. */
 const RESTORE_BATCH = 100;
 
