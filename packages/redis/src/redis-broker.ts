@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Broker, BrokerMessage, ConsumeOptions, Delivery } from '@tq/core/adapter';
+import type { Broker, BrokerMessage, ConsumeOptions, Consumer } from '@tq/core/adapter';
 import { brokerCapabilities, ClosedError, DeliveryBuffer, type BrokerCapabilities } from '@tq/core/adapter';
 import { closeConnection, openConnection, type Redis } from './connection.js';
 import { buildEnvelope, serializeEnvelope } from './envelope.js';
@@ -88,7 +88,7 @@ export class RedisBroker implements Broker {
     this.#declared.add(queue);
   }
 
-  consume(queue: string, options: ConsumeOptions): AsyncIterable<Delivery> {
+  consume(queue: string, options: ConsumeOptions): Consumer {
     const { commands, store } = this.#open();
     const consumer = new RedisConsumer(queue, options.prefetch, options.signal, {
       options: this.options,
@@ -101,7 +101,8 @@ export class RedisBroker implements Broker {
     });
     this.#consumers.add(consumer);
     this.#startRestorer(store);
-    return consumer.deliveries(() => this.#consumers.delete(consumer));
+    const deliveries = consumer.deliveries(() => this.#consumers.delete(consumer));
+    return { [Symbol.asyncIterator]: () => deliveries, setPrefetch: (prefetch) => consumer.setPrefetch(prefetch) };
   }
 
   /**

@@ -39,7 +39,7 @@ export interface RedisConsumerDeps {
 export class RedisConsumer {
   readonly queue: string;
   readonly #deps: RedisConsumerDeps;
-  readonly #prefetch: number;
+  #prefetch: number;
   readonly #signal: AbortSignal;
   readonly #unacked = new Set<RedisDelivery>();
   #connection: Redis | undefined;
@@ -141,6 +141,14 @@ export class RedisConsumer {
       if (this.#connection) await closeConnection(this.#connection);
       onEnd();
     }
+  }
+
+  /** Widens or narrows the window of unacked deliveries (core widens it for held ETA tasks). */
+  setPrefetch(prefetch: number): void {
+    this.#prefetch = Math.max(1, Math.floor(prefetch));
+    const wake = this.#wakeSlotWaiter;
+    this.#wakeSlotWaiter = undefined;
+    wake?.();
   }
 
   #settled(delivery: RedisDelivery): void {
