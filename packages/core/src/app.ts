@@ -85,7 +85,7 @@ export class App {
     this.#assertOpen();
     this.#broker ??= this.#open('broker', this.config.broker, (adapter, url) => {
       if (!adapter.createBroker) throw new ConfigError([{ path: 'broker', message: `the ${adapter.name} adapter provides no broker` }]);
-      return adapter.createBroker(url, this.config.brokerOptions);
+      return adapter.createBroker(url, { logger: this.logger, ...this.config.brokerOptions });
     }).then(async (inner) => {
       const broker = new RuntimeBroker(inner, { retry: this.config.publishRetry });
       await broker.connect();
@@ -107,7 +107,7 @@ export class App {
           }
           // Reply-queue backends (a bare rpc://) ride on the broker's connection details.
           const brokerUrl = typeof this.config.broker === 'string' ? { brokerUrl: this.config.broker } : {};
-          return adapter.createResultBackend(url, { ...brokerUrl, ...this.config.resultBackendOptions });
+          return adapter.createResultBackend(url, { logger: this.logger, ...brokerUrl, ...this.config.resultBackendOptions });
         }).then(async (inner) => {
           const backend = new RuntimeBackend(inner, { retry: this.config.publishRetry });
           await backend.connect();
@@ -119,8 +119,14 @@ export class App {
 
   async #open<T extends Broker | ResultBackend>(path: string, target: string | T, create: (adapter: TqAdapter, url: URL) => T): Promise<T> {
     if (typeof target !== 'string') return target;
-    const url = parseUrl(target, path);
-    const adapter = await resolveAdapter(url, { adapters: this.config.adapters, builtin: [memoryAdapter] });
+    const adapter = await resolveAdapter(target, { adapters: this.config.adapters, builtin: [memoryAdapter] });
+    let url: URL;
+    try {
+      url = adapter.parseUrl ? adapter.parseUrl(target) : parseUrl(target, path);
+    } catch (cause) {
+      if (cause instanceof ConfigError) throw cause;
+      throw new ConfigError([{ path, message: `not a valid ${adapter.name} URL: ${redactUrl(target)} (${(cause as Error).message})` }], { cause });
+    }
     this.logger.debug(`${path}: ${redactUrl(url)} via ${adapter.name}`);
     return create(adapter, url);
   }

@@ -113,11 +113,11 @@ export function resolveConfig(config: TqConfig = {}, env: NodeJS.ProcessEnv = pr
   else resultBackend = typeof broker === 'string' && broker.startsWith('memory:') ? broker : null;
 
   const issues: ConfigIssue[] = [];
+  // Only the scheme is checked here: adapters may accept URLs the WHATWG parser rejects
+  // (several hosts), and parse them themselves when the app opens them.
   const checkUrl = (value: unknown, path: string) => {
     if (typeof value !== 'string') return;
-    try {
-      new URL(value);
-    } catch {
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) {
       issues.push({ path, message: `not a valid URL (expected e.g. redis://host:6379/0): ${value.replace(/\/\/[^@/]*@/, '//***@')}` });
     }
   };

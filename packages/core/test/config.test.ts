@@ -113,3 +113,28 @@ describe('error classification', () => {
     expect(await withRetry(async () => (++calls < 2 ? Promise.reject(new BrokerConnectionError('blip')) : 'ok'), policy)).toBe('ok');
   });
 });
+
+describe('adapter URL parsing', () => {
+  it('lets an adapter parse URLs the WHATWG parser rejects (several hosts)', async () => {
+    const { MemoryBroker } = await import('../src/memory/memory-broker.js');
+    const { MemoryHub } = await import('../src/memory/memory-hub.js');
+    const seen: URL[] = [];
+    const multi = {
+      name: 'multi',
+      schemes: ['multi'],
+      parseUrl: (raw: string) => {
+        const [first, ...rest] = raw.slice('multi://'.length).split(',');
+        return new URL(`multi://${first}?hosts=${rest.join(',')}`);
+      },
+      createBroker: (url: URL) => {
+        seen.push(url);
+        return new MemoryBroker(new MemoryHub());
+      },
+    };
+    expect(() => new URL('multi://a:1,b:2,c:3')).toThrow();
+    const app = createApp({ broker: 'multi://a:1,b:2,c:3', resultBackend: null, adapters: [multi], logLevel: 'silent' });
+    await app.broker();
+    expect(seen[0]!.searchParams.get('hosts')).toBe('b:2,c:3');
+    await app.close();
+  });
+});

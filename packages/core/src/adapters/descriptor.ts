@@ -1,7 +1,10 @@
 import type { ResultBackend } from '../backend/result-backend.js';
 import type { Broker } from '../broker/broker.js';
 
-/** Adapter-specific options from config (`brokerOptions` / `resultBackendOptions`), e.g. TLS material. */
+/**
+ * Adapter-specific options from config (`brokerOptions` / `resultBackendOptions`), e.g. TLS
+ * material. Core adds `logger` (the app's Logger, redacting) for adapters whose client logs.
+ */
 export type AdapterOptions = Readonly<Record<string, unknown>>;
 
 /**
@@ -13,6 +16,11 @@ export interface TqAdapter {
   readonly name: string;
   /** URL schemes without '://', e.g. ['redis', 'rediss']. */
   readonly schemes: readonly string[];
+  /**
+   * Parse a URL the WHATWG parser rejects, e.g. several hosts ('kafka://a:9092,b:9093').
+   * Default: `new URL(raw)`.
+   */
+  parseUrl?(raw: string): URL;
   createBroker?(url: URL, options: AdapterOptions): Broker;
   createResultBackend?(url: URL, options: AdapterOptions): ResultBackend;
 }

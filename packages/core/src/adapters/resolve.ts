@@ -29,10 +29,10 @@ function isTqAdapter(value: unknown): value is TqAdapter {
  * memory adapter, then the first-party package for the scheme (dynamic import).
  */
 export async function resolveAdapter(
-  url: URL,
+  url: URL | string,
   options: { adapters?: readonly TqAdapter[]; builtin?: readonly TqAdapter[]; load?: AdapterLoader } = {},
 ): Promise<TqAdapter> {
-  const scheme = schemeOf(url);
+  const scheme = typeof url === 'string' ? rawScheme(url) : schemeOf(url);
   const candidates = [...(options.adapters ?? []), ...(options.builtin ?? [])];
   const found = candidates.find((a) => a.schemes.includes(scheme));
   if (found) return found;
@@ -56,6 +56,13 @@ export async function resolveAdapter(
     throw new ConfigError([{ path: 'broker', message: `${packageName} does not default-export a tq adapter descriptor` }]);
   }
   return adapter;
+}
+
+/** The scheme of a URL string the WHATWG parser may reject (several hosts): 'kafka' of 'kafka://a,b'. */
+export function rawScheme(raw: string): string {
+  const match = /^([a-z][a-z0-9+.-]*):/i.exec(raw.trim());
+  if (!match) throw new ConfigError([{ path: 'broker', message: `not a URL (expected scheme://…, e.g. redis://localhost:6379/0)` }]);
+  return match[1]!.toLowerCase();
 }
 
 /** The known name closest to `name` (edit distance <= 2), for "did you mean" hints. */
