@@ -16,4 +16,5 @@ export { pythonJsonStringify, safeJsonParse, jsonSerializer } from './serializer
 export { encodeRecord, decodeRecord, celeryDate, type ResultRecord } from './result/record.js';
 export { encodeTaskMessage } from './protocol/encode.js';
 export { createMemoryAdapter, MemoryBroker, MemoryResultBackend, MemoryHub, MemoryResultStore } from './memory/index.js';
+export type { Logger } from './logger.js';
 export * from './errors.js';

@@ -25,16 +25,17 @@
  */
 import type { TqAdapter } from '@tq/core/adapter';
 import { KafkaBroker } from './kafka-broker.js';
-import { parseKafkaOptions } from './options.js';
+import { parseKafkaOptions, parseKafkaUrl } from './options.js';
 
 export { KafkaBroker } from './kafka-broker.js';
-export { parseKafkaOptions, type KafkaOptions, type KafkaSaslMechanism, type TopicCreator } from './options.js';
+export { parseKafkaOptions, parseKafkaUrl, type KafkaOptions, type KafkaSaslMechanism, type TopicCreator } from './options.js';
 export { topicForQueue, groupForQueue } from './topics.js';
 export { OffsetTracker } from './offset-tracker.js';
 
 const kafkaAdapter: TqAdapter = {
   name: 'kafka',
   schemes: ['kafka', 'kafka+ssl'],
+  parseUrl: parseKafkaUrl,
   createBroker(url, options) {
     return new KafkaBroker(parseKafkaOptions(url, options));
   },

@@ -7,6 +7,7 @@ import {
   type BrokerMessage,
   type ConsumeOptions,
   type Delivery,
+  type Logger,
 } from '@tq/core/adapter';
 import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type LogEntry, type Producer, type TopicMessages } from 'kafkajs';
 import { toTqError } from './errors.js';
@@ -62,7 +63,7 @@ export class KafkaBroker implements Broker {
       // A few quick retries inside kafkajs; longer outages surface as BrokerConnectionError and core retries.
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
       logLevel: logLevel.ERROR,
-      logCreator: redactingLogCreator,
+      logCreator: redactingLogCreator(options.logger),
     });
     const producer = kafka.producer({
       idempotent: options.idempotent,
@@ -220,10 +221,13 @@ export class KafkaBroker implements Broker {
 }
 
 /** kafkajs logs through this: errors only, credentials redacted, on stderr. */
-function redactingLogCreator() {
-  return ({ namespace, log }: LogEntry) => {
-    const { message, ...extra } = log;
-    const detail = extra.error ? ` (${redactText(String(extra.error))})` : '';
-    process.stderr.write(`[tq:kafka] ${namespace}: ${redactText(String(message))}${detail}\n`);
-  };
+function redactingLogCreator(logger: Logger | undefined) {
+  return () =>
+    ({ namespace, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      const detail = extra.error ? ` (${redactText(String(extra.error))})` : '';
+      const line = `kafka ${namespace}: ${redactText(String(message))}${detail}`;
+      if (logger) logger.error(line);
+      else process.stderr.write(`[tq:${line}]\n`);
+    };
 }

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { ConfigError, redactUrl, type AdapterOptions, type ConfigIssue } from '@tq/core/adapter';
+import { ConfigError, redactUrl, type AdapterOptions, type ConfigIssue, type Logger } from '@tq/core/adapter';
 import type { ISocketFactory, SASLOptions } from 'kafkajs';
 
 export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
@@ -16,6 +16,8 @@ export type TopicCreator = (topic: string, partitions: number) => Promise<void>;
 export interface KafkaOptions {
   /** Bootstrap servers, host:port. From the URL host plus `?brokers=`; `brokerOptions.brokers` replaces them. */
   readonly brokers: readonly string[];
+  /** Where kafkajs's own log lines go (redacted): the app's logger when core passes one, else stderr. */
+  readonly logger?: Logger;
   /** kafkajs clientId, seen in broker logs and quotas. Default 'tq'. */
   readonly clientId: string;
   /** Partitions of the topics tq creates. Default 1 (the only count that keeps a queue FIFO). */
@@ -196,6 +198,7 @@ export function parseKafkaOptions(url: URL, adapterOptions: AdapterOptions = {})
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     brokers,
+    ...(isLogger(adapterOptions['logger']) ? { logger: adapterOptions['logger'] } : {}),
     clientId,
     groupIdPrefix,
     idempotent,
@@ -252,4 +255,27 @@ function parseSasl(url: URL, adapterOptions: AdapterOptions, issue: (path: strin
   if (!username) issue('broker.sasl', 'SASL needs a user name');
   if (!password) issue('broker.sasl', 'SASL needs a password');
   return { mechanism, username, password };
+}
+
+function isLogger(value: unknown): value is Logger {
+  return typeof value === 'object' && value !== null && typeof (value as Logger).error === 'function' && typeof (value as Logger).warn === 'function';
+}
+
+/**
+ * A kafka:// URL may name several bootstrap brokers ('kafka://a:9092,b:9093'), which the WHATWG
+ * parser rejects: the first goes in the host, the rest join ?brokers=.
+ */
+export function parseKafkaUrl(raw: string): URL {
+  const match = /^(kafka(?:\+ssl)?:\/\/)([^/?#]*)(.*)$/i.exec(raw.trim());
+  if (!match) return new URL(raw);
+  const [, scheme, authority, rest] = match as unknown as [string, string, string, string];
+  const at = authority.lastIndexOf('@');
+  const userinfo = at >= 0 ? authority.slice(0, at + 1) : '';
+  const [first, ...others] = authority.slice(at + 1).split(',').map((h) => h.trim()).filter(Boolean);
+  const url = new URL(`${scheme}${userinfo}${first ?? ''}${rest}`);
+  if (others.length) {
+    const existing = url.searchParams.get('brokers');
+    url.searchParams.set('brokers', [...others, ...(existing ? [existing] : [])].join(','));
+  }
+  return url;
 }

@@ -1,7 +1,7 @@
 import { ConfigError } from '@tq/core/adapter';
 import { describe, expect, it } from 'vitest';
 import kafka from '../src/index.js';
-import { parseKafkaOptions } from '../src/options.js';
+import { parseKafkaOptions, parseKafkaUrl } from '../src/options.js';
 import { topicForQueue } from '../src/topics.js';
 
 const parse = (url: string, options = {}) => parseKafkaOptions(new URL(url), options);
@@ -106,5 +106,17 @@ describe('queue → topic names', () => {
     expect(a.length).toBe(249);
     expect(a).not.toBe(b);
     expect(a).toMatch(/^[A-Za-z0-9._-]+$/);
+  });
+});
+
+describe('parseKafkaUrl', () => {
+  it('puts the first of several bootstrap brokers in the host and the rest in ?brokers=', () => {
+    const url = parseKafkaUrl('kafka+ssl://user:s3cret@a:9092,b:9093,c:9094?clientId=x&brokers=d:9095');
+    expect(url.protocol).toBe('kafka+ssl:');
+    expect(url.host).toBe('a:9092');
+    expect(url.password).toBe('s3cret');
+    expect(url.searchParams.get('brokers')).toBe('b:9093,c:9094,d:9095');
+    expect(url.searchParams.get('clientId')).toBe('x');
+    expect(parseKafkaUrl('kafka://solo:9092').host).toBe('solo:9092');
   });
 });
