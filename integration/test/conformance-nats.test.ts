@@ -1,10 +1,13 @@
 /**
- * The kit on NATS JetStream: a stream and a KV bucket of its own for this run (deleted after),
- * and a short AckWait so redelivery tests finish quickly.
+ * The kit on NATS JetStream: a stream and a KV bucket of its own for this run (deleted after).
+ * AckWait is 10 s (the default is 30 s): short enough for the redelivery-window tests, long
+ * enough that a loaded CI machine does not trip it. Durable consumers outlive their readers, so
+ * the kit's are removed after each test.
  */
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { Subjects } from '@tq/nats';
 import { runConformance } from '../harness/run-conformance.js';
 
 const run = randomBytes(4).toString('hex').toUpperCase();
@@ -19,10 +22,24 @@ await runConformance({
     // Broker and result backend take different parameters: one URL each.
     const brokerUrl = new URL(url);
     brokerUrl.searchParams.set('stream', stream);
-    brokerUrl.searchParams.set('ackWaitMs', '3000');
+    brokerUrl.searchParams.set('ackWaitMs', '10000');
     const backendUrl = new URL(url);
     backendUrl.searchParams.set('bucket', bucket);
-    return { url: brokerUrl.href, resultBackendUrl: backendUrl.href };
+    const subjects = new Subjects(stream);
+    const deleteQueues = async (queues: readonly string[]) => {
+      const nc = await connect({ servers: brokerUrl.host });
+      try {
+        const jsm = await jetstreamManager(nc);
+        for (const queue of queues) {
+          const route = subjects.route(queue);
+          await jsm.consumers.delete(route.stream, route.consumer).catch(() => undefined);
+          await jsm.streams.purge(route.stream, { filter: route.subject }).catch(() => undefined);
+        }
+      } finally {
+        await nc.close();
+      }
+    };
+    return { url: brokerUrl.href, resultBackendUrl: backendUrl.href, deleteQueues };
   },
   cleanup: async ({ url }) => {
     const nc = await connect({ servers: new URL(url).host });

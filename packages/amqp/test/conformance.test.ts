@@ -1,4 +1,8 @@
-import { describeAckReject, describeAdapter, describeOrdering, describePublishConsume, describeRedelivery, type BrokerFactory } from '@tq/conformance';
+/**
+ * Quorum queues, an AMQP-only declaration variant. The whole kit on RabbitMQ (Celery's default
+ * declarations, and with maxPriority/deadLetter) runs in integration/test/conformance-amqp*.test.ts.
+ */
+import { describeAckReject, describePublishConsume, describeRedelivery, type BrokerFactory } from '@tq/conformance';
 import { describe } from 'vitest';
 import amqp from '../src/index.js';
 import { amqpUrl, deleteQueues } from './support/env.js';
@@ -9,18 +13,7 @@ function withParams(url: string, params: Record<string, string>): string {
   return parsed.toString();
 }
 
-// Celery's default declarations (no x-max-priority, no dead-lettering): what interop needs.
-describeAdapter(amqp, { url: amqpUrl, resultBackendUrl: amqpUrl.replace(/^amqps?:/, 'rpc:'), deleteQueues });
-
 const createBroker: BrokerFactory = (url) => amqp.createBroker!(url, {});
-
-// The opt-in declarations unlock the capability-gated groups (priority, dead-lettering).
-describe('declared with maxPriority=10, deadLetter=1', () => {
-  const options = { url: withParams(amqpUrl, { maxPriority: '10', deadLetter: '1' }), deleteQueues };
-  describePublishConsume(createBroker, options);
-  describeAckReject(createBroker, options);
-  describeOrdering(createBroker, options);
-});
 
 describe('declared as quorum queues with deadLetter=1', () => {
   const options = { url: withParams(amqpUrl, { queueType: 'quorum', deadLetter: '1' }), deleteQueues };
