@@ -76,14 +76,12 @@ export class RedisBroker implements Broker {
     const wirePriority = priority === undefined ? undefined : toWirePriority(priority);
     const envelope = buildEnvelope(message, { exchange: '', routingKey: queue, deliveryTag: randomUUID(), wirePriority });
     const list = this.#keys.queue(queue, priorityStep(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY));
+    const payload = serializeEnvelope(envelope);
     await translated(this.#context, async () => {
-      const transaction = commands.multi();
-      // Declare once per connection, as kombu's producer does: Python tools list queues from these sets.
-      if (!this.#declared.has(queue)) transaction.sadd(this.#keys.binding(queue), RedisKeys.bindingMember(queue, '', queue));
-      transaction.lpush(list, serializeEnvelope(envelope));
-      const results = await transaction.exec();
-      const failed = results?.find(([error]) => error);
-      if (!results || failed) throw failed?.[0] ?? new Error('Connection is closed (transaction discarded)');
+      // Declare once per connection, as kombu's producer does: Python tools list queues from these
+      // sets. Both commands are pipelined on the one connection, so the binding lands first.
+      if (!this.#declared.has(queue)) await Promise.all([commands.sadd(this.#keys.binding(queue), RedisKeys.bindingMember(queue, '', queue)), commands.lpush(list, payload)]);
+      else await commands.lpush(list, payload);
     });
     this.#declared.add(queue);
   }

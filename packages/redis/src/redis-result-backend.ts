@@ -58,15 +58,10 @@ export class RedisResultBackend implements ResultBackend {
     const value = Buffer.from(record);
     // A watch opened on this instance is subscribed before the record can be published.
     await this.#watches.get(key)?.subscribed.catch(() => undefined);
-    await translated(this.#context, async () => {
-      const transaction = client.multi();
-      if (ttlMs > 0) transaction.set(key, value, 'PX', Math.ceil(ttlMs));
-      else transaction.set(key, value);
-      transaction.publish(key, value);
-      const results = await transaction.exec();
-      const failed = results?.find(([error]) => error);
-      if (!results || failed) throw failed?.[0] ?? new Error('Connection is closed (transaction discarded)');
-    });
+    // SET then PUBLISH on one connection, pipelined: a watcher woken by the PUBLISH reads the new record.
+    await translated(this.#context, () =>
+      Promise.all([ttlMs > 0 ? client.set(key, value, 'PX', Math.ceil(ttlMs)) : client.set(key, value), client.publish(key, value)]),
+    );
   }
 
   async fetch(taskId: string): Promise<Uint8Array | null> {

@@ -1,3 +1,5 @@
+import type { Redis } from 'ioredis';
+
 /**
  * Lua scripts for the few steps that must be atomic on the server. Each is short and keeps
  * kombu's data layout: the unacked hash is the claim ("whoever deletes the entry owns it"),
@@ -62,3 +64,27 @@ while #popped < wanted * 2 and list <= #KEYS do
 end
 return popped
 `;
+
+/**
+ * Forget an acked delivery: both of kombu's entries in one step, so a restore running at the
+ * same moment cannot see the index entry gone but the hash entry still there and requeue an
+ * acked message. KEYS: unacked hash, unacked_index zset. ARGV: delivery tag.
+ */
+export const ACK_UNACKED = `
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('HDEL', KEYS[1], ARGV[1])
+`;
+
+
+type ScriptRunner = (...keysAndArgs: (string | number | Buffer)[]) => Promise<unknown>;
+
+/**
+ * Runs a Lua script by its SHA (EVALSHA, loading it on first NOSCRIPT) through ioredis's
+ * defineCommand: unlike EVAL with the script text, it is small, and unlike MULTI it is
+ * pipelined with the connection's other commands.
+ */
+export function script(client: Redis, name: string, lua: string, numberOfKeys: number): ScriptRunner {
+  const commands = client as unknown as Record<string, ScriptRunner | undefined>;
+  if (typeof commands[name] !== 'function') client.defineCommand(name, { lua, numberOfKeys });
+  return (...keysAndArgs) => (commands[name] as ScriptRunner).apply(client, keysAndArgs);
+}

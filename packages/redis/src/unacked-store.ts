@@ -3,7 +3,7 @@ import { pythonJsonStringify } from '@tq/core/adapter';
 import type { Redis } from './connection.js';
 import { decodeEnvelope, markRedelivered, serializeEnvelope, type Envelope } from './envelope.js';
 import { RedisKeys, priorityStep } from './keys.js';
-import { MOVE_UNACKED, POP_AND_RECORD, RELEASE_LOCK } from './scripts.js';
+import { ACK_UNACKED, MOVE_UNACKED, POP_AND_RECORD, RELEASE_LOCK, script } from './scripts.js';
 
 /**
  * How long the restore lock lives if its holder never releases it (died, or its SET NX was
@@ -40,9 +40,7 @@ export class UnackedStore {
    * the next tag, atomically. Returns [list, message] pairs in pop order.
    */
   async popAndRecord(queue: string, lists: readonly string[], tags: readonly string[]): Promise<Array<[string, string]>> {
-    const flat = (await this.#client.eval(
-      POP_AND_RECORD,
-      2 + lists.length,
+    const flat = (await script(this.#client, 'tqPopAndRecord', POP_AND_RECORD, 2 + lists.length)(
       this.#keys.unacked,
       this.#keys.unackedIndex,
       ...lists,
@@ -57,7 +55,7 @@ export class UnackedStore {
 
   /** Forgets a delivery for good (kombu's QoS.ack). */
   async ack(tag: string): Promise<void> {
-    await this.#client.multi().zrem(this.#keys.unackedIndex, tag).hdel(this.#keys.unacked, tag).exec();
+    await script(this.#client, 'tqAckUnacked', ACK_UNACKED, 2)(this.#keys.unacked, this.#keys.unackedIndex, tag);
   }
 
   /** Pushes the delivery's lease forward; false when it was already restored or settled. */
@@ -81,7 +79,7 @@ export class UnackedStore {
   }
 
   async #move(tag: string, list: string, payload: string, side: 'left' | 'right', maxScore: string): Promise<boolean> {
-    const moved = await this.#client.eval(MOVE_UNACKED, 3, this.#keys.unacked, this.#keys.unackedIndex, list, tag, payload, side, maxScore);
+    const moved = await script(this.#client, 'tqMoveUnacked', MOVE_UNACKED, 3)(this.#keys.unacked, this.#keys.unackedIndex, list, tag, payload, side, maxScore);
     return Number(moved) === 1;
   }
 
