@@ -3,20 +3,53 @@ import type { BrokerCapabilities } from '../broker/capabilities.js';
 import type { Logger } from '../logger.js';
 
 /**
- * Keeps an unacked delivery from being redelivered while the worker still owns it (a running
- * task, a held ETA task): calls delivery.extend() every third of the broker's redelivery
- * window. A dead worker stops extending, so its tasks come back after one window.
- * Returns the function that stops the lease.
+ * Keeps unacked deliveries from being redelivered while the worker still owns them (running
+ * tasks, held ETA tasks): every third of the broker's redelivery window, one timer calls
+ * Delivery.extend() on each of them. A dead worker stops extending, so its tasks come back
+ * after one window. One timer per worker, not per task: leasing costs nothing per task.
  */
-export function keepAlive(delivery: Delivery, capabilities: BrokerCapabilities, logger: Logger): () => void {
-  const window = capabilities.redeliveryWindowMs;
-  if (window === null || !delivery.extend) return () => undefined;
-  const timer = setInterval(
-    () => {
-      delivery.extend!().catch((error: unknown) => logger.warn(`could not extend a delivery's lease: ${(error as Error).message}`));
-    },
-    Math.max(20, Math.floor(window / 3)),
-  );
-  timer.unref();
-  return () => clearInterval(timer);
+export class LeaseKeeper {
+  readonly #leased = new Set<Delivery>();
+  readonly #periodMs: number | null;
+  readonly #logger: Logger;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(capabilities: BrokerCapabilities, logger: Logger) {
+    const window = capabilities.redeliveryWindowMs;
+    this.#periodMs = window === null ? null : Math.max(20, Math.floor(window / 3));
+    this.#logger = logger;
+  }
+
+  /** Keeps `delivery` alive until the returned function is called. */
+  keep(delivery: Delivery): () => void {
+    if (this.#periodMs === null || !delivery.extend) return noop;
+    this.#leased.add(delivery);
+    if (!this.#timer) {
+      this.#timer = setInterval(() => this.#extendAll(), this.#periodMs);
+      this.#timer.unref();
+    }
+    return () => this.#release(delivery);
+  }
+
+  #release(delivery: Delivery): void {
+    this.#leased.delete(delivery);
+    if (this.#leased.size === 0 && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #extendAll(): void {
+    for (const delivery of this.#leased) {
+      delivery.extend!().catch((error: unknown) => this.#logger.warn(`could not extend a delivery's lease: ${(error as Error).message}`));
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#leased.clear();
+  }
 }
+
+const noop = () => undefined;

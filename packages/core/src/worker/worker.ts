@@ -16,7 +16,7 @@ import { TaskState } from '../result/states.js';
 import { Ignore, Reject, Retry } from '../task-signals.js';
 import type { TaskDefinition } from '../task.js';
 import { deadLetter } from './dead-letter.js';
-import { keepAlive } from './lease.js';
+import { LeaseKeeper } from './lease.js';
 import { ChildExecutorPool } from './pool/executor-pool.js';
 import { AsyncPool, type ExecutorPool, type PoolKind } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limit.js';
@@ -116,6 +116,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #writer!: ResultWriter;
   #broker!: RuntimeBroker;
   #events!: EventDispatcher;
+  #leases!: LeaseKeeper;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #stopped: Promise<void> | undefined;
   readonly stats = { received: 0, succeeded: 0, failed: 0, retried: 0, rejected: 0, revoked: 0 };
@@ -167,6 +168,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#broker = broker;
     this.#writer = new ResultWriter(backend, { ttlMs: this.app.config.resultTtlMs, logger: this.#logger, hostname: this.hostname });
     this.#events = new EventDispatcher(broker, { enabled: this.#options.events ?? false, hostname: this.hostname, logger: this.#logger });
+    this.#leases = new LeaseKeeper(broker.capabilities, this.#logger);
+    this.#cleanups.push(() => this.#leases.stop());
     if ((this.#options.control ?? true) && broker.capabilities.broadcast) this.#listenForControl(broker);
     for (const queue of this.queues) this.#loops.push(this.#consumeLoop(broker, queue));
     this.#logger.info(`worker ${this.hostname} consuming [${this.queues.join(', ')}] with ${this.pool.kind} pool of ${this.concurrency}`, {
@@ -356,7 +359,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       await this.#dispatch(delivery, request, definition, queue, attempt);
     }, waitMs);
-    this.#held.set(delivery, { request, queue, timer, reason, stopLease: keepAlive(delivery, this.#broker.capabilities, this.#logger) });
+    this.#held.set(delivery, { request, queue, timer, reason, stopLease: this.#leases.keep(delivery) });
     this.#resizePrefetch(queue);
   }
 
@@ -382,20 +385,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!acksLate) await this.#settle(delivery, 'ack');
     const active: Active = { request, delivery, controller: new AbortController(), startedAt: Date.now(), abandoned: false };
     this.#active.set(delivery, active);
-    const stopLease = acksLate ? keepAlive(delivery, this.#broker.capabilities, this.#logger) : () => undefined;
+    const stopLease = acksLate ? this.#leases.keep(delivery) : () => undefined;
     const started = performance.now();
     this.emit('task-started', { id: request.id, name: request.task });
     this.#events.send('task-started', { uuid: request.id, pid: process.pid });
-    await writer.started(request, attempt);
+    // The task does not wait for its STARTED record (a round trip per task); every later
+    // record of the task waits for it, so STARTED never lands after PROGRESS or the outcome.
+    const startedRecord = writer.started(request, attempt);
     const outcome = await this.pool.run({ definition, request, hostname: this.hostname }, {
       updateState: async (state, meta) => {
         if (active.abandoned) return;
         this.emit('task-progress', { id: request.id, name: request.task, state, meta });
+        await startedRecord;
         await writer.write(request, state, meta);
       },
     }, active.controller.signal);
     stopLease();
     this.#active.delete(delivery);
+    await startedRecord;
     if (active.abandoned) return;
     const runtimeMs = performance.now() - started;
 
