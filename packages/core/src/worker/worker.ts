@@ -18,7 +18,7 @@ import type { TaskDefinition } from '../task.js';
 import { deadLetter } from './dead-letter.js';
 import { LeaseKeeper } from './lease.js';
 import { ChildExecutorPool } from './pool/executor-pool.js';
-import { AsyncPool, type ExecutorPool, type PoolKind } from './pool/pool.js';
+import { AsyncPool, type ExecutorPool, type PoolKind, type RunOutcome } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limit.js';
 import { ResultWriter, traceback } from './result-writer.js';
 import { backoffSeconds, shouldAutoretry } from './retry.js';
@@ -113,6 +113,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #rateLimiter = new RateLimiter();
   readonly #lostRuns = new Map<string, number>();
   readonly #cleanups: (() => void)[] = [];
+  readonly #finishing = new Set<Promise<void>>();
   #writer!: ResultWriter;
   #broker!: RuntimeBroker;
   #events!: EventDispatcher;
@@ -402,10 +403,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }, active.controller.signal);
     stopLease();
     this.#active.delete(delivery);
-    await startedRecord;
     if (active.abandoned) return;
     const runtimeMs = performance.now() - started;
+    // Recording the outcome and acking are round trips that need no executor: they finish in the
+    // background (bounded by the prefetch window) while the slot takes the next task; stop()
+    // waits for them.
+    this.#track(startedRecord.then(() => this.#finish(delivery, request, definition, queue, outcome, runtimeMs)));
+  }
 
+  #track(work: Promise<void>): void {
+    const tracked = work
+      .catch((error: unknown) => this.#logger.error(`internal error finishing a task: ${(error as Error).stack ?? String(error)}`))
+      .finally(() => this.#finishing.delete(tracked));
+    this.#finishing.add(tracked);
+  }
+
+  async #finish(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, outcome: RunOutcome, runtimeMs: number): Promise<void> {
+    const writer = this.#writer;
     if (outcome.ok) {
       await writer.success(request, outcome.value);
       this.stats.succeeded++;
@@ -604,6 +618,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       await Promise.allSettled(this.#loops);
       while (this.#active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      await Promise.allSettled([...this.#finishing]);
       for (const cleanup of this.#cleanups) cleanup();
       this.#events?.send('worker-offline', this.#workerInfo());
       await this.pool.close();
