@@ -99,27 +99,47 @@ export class RedisConsumer {
           for (const delivery of unread.splice(0).reverse()) await delivery.settle('restore').catch(() => undefined);
         }));
 
+      // Takes a batch atomically (pop + unacked record in one script). A fresh tag per delivery:
+      // a restored message keeps kombu's old tag, and a late ack from its previous (presumed
+      // dead) owner must not erase the new owner's unacked record. Resolves to how many it took.
+      let taking: Promise<number> | undefined;
+      const take = (room: number): Promise<number> => {
+        const tags = Array.from({ length: Math.min(room, MAX_BATCH) }, () => randomUUID());
+        taking = taker
+          .popAndRecord(this.queue, lists, tags)
+          .then(async (batch) => {
+            for (const [i, [, raw]] of batch.entries()) await accept(raw, tags[i]!);
+            return batch.length;
+          })
+          .finally(() => {
+            taking = undefined;
+            if (this.#pop === pending) this.#pop = undefined;
+          });
+        const pending = taking;
+        this.#pop = pending;
+        return pending;
+      };
+      let queueEmpty = false;
       while (!this.#stopped) {
+        const room = this.#prefetch - this.#unacked.size;
+        // Take the next batch while the reader still works through this one, so it never waits
+        // a round trip between batches.
+        if (!taking && !queueEmpty && room > 0 && unread.length <= room) void take(room).catch(() => undefined);
         const next = unread.shift();
         if (next) {
           yield next;
           continue;
         }
-        const room = this.#prefetch - this.#unacked.size;
+        if (taking) {
+          queueEmpty = (await taking) === 0;
+          continue;
+        }
         if (room <= 0) {
           await new Promise<void>((resolve) => (this.#wakeSlotWaiter = resolve));
           continue;
         }
-        // While messages wait, take a batch atomically (pop + unacked record in one script).
-        // A fresh tag per delivery: a restored message keeps kombu's old tag, and a late ack from
-        // its previous (presumed dead) owner must not erase the new owner's unacked record.
-        const tags = Array.from({ length: Math.min(room, MAX_BATCH) }, () => randomUUID());
-        const taking = taker.popAndRecord(this.queue, lists, tags);
-        this.#pop = taking;
-        const batch = await taking;
-        this.#pop = undefined;
-        if (batch.length > 0) {
-          for (const [i, [, raw]] of batch.entries()) await accept(raw, tags[i]!);
+        if (!queueEmpty) {
+          queueEmpty = (await take(room)) === 0;
           continue;
         }
         // Nothing waiting: block until the main list has a message (no polling), then loop to
@@ -131,6 +151,7 @@ export class RedisConsumer {
         this.#blocked = true;
         await waiting.finally(() => (this.#blocked = false));
         this.#pop = undefined;
+        queueEmpty = false;
       }
     } catch (error) {
       if (!this.#stopped) throw toTqError(error, context);
@@ -192,5 +213,7 @@ export class RedisConsumer {
     if (!settled) await Promise.race([pop.catch(() => undefined), sleep(2000)]);
     if (!settled && this.#connection) this.#connection.disconnect();
     await pop.catch(() => undefined);
+    // A take that was in flight may have added deliveries after the first return.
+    await this.#returnUnread?.();
   }
 }
