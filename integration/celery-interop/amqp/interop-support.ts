@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connect } from 'amqplib';
+import { deleteAmqpQueues } from '../../harness/amqp-cleanup.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const python = process.env.TQ_INTEROP_PYTHON ?? '/usr/bin/python3';
@@ -140,23 +141,6 @@ export async function runCeleryProducer<T>(scenario: string, queues: { queue: st
 }
 
 /** Deletes the queues (and the same-named exchanges Celery and tq declare for them). */
-export async function deleteQueues(names: readonly string[]): Promise<void> {
-  const connection = await connect(amqpUrl);
-  try {
-    for (const name of names) {
-      for (const kind of ['queue', 'exchange'] as const) {
-        const channel = await connection.createChannel();
-        channel.on('error', () => undefined);
-        try {
-          if (kind === 'queue') await channel.deleteQueue(name);
-          else await channel.deleteExchange(name);
-          await channel.close();
-        } catch {
-          // Already gone.
-        }
-      }
-    }
-  } finally {
-    await connection.close();
-  }
+export function deleteQueues(names: readonly string[]): Promise<void> {
+  return deleteAmqpQueues(amqpUrl, names);
 }
