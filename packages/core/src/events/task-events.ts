@@ -46,9 +46,10 @@ export class EventDispatcher {
     return { hostname: this.#hostname, utcoffset: 0, pid: process.pid, clock: ++this.#clock, ...fields, timestamp: Date.now() / 1000, type };
   }
 
-  send(type: TaskEventType, fields: Readonly<Record<string, unknown>> = {}): void {
+  /** `fields` may be a function, so a disabled dispatcher costs nothing per task. */
+  send(type: TaskEventType, fields: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>) = {}): void {
     if (!this.enabled) return;
-    const event = this.build(type, fields);
+    const event = this.build(type, typeof fields === 'function' ? fields() : fields);
     this.#broker.broadcast!(eventChannel, new TextEncoder().encode(JSON.stringify(event))).catch((error: unknown) => {
       if (!this.#warned) this.#logger.warn(`could not publish a ${type} event: ${(error as Error).message}`);
       this.#warned = true;

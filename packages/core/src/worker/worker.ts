@@ -271,8 +271,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.#rejectBadMessage(delivery, queue, error);
       return;
     }
-    this.emit('task-received', { id: request.id, name: request.task, args: request.args, kwargs: request.kwargs, retries: request.retries, eta: request.eta, queue });
-    this.#events.send('task-received', {
+    if (this.listenerCount('task-received') > 0) {
+      this.emit('task-received', { id: request.id, name: request.task, args: request.args, kwargs: request.kwargs, retries: request.retries, eta: request.eta, queue });
+    }
+    this.#events.send('task-received', () => ({
       uuid: request.id,
       name: request.task,
       args: request.headers['argsrepr'] ?? null,
@@ -282,7 +284,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       retries: request.retries,
       eta: request.headers['eta'] ?? null,
       expires: request.headers['expires'] ?? null,
-    });
+    }));
     const attempt = await this.#attempt(delivery, request);
     const poisonThreshold = this.#options.poisonThreshold ?? 3;
     if (attempt > poisonThreshold) {
@@ -388,8 +390,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#active.set(delivery, active);
     const stopLease = acksLate ? this.#leases.keep(delivery) : () => undefined;
     const started = performance.now();
-    this.emit('task-started', { id: request.id, name: request.task });
-    this.#events.send('task-started', { uuid: request.id, pid: process.pid });
+    if (this.listenerCount('task-started') > 0) this.emit('task-started', { id: request.id, name: request.task });
+    this.#events.send('task-started', () => ({ uuid: request.id, pid: process.pid }));
     // The task does not wait for its STARTED record (a round trip per task); every later
     // record of the task waits for it, so STARTED never lands after PROGRESS or the outcome.
     const startedRecord = writer.started(request, attempt);
@@ -423,8 +425,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (outcome.ok) {
       await writer.success(request, outcome.value);
       this.stats.succeeded++;
-      this.emit('task-succeeded', { id: request.id, name: request.task, result: outcome.value, runtimeMs });
-      this.#events.send('task-succeeded', { uuid: request.id, result: JSON.stringify(outcome.value) ?? 'None', runtime: runtimeMs / 1000 });
+      if (this.listenerCount('task-succeeded') > 0) this.emit('task-succeeded', { id: request.id, name: request.task, result: outcome.value, runtimeMs });
+      this.#events.send('task-succeeded', () => ({ uuid: request.id, result: JSON.stringify(outcome.value) ?? 'None', runtime: runtimeMs / 1000 }));
       await this.#settle(delivery, 'ack');
       return;
     }
