@@ -22,7 +22,10 @@ function ioredisOptions(options: RedisOptions, role: ConnectionRole, name: strin
     // Reconnect with backoff up to 2 s; ioredis resends unanswered commands after a reconnect.
     retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
     maxRetriesPerRequest: role === 'command' ? 3 : null,
-    enableAutoPipelining: role === 'command',
+    // No auto-pipelining: ioredis 6.0.0 throws an uncaught TypeError from its auto-pipeline callback
+    // ("results[i] is not iterable") when a connection closes with a batch in flight. Commands are
+    // still pipelined on the socket (written without waiting for earlier replies).
+    enableAutoPipelining: false,
   };
   if (options.sentinel) {
     const s = options.sentinel;
