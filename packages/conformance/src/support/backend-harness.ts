@@ -2,27 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { RuntimeBackend, type ResultBackendCapabilities, type StoreOptions } from '@tq/core/adapter';
 import { afterEach } from 'vitest';
 import { resolveOptions, type BackendFactory, type ConformanceOptions, type ResolvedConformanceOptions } from '../options.js';
+import { probeCapabilities } from './probe-capabilities.js';
 import { eventually, withTimeout } from './timing.js';
 
 const probed = new WeakMap<BackendFactory, ResultBackendCapabilities>();
-
-function probeCapabilities(factory: BackendFactory, url: URL): ResultBackendCapabilities {
-  let capabilities = probed.get(factory);
-  if (!capabilities) {
-    try {
-      const probe = factory(url);
-      capabilities = probe.capabilities;
-      void Promise.resolve()
-        .then(() => probe.close())
-        .catch(() => undefined);
-    } catch {
-      // The factory rejects this URL: every test calls it again and fails with its error.
-      capabilities = { watch: false, expiry: false };
-    }
-    probed.set(factory, capabilities);
-  }
-  return capabilities;
-}
 
 /**
  * Fresh result backend clients and unique task ids per test; after each test every id used is
@@ -38,7 +21,7 @@ export class BackendHarness {
   constructor(factory: BackendFactory, options: ConformanceOptions) {
     this.#factory = factory;
     this.options = resolveOptions(options);
-    this.capabilities = probeCapabilities(factory, this.options.url);
+    this.capabilities = probeCapabilities(probed, factory, this.options.url, { watch: false, expiry: false });
     afterEach(() => this.cleanup(), 60_000);
   }
 

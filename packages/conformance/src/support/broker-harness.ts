@@ -2,6 +2,7 @@ import { defaultBrokerCapabilities, RuntimeBroker, type Broker, type BrokerCapab
 import { afterEach } from 'vitest';
 import { proxyTarget, resolveOptions, type BrokerFactory, type ConformanceOptions, type ResolvedConformanceOptions } from '../options.js';
 import { FaultProxy } from './fault-proxy.js';
+import { probeCapabilities } from './probe-capabilities.js';
 import { TestConsumer } from './test-consumer.js';
 import { sleep, withTimeout } from './timing.js';
 import { uniqueName } from './unique-name.js';
@@ -22,28 +23,6 @@ export interface RestartableBrokers {
 const probed = new WeakMap<BrokerFactory, BrokerCapabilities>();
 
 /**
- * Reads the adapter's declared capabilities while tests are being collected (so tests can be
- * gated with it.skipIf). The probe instance is never connected, only closed.
- */
-export function probeCapabilities(factory: BrokerFactory, url: URL): BrokerCapabilities {
-  let capabilities = probed.get(factory);
-  if (!capabilities) {
-    try {
-      const probe = factory(url);
-      capabilities = probe.capabilities;
-      void Promise.resolve()
-        .then(() => probe.close())
-        .catch(() => undefined);
-    } catch {
-      // The factory rejects this URL: every test calls it again and fails with its error.
-      capabilities = defaultBrokerCapabilities;
-    }
-    probed.set(factory, capabilities);
-  }
-  return capabilities;
-}
-
-/**
  * What every broker test uses: fresh instances, unique queues, consumers, fault injection, and
  * cleanup after each test (consumers stopped, brokers closed, proxies closed, queues deleted).
  * Create it inside a `describe` block: it registers an afterEach hook.
@@ -62,7 +41,7 @@ export class BrokerHarness {
   constructor(factory: BrokerFactory, options: ConformanceOptions) {
     this.#factory = factory;
     this.options = resolveOptions(options);
-    this.capabilities = probeCapabilities(factory, this.options.url);
+    this.capabilities = probeCapabilities(probed, factory, this.options.url, defaultBrokerCapabilities);
     afterEach(() => this.cleanup(), 60_000);
   }
 
