@@ -6,6 +6,7 @@ export type { TqAdapter, AdapterOptions } from './adapters/descriptor.js';
 export type { Broker, BrokerMessage, Consumer, Delivery, ConsumeOptions, MessageProperties, MessageHeaders, HeaderValue } from './broker/broker.js';
 export { brokerCapabilities, defaultBrokerCapabilities, type BrokerCapabilities } from './broker/capabilities.js';
 export { DeliveryBuffer, type DeliveryBufferOptions } from './broker/delivery-buffer.js';
+export { MomentBatch } from './broker/moment-batch.js';
 export { RuntimeBroker } from './broker/runtime-broker.js';
 export type { ResultBackend, ResultBackendCapabilities, StoreOptions } from './backend/result-backend.js';
 export { RuntimeBackend } from './backend/runtime-backend.js';

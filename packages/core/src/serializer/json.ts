@@ -17,24 +17,35 @@ export function pythonJsonStringify(value: unknown): string {
   return nonAscii.test(spaced) ? spaced.replace(nonAsciiGlobal, escapeChar) : spaced;
 }
 
-/** ", " and ": " between tokens; strings are skipped whole (they may hold commas and colons). */
+/**
+ * ", " and ": " between tokens; strings are skipped whole (they may hold commas and colons),
+ * jumping to each closing quote with indexOf, so a long string (a base64 body) costs no loop
+ * of ours per character.
+ */
 function spaceSeparators(json: string): string {
   let out = '';
   let from = 0;
-  for (let i = 0; i < json.length; i++) {
+  let i = 0;
+  while (i < json.length) {
     const c = json.charCodeAt(i);
     if (c === 34 /* " */) {
-      for (i++; i < json.length; i++) {
-        const d = json.charCodeAt(i);
-        if (d === 92 /* \ */) i++;
-        else if (d === 34) break;
+      let end = i + 1;
+      for (;;) {
+        end = json.indexOf('"', end);
+        let backslashes = 0;
+        while (json.charCodeAt(end - 1 - backslashes) === 92 /* \ */) backslashes++;
+        if (backslashes % 2 === 0) break; // an escaped quote does not end the string
+        end++;
       }
+      i = end + 1;
     } else if (c === 44 /* , */ || c === 58 /* : */) {
       out += `${json.slice(from, i + 1)} `;
-      from = i + 1;
+      from = ++i;
+    } else {
+      i++;
     }
   }
-  return out + json.slice(from);
+  return from === 0 ? json : out + json.slice(from);
 }
 
 const nonAscii = /[\u0080-\uffff]/;

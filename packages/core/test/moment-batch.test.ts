@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { MomentBatch } from '../src/broker/moment-batch.js';
+
+describe('MomentBatch', () => {
+  it('sends the calls of one moment as one batch per key, in call order', async () => {
+    const sent: Array<[string, readonly number[]]> = [];
+    const batch = new MomentBatch<number>(async (key, items) => void sent.push([key, items]));
+    await Promise.all([batch.add('a', 1), batch.add('b', 2), batch.add('a', 3)]);
+    expect(sent).toEqual([
+      ['a', [1, 3]],
+      ['b', [2]],
+    ]);
+    await batch.add('a', 4); // a later moment: a batch of its own
+    expect(sent.at(-1)).toEqual(['a', [4]]);
+  });
+
+  it('splits a group at maxItems', async () => {
+    const sizes: number[] = [];
+    const batch = new MomentBatch<number>(async (_, items) => void sizes.push(items.length), { maxItems: 2 });
+    await Promise.all([1, 2, 3, 4, 5].map((n) => batch.add('k', n)));
+    expect(sizes).toEqual([2, 2, 1]);
+  });
+
+  it('settles each caller with its own group’s outcome', async () => {
+    const batch = new MomentBatch<string>((key) => (key === 'bad' ? Promise.reject(new Error(`${key} failed`)) : Promise.resolve()));
+    const syncThrow = new MomentBatch<string>(() => {
+      throw new Error('thrown');
+    });
+    const results = await Promise.allSettled([batch.add('good', 'x'), batch.add('bad', 'y'), batch.add('bad', 'z'), syncThrow.add('k', 'w')]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected']);
+    expect((results[1] as PromiseRejectedResult).reason.message).toBe('bad failed');
+    expect((results[3] as PromiseRejectedResult).reason.message).toBe('thrown');
+  });
+});
