@@ -114,8 +114,13 @@ export function decodeEnvelope(text: string): DecodedEnvelope {
   else throw new MessageDecodeError('envelope.properties.body_encoding', `unsupported "${String(bodyEncoding)}"`);
 
   const rawHeaders = (headers ?? {}) as Record<string, HeaderValue>;
-  // kombu marks a restored message with headers.redelivered; it is transport state, not a task header.
-  const { redelivered: headerRedelivered, ...taskHeaders } = rawHeaders;
+  // kombu marks a restored message with headers.redelivered; it is transport state, not a task
+  // header. Most messages have none: their headers are used as parsed, without a copy.
+  let taskHeaders = rawHeaders;
+  let headerRedelivered: HeaderValue | undefined;
+  if (Object.hasOwn(rawHeaders, 'redelivered')) {
+    ({ redelivered: headerRedelivered, ...taskHeaders } = rawHeaders);
+  }
   const redelivered = headerRedelivered === true || deliveryInfo['redelivered'] === true;
 
   const messageProperties: { -readonly [K in keyof MessageProperties]: MessageProperties[K] } = {

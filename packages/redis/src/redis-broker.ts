@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker, BrokerMessage, ConsumeOptions, Consumer } from '@tq/core/adapter';
-import { brokerCapabilities, ClosedError, DeliveryBuffer, type BrokerCapabilities } from '@tq/core/adapter';
+import { brokerCapabilities, ClosedError, DeliveryBuffer, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
 import { closeConnection, openConnection, type Redis } from './connection.js';
 import { buildEnvelope, serializeEnvelope } from './envelope.js';
 import { translated, type ErrorContext } from './errors.js';
@@ -19,7 +19,7 @@ const MAX_BODY_BYTES = 256 * 1024 * 1024;
 
 /**
  * A Broker over kombu's Redis transport layout (see index.ts for the key layout and guarantees).
- * One command connection (auto-pipelined) for publish/ack/bookkeeping, one blocking connection
+ * One command connection for publish/ack/bookkeeping (the publishes of one moment share one LPUSH), one blocking connection
  * per consumer for BRPOP, one subscriber connection for broadcasts.
  */
 export class RedisBroker implements Broker {
@@ -32,6 +32,7 @@ export class RedisBroker implements Broker {
   readonly #consumers = new Set<RedisConsumer>();
   readonly #outstanding = new Set<RedisDelivery>();
   readonly #subscriptions = new Map<string, Set<DeliveryBuffer<Uint8Array>>>();
+  readonly #publishes = new MomentBatch<{ queue: string; payload: string }>((list, items) => this.#push(list, items), { maxItems: 500 });
   #commands: Redis | undefined;
   #subscriber: Promise<Redis> | undefined;
   #store: UnackedStore | undefined;
@@ -71,17 +72,24 @@ export class RedisBroker implements Broker {
   }
 
   async publish(queue: string, message: BrokerMessage): Promise<void> {
-    const { commands } = this.#open();
+    this.#open();
     const priority = message.properties.priority;
     const wirePriority = priority === undefined ? undefined : toWirePriority(priority);
     const envelope = buildEnvelope(message, { exchange: '', routingKey: queue, deliveryTag: randomUUID(), wirePriority });
     const list = this.#keys.queue(queue, priorityStep(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY));
-    const payload = serializeEnvelope(envelope);
+    await this.#publishes.add(list, { queue, payload: serializeEnvelope(envelope) });
+  }
+
+  /** One LPUSH per list for every publish of the moment: FIFO holds, as LPUSH pushes its values in order. */
+  async #push(list: string, items: readonly { queue: string; payload: string }[]): Promise<void> {
+    const { commands } = this.#open();
+    const queue = items[0]!.queue;
+    const payloads = items.map((item) => item.payload);
     await translated(this.#context, async () => {
       // Declare once per connection, as kombu's producer does: Python tools list queues from these
       // sets. Both commands are pipelined on the one connection, so the binding lands first.
-      if (!this.#declared.has(queue)) await Promise.all([commands.sadd(this.#keys.binding(queue), RedisKeys.bindingMember(queue, '', queue)), commands.lpush(list, payload)]);
-      else await commands.lpush(list, payload);
+      if (!this.#declared.has(queue)) await Promise.all([commands.sadd(this.#keys.binding(queue), RedisKeys.bindingMember(queue, '', queue)), commands.lpush(list, ...payloads)]);
+      else await commands.lpush(list, ...payloads);
     });
     this.#declared.add(queue);
   }

@@ -50,6 +50,7 @@ export class RedisConsumer {
   #blocked = false;
   #stopped = false;
   #wakeSlotWaiter: (() => void) | undefined;
+  #refill: ((minRoom: number) => void) | undefined;
   #returnUnread: (() => Promise<void>) | undefined;
 
   constructor(queue: string, prefetch: number, signal: AbortSignal, deps: RedisConsumerDeps) {
@@ -109,6 +110,7 @@ export class RedisConsumer {
           .popAndRecord(this.queue, lists, tags)
           .then(async (batch) => {
             for (const [i, [, raw]] of batch.entries()) await accept(raw, tags[i]!);
+            queueEmpty = batch.length === 0;
             return batch.length;
           })
           .finally(() => {
@@ -120,18 +122,24 @@ export class RedisConsumer {
         return pending;
       };
       let queueEmpty = false;
+      // Take the next batch while the reader still works through this one, so it never waits
+      // a round trip between batches. Also runs when an ack frees room (see #settled): the window
+      // refills while every reader is busy, not only when one asks for the next delivery.
+      const refill = (minRoom = 1) => {
+        const room = this.#prefetch - this.#unacked.size;
+        if (!taking && !queueEmpty && !this.#stopped && room >= minRoom && unread.length <= room) void take(room).catch(() => undefined);
+      };
+      this.#refill = refill;
       while (!this.#stopped) {
         const room = this.#prefetch - this.#unacked.size;
-        // Take the next batch while the reader still works through this one, so it never waits
-        // a round trip between batches.
-        if (!taking && !queueEmpty && room > 0 && unread.length <= room) void take(room).catch(() => undefined);
+        refill();
         const next = unread.shift();
         if (next) {
           yield next;
           continue;
         }
         if (taking) {
-          queueEmpty = (await taking) === 0;
+          await taking;
           continue;
         }
         if (room <= 0) {
@@ -139,7 +147,7 @@ export class RedisConsumer {
           continue;
         }
         if (!queueEmpty) {
-          queueEmpty = (await take(room)) === 0;
+          await take(room);
           continue;
         }
         // Nothing waiting: block until the main list has a message (no polling), then loop to
@@ -175,6 +183,8 @@ export class RedisConsumer {
   #settled(delivery: RedisDelivery): void {
     this.#unacked.delete(delivery);
     this.#deps.outstanding.delete(delivery);
+    // From an ack, only once half the window is free: a take per ack would cost more commands than it saves waiting.
+    this.#refill?.(Math.ceil(this.#prefetch / 2));
     const wake = this.#wakeSlotWaiter;
     this.#wakeSlotWaiter = undefined;
     wake?.();

@@ -1,7 +1,7 @@
 import type { BrokerMessage, Delivery } from '@tq/core/adapter';
 import type { DecodedEnvelope, Envelope } from './envelope.js';
 import type { UnackedStore } from './unacked-store.js';
-import { translated, type ErrorContext } from './errors.js';
+import { toTqError, translated, type ErrorContext } from './errors.js';
 
 export type Settlement = 'ack' | 'requeue' | 'dead' | 'restore';
 
@@ -66,11 +66,8 @@ export class RedisDelivery implements Delivery {
   settle(outcome: Settlement): Promise<void> {
     if (this.#settled) return Promise.resolve();
     if (this.#settling) return this.#settling;
-    const attempt = translated(this.#context, async () => {
-      if (outcome === 'ack') await this.#store.ack(this.tag);
-      else if (outcome === 'dead') await this.#store.deadLetter(this.tag, this.#envelope, this.#deadLetterQueue);
-      else await this.#store.requeue(this.tag, this.#envelope, this.#queue, outcome === 'restore' ? 'front' : 'back');
-    }).then(
+    // Plain promise chain rather than async wrappers: an ack runs once per task.
+    const attempt = this.#send(outcome).then(
       () => {
         this.#settled = true;
         this.#settling = undefined;
@@ -78,10 +75,20 @@ export class RedisDelivery implements Delivery {
       },
       (error: unknown) => {
         this.#settling = undefined;
-        throw error;
+        throw toTqError(error, this.#context);
       },
     );
     this.#settling = attempt;
     return attempt;
+  }
+
+  #send(outcome: Settlement): Promise<unknown> {
+    try {
+      if (outcome === 'ack') return this.#store.ack(this.tag);
+      if (outcome === 'dead') return this.#store.deadLetter(this.tag, this.#envelope, this.#deadLetterQueue);
+      return this.#store.requeue(this.tag, this.#envelope, this.#queue, outcome === 'restore' ? 'front' : 'back');
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 }

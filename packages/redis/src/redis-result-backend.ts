@@ -1,9 +1,15 @@
 import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from '@tq/core/adapter';
-import { ClosedError, DeliveryBuffer } from '@tq/core/adapter';
+import { ClosedError, DeliveryBuffer, MomentBatch } from '@tq/core/adapter';
 import { closeConnection, openConnection, type Redis } from './connection.js';
 import { translated, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
+import { script, STORE_RESULTS } from './scripts.js';
 import type { RedisOptions } from './options.js';
+
+interface PendingStore {
+  readonly key: string;
+  readonly value: Buffer;
+}
 
 interface Watcher {
   readonly buffer: DeliveryBuffer<Uint8Array>;
@@ -29,6 +35,7 @@ export class RedisResultBackend implements ResultBackend {
   readonly #keys: RedisKeys;
   readonly #context: ErrorContext;
   readonly #watches = new Map<string, Watch>();
+  readonly #stores = new MomentBatch<PendingStore>((ttlMs, stores) => this.#storeAll(ttlMs, stores), { maxItems: 500 });
   #client: Redis | undefined;
   #subscriber: Promise<Redis> | undefined;
   #closed = false;
@@ -52,16 +59,24 @@ export class RedisResultBackend implements ResultBackend {
   }
 
   async store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void> {
-    const client = this.#open();
+    this.#open(); // refuses a closed or unconnected backend now, not at the end of the moment
     const key = this.#keys.result(taskId);
     const ttlMs = options.ttlMs ?? this.options.resultTtlMs;
-    const value = Buffer.from(record);
+    const value = Buffer.from(record); // a copy: it is sent after this call returns
     // A watch opened on this instance is subscribed before the record can be published.
-    await this.#watches.get(key)?.subscribed.catch(() => undefined);
-    // SET then PUBLISH on one connection, pipelined: a watcher woken by the PUBLISH reads the new record.
-    await translated(this.#context, () =>
-      Promise.all([ttlMs > 0 ? client.set(key, value, 'PX', Math.ceil(ttlMs)) : client.set(key, value), client.publish(key, value)]),
-    );
+    const watch = this.#watches.get(key);
+    if (watch) await watch.subscribed.catch(() => undefined);
+    await translated(this.#context, () => this.#stores.add(String(ttlMs > 0 ? Math.ceil(ttlMs) : 0), { key, value }));
+  }
+
+  /**
+   * The stores of one moment (with the same expiry) as one script call: SET then PUBLISH per
+   * record, so a watcher woken by the PUBLISH reads the new record.
+   */
+  #storeAll(ttlMs: string, stores: readonly PendingStore[]): Promise<unknown> {
+    const keys = stores.map((s) => s.key);
+    const values = stores.map((s) => s.value);
+    return script(this.#open(), 'tqStoreResults', STORE_RESULTS, 'first-argument')(keys.length, ...keys, ttlMs, ...values);
   }
 
   async fetch(taskId: string): Promise<Uint8Array | null> {

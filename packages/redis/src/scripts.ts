@@ -66,25 +66,45 @@ return popped
 `;
 
 /**
- * Forget an acked delivery: both of kombu's entries in one step, so a restore running at the
+ * Forget acked deliveries: both of kombu's entries in one step, so a restore running at the
  * same moment cannot see the index entry gone but the hash entry still there and requeue an
- * acked message. KEYS: unacked hash, unacked_index zset. ARGV: delivery tag.
+ * acked message. KEYS: unacked hash, unacked_index zset. ARGV: the delivery tags (at most
+ * MAX_ACKS_PER_CALL, well inside Lua's unpack limit).
  */
 export const ACK_UNACKED = `
-redis.call('ZREM', KEYS[2], ARGV[1])
-return redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], unpack(ARGV))
+return redis.call('HDEL', KEYS[1], unpack(ARGV))
 `;
+export const MAX_ACKS_PER_CALL = 1000;
 
+/**
+ * Store result records and wake their watchers: SET (with an expiry unless ARGV[1] is "0") then
+ * PUBLISH on the key's own channel, for each key. One call stores a whole batch: one command
+ * instead of two per record. KEYS: the record keys. ARGV: the expiry in ms, then one record per key.
+ */
+export const STORE_RESULTS = `
+local ttl = ARGV[1]
+for i = 1, #KEYS do
+  if ttl == '0' then
+    redis.call('SET', KEYS[i], ARGV[i + 1])
+  else
+    redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ttl)
+  end
+  redis.call('PUBLISH', KEYS[i], ARGV[i + 1])
+end
+return #KEYS
+`;
 
 type ScriptRunner = (...keysAndArgs: (string | number | Buffer)[]) => Promise<unknown>;
 
 /**
  * Runs a Lua script by its SHA (EVALSHA, loading it on first NOSCRIPT) through ioredis's
  * defineCommand: unlike EVAL with the script text, it is small, and unlike MULTI it is
- * pipelined with the connection's other commands.
+ * pipelined with the connection's other commands. `numberOfKeys` 'first-argument': the caller
+ * passes the key count first (scripts taking a batch of keys).
  */
-export function script(client: Redis, name: string, lua: string, numberOfKeys: number): ScriptRunner {
+export function script(client: Redis, name: string, lua: string, numberOfKeys: number | 'first-argument'): ScriptRunner {
   const commands = client as unknown as Record<string, ScriptRunner | undefined>;
-  if (typeof commands[name] !== 'function') client.defineCommand(name, { lua, numberOfKeys });
+  if (typeof commands[name] !== 'function') client.defineCommand(name, numberOfKeys === 'first-argument' ? { lua } : { lua, numberOfKeys });
   return (...keysAndArgs) => (commands[name] as ScriptRunner).apply(client, keysAndArgs);
 }

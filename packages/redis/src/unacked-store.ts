@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { pythonJsonStringify } from '@tq/core/adapter';
+import { MomentBatch, pythonJsonStringify } from '@tq/core/adapter';
 import type { Redis } from './connection.js';
 import { decodeEnvelope, markRedelivered, serializeEnvelope, type Envelope } from './envelope.js';
 import { RedisKeys, priorityStep } from './keys.js';
-import { ACK_UNACKED, MOVE_UNACKED, POP_AND_RECORD, RELEASE_LOCK, script } from './scripts.js';
+import { ACK_UNACKED, MAX_ACKS_PER_CALL, MOVE_UNACKED, POP_AND_RECORD, RELEASE_LOCK, script } from './scripts.js';
 
 /**
  * How long the restore lock lives if its holder never releases it (died, or its SET NX was
@@ -27,6 +27,10 @@ export class UnackedStore {
   readonly #keys: RedisKeys;
   readonly #steps: readonly number[];
   readonly #visibilityTimeoutMs: number;
+  readonly #acks = new MomentBatch<string>(
+    (_, tags) => script(this.#client, 'tqAckUnacked', ACK_UNACKED, 2)(this.#keys.unacked, this.#keys.unackedIndex, ...tags),
+    { maxItems: MAX_ACKS_PER_CALL },
+  );
 
   constructor(client: Redis, keys: RedisKeys, steps: readonly number[], visibilityTimeoutMs: number) {
     this.#client = client;
@@ -53,9 +57,9 @@ export class UnackedStore {
     return pairs;
   }
 
-  /** Forgets a delivery for good (kombu's QoS.ack). */
-  async ack(tag: string): Promise<void> {
-    await script(this.#client, 'tqAckUnacked', ACK_UNACKED, 2)(this.#keys.unacked, this.#keys.unackedIndex, tag);
+  /** Forgets a delivery for good (kombu's QoS.ack). The acks of one moment share one script call. */
+  ack(tag: string): Promise<void> {
+    return this.#acks.add('', tag);
   }
 
   /** Pushes the delivery's lease forward; false when it was already restored or settled. */

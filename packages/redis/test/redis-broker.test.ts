@@ -246,4 +246,31 @@ describe('unacked bookkeeping (kombu QoS)', () => {
     await first.value!.ack();
     expect(await client.hlen(`${prefix}unacked`)).toBe(0);
   });
+
+  it('concurrent publishes share one LPUSH and keep their order; concurrent acks share one script call', async () => {
+    const prefix = newPrefix('moment');
+    const broker = await isolatedBroker(prefix);
+    const q = uniqueName('q');
+    const ids = Array.from({ length: 300 }, (_, i) => `m${i}`);
+    const before = await lpushCalls();
+    await Promise.all(ids.map((id) => broker.publish(q, message(id))));
+    // One LPUSH for the first 500 values of the moment (other tests may publish meanwhile, hence the slack).
+    expect((await lpushCalls()) - before).toBeLessThan(10);
+    const controller = new AbortController();
+    const iterator = broker.consume(q, { prefetch: 300, signal: controller.signal })[Symbol.asyncIterator]();
+    const deliveries: Delivery[] = [];
+    while (deliveries.length < ids.length) deliveries.push((await iterator.next()).value!);
+    expect(deliveries.map((d) => d.message.headers['id'])).toEqual(ids);
+    expect(await client.hlen(`${prefix}unacked`)).toBe(300);
+    await Promise.all(deliveries.map((d) => d.ack()));
+    expect(await client.hlen(`${prefix}unacked`)).toBe(0);
+    expect(await client.zcard(`${prefix}unacked_index`)).toBe(0);
+    controller.abort();
+    await iterator.return?.();
+  });
 });
+
+async function lpushCalls(): Promise<number> {
+  const stats = await client.info('commandstats');
+  return Number(/cmdstat_lpush:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}

@@ -43,6 +43,25 @@ describe('RedisResultBackend', () => {
     expect(ttl).toBeLessThanOrEqual(86_400);
   });
 
+  it('concurrent stores (one script call per moment and expiry) each land with their own expiry and wake their watchers', async () => {
+    const b = await backend();
+    const batch = Array.from({ length: 120 }, (_, i) => ({ id: newId(), ttlMs: i % 3 === 0 ? 0 : i % 3 === 1 ? 5_000 : undefined }));
+    const watched = batch[7]!.id;
+    const controller = new AbortController();
+    const woken = b.watch(watched, controller.signal)[Symbol.asyncIterator]().next();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the watch subscribes first
+    await Promise.all(batch.map(({ id, ttlMs }, i) => b.store(id, record(id, 'SUCCESS', i), ttlMs === undefined ? {} : { ttlMs })));
+    for (const [i, { id, ttlMs }] of batch.entries()) {
+      expect(decodeRecord(new Uint8Array(await client.getBuffer(`celery-task-meta-${id}`) ?? Buffer.alloc(0))).result).toBe(i);
+      const pttl = await client.pttl(`celery-task-meta-${id}`);
+      if (ttlMs === 0) expect(pttl).toBe(-1);
+      else if (ttlMs === 5_000) expect(pttl).toBeLessThanOrEqual(5_000);
+      else expect(pttl).toBeGreaterThan(5_000);
+    }
+    expect(decodeRecord((await woken).value!).result).toBe(7);
+    controller.abort();
+  });
+
   it('honours ?result_expires= and a per-store ttlMs; ttlMs 0 means no expiry', async () => {
     const b = await backend({ result_expires: '120' });
     const [a, c, d] = [newId(), newId(), newId()];
