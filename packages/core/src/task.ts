@@ -38,6 +38,13 @@ export interface TaskOptions {
    * (WorkerLostError). Default false, as Celery's task_reject_on_worker_lost.
    */
   readonly rejectOnWorkerLost?: boolean;
+  /**
+   * Make taskContext() work after an `await` in this task (AsyncLocalStorage). Without it,
+   * taskContext() works in the task's synchronous start (before its first await) and `this`
+   * works throughout. Off by default: on Node 20 the first use turns on promise hooks, which
+   * cost every promise in the process (a measured 10 % of a worker's time per task).
+   */
+  readonly asyncContext?: boolean;
 }
 
 /** What a running task can see and do: `this` inside a function task, or taskContext(). */
@@ -66,14 +73,35 @@ export interface TaskDefinition {
 }
 
 const contextStorage = new AsyncLocalStorage<TaskContext>();
+/** The context of the task whose synchronous start is running right now. */
+let startingContext: TaskContext | undefined;
 
-/** The context of the task running in this async scope (for arrow-function tasks). */
+/**
+ * The context of the running task, for arrow-function tasks (function tasks have it as `this`).
+ * Works in the task's synchronous start; after an `await` only in tasks registered with
+ * `asyncContext: true`.
+ */
 export function taskContext(): TaskContext {
-  const ctx = contextStorage.getStore();
-  if (!ctx) throw new Error('taskContext() called outside a running task');
+  const ctx = startingContext ?? contextStorage.getStore();
+  if (!ctx) {
+    throw new Error(
+      'taskContext() called outside a running task, or after an await in a task registered without { asyncContext: true }: ' +
+        'register the task with that option, read taskContext() before the first await, or use `this` in a function task',
+    );
+  }
   return ctx;
 }
 
-export function runInTaskContext<T>(ctx: TaskContext, fn: () => T): T {
-  return contextStorage.run(ctx, fn);
+/** Runs `fn` (a task's start) with `ctx` as taskContext(): for its synchronous part, and with `asyncContext` past its awaits too. */
+export function runInTaskContext<T>(ctx: TaskContext, asyncContext: boolean, fn: () => T): T {
+  const outer = startingContext;
+  startingContext = ctx;
+  try {
+    // exit(): once another task turned the storage on, a store leaked into the worker's own
+    // continuations must not reach this task's awaits (it would read another task's context).
+    // Until then exit() is a plain call.
+    return asyncContext ? contextStorage.run(ctx, fn) : contextStorage.exit(fn);
+  } finally {
+    startingContext = outer;
+  }
 }

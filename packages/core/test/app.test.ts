@@ -31,6 +31,28 @@ describe('producer to worker on memory://', () => {
     await worker.stop();
   });
 
+  it('taskContext() after an await needs asyncContext, and says so', async () => {
+    app = memoryApp();
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
+    app.task('tq.late', async () => {
+      const early = taskContext().id;
+      await tick();
+      return taskContext().id === early;
+    });
+    app.task('tq.lateAsync', async () => {
+      const early = taskContext().id;
+      await tick();
+      return taskContext().id === early;
+    }, { asyncContext: true });
+    const worker = app.worker({ concurrency: 4 });
+    await worker.start();
+    const [late, lateAsync] = await Promise.all([app.sendTask('tq.late'), app.sendTask('tq.lateAsync')]);
+    const error = await late.get({ timeout: 5000 }).catch((e: unknown) => e);
+    expect((error as TaskError).excMessage).toMatch(/after an await in a task registered without \{ asyncContext: true \}/);
+    expect(await lateAsync.get({ timeout: 5000 })).toBe(true);
+    await worker.stop();
+  });
+
   it('rethrows a remote failure as TaskError with type, message and traceback', async () => {
     app = memoryApp();
     app.task('tq.fail', () => {
@@ -53,6 +75,7 @@ describe('producer to worker on memory://', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     app.task('tq.progress', async function () {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // still running after its first moment: STARTED is written
       await this.updateState('PROGRESS', { done: 1, total: 2 });
       await gate;
       return 'ok';
@@ -72,6 +95,24 @@ describe('producer to worker on memory://', () => {
       }
     }
     expect(seen).toEqual(['STARTED', 'PROGRESS', 'SUCCESS']);
+    await worker.stop();
+  });
+
+  it('skips STARTED for a task that finished before its STARTED record went out', async () => {
+    app = memoryApp();
+    const stored: string[] = [];
+    app.task('tq.instant', () => 'done');
+    const worker = app.worker();
+    await worker.start();
+    const backend = (await app.backend())!;
+    const store = backend.store.bind(backend);
+    backend.store = async (id, record, options) => {
+      stored.push(JSON.parse(new TextDecoder().decode(record)).status);
+      return store(id, record, options);
+    };
+    const result = await app.sendTask('tq.instant');
+    expect(await result.get({ timeout: 5000 })).toBe('done');
+    expect(stored).toEqual(['SUCCESS']);
     await worker.stop();
   });
 

@@ -1,7 +1,7 @@
 import { Lifecycle } from '../adapters/lifecycle.js';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from '../adapters/retry-policy.js';
 import { PayloadTooLargeError, UnsupportedError } from '../errors.js';
-import type { Broker, BrokerMessage, ConsumeOptions, Consumer } from './broker.js';
+import type { Broker, BrokerMessage, ConsumeOptions, Consumer, Delivery } from './broker.js';
 import type { BrokerCapabilities } from './capabilities.js';
 
 /**
@@ -43,23 +43,35 @@ export class RuntimeBroker implements Broker {
     }, this.#retry);
   }
 
-  /** Connects on first read; a prefetch change made before then is applied once consuming. */
+  /**
+   * Connects on first read; a prefetch change made before then is applied once consuming. Reads
+   * go straight to the adapter's iterator (no generator in between: this runs once per message).
+   */
   consume(queue: string, options: ConsumeOptions): Consumer {
     let inner: Consumer | undefined;
     let prefetch: number | undefined;
-    const open = async () => {
+    const open = async (): Promise<AsyncIterator<Delivery>> => {
       await this.connect();
       inner = this.inner.consume(queue, options);
       if (prefetch !== undefined) inner.setPrefetch?.(prefetch);
-      return inner;
+      return inner[Symbol.asyncIterator]();
     };
     return {
       setPrefetch: (value: number) => {
         prefetch = value;
         inner?.setPrefetch?.(value);
       },
-      async *[Symbol.asyncIterator]() {
-        yield* await open();
+      [Symbol.asyncIterator](): AsyncIterator<Delivery> {
+        let iterator: AsyncIterator<Delivery> | undefined;
+        let opening: Promise<AsyncIterator<Delivery>> | undefined;
+        return {
+          next: () => (iterator ? iterator.next() : (opening ??= open()).then((it) => (iterator = it).next())),
+          return: async (value?: unknown) => {
+            const it = iterator ?? (await opening?.catch(() => undefined));
+            await it?.return?.(value);
+            return { done: true, value: undefined };
+          },
+        };
       },
     };
   }

@@ -28,15 +28,9 @@ export class LeaseKeeper {
       this.#timer = setInterval(() => this.#extendAll(), this.#periodMs);
       this.#timer.unref();
     }
-    return () => this.#release(delivery);
-  }
-
-  #release(delivery: Delivery): void {
-    this.#leased.delete(delivery);
-    if (this.#leased.size === 0 && this.#timer) {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
-    }
+    // The timer stays once started (unref'd, until stop()): re-arming it whenever the set empties
+    // would cost a timer per task on a worker that finishes tasks faster than they arrive.
+    return () => this.#leased.delete(delivery);
   }
 
   #extendAll(): void {

@@ -1,15 +1,38 @@
 import type { ResultBackend } from '../backend/result-backend.js';
+import { MomentBatch } from '../broker/moment-batch.js';
 import type { Logger } from '../logger.js';
 import type { TaskRequest } from '../protocol/message.js';
 import { celeryDate, encodeRecord, exceptionInfo, type ResultRecord } from '../result/record.js';
 import { TaskState, type TaskStateName } from '../result/states.js';
 
-/** Writes Celery-format state records for the worker; a no-op without a backend or with ignore_result. */
+/** A STARTED record waiting for the end of this moment, or being sent. */
+interface PendingStarted {
+  readonly request: TaskRequest;
+  readonly attempt: number;
+  /** Set once the record is handed to the backend. */
+  sent: Promise<void> | undefined;
+  /** Set when a later record of the task came first: STARTED is then never sent. */
+  superseded: boolean;
+}
+
+/**
+ * Writes Celery-format state records for the worker; a no-op without a backend or with
+ * ignore_result. The records of one task land in order (STARTED, PROGRESS…, outcome).
+ *
+ * STARTED is sent at the end of the current moment (the event loop's next check phase), not at
+ * once: a task that finished before then (most short tasks) gets its outcome record instead, and
+ * STARTED is dropped, since it would be overwritten microseconds later. Anyone watching sees
+ * PENDING → SUCCESS for such a task; a task still running after that moment has its STARTED
+ * record (with the attempt count poison detection reads) within one event-loop turn.
+ */
 export class ResultWriter {
   readonly #backend: ResultBackend | null;
   readonly #ttlMs: number;
   readonly #logger: Logger;
   readonly #hostname: string;
+  /** STARTED records queued or in flight, by task id. */
+  readonly #started = new Map<string, PendingStarted>();
+  readonly #startedBatch = new MomentBatch<PendingStarted>((_, pending) => Promise.all(pending.map((p) => this.#sendStarted(p))));
 
   constructor(backend: ResultBackend | null, options: { ttlMs: number; logger: Logger; hostname: string }) {
     this.#backend = backend;
@@ -18,8 +41,44 @@ export class ResultWriter {
     this.#hostname = options.hostname;
   }
 
-  async write(request: Pick<TaskRequest, 'id' | 'ignoreResult' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null = null): Promise<void> {
-    if (!this.#backend || request.ignoreResult) return;
+  /** False when records of `request` are not kept (no backend, or ignore_result). */
+  records(request: Pick<TaskRequest, 'ignoreResult'>): boolean {
+    return this.#backend !== null && !request.ignoreResult;
+  }
+
+  /** Records `status`; waits for the task's STARTED record if that is on its way, drops it if not yet sent. */
+  write(request: Pick<TaskRequest, 'id' | 'ignoreResult' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null = null): Promise<void> {
+    if (!this.records(request)) return resolved;
+    const started = this.#started.get(request.id);
+    if (started?.sent) return started.sent.then(() => this.#store(request, status, result, traceback));
+    if (started) {
+      started.superseded = true;
+      this.#started.delete(request.id);
+    }
+    return this.#store(request, status, result, traceback);
+  }
+
+  /**
+   * `attempt` counts starts of this task id, so a task that keeps killing its executor is caught.
+   * Resolves once the record is stored, or dropped because a later record came first.
+   */
+  started(request: TaskRequest, attempt = 1): Promise<void> {
+    if (!this.records(request)) return resolved;
+    const pending: PendingStarted = { request, attempt, sent: undefined, superseded: false };
+    this.#started.set(request.id, pending);
+    return this.#startedBatch.add('', pending);
+  }
+
+  #sendStarted(pending: PendingStarted): Promise<void> {
+    if (pending.superseded) return resolved;
+    const id = pending.request.id;
+    pending.sent = this.#store(pending.request, TaskState.STARTED, { pid: process.pid, hostname: this.#hostname, attempt: pending.attempt }, null).finally(() => {
+      if (this.#started.get(id) === pending) this.#started.delete(id);
+    });
+    return pending.sent;
+  }
+
+  async #store(request: Pick<TaskRequest, 'id' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null): Promise<void> {
     const ready = status === TaskState.SUCCESS || status === TaskState.FAILURE || status === TaskState.REVOKED;
     const record: ResultRecord = {
       status,
@@ -30,7 +89,7 @@ export class ResultWriter {
       task_id: request.id,
     };
     try {
-      await this.#backend.store(request.id, encodeRecord(record), {
+      await this.#backend!.store(request.id, encodeRecord(record), {
         ttlMs: this.#ttlMs,
         ...(request.properties.replyTo !== undefined ? { replyTo: request.properties.replyTo } : {}),
         ...(request.properties.correlationId !== undefined ? { correlationId: request.properties.correlationId } : {}),
@@ -39,11 +98,6 @@ export class ResultWriter {
       // The task's outcome stands; only its record is lost. Say so loudly.
       this.#logger.error(`could not store ${status} for task ${request.id}: ${(error as Error).message}`);
     }
-  }
-
-  /** `attempt` counts starts of this task id, so a task that keeps killing its executor is caught. */
-  started(request: TaskRequest, attempt = 1): Promise<void> {
-    return this.write(request, TaskState.STARTED, { pid: process.pid, hostname: this.#hostname, attempt });
   }
 
   success(request: TaskRequest, value: unknown): Promise<void> {
@@ -62,6 +116,8 @@ export class ResultWriter {
     return this.write(request, TaskState.REVOKED, { exc_type: 'TaskRevokedError', exc_message: [reason], exc_module: 'celery.exceptions' });
   }
 }
+
+const resolved = Promise.resolve();
 
 export function traceback(error: unknown): string | null {
   if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;

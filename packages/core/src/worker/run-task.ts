@@ -3,13 +3,14 @@ import type { TaskRequest } from '../protocol/message.js';
 import { Retry } from '../task-signals.js';
 import { runInTaskContext, type TaskContext, type TaskDefinition } from '../task.js';
 import type { TaskStateName } from '../result/states.js';
+import type { CancelToken } from './cancel-token.js';
 
 export interface RunTaskInput {
   readonly definition: TaskDefinition;
   readonly request: TaskRequest;
   readonly hostname: string;
-  /** Aborted by the worker on forced shutdown or revoke-terminate. */
-  readonly signal: AbortSignal;
+  /** Cancelled by the worker on forced shutdown or revoke-terminate. */
+  readonly cancel: CancelToken;
   readonly updateState: (state: TaskStateName, meta?: unknown) => Promise<void>;
   /** Abandon the run at the hard limit here; false where the pool enforces it by terminating the executor. */
   readonly enforceHardLimit: boolean;
@@ -21,37 +22,36 @@ export type RunOutcome = { readonly ok: true; readonly value: unknown } | { read
  * Runs one task in this process (the async pool, and inside each thread/process executor):
  * builds its context, applies the soft limit (ctx.signal aborts with SoftTimeLimitExceeded) and
  * the hard limit (the run is abandoned and fails with TimeLimitExceeded; an async task cannot
- * be killed, only left behind).
+ * be killed, only left behind). A cancel abandons the run at once with the cancel's reason.
+ *
+ * This runs once per task, so it allocates little: no timers without limits, ctx.signal only
+ * when read, one promise settled by whichever comes first (outcome, hard limit, cancel).
  */
-export async function runTask(input: RunTaskInput): Promise<RunOutcome> {
-  const { definition, request } = input;
+export function runTask(input: RunTaskInput): Promise<RunOutcome> {
+  const { definition, request, cancel } = input;
   const soft = request.timeLimit.soft ?? definition.options.softTimeLimit ?? null;
-  const hard = request.timeLimit.hard ?? definition.options.timeLimit ?? null;
-  const timers: NodeJS.Timeout[] = [];
-  // ctx.signal is made on first use: most tasks never read it, and an AbortController per task
-  // shows in profiles. Until then, the reasons it would carry are remembered.
+  const hard = input.enforceHardLimit ? (request.timeLimit.hard ?? definition.options.timeLimit ?? null) : null;
+  let softTimer: NodeJS.Timeout | undefined;
+  let hardTimer: NodeJS.Timeout | undefined;
+  // ctx.signal is made on first use: most tasks never read it. Until then, the reasons it would
+  // carry are remembered.
   let controller: AbortController | undefined;
   let softReason: SoftTimeLimitExceeded | undefined;
-  const forward = () => controller?.abort(input.signal.reason);
   const taskSignal = (): AbortSignal => {
     if (!controller) {
       controller = new AbortController();
-      if (input.signal.aborted) controller.abort(input.signal.reason);
+      if (cancel.cancelled) controller.abort(cancel.reason);
       else if (softReason) controller.abort(softReason);
-      else input.signal.addEventListener('abort', forward, { once: true });
     }
     return controller.signal;
   };
   if (soft !== null) {
-    timers.push(
-      setTimeout(() => {
-        softReason = new SoftTimeLimitExceeded(soft);
-        controller?.abort(softReason);
-      }, soft * 1000),
-    );
+    softTimer = setTimeout(() => {
+      softReason = new SoftTimeLimitExceeded(soft);
+      controller?.abort(softReason);
+    }, soft * 1000);
   }
 
-  const maxRetries = definition.options.maxRetries ?? 3;
   const ctx: TaskContext = {
     id: request.id,
     name: request.task,
@@ -65,36 +65,45 @@ export async function runTask(input: RunTaskInput): Promise<RunOutcome> {
     },
     updateState: input.updateState,
     retry(options = {}) {
-      const limit = options.maxRetries ?? maxRetries;
+      const limit = options.maxRetries ?? definition.options.maxRetries ?? 3;
       if (request.retries >= limit) {
         throw options.error ?? new Error(`max retries (${limit}) exceeded for ${request.task}[${request.id}]`);
       }
       throw new Retry(options.countdown ?? definition.options.defaultRetryDelay ?? 180, options.error);
     },
   };
-  const callArgs = Object.keys(request.kwargs).length > 0 ? [...request.args, request.kwargs] : [...request.args];
-  let onAbort: (() => void) | undefined;
-  try {
-    const run = (async () => runInTaskContext(ctx, () => (definition.fn as (...a: unknown[]) => unknown).apply(ctx, callArgs)))();
-    const races: Promise<unknown>[] = [run];
-    if (hard !== null && input.enforceHardLimit) {
-      races.push(new Promise((_, reject) => timers.push(setTimeout(() => reject(new TimeLimitExceeded(hard)), hard * 1000))));
+  const callArgs: readonly unknown[] = Object.keys(request.kwargs).length > 0 ? [...request.args, request.kwargs] : request.args;
+
+  return new Promise<RunOutcome>((resolve) => {
+    let settled = false;
+    const settle = (outcome: RunOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(softTimer);
+      clearTimeout(hardTimer);
+      stopListening();
+      resolve(outcome);
+    };
+    // A forced shutdown or revoke-terminate abandons the run at once; ctx.signal tells the task.
+    const stopListening = cancel.onCancel((reason) => {
+      controller?.abort(reason);
+      settle({ ok: false, error: reason });
+    });
+    if (settled) return;
+    if (hard !== null) hardTimer = setTimeout(() => settle({ ok: false, error: new TimeLimitExceeded(hard) }), hard * 1000);
+    let value: unknown;
+    try {
+      value = runInTaskContext(ctx, definition.options.asyncContext ?? false, () => (definition.fn as (...a: unknown[]) => unknown).apply(ctx, callArgs as unknown[]));
+    } catch (error) {
+      settle({ ok: false, error });
+      return;
     }
-    // A forced shutdown or revoke-terminate abandons the run at once.
-    races.push(
-      new Promise((_, reject) => {
-        onAbort = () => reject(input.signal.reason);
-        input.signal.addEventListener('abort', onAbort, { once: true });
-      }),
-    );
-    run.catch(() => undefined); // an abandoned run may still reject later
-    const value = await Promise.race(races);
-    return { ok: true, value };
-  } catch (error) {
-    return { ok: false, error };
-  } finally {
-    for (const timer of timers) clearTimeout(timer);
-    if (onAbort) input.signal.removeEventListener('abort', onAbort);
-    input.signal.removeEventListener('abort', forward);
-  }
+    // An abandoned run may still settle later; its outcome is dropped.
+    if (isThenable(value)) value.then((v) => settle({ ok: true, value: v }), (error: unknown) => settle({ ok: false, error }));
+    else settle({ ok: true, value });
+  });
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }

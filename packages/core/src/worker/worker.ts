@@ -15,6 +15,7 @@ import { decodeRecord } from '../result/record.js';
 import { TaskState } from '../result/states.js';
 import { Ignore, Reject, Retry } from '../task-signals.js';
 import type { TaskDefinition } from '../task.js';
+import { CancelToken } from './cancel-token.js';
 import { deadLetter } from './dead-letter.js';
 import { LeaseKeeper } from './lease.js';
 import { ChildExecutorPool } from './pool/executor-pool.js';
@@ -73,7 +74,7 @@ export interface WorkerEvents {
 interface Active {
   readonly request: TaskRequest;
   readonly delivery: Delivery;
-  readonly controller: AbortController;
+  readonly cancel: CancelToken;
   readonly startedAt: number;
   /** Set when a forced stop gave the message back: the run's outcome is then discarded. */
   abandoned: boolean;
@@ -274,7 +275,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.listenerCount('task-received') > 0) {
       this.emit('task-received', { id: request.id, name: request.task, args: request.args, kwargs: request.kwargs, retries: request.retries, eta: request.eta, queue });
     }
-    this.#events.send('task-received', () => ({
+    // Guarded here, not only in send(): the payload closure would otherwise be allocated per task.
+    if (this.#events.enabled) this.#events.send('task-received', () => ({
       uuid: request.id,
       name: request.task,
       args: request.headers['argsrepr'] ?? null,
@@ -386,23 +388,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const writer = this.#writer;
     const acksLate = definition.options.acksLate ?? true;
     if (!acksLate) await this.#settle(delivery, 'ack');
-    const active: Active = { request, delivery, controller: new AbortController(), startedAt: Date.now(), abandoned: false };
+    const active: Active = { request, delivery, cancel: new CancelToken(), startedAt: Date.now(), abandoned: false };
     this.#active.set(delivery, active);
     const stopLease = acksLate ? this.#leases.keep(delivery) : () => undefined;
     const started = performance.now();
     if (this.listenerCount('task-started') > 0) this.emit('task-started', { id: request.id, name: request.task });
-    this.#events.send('task-started', () => ({ uuid: request.id, pid: process.pid }));
-    // The task does not wait for its STARTED record (a round trip per task); every later
-    // record of the task waits for it, so STARTED never lands after PROGRESS or the outcome.
-    const startedRecord = writer.started(request, attempt);
+    if (this.#events.enabled) this.#events.send('task-started', () => ({ uuid: request.id, pid: process.pid }));
+    // The task does not wait for its STARTED record (a round trip per task); the writer keeps
+    // the task's records in order, so STARTED never lands after PROGRESS or the outcome.
+    void writer.started(request, attempt);
     const outcome = await this.pool.run({ definition, request, hostname: this.hostname }, {
       updateState: async (state, meta) => {
         if (active.abandoned) return;
         this.emit('task-progress', { id: request.id, name: request.task, state, meta });
-        await startedRecord;
         await writer.write(request, state, meta);
       },
-    }, active.controller.signal);
+    }, active.cancel);
     stopLease();
     this.#active.delete(delivery);
     if (active.abandoned) return;
@@ -410,7 +411,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Recording the outcome and acking are round trips that need no executor: they finish in the
     // background (bounded by the prefetch window) while the slot takes the next task; stop()
     // waits for them.
-    this.#track(startedRecord.then(() => this.#finish(delivery, request, definition, queue, outcome, runtimeMs)));
+    this.#track(this.#finish(delivery, request, definition, queue, outcome, runtimeMs));
   }
 
   #track(work: Promise<void>): void {
@@ -426,7 +427,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await writer.success(request, outcome.value);
       this.stats.succeeded++;
       if (this.listenerCount('task-succeeded') > 0) this.emit('task-succeeded', { id: request.id, name: request.task, result: outcome.value, runtimeMs });
-      this.#events.send('task-succeeded', () => ({ uuid: request.id, result: JSON.stringify(outcome.value) ?? 'None', runtime: runtimeMs / 1000 }));
+      if (this.#events.enabled) this.#events.send('task-succeeded', () => ({ uuid: request.id, result: JSON.stringify(outcome.value) ?? 'None', runtime: runtimeMs / 1000 }));
       await this.#settle(delivery, 'ack');
       return;
     }
@@ -573,7 +574,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
           this.#revoked.add(id);
           if (!request.arguments['terminate']) continue;
           for (const active of this.#active.values()) {
-            if (active.request.id === id) active.controller.abort(new TaskRevokedError(id, 'terminated'));
+            if (active.request.id === id) active.cancel.cancel(new TaskRevokedError(id, 'terminated'));
           }
         }
         return { ok: `revoked ${ids.length}` };
@@ -635,7 +636,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const active of this.#active.values()) {
       if (active.abandoned) continue;
       active.abandoned = true;
-      active.controller.abort(new TaskRevokedError(active.request.id, 'terminated by a forced worker shutdown'));
+      active.cancel.cancel(new TaskRevokedError(active.request.id, 'terminated by a forced worker shutdown'));
       void this.#settle(active.delivery, 'requeue');
     }
     this.#active.clear();

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadApp } from '../../cli/load-app.js';
 import { UnknownTaskError } from '../../errors.js';
+import { CancelToken } from '../cancel-token.js';
 import { runTask } from '../run-task.js';
 import type { FromExecutor, ToExecutor } from './executor-protocol.js';
 import { toWireError } from './wire-error.js';
@@ -33,7 +34,7 @@ try {
       definition,
       request,
       hostname,
-      signal: new AbortController().signal,
+      cancel: new CancelToken(), // the parent ends a job by terminating this executor
       enforceHardLimit: false,
       updateState: async (state, meta) => post({ type: 'state', jobId, state, meta }),
     });

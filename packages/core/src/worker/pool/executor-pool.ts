@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
 import { ConfigError, TimeLimitExceeded, WorkerLostError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import type { CancelToken } from '../cancel-token.js';
 import type { RunOutcome } from '../run-task.js';
 import { executorEntry, executorExecArgv, type FromExecutor, type ToExecutor } from './executor-protocol.js';
 import type { ExecutorPool, Job, JobHooks } from './pool.js';
@@ -65,22 +66,19 @@ class Executor {
   }
 
   /** Runs one job; resolves with its outcome, or a WorkerLostError / TimeLimitExceeded / abort reason. */
-  run(job: Job, hooks: JobHooks, signal: AbortSignal, jobId: number): Promise<RunOutcome> {
+  run(job: Job, hooks: JobHooks, cancel: CancelToken, jobId: number): Promise<RunOutcome> {
     return new Promise<RunOutcome>((resolveOutcome) => {
       // State writes are chained so the final record is never overtaken by a late PROGRESS.
       let writes: Promise<void> = Promise.resolve();
       let timer: NodeJS.Timeout | undefined;
       const finish = (outcome: RunOutcome) => {
         clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
+        stopListening();
         this.#listener = undefined;
         this.#onExit = undefined;
         void writes.then(() => resolveOutcome(outcome));
       };
-      const onAbort = () => {
-        finish({ ok: false, error: signal.reason });
-        void this.terminate();
-      };
+      let stopListening = (): void => undefined;
       this.#listener = (message) => {
         if (message.type === 'state' && message.jobId === jobId) {
           writes = writes.then(() => hooks.updateState(message.state, message.meta)).catch(() => undefined);
@@ -98,8 +96,13 @@ class Executor {
           void this.terminate();
         }, hard * 1000);
       }
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
+      let cancelled = false;
+      stopListening = cancel.onCancel((reason) => {
+        cancelled = true;
+        finish({ ok: false, error: reason });
+        void this.terminate();
+      });
+      if (cancelled) return;
       const message: ToExecutor = { type: 'run', jobId, request: job.request, hostname: job.hostname };
       if (this.#handle instanceof Thread) this.#handle.postMessage(message);
       else this.#handle.send(message);
@@ -171,9 +174,9 @@ export class ChildExecutorPool implements ExecutorPool {
     else this.#idle.push(executor);
   }
 
-  async run(job: Job, hooks: JobHooks, signal: AbortSignal): Promise<RunOutcome> {
+  async run(job: Job, hooks: JobHooks, cancel: CancelToken): Promise<RunOutcome> {
     const executor = await this.#take();
-    const outcome = await executor.run(job, hooks, signal, this.#nextJobId++);
+    const outcome = await executor.run(job, hooks, cancel, this.#nextJobId++);
     if (this.#closed) return outcome;
     if (executor.alive && !executor.needsRecycling()) {
       this.#give(executor);

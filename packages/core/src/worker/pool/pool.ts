@@ -1,6 +1,7 @@
 import type { TaskRequest } from '../../protocol/message.js';
 import type { TaskStateName } from '../../result/states.js';
 import type { TaskDefinition } from '../../task.js';
+import type { CancelToken } from '../cancel-token.js';
 import { runTask, type RunOutcome } from '../run-task.js';
 
 export type { RunOutcome } from '../run-task.js';
@@ -20,13 +21,13 @@ export interface JobHooks {
 
 /**
  * Where tasks run. The worker never runs more than `size` jobs at once. `run` resolves with the
- * task's outcome; aborting `signal` (forced shutdown, revoke with terminate) ends the job at
+ * task's outcome; cancelling `cancel` (forced shutdown, revoke with terminate) ends the job at
  * once — in the thread and process pools by terminating its executor, which is replaced.
  */
 export interface ExecutorPool {
   readonly kind: PoolKind;
   start(): Promise<void>;
-  run(job: Job, hooks: JobHooks, signal: AbortSignal): Promise<RunOutcome>;
+  run(job: Job, hooks: JobHooks, cancel: CancelToken): Promise<RunOutcome>;
   close(): Promise<void>;
 }
 
@@ -36,8 +37,8 @@ export class AsyncPool implements ExecutorPool {
 
   async start(): Promise<void> {}
 
-  run(job: Job, hooks: JobHooks, signal: AbortSignal): Promise<RunOutcome> {
-    return runTask({ ...job, signal, updateState: hooks.updateState, enforceHardLimit: true });
+  run(job: Job, hooks: JobHooks, cancel: CancelToken): Promise<RunOutcome> {
+    return runTask({ definition: job.definition, request: job.request, hostname: job.hostname, cancel, updateState: hooks.updateState, enforceHardLimit: true });
   }
 
   async close(): Promise<void> {}
