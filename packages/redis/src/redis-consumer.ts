@@ -5,7 +5,7 @@ import { decodeEnvelope, type DecodedEnvelope } from './envelope.js';
 import { toTqError, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
 import type { RedisOptions } from './options.js';
-import { RedisDelivery } from './redis-delivery.js';
+import { RedisDelivery, type SettleHooks } from './redis-delivery.js';
 import { UnackedStore } from './unacked-store.js';
 
 /**
@@ -87,7 +87,7 @@ export class RedisConsumer {
           await taker.deadLetter(tag, raw, deadLetterQueue);
           return;
         }
-        const delivery = new RedisDelivery(decoded, tag, this.queue, deadLetterQueue, store, context, (d) => this.#settled(d));
+        const delivery = new RedisDelivery(decoded, tag, this.queue, deadLetterQueue, store, context, this.#hooks);
         this.#unacked.add(delivery);
         this.#deps.outstanding.add(delivery);
         unread.push(delivery);
@@ -123,7 +123,7 @@ export class RedisConsumer {
       };
       let queueEmpty = false;
       // Take the next batch while the reader still works through this one, so it never waits
-      // a round trip between batches. Also runs when an ack frees room (see #settled): the window
+      // a round trip between batches. Also runs when an ack frees room (see #hooks): the window
       // refills while every reader is busy, not only when one asks for the next delivery.
       const refill = (minRoom = 1) => {
         const room = this.#prefetch - this.#unacked.size;
@@ -180,15 +180,20 @@ export class RedisConsumer {
     wake?.();
   }
 
-  #settled(delivery: RedisDelivery): void {
-    this.#unacked.delete(delivery);
-    this.#deps.outstanding.delete(delivery);
-    // From an ack, only once half the window is free: a take per ack would cost more commands than it saves waiting.
-    this.#refill?.(Math.ceil(this.#prefetch / 2));
-    const wake = this.#wakeSlotWaiter;
-    this.#wakeSlotWaiter = undefined;
-    wake?.();
-  }
+  readonly #hooks: SettleHooks = {
+    leavingWindow: (delivery) => {
+      if (!this.#unacked.delete(delivery)) return;
+      // From an ack, only once half the window is free: a take per ack would cost more commands than it saves waiting.
+      this.#refill?.(Math.ceil(this.#prefetch / 2));
+      const wake = this.#wakeSlotWaiter;
+      this.#wakeSlotWaiter = undefined;
+      wake?.();
+    },
+    settled: (delivery) => {
+      this.#hooks.leavingWindow(delivery);
+      this.#deps.outstanding.delete(delivery);
+    },
+  };
 
   async #waitForMessage(connection: Redis, list: string): Promise<void> {
     if (this.#clientId === undefined) this.#clientId = Number(await connection.call('CLIENT', 'ID'));

@@ -5,6 +5,14 @@ import { toTqError, translated, type ErrorContext } from './errors.js';
 
 export type Settlement = 'ack' | 'requeue' | 'dead' | 'restore';
 
+/** What the consumer is told about a delivery it handed out. */
+export interface SettleHooks {
+  /** A settle command is being sent: the delivery no longer counts against prefetch. */
+  leavingWindow(delivery: RedisDelivery): void;
+  /** Redis confirmed the settle. */
+  settled(delivery: RedisDelivery): void;
+}
+
 /**
  * One popped message, recorded in the unacked hash until settled. The first settle wins;
  * later calls are no-ops. A settle that fails (connection lost) can be tried again.
@@ -20,7 +28,7 @@ export class RedisDelivery implements Delivery {
   readonly #deadLetterQueue: string;
   readonly #store: UnackedStore;
   readonly #context: ErrorContext;
-  readonly #onSettled: (delivery: RedisDelivery) => void;
+  readonly #hooks: SettleHooks;
   #settling: Promise<void> | undefined;
   #settled = false;
 
@@ -31,7 +39,7 @@ export class RedisDelivery implements Delivery {
     deadLetterQueue: string,
     store: UnackedStore,
     context: ErrorContext,
-    onSettled: (delivery: RedisDelivery) => void,
+    hooks: SettleHooks,
   ) {
     this.message = decoded.message;
     this.redelivered = decoded.redelivered;
@@ -41,7 +49,7 @@ export class RedisDelivery implements Delivery {
     this.#deadLetterQueue = deadLetterQueue;
     this.#store = store;
     this.#context = context;
-    this.#onSettled = onSettled;
+    this.#hooks = hooks;
   }
 
   get settled(): boolean {
@@ -66,12 +74,17 @@ export class RedisDelivery implements Delivery {
   settle(outcome: Settlement): Promise<void> {
     if (this.#settled) return Promise.resolve();
     if (this.#settling) return this.#settling;
+    // The consumer's window frees as the command goes out, as an AMQP ack (which has no reply)
+    // would: waiting for Redis's reply would hold a prefetch slot for a round trip per task. If
+    // the command fails, the delivery stays in the unacked hash and is restored after the
+    // visibility timeout: at-least-once either way.
+    this.#hooks.leavingWindow(this);
     // Plain promise chain rather than async wrappers: an ack runs once per task.
     const attempt = this.#send(outcome).then(
       () => {
         this.#settled = true;
         this.#settling = undefined;
-        this.#onSettled(this);
+        this.#hooks.settled(this);
       },
       (error: unknown) => {
         this.#settling = undefined;
