@@ -13,7 +13,7 @@ export { RuntimeBackend } from './backend/runtime-backend.js';
 export { Lifecycle } from './adapters/lifecycle.js';
 export { withRetry, isConnectionError, defaultRetryPolicy, type RetryPolicy } from './adapters/retry-policy.js';
 export { redactUrl, redactText, parseUrl, schemeOf } from './adapters/url.js';
-export { pythonJsonStringify, safeJsonParse, jsonSerializer } from './serializer/json.js';
+export { pythonJsonStringify, pythonJsonString, safeJsonParse, jsonSerializer } from './serializer/json.js';
 export { encodeRecord, decodeRecord, celeryDate, type ResultRecord } from './result/record.js';
 export { encodeTaskMessage } from './protocol/encode.js';
 export { createMemoryAdapter, MemoryBroker, MemoryResultBackend, MemoryHub, MemoryResultStore } from './memory/index.js';

@@ -44,10 +44,16 @@ export class App {
   #control: Control | undefined;
   #events: EventDispatcher | undefined;
   #backend: Promise<RuntimeBackend | null> | undefined;
+  /** The broker and backend once connected: sendTask reads them without awaiting a promise per call. */
+  #connectedBroker: RuntimeBroker | undefined;
+  #connectedBackend: RuntimeBackend | null | undefined;
   #closed = false;
+  /** The `origin` header of what this app sends: pid@hostname, as Celery writes it. */
+  readonly #origin: string;
 
   constructor(config: TqConfig = {}) {
     this.config = resolveConfig(config);
+    this.#origin = `${process.pid}@${this.config.hostname}`;
     this.logger = this.config.logger ?? createConsoleLogger(this.config.logLevel);
     this.serializers = new SerializerRegistry([jsonSerializer, ...this.config.serializers], this.config.accept);
     // Fail at construction, not at first send, when the outgoing serializer is unknown.
@@ -89,6 +95,7 @@ export class App {
     }).then(async (inner) => {
       const broker = new RuntimeBroker(inner, { retry: this.config.publishRetry });
       await broker.connect();
+      this.#connectedBroker = broker;
       return broker;
     });
     this.#broker.catch(() => (this.#broker = undefined));
@@ -113,6 +120,7 @@ export class App {
           await backend.connect();
           return backend;
         });
+    void this.#backend.then((backend) => (this.#connectedBackend = backend), () => undefined);
     this.#backend.catch(() => (this.#backend = undefined));
     return this.#backend;
   }
@@ -136,7 +144,9 @@ export class App {
     const definition = this.#tasks.get(name);
     const queue = options.queue ?? definition?.options.queue ?? routeTask(name, this.config.routes, this.config.defaultQueue);
     const id = options.taskId ?? randomUUID();
-    const [broker, backend] = await Promise.all([this.broker(), this.backend()]);
+    this.#assertOpen();
+    const [broker, backend] =
+      this.#connectedBroker && this.#connectedBackend !== undefined ? [this.#connectedBroker, this.#connectedBackend] : await Promise.all([this.broker(), this.backend()]);
     const eta = options.eta !== undefined ? new Date(options.eta) : options.countdown !== undefined ? new Date(Date.now() + options.countdown * 1000) : null;
     const expires = options.expires === undefined ? null : typeof options.expires === 'number' ? new Date(Date.now() + options.expires * 1000) : new Date(options.expires);
     const replyTo = backend?.inner.replyAddress ? await backend.inner.replyAddress() : undefined;
@@ -154,7 +164,7 @@ export class App {
       parentId: options.parentId ?? null,
       group: options.group ?? null,
       groupIndex: options.groupIndex ?? null,
-      origin: `${process.pid}@${this.config.hostname}`,
+      origin: this.#origin,
       ignoreResult: options.ignoreResult ?? definition?.options.ignoreResult ?? false,
       shadow: options.shadow ?? null,
       ...(options.headers ? { headers: options.headers } : {}),
@@ -163,7 +173,7 @@ export class App {
     };
     await this.publishCall(queue, call, broker);
     if (this.config.sendSentEvent) {
-      this.#events ??= new EventDispatcher(broker, { enabled: true, hostname: `${process.pid}@${this.config.hostname}`, logger: this.logger });
+      this.#events ??= new EventDispatcher(broker, { enabled: true, hostname: this.#origin, logger: this.logger });
       this.#events.send('task-sent', {
         uuid: id,
         name,

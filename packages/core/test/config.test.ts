@@ -112,6 +112,33 @@ describe('error classification', () => {
     calls = 0;
     expect(await withRetry(async () => (++calls < 2 ? Promise.reject(new BrokerConnectionError('blip')) : 'ok'), policy)).toBe('ok');
   });
+
+  it('a connected broker publishes in one adapter call, and retries from its first connection-class failure with the same budget', async () => {
+    const { RuntimeBroker } = await import('../src/broker/runtime-broker.js');
+    const { MemoryBroker } = await import('../src/memory/memory-broker.js');
+    const { MemoryHub } = await import('../src/memory/memory-hub.js');
+    const { BrokerConnectionError } = await import('../src/errors.js');
+    const inner = new MemoryBroker(new MemoryHub());
+    let failures = 0;
+    let calls = 0;
+    const publish = inner.publish.bind(inner);
+    inner.publish = async (queue, message) => {
+      calls++;
+      if (failures-- > 0) throw new BrokerConnectionError('blip');
+      return publish(queue, message);
+    };
+    const broker = new RuntimeBroker(inner, { retry: { maxRetries: 2, initialDelayMs: 1, maxDelayMs: 2 } });
+    await broker.connect();
+    const message = { body: new Uint8Array([1]), headers: {}, properties: { contentType: 'application/json', contentEncoding: 'utf-8' } };
+    failures = 2;
+    await broker.publish('q', message);
+    expect(calls).toBe(3);
+    failures = 3;
+    calls = 0;
+    await expect(broker.publish('q', message)).rejects.toBeInstanceOf(BrokerConnectionError);
+    expect(calls).toBe(3); // the first attempt and maxRetries more, as before it was connected
+    await broker.close();
+  });
 });
 
 describe('adapter URL parsing', () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Broker, BrokerMessage, ConsumeOptions, Consumer } from '@tq/core/adapter';
 import { brokerCapabilities, ClosedError, DeliveryBuffer, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
 import { closeConnection, openConnection, type Redis } from './connection.js';
-import { buildEnvelope, serializeEnvelope } from './envelope.js';
+import { encodeEnvelope } from './envelope.js';
 import { translated, type ErrorContext } from './errors.js';
 import { RedisKeys, priorityStep } from './keys.js';
 import type { RedisOptions } from './options.js';
@@ -75,9 +75,9 @@ export class RedisBroker implements Broker {
     this.#open();
     const priority = message.properties.priority;
     const wirePriority = priority === undefined ? undefined : toWirePriority(priority);
-    const envelope = buildEnvelope(message, { exchange: '', routingKey: queue, deliveryTag: randomUUID(), wirePriority });
+    const payload = encodeEnvelope(message, { exchange: '', routingKey: queue, deliveryTag: randomUUID(), wirePriority });
     const list = this.#keys.queue(queue, priorityStep(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY));
-    await this.#publishes.add(list, { queue, payload: serializeEnvelope(envelope) });
+    await this.#publishes.add(list, { queue, payload });
   }
 
   /** One LPUSH per list for every publish of the moment: FIFO holds, as LPUSH pushes its values in order. */

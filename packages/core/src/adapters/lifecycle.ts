@@ -6,6 +6,7 @@ import { ClosedError } from '../errors.js';
  */
 export class Lifecycle {
   #connecting: Promise<void> | undefined;
+  #connected = false;
   #closing: Promise<void> | undefined;
   readonly #what: string;
   readonly #connect: (signal?: AbortSignal) => Promise<void>;
@@ -21,6 +22,11 @@ export class Lifecycle {
     return this.#closing !== undefined;
   }
 
+  /** Connected and not closing: callers may skip connect() (a promise per call) on hot paths. */
+  get open(): boolean {
+    return this.#connected && this.#closing === undefined;
+  }
+
   assertOpen(): void {
     if (this.#closing) throw new ClosedError(this.#what);
   }
@@ -30,10 +36,15 @@ export class Lifecycle {
     if (!this.#connecting) {
       const attempt = this.#connect(signal);
       this.#connecting = attempt;
-      attempt.catch(() => {
-        // A failed connect is not cached: the next use tries again.
-        if (this.#connecting === attempt) this.#connecting = undefined;
-      });
+      attempt.then(
+        () => {
+          if (this.#connecting === attempt) this.#connected = true;
+        },
+        () => {
+          // A failed connect is not cached: the next use tries again.
+          if (this.#connecting === attempt) this.#connecting = undefined;
+        },
+      );
     }
     return this.#connecting;
   }

@@ -25,14 +25,19 @@ export function isConnectionError(error: unknown): boolean {
   return typeof code === 'string' && networkErrorCodes.has(code);
 }
 
-/** Runs `operation`, retrying connection-class errors with exponential backoff; other errors fail at once. */
+/**
+ * Runs `operation`, retrying connection-class errors with exponential backoff; other errors fail
+ * at once. `firstFailure`: the caller already made the first attempt itself and it failed so.
+ */
 export async function withRetry<T>(
   operation: (attempt: number) => Promise<T>,
   policy: RetryPolicy,
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void,
+  firstFailure?: { readonly error: unknown },
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
+      if (attempt === 0 && firstFailure) throw firstFailure.error;
       return await operation(attempt);
     } catch (error) {
       if (!isConnectionError(error) || attempt >= policy.maxRetries) throw error;

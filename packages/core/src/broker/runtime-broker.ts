@@ -33,14 +33,22 @@ export class RuntimeBroker implements Broker {
     return this.#lifecycle.connect(options?.signal);
   }
 
-  async publish(queue: string, message: BrokerMessage): Promise<void> {
+  publish(queue: string, message: BrokerMessage): Promise<void> {
     const limit = this.inner.capabilities.maxMessageBytes;
-    if (limit !== null && message.body.byteLength > limit) throw new PayloadTooLargeError(message.body.byteLength, limit);
-    await withRetry(async () => {
+    if (limit !== null && message.body.byteLength > limit) return Promise.reject(new PayloadTooLargeError(message.body.byteLength, limit));
+    // Connected: one call to the adapter, no async frame or connect() promise (this runs per
+    // message); the retry loop takes over at the first failure.
+    if (this.#lifecycle.open) return this.inner.publish(queue, message).catch((error: unknown) => this.#publishWithRetry(queue, message, { error }));
+    return this.#publishWithRetry(queue, message);
+  }
+
+  #publishWithRetry(queue: string, message: BrokerMessage, firstFailure?: { error: unknown }): Promise<void> {
+    const attempt = async () => {
       await this.connect();
       this.#lifecycle.assertOpen();
       await this.inner.publish(queue, message);
-    }, this.#retry);
+    };
+    return withRetry(attempt, this.#retry, undefined, firstFailure);
   }
 
   /**

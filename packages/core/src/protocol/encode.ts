@@ -38,15 +38,15 @@ export function encodeTaskMessage(call: TaskCall, serializer: Serializer): Broke
     ignore_result: call.ignoreResult ?? false,
   };
   // Unknown headers pass through; the known ones are written from the call.
-  const headers: MessageHeaders = { ...(call.headers ?? {}), ...known };
-  const properties: MessageProperties = {
+  const headers: MessageHeaders = call.headers ? { ...call.headers, ...known } : known;
+  const properties: { -readonly [K in keyof MessageProperties]: MessageProperties[K] } = {
     contentType: serializer.contentType,
     contentEncoding: serializer.contentEncoding,
     correlationId: call.correlationId ?? call.id,
     deliveryMode: 2,
-    ...(call.priority !== undefined ? { priority: call.priority } : {}),
-    ...(call.replyTo !== undefined ? { replyTo: call.replyTo } : {}),
   };
+  if (call.priority !== undefined) properties.priority = call.priority;
+  if (call.replyTo !== undefined) properties.replyTo = call.replyTo;
   const body = serializer.encode([call.args, call.kwargs, call.embed ?? emptyEmbed]);
   return { body, headers, properties };
 }

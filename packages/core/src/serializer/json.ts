@@ -17,6 +17,12 @@ export function pythonJsonStringify(value: unknown): string {
   return nonAscii.test(spaced) ? spaced.replace(nonAsciiGlobal, escapeChar) : spaced;
 }
 
+/** One string as pythonJsonStringify writes it, without the separator pass a string does not need. */
+export function pythonJsonString(text: string): string {
+  const json = JSON.stringify(text);
+  return nonAscii.test(text) ? json.replace(nonAsciiGlobal, escapeChar) : json;
+}
+
 /**
  * ", " and ": " between tokens; strings are skipped whole (they may hold commas and colons),
  * jumping to each closing quote with indexOf, so a long string (a base64 body) costs no loop

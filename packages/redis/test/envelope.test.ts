@@ -1,0 +1,39 @@
+/** encodeEnvelope (the publish path) writes exactly what pythonJsonStringify writes for kombu's envelope object. */
+import { pythonJsonStringify } from '@tq/core/adapter';
+import { describe, expect, it } from 'vitest';
+import { decodeEnvelope, encodeEnvelope, serializeEnvelope } from '../src/envelope.js';
+
+const body = new TextEncoder().encode('[[1, "é"], {}, {"callbacks": null}]');
+const headers = { lang: 'py', task: 'tâche.ünïcode', id: 'id-1', timelimit: [null, 5], argsrepr: "(1, 'é')", ignore_result: false };
+
+describe('encodeEnvelope', () => {
+  const cases = [
+    { name: 'every optional field', properties: { contentType: 'application/json', contentEncoding: 'utf-8', correlationId: 'id-1', replyTo: 'r-1', deliveryMode: 2 as const }, wirePriority: 3 },
+    { name: 'no optional field', properties: { contentType: 'application/x-custom', contentEncoding: 'binary' }, wirePriority: undefined },
+  ];
+  for (const { name, properties, wirePriority } of cases) {
+    it(`${name}: byte for byte the generic serialization of kombu's envelope object`, () => {
+      const address = { exchange: '', routingKey: 'queue:ß', deliveryTag: 'tag-1', wirePriority };
+      const text = encodeEnvelope({ body, headers, properties }, address);
+      const p = properties as { correlationId?: string; replyTo?: string; deliveryMode?: number };
+      const expected = pythonJsonStringify({
+        body: Buffer.from(body).toString('base64'),
+        'content-encoding': properties.contentEncoding,
+        'content-type': properties.contentType,
+        headers,
+        properties: {
+          ...(p.correlationId !== undefined ? { correlation_id: p.correlationId } : {}),
+          ...(p.replyTo !== undefined ? { reply_to: p.replyTo } : {}),
+          ...(p.deliveryMode !== undefined ? { delivery_mode: p.deliveryMode } : {}),
+          delivery_info: { exchange: '', routing_key: 'queue:ß' },
+          ...(wirePriority !== undefined ? { priority: wirePriority } : {}),
+          body_encoding: 'base64',
+          delivery_tag: 'tag-1',
+        },
+      });
+      expect(text).toBe(expected);
+      expect(serializeEnvelope(decodeEnvelope(text).envelope)).toBe(expected);
+      expect(decodeEnvelope(text).message.body).toEqual(new Uint8Array(body));
+    });
+  }
+});
