@@ -1,14 +1,15 @@
+import { isAscii } from 'node:buffer';
 import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from '@tq/core/adapter';
 import { ClosedError, DeliveryBuffer, MomentBatch } from '@tq/core/adapter';
 import { closeConnection, openConnection, type Redis } from './connection.js';
-import { translated, type ErrorContext } from './errors.js';
+import { toTqError, translated, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
 import { script, STORE_RESULTS } from './scripts.js';
 import type { RedisOptions } from './options.js';
 
 interface PendingStore {
   readonly key: string;
-  readonly value: Buffer;
+  readonly value: Buffer | string;
 }
 
 interface Watcher {
@@ -58,15 +59,22 @@ export class RedisResultBackend implements ResultBackend {
     return this.#client;
   }
 
-  async store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void> {
+  store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void> {
     this.#open(); // refuses a closed or unconnected backend now, not at the end of the moment
     const key = this.#keys.result(taskId);
     const ttlMs = options.ttlMs ?? this.options.resultTtlMs;
-    const value = Buffer.from(record); // a copy: it is sent after this call returns
+    // A copy (it is sent after this call returns). Celery records are ASCII JSON: as a string,
+    // the whole batch goes out as text, which ioredis writes in one piece.
+    const value = isAscii(record) ? Buffer.from(record.buffer, record.byteOffset, record.byteLength).toString('latin1') : Buffer.from(record);
+    const expiry = String(ttlMs > 0 ? Math.ceil(ttlMs) : 0);
     // A watch opened on this instance is subscribed before the record can be published.
     const watch = this.#watches.get(key);
-    if (watch) await watch.subscribed.catch(() => undefined);
-    await translated(this.#context, () => this.#stores.add(String(ttlMs > 0 ? Math.ceil(ttlMs) : 0), { key, value }));
+    const stored = watch
+      ? watch.subscribed.catch(() => undefined).then(() => this.#stores.add(expiry, { key, value }))
+      : this.#stores.add(expiry, { key, value });
+    return stored.catch((error: unknown) => {
+      throw toTqError(error, this.#context);
+    });
   }
 
   /**

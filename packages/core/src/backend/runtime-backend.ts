@@ -26,12 +26,19 @@ export class RuntimeBackend implements ResultBackend {
     return this.#lifecycle.connect(options?.signal);
   }
 
+  /** Connected: one call (a store runs per task); the retry loop takes over at the first failure. */
   #call<T>(operation: () => Promise<T>): Promise<T> {
-    return withRetry(async () => {
+    if (this.#lifecycle.open) return operation().catch((error: unknown) => this.#callWithRetry(operation, { error }));
+    return this.#callWithRetry(operation);
+  }
+
+  #callWithRetry<T>(operation: () => Promise<T>, firstFailure?: { error: unknown }): Promise<T> {
+    const attempt = async () => {
       await this.connect();
       this.#lifecycle.assertOpen();
       return operation();
-    }, this.#retry);
+    };
+    return withRetry(attempt, this.#retry, undefined, firstFailure);
   }
 
   store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void> {

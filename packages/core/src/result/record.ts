@@ -29,9 +29,19 @@ export interface ExceptionInfo {
   readonly exc_module: string;
 }
 
+let lastDoneMs = Number.NaN;
+let lastDoneText = '';
+
 /** Celery writes date_done as naive-UTC isoformat with microseconds. */
-export function celeryDate(date = new Date()): string {
-  return date.toISOString().replace('Z', '000');
+export function celeryDate(date?: Date): string {
+  if (date) return date.toISOString().replace('Z', '000');
+  // Now: a busy worker finishes many tasks per millisecond; they share the text.
+  const now = Date.now();
+  if (now !== lastDoneMs) {
+    lastDoneMs = now;
+    lastDoneText = new Date(now).toISOString().replace('Z', '000');
+  }
+  return lastDoneText;
 }
 
 export function exceptionInfo(error: unknown): ExceptionInfo {

@@ -1,5 +1,4 @@
 import type { ResultBackend } from '../backend/result-backend.js';
-import { MomentBatch } from '../broker/moment-batch.js';
 import type { Logger } from '../logger.js';
 import type { TaskRequest } from '../protocol/message.js';
 import { celeryDate, encodeRecord, exceptionInfo, type ResultRecord } from '../result/record.js';
@@ -32,7 +31,8 @@ export class ResultWriter {
   readonly #hostname: string;
   /** STARTED records queued or in flight, by task id. */
   readonly #started = new Map<string, PendingStarted>();
-  readonly #startedBatch = new MomentBatch<PendingStarted>((_, pending) => Promise.all(pending.map((p) => this.#sendStarted(p))));
+  /** STARTED records waiting for the end of this moment, in order. */
+  readonly #startedQueue: PendingStarted[] = [];
 
   constructor(backend: ResultBackend | null, options: { ttlMs: number; logger: Logger; hostname: string }) {
     this.#backend = backend;
@@ -60,22 +60,25 @@ export class ResultWriter {
 
   /**
    * `attempt` counts starts of this task id, so a task that keeps killing its executor is caught.
-   * Resolves once the record is stored, or dropped because a later record came first.
+   * Sent at the end of this moment unless a later record of the task comes first; a failure is
+   * logged (the task runs either way).
    */
-  started(request: TaskRequest, attempt = 1): Promise<void> {
-    if (!this.records(request)) return resolved;
+  started(request: TaskRequest, attempt = 1): void {
+    if (!this.records(request)) return;
     const pending: PendingStarted = { request, attempt, sent: undefined, superseded: false };
     this.#started.set(request.id, pending);
-    return this.#startedBatch.add('', pending);
+    this.#startedQueue.push(pending);
+    if (this.#startedQueue.length === 1) setImmediate(() => this.#sendStarted());
   }
 
-  #sendStarted(pending: PendingStarted): Promise<void> {
-    if (pending.superseded) return resolved;
-    const id = pending.request.id;
-    pending.sent = this.#store(pending.request, TaskState.STARTED, { pid: process.pid, hostname: this.#hostname, attempt: pending.attempt }, null).finally(() => {
-      if (this.#started.get(id) === pending) this.#started.delete(id);
-    });
-    return pending.sent;
+  #sendStarted(): void {
+    for (const pending of this.#startedQueue.splice(0)) {
+      if (pending.superseded) continue;
+      const id = pending.request.id;
+      pending.sent = this.#store(pending.request, TaskState.STARTED, { pid: process.pid, hostname: this.#hostname, attempt: pending.attempt }, null).finally(() => {
+        if (this.#started.get(id) === pending) this.#started.delete(id);
+      });
+    }
   }
 
   async #store(request: Pick<TaskRequest, 'id' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null): Promise<void> {

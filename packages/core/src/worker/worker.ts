@@ -396,7 +396,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.#events.enabled) this.#events.send('task-started', () => ({ uuid: request.id, pid: process.pid }));
     // The task does not wait for its STARTED record (a round trip per task); the writer keeps
     // the task's records in order, so STARTED never lands after PROGRESS or the outcome.
-    void writer.started(request, attempt);
+    writer.started(request, attempt);
     const outcome = await this.pool.run({ definition, request, hostname: this.hostname }, {
       updateState: async (state, meta) => {
         if (active.abandoned) return;
