@@ -1,4 +1,4 @@
-import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { Consumer, ConsumeCallback, ConsumerMessages, FetchOptions, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DeliveryBuffer, MessageDecodeError, type Delivery } from '@tq/core/adapter';
 import { deadLetter } from './dead-letter.js';
@@ -92,15 +92,30 @@ export class QueueConsumer {
         }
         lowCreditSince = undefined;
         this.#requested += credit;
-        let iterator: ConsumerMessages;
+        let received = 0;
+        const fetchOptions: FetchOptions & ConsumeCallback = {
+          max_messages: credit,
+          expires: this.#context.pullExpiresMs,
+          // A callback, not the async iterator: no promise per message. nats.js's pull
+          // implementation (shared by fetch and consume) takes it for fetch too.
+          callback: (msg) => {
+            received++;
+            this.#requested--;
+            this.#accept(msg);
+          },
+        };
+        let pull: ConsumerMessages;
         try {
-          iterator = await consumer.fetch({ max_messages: credit, expires: this.#context.pullExpiresMs });
+          pull = await consumer.fetch(fetchOptions);
         } catch (error) {
           this.#requested -= credit;
           throw error;
         }
-        this.#fetches.add(iterator);
-        void this.#drain(iterator, credit);
+        this.#fetches.add(pull);
+        void pull.closed().then(
+          (error) => this.#pullEnded(pull, credit - received, error),
+          (error: unknown) => this.#pullEnded(pull, credit - received, error),
+        );
         failures = 0;
       } catch (error) {
         if (this.#stopped) return;
@@ -118,21 +133,12 @@ export class QueueConsumer {
     }
   }
 
-  async #drain(iterator: ConsumerMessages, requested: number): Promise<void> {
-    let received = 0;
-    try {
-      for await (const msg of iterator) {
-        received++;
-        this.#requested--;
-        this.#accept(msg);
-      }
-    } catch (error) {
-      if (!this.#stopped) this.#pullError = error;
-    } finally {
-      this.#requested -= requested - received;
-      this.#fetches.delete(iterator);
-      this.#wakeUp();
-    }
+  /** A pull finished (all received, expired, stopped or failed): its unused credit is free again. */
+  #pullEnded(pull: ConsumerMessages, unreceived: number, error: unknown): void {
+    if (error && !this.#stopped) this.#pullError = error;
+    this.#requested -= unreceived;
+    this.#fetches.delete(pull);
+    this.#wakeUp();
   }
 
   #accept(msg: JsMsg): void {

@@ -287,7 +287,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       eta: request.headers['eta'] ?? null,
       expires: request.headers['expires'] ?? null,
     }));
-    const attempt = await this.#attempt(delivery, request);
+    // A first delivery is attempt 1 without a look at the backend (no await on the hot path).
+    const attempt = !delivery.redelivered && !this.#lostRuns.has(request.id) ? 1 : await this.#attempt(delivery, request);
     const poisonThreshold = this.#options.poisonThreshold ?? 3;
     if (attempt > poisonThreshold) {
       this.#slots.release();
@@ -415,16 +416,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #track(work: Promise<void>): void {
-    const tracked = work
-      .catch((error: unknown) => this.#logger.error(`internal error finishing a task: ${(error as Error).stack ?? String(error)}`))
-      .finally(() => this.#finishing.delete(tracked));
+    const tracked: Promise<void> = work.then(
+      () => void this.#finishing.delete(tracked),
+      (error: unknown) => {
+        this.#finishing.delete(tracked);
+        this.#logger.error(`internal error finishing a task: ${(error as Error).stack ?? String(error)}`);
+      },
+    );
     this.#finishing.add(tracked);
   }
 
   async #finish(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, outcome: RunOutcome, runtimeMs: number): Promise<void> {
     const writer = this.#writer;
     if (outcome.ok) {
-      await writer.success(request, outcome.value);
+      if (writer.records(request)) await writer.success(request, outcome.value);
       this.stats.succeeded++;
       if (this.listenerCount('task-succeeded') > 0) this.emit('task-succeeded', { id: request.id, name: request.task, result: outcome.value, runtimeMs });
       if (this.#events.enabled) this.#events.send('task-succeeded', () => ({ uuid: request.id, result: JSON.stringify(outcome.value) ?? 'None', runtime: runtimeMs / 1000 }));
@@ -535,14 +540,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await deadLetter(this.#broker, delivery, queue, { message: reason, code }, this.#deadLetterOptions());
   }
 
-  async #settle(delivery: Delivery, how: 'ack' | 'requeue'): Promise<void> {
+  #settle(delivery: Delivery, how: 'ack' | 'requeue'): Promise<void> {
+    let settled: Promise<void>;
     try {
-      if (how === 'ack') await delivery.ack();
-      else await delivery.reject(true);
+      settled = how === 'ack' ? delivery.ack() : delivery.reject(true);
     } catch (error) {
+      settled = Promise.reject(error);
+    }
+    return settled.catch((error: unknown) => {
       // The broker will redeliver an unsettled message: at-least-once, never lost.
       this.#logger.warn(`could not ${how} a delivery: ${(error as Error).message}`);
-    }
+    });
   }
 
   #listenForControl(broker: RuntimeBroker): void {
