@@ -31,4 +31,14 @@ describe('MomentBatch', () => {
     expect((results[1] as PromiseRejectedResult).reason.message).toBe('bad failed');
     expect((results[3] as PromiseRejectedResult).reason.message).toBe('thrown');
   });
+
+  it('hands each caller its own result when the batch returns one per item', async () => {
+    const calls: number[] = [];
+    const batch = new MomentBatch<number, string>(async (_, items) => {
+      calls.push(items.length);
+      return items.map((n) => `#${n}`);
+    });
+    expect(await Promise.all([1, 2, 3].map((n) => batch.add('k', n)))).toEqual(['#1', '#2', '#3']);
+    expect(calls).toEqual([3]);
+  });
 });

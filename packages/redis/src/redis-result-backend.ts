@@ -36,6 +36,7 @@ export class RedisResultBackend implements ResultBackend {
   readonly #keys: RedisKeys;
   readonly #context: ErrorContext;
   readonly #watches = new Map<string, Watch>();
+  readonly #fetches = new MomentBatch<string, Buffer | null>((_, keys) => this.#open().mgetBuffer(...keys), { maxItems: 500 });
   readonly #stores = new MomentBatch<PendingStore>((ttlMs, stores) => this.#storeAll(ttlMs, stores), { maxItems: 500 });
   #client: Redis | undefined;
   #subscriber: Promise<Redis> | undefined;
@@ -87,10 +88,15 @@ export class RedisResultBackend implements ResultBackend {
     return script(this.#open(), 'tqStoreResults', STORE_RESULTS, 'first-argument')(keys.length, ...keys, ttlMs, ...values);
   }
 
-  async fetch(taskId: string): Promise<Uint8Array | null> {
-    const client = this.#open();
-    const value = await translated(this.#context, () => client.getBuffer(this.#keys.result(taskId)));
-    return value === null ? null : new Uint8Array(value);
+  /** The reads of one moment share one MGET (a worker without broadcast reads a record per task). */
+  fetch(taskId: string): Promise<Uint8Array | null> {
+    this.#open();
+    return this.#fetches.add('', this.#keys.result(taskId)).then(
+      (value) => (value === null ? null : new Uint8Array(value)),
+      (error: unknown) => {
+        throw toTqError(error, this.#context);
+      },
+    );
   }
 
   /** Subscribes first, then reads the current record, so no update between the two is missed. */

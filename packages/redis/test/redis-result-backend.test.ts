@@ -62,6 +62,16 @@ describe('RedisResultBackend', () => {
     controller.abort();
   });
 
+  it('concurrent fetches (one MGET per moment) each get their own record, or null', async () => {
+    const b = await backend();
+    const stored = Array.from({ length: 50 }, () => newId());
+    await Promise.all(stored.map((id, i) => b.store(id, record(id, 'SUCCESS', i), {})));
+    const missing = randomUUID();
+    const fetched = await Promise.all([...stored, missing].map((id) => b.fetch(id)));
+    expect(fetched.slice(0, -1).map((bytes) => decodeRecord(bytes!).result)).toEqual(stored.map((_, i) => i));
+    expect(fetched.at(-1)).toBeNull();
+  });
+
   it('honours ?result_expires= and a per-store ttlMs; ttlMs 0 means no expiry', async () => {
     const b = await backend({ result_expires: '120' });
     const [a, c, d] = [newId(), newId(), newId()];
