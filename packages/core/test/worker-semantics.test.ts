@@ -61,6 +61,25 @@ describe('countdown and ETA', () => {
     await worker.stop();
   });
 
+  it('a task waiting for its SUCCESS record does not hold a prefetch slot', async () => {
+    app = memoryApp();
+    const starts: number[] = [];
+    app.task('tq.quick', () => void starts.push(Date.now()));
+    const worker = app.worker({ concurrency: 1, prefetchMultiplier: 1 });
+    await worker.start();
+    const backend = (await app.backend())!;
+    const store = backend.store.bind(backend);
+    backend.store = async (id, record, options) => {
+      await sleep(300); // a slow backend
+      return store(id, record, options);
+    };
+    const results = [await app.sendTask('tq.quick'), await app.sendTask('tq.quick')];
+    await Promise.all(results.map((r) => r.get({ timeout: 5000 })));
+    // Window of 1: without the allowance the second task would wait for the first one's record and ack.
+    expect(starts[1]! - starts[0]!).toBeLessThan(200);
+    await worker.stop();
+  });
+
   it('keeps the lease of a held ETA task so it is not redelivered', async () => {
     const name = `lease${randomUUID().slice(0, 6)}`;
     app = createApp({ broker: `memory://${name}?visibilityTimeoutMs=150&delayedDelivery=false`, resultBackend: `memory://${name}`, adapters: [createMemoryAdapter()], logLevel: 'silent' });

@@ -108,6 +108,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #consumeController = new AbortController();
   readonly #active = new Map<Delivery, Active>();
   readonly #held = new Map<Delivery, Held>();
+  readonly #heldCount = new Map<string, number>();
+  /** Tasks of each queue that succeeded and wait for their SUCCESS record before their ack. */
+  readonly #recordingCount = new Map<string, number>();
   readonly #consumers = new Map<string, Consumer>();
   readonly #loops: Promise<void>[] = [];
   readonly #revoked = new RevokedSet();
@@ -366,7 +369,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.#dispatch(delivery, request, definition, queue, attempt);
     }, waitMs);
     this.#held.set(delivery, { request, queue, timer, reason, stopLease: this.#leases.keep(delivery) });
-    this.#resizePrefetch(queue);
+    this.#count(this.#heldCount, queue, 1);
   }
 
   #release(delivery: Delivery): Held | undefined {
@@ -375,14 +378,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#held.delete(delivery);
     clearTimeout(held.timer);
     held.stopLease();
-    this.#resizePrefetch(held.queue);
+    this.#count(this.#heldCount, held.queue, -1);
     return held;
   }
 
+  /**
+   * The window of unacked deliveries: `prefetch` waiting or running, plus the held ones (ETA,
+   * rate limit), plus tasks that succeeded and wait for their SUCCESS record before their ack
+   * (at most another `prefetch` of those: a slow backend must not make the window unbounded).
+   * Neither kind is work waiting for an executor: counting them would leave executors idle
+   * for a result-store round trip per task.
+   */
   #resizePrefetch(queue: string): void {
-    let held = 0;
-    for (const h of this.#held.values()) if (h.queue === queue) held++;
-    this.#consumers.get(queue)?.setPrefetch?.(this.prefetch + held);
+    const held = this.#heldCount.get(queue) ?? 0;
+    const recording = Math.min(this.#recordingCount.get(queue) ?? 0, this.prefetch);
+    this.#consumers.get(queue)?.setPrefetch?.(this.prefetch + held + recording);
+  }
+
+  #count(counts: Map<string, number>, queue: string, change: 1 | -1): void {
+    counts.set(queue, (counts.get(queue) ?? 0) + change);
+    this.#resizePrefetch(queue);
   }
 
   async #execute(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, attempt: number): Promise<void> {
@@ -429,7 +444,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async #finish(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, outcome: RunOutcome, runtimeMs: number): Promise<void> {
     const writer = this.#writer;
     if (outcome.ok) {
-      if (writer.records(request)) await writer.success(request, outcome.value);
+      if (writer.records(request)) {
+        this.#count(this.#recordingCount, queue, 1);
+        try {
+          await writer.success(request, outcome.value);
+        } finally {
+          this.#count(this.#recordingCount, queue, -1);
+        }
+      }
       this.stats.succeeded++;
       if (this.listenerCount('task-succeeded') > 0) this.emit('task-succeeded', { id: request.id, name: request.task, result: outcome.value, runtimeMs });
       if (this.#events.enabled) this.#events.send('task-succeeded', () => ({ uuid: request.id, result: JSON.stringify(outcome.value) ?? 'None', runtime: runtimeMs / 1000 }));

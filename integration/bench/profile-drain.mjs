@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+/**
+ * One tq drain in this process, measured for profiling rather than comparison: fills a queue,
+ * then times a worker draining it and reports the rate and the CPU spent per task between the
+ * first and the last completion (user + system, every thread of the process). Optionally writes
+ * a CPU profile (for profile-summary.mjs) or an allocation profile of the drain alone.
+ *
+ *   node integration/bench/profile-drain.mjs --broker redis --tasks 30000 --concurrency 10 [--stored]
+ *     [--prefetch-multiplier 4] [--cpu-profile /tmp/drain.cpuprofile] [--heap-profile /tmp/drain.heapprofile]
+ *
+ * Uses the packages' dist (run `npm run bench` or `tsc -b` first); brokers as in lib/endpoints.mjs.
+ * A single figure moves by ±10 % between runs on a shared machine: compare medians of a few runs.
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { parseArgs } from 'node:util';
+import { createApp } from '@tq/core';
+import { noopTask } from './lib/payload.mjs';
+import { tqTarget } from './lib/tq-targets.mjs';
+
+const { values: flags } = parseArgs({
+  options: {
+    broker: { type: 'string', default: 'redis' },
+    tasks: { type: 'string', default: '30000' },
+    concurrency: { type: 'string', default: '10' },
+    stored: { type: 'boolean', default: false },
+    'prefetch-multiplier': { type: 'string' },
+    'cpu-profile': { type: 'string' },
+    'heap-profile': { type: 'string' },
+  },
+});
+const tasks = Number(flags.tasks);
+const concurrency = Number(flags.concurrency);
+const ignoreResult = !flags.stored;
+
+const target = await tqTarget(flags.broker);
+const openApp = () => {
+  const app = createApp({
+    broker: target.brokerUrl,
+    resultBackend: target.resultUrl,
+    adapters: target.adapters,
+    brokerOptions: target.brokerOptions,
+    logLevel: 'silent',
+  });
+  app.task(noopTask, () => null);
+  return app;
+};
+
+const ids = [];
+const producer = openApp();
+let next = 0;
+await Promise.all(
+  Array.from({ length: 500 }, async () => {
+    while (next < tasks) {
+      next++;
+      const result = await producer.sendTask(noopTask, [next, next + 1], {}, { queue: target.queue, ignoreResult });
+      if (!ignoreResult) ids.push(result.id);
+    }
+  }),
+);
+await producer.close();
+
+const session = new Session();
+session.connect();
+const workerApp = openApp();
+const worker = workerApp.worker({
+  queues: [target.queue],
+  concurrency,
+  ...(flags['prefetch-multiplier'] ? { prefetchMultiplier: Number(flags['prefetch-multiplier']) } : {}),
+});
+let completed = 0;
+let firstAt = 0;
+let cpuAtFirst;
+let finish;
+const finished = new Promise((resolve) => (finish = resolve));
+worker.on('task-succeeded', () => {
+  if (completed === 0) {
+    // From the first completion: connection set-up and (Kafka) the group join are left out.
+    firstAt = performance.now();
+    cpuAtFirst = process.cpuUsage();
+    if (flags['cpu-profile']) void session.post('Profiler.enable').then(() => session.post('Profiler.start'));
+    if (flags['heap-profile']) {
+      void session
+        .post('HeapProfiler.enable')
+        .then(() => session.post('HeapProfiler.startSampling', { samplingInterval: 8192, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true }));
+    }
+  }
+  if (++completed === tasks) finish();
+});
+await worker.start();
+await finished;
+const ms = performance.now() - firstAt;
+const cpu = process.cpuUsage(cpuAtFirst);
+if (flags['cpu-profile']) writeFileSync(flags['cpu-profile'], JSON.stringify((await session.post('Profiler.stop')).profile));
+if (flags['heap-profile']) writeFileSync(flags['heap-profile'], JSON.stringify((await session.post('HeapProfiler.stopSampling')).profile));
+const perTask = (micros) => (micros / tasks).toFixed(1);
+console.log(
+  `${flags.broker} drain of ${tasks} at c=${concurrency}, results ${ignoreResult ? 'ignored' : 'stored'}: ` +
+    `${Math.round(((tasks - 1) * 1000) / ms)} tasks/s, CPU ${perTask(cpu.user + cpu.system)} µs per task (user ${perTask(cpu.user)}, system ${perTask(cpu.system)})`,
+);
+await worker.stop();
+await workerApp.close();
+await target.cleanup(ids);
+session.disconnect();
