@@ -78,19 +78,20 @@ export class RedisConsumer {
       const deadLetterQueue = `${this.queue}${deadLetterSuffix}`;
       // Popped and recorded as unacked, not yet read: counted against prefetch, returned on stop.
       const unread: RedisDelivery[] = [];
-      const accept = async (raw: string, tag: string): Promise<void> => {
+      // Synchronous for a good envelope (no await per message); a promise while a bad one is moved aside.
+      const accept = (raw: string, tag: string): Promise<unknown> | undefined => {
         let decoded: DecodedEnvelope;
         try {
           decoded = decodeEnvelope(raw);
         } catch {
           // Not a kombu envelope: keep it for inspection rather than looping on it or dropping it.
-          await taker.deadLetter(tag, raw, deadLetterQueue);
-          return;
+          return taker.deadLetter(tag, raw, deadLetterQueue);
         }
         const delivery = new RedisDelivery(decoded, tag, this.queue, deadLetterQueue, store, context, this.#hooks);
         this.#unacked.add(delivery);
         this.#deps.outstanding.add(delivery);
         unread.push(delivery);
+        return undefined;
       };
       // Chained, so a second caller (abort, then the iteration's end) waits for the first one's work.
       let returning = Promise.resolve();
@@ -102,14 +103,23 @@ export class RedisConsumer {
 
       // Takes a batch atomically (pop + unacked record in one script). A fresh tag per delivery:
       // a restored message keeps kombu's old tag, and a late ack from its previous (presumed
-      // dead) owner must not erase the new owner's unacked record. Resolves to how many it took.
+      // dead) owner must not erase the new owner's unacked record. Tags are this consumer's
+      // random prefix and a counter. Resolves to how many it took.
+      let tagPrefix = `${randomUUID()}.`;
+      let nextTag = 0;
       let taking: Promise<number> | undefined;
       const take = (room: number): Promise<number> => {
-        const tags = Array.from({ length: Math.min(room, MAX_BATCH) }, () => randomUUID());
+        const wanted = Math.min(room, MAX_BATCH);
+        if (nextTag > 1e12) [tagPrefix, nextTag] = [`${randomUUID()}.`, 0]; // keeps tags short integers
+        const [prefix, first] = [tagPrefix, nextTag];
+        nextTag += wanted;
         taking = taker
-          .popAndRecord(this.queue, lists, tags)
+          .popAndRecord(this.queue, lists, prefix, first, wanted)
           .then(async (batch) => {
-            for (const [i, [, raw]] of batch.entries()) await accept(raw, tags[i]!);
+            for (const [i, [, raw]] of batch.entries()) {
+              const rejected = accept(raw, `${prefix}${first + i}`);
+              if (rejected) await rejected;
+            }
             queueEmpty = batch.length === 0;
             return batch.length;
           })

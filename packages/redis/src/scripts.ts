@@ -41,19 +41,22 @@ return 0
  * Take up to N messages and record them as unacked in one atomic step (kombu's RPOP + QoS.append,
  * minus the window between them), lists in priority-step order.
  * KEYS: unacked hash, unacked_index zset, then the queue's lists (step 0 first).
- * ARGV: score (epoch seconds), the queue name as JSON, then one fresh delivery tag per message wanted.
+ * ARGV: score (epoch seconds), the queue name as JSON, a delivery-tag prefix, the first tag
+ * number, how many messages are wanted. The k-th message taken (from 0) is recorded under the
+ * tag prefix .. (first + k): a fresh tag per delivery without sending one per message.
  * The hash entry is kombu's [envelope, exchange, routing_key], built by concatenation so the
  * envelope keeps its exact bytes; exchange "" + the queue routes a restore straight back here.
  * Returns a flat array: list, message, list, message, …
  */
 export const POP_AND_RECORD = `
 local popped = {}
-local wanted = #ARGV - 2
+local first = tonumber(ARGV[4])
+local wanted = tonumber(ARGV[5])
 local list = 3
 while #popped < wanted * 2 and list <= #KEYS do
   local message = redis.call('RPOP', KEYS[list])
   if message then
-    local tag = ARGV[2 + #popped / 2 + 1]
+    local tag = ARGV[3] .. string.format('%d', first + #popped / 2)
     redis.call('HSET', KEYS[1], tag, '[' .. message .. ', "", ' .. ARGV[2] .. ']')
     redis.call('ZADD', KEYS[2], ARGV[1], tag)
     popped[#popped + 1] = KEYS[list]

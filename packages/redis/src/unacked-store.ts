@@ -40,17 +40,20 @@ export class UnackedStore {
   }
 
   /**
-   * Pops up to `tags.length` messages from `lists` (in order) and records each as unacked under
-   * the next tag, atomically. Returns [list, message] pairs in pop order.
+   * Pops up to `wanted` messages from `lists` (in order) and records each as unacked, the k-th
+   * under the tag `${tagPrefix}${firstTag + k}`, atomically. Returns [list, message] pairs in
+   * pop order.
    */
-  async popAndRecord(queue: string, lists: readonly string[], tags: readonly string[]): Promise<Array<[string, string]>> {
+  async popAndRecord(queue: string, lists: readonly string[], tagPrefix: string, firstTag: number, wanted: number): Promise<Array<[string, string]>> {
     const flat = (await script(this.#client, 'tqPopAndRecord', POP_AND_RECORD, 2 + lists.length)(
       this.#keys.unacked,
       this.#keys.unackedIndex,
       ...lists,
       nowSeconds(),
       pythonJsonStringify(queue),
-      ...tags,
+      tagPrefix,
+      firstTag,
+      wanted,
     )) as string[];
     const pairs: Array<[string, string]> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
