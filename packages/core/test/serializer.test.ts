@@ -57,3 +57,19 @@ describe('accept list', () => {
     }
   });
 });
+
+describe('encodeRecord', () => {
+  it('writes the usual record shape field by field, byte for byte what the generic writer writes', async () => {
+    const { encodeRecord } = await import('../src/result/record.js');
+    const records = [
+      { status: 'SUCCESS', result: { é: [1, 'a,b: c'], n: null }, traceback: null, children: [], date_done: '2026-11-26T06:00:00.000000', task_id: 'id-1' },
+      { status: 'FAILURE', result: { exc_type: 'RangeError', exc_message: ['too far'], exc_module: 'builtins' }, traceback: 'RangeError: too far\n    at x', children: [], date_done: '2026-11-26T06:00:00.000000', task_id: 'id-2' },
+      { status: 'STARTED', result: { pid: 1, hostname: 'h', attempt: 1 }, traceback: null, children: [], date_done: null, task_id: 'ü-3' },
+      { status: 'SUCCESS', result: undefined, traceback: null, children: [], date_done: null, task_id: 'id-4' },
+      { status: 'SUCCESS', result: 1, traceback: null, children: ['c'], date_done: null, task_id: 'id-5', name: 'x' },
+    ] as const;
+    for (const record of records) {
+      expect(new TextDecoder().decode(encodeRecord(record))).toBe(pythonJsonStringify(record));
+    }
+  });
+});

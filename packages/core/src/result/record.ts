@@ -1,5 +1,5 @@
 import { MessageDecodeError } from '../errors.js';
-import { jsonSerializer } from '../serializer/json.js';
+import { jsonSerializer, pythonJsonString, pythonJsonStringify } from '../serializer/json.js';
 import { exceptionStates, type TaskStateName } from './states.js';
 
 /**
@@ -62,8 +62,25 @@ export function exceptionMessage(info: ExceptionInfo): string {
   return parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join(', ');
 }
 
+const recordEncoder = new TextEncoder();
+const baseRecordKeys = ['status', 'result', 'traceback', 'children', 'date_done', 'task_id'];
+
+/**
+ * The record's JSON as Python's json.dumps writes it. The usual shape (the six base fields, in
+ * Celery's order, no children) is written field by field, which skips the separator pass over
+ * the whole record; anything else goes through the generic writer. Both give the same bytes.
+ */
 export function encodeRecord(record: ResultRecord): Uint8Array {
-  return jsonSerializer.encode(record);
+  const keys = Object.keys(record);
+  const omitted = record.result === undefined || typeof record.result === 'function' || typeof record.result === 'symbol'; // JSON drops the key
+  if (omitted || keys.length !== baseRecordKeys.length || keys.some((key, i) => key !== baseRecordKeys[i]) || record.children.length > 0) {
+    return jsonSerializer.encode(record);
+  }
+  const text =
+    `{"status": ${pythonJsonString(record.status)}, "result": ${pythonJsonStringify(record.result)}, ` +
+    `"traceback": ${record.traceback === null ? 'null' : pythonJsonString(record.traceback)}, "children": [], ` +
+    `"date_done": ${record.date_done === null ? 'null' : pythonJsonString(record.date_done)}, "task_id": ${pythonJsonString(record.task_id)}}`;
+  return recordEncoder.encode(text);
 }
 
 export function decodeRecord(bytes: Uint8Array): ResultRecord {

@@ -1,4 +1,4 @@
-import type { ResultBackend } from '../backend/result-backend.js';
+import type { ResultBackend, StoreOptions } from '../backend/result-backend.js';
 import type { Logger } from '../logger.js';
 import type { TaskRequest } from '../protocol/message.js';
 import { celeryDate, encodeRecord, exceptionInfo, type ResultRecord } from '../result/record.js';
@@ -92,11 +92,11 @@ export class ResultWriter {
       task_id: request.id,
     };
     try {
-      await this.#backend!.store(request.id, encodeRecord(record), {
-        ttlMs: this.#ttlMs,
-        ...(request.properties.replyTo !== undefined ? { replyTo: request.properties.replyTo } : {}),
-        ...(request.properties.correlationId !== undefined ? { correlationId: request.properties.correlationId } : {}),
-      });
+      const { replyTo, correlationId } = request.properties;
+      const options: { -readonly [K in keyof StoreOptions]: StoreOptions[K] } = { ttlMs: this.#ttlMs };
+      if (replyTo !== undefined) options.replyTo = replyTo;
+      if (correlationId !== undefined) options.correlationId = correlationId;
+      await this.#backend!.store(request.id, encodeRecord(record), options);
     } catch (error) {
       // The task's outcome stands; only its record is lost. Say so loudly.
       this.#logger.error(`could not store ${status} for task ${request.id}: ${(error as Error).message}`);
