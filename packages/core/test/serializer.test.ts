@@ -19,6 +19,35 @@ describe('pythonJsonStringify writes what Python json.dumps writes', () => {
     const value = { args: [1, 'two', { three: [3] }], unicode: 'ü' };
     expect(jsonSerializer.decode(jsonSerializer.encode(value))).toEqual(value);
   });
+
+  it("follows JSON.stringify's rules: toJSON, boxed primitives, omitted and nulled members, key order, lone surrogates", () => {
+    const spaced = (value: unknown) => {
+      const json = JSON.stringify(value)!;
+      let out = '';
+      let inString = false;
+      for (let i = 0; i < json.length; i++) {
+        const c = json[i]!;
+        out += c;
+        if (c === '"' && json[i - 1] !== '\\') inString = !inString;
+        else if (!inString && (c === ',' || c === ':')) out += ' ';
+      }
+      return out.replace(/[\u0080-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    };
+    const values: unknown[] = [
+      { date: new Date(0), boxed: [new Number(1), new String('s'), new Boolean(false)], custom: { toJSON: (key: string) => `k=${key}` } },
+      { gone: undefined, fn: () => 1, sym: Symbol('x'), kept: 1, list: [undefined, () => 1, Symbol('y')], 2: 'two', 1: 'one' },
+      [NaN, Infinity, -0, 1e-7, 123456789012345680000],
+      { lone: '\ud800', map: new Map([[1, 2]]), typed: new Uint8Array([1, 2]) },
+    ];
+    for (const value of values) expect(pythonJsonStringify(value)).toBe(spaced(value));
+    expect(() => pythonJsonStringify({ n: 1n })).toThrow(TypeError);
+    const cycle: Record<string, unknown> = {};
+    cycle['self'] = cycle;
+    expect(() => pythonJsonStringify(cycle)).toThrow(/circular/);
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 3_000; i++) deep = [deep];
+    expect(pythonJsonStringify(deep)).toBe(JSON.stringify(deep));
+  });
 });
 
 describe('accept list', () => {

@@ -11,10 +11,76 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * Dates are written as ISO strings; undefined object members are omitted, as JSON.stringify does.
  */
 export function pythonJsonStringify(value: unknown): string {
+  let json: string | undefined;
+  try {
+    json = writeValue(value, '');
+  } catch (error) {
+    // Circular or too deep for the stack: JSON.stringify then throws its standard error (a
+    // TypeError naming the cycle), or writes a value only it could reach, spaced afterwards.
+    if (!(error instanceof RangeError)) throw error;
+    return spacedStringify(value);
+  }
+  if (json === undefined) throw new TypeError('value is not JSON-serializable');
+  return json;
+}
+
+/** The same text by JSON.stringify and a pass over its output (the fallback for very deep values). */
+function spacedStringify(value: unknown): string {
   const json = JSON.stringify(value);
   if (json === undefined) throw new TypeError('value is not JSON-serializable');
   const spaced = spaceSeparators(json);
   return nonAscii.test(spaced) ? spaced.replace(nonAsciiGlobal, escapeChar) : spaced;
+}
+
+/** `"key": ` for the keys seen most (message headers, record fields): written once, reused. */
+const keyTexts = new Map<string, string>();
+function keyText(key: string): string {
+  let text = keyTexts.get(key);
+  if (text === undefined) {
+    text = `${pythonJsonString(key)}: `;
+    if (keyTexts.size < 10_000) keyTexts.set(key, text);
+  }
+  return text;
+}
+
+/**
+ * JSON.stringify's algorithm (toJSON, boxed primitives, members omitted or nulled, key order)
+ * writing Python's separators directly: faster than spacing JSON.stringify's output afterwards,
+ * and this runs several times per message. undefined = nothing to write (as JSON.stringify).
+ */
+function writeValue(value: unknown, key: string): string | undefined {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return pythonJsonString(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      throw new TypeError('Do not know how to serialize a BigInt');
+    case 'object': {
+      const toJSON = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') return writeValue(toJSON.call(value, key), key);
+      if (value instanceof Number || value instanceof String || value instanceof Boolean) return writeValue(value.valueOf(), key);
+      if (Array.isArray(value)) {
+        let text = '[';
+        for (let i = 0; i < value.length; i++) text += `${i === 0 ? '' : ', '}${writeValue(value[i], String(i)) ?? 'null'}`;
+        return `${text}]`;
+      }
+      let text = '{';
+      let first = true;
+      for (const name of Object.keys(value)) {
+        const member = writeValue((value as Record<string, unknown>)[name], name);
+        if (member === undefined) continue;
+        text += `${first ? '' : ', '}${keyText(name)}${member}`;
+        first = false;
+      }
+      return `${text}}`;
+    }
+    default:
+      return undefined; // undefined, functions, symbols
+  }
 }
 
 /** One string as pythonJsonStringify writes it, without the separator pass a string does not need. */
