@@ -109,6 +109,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #active = new Map<Delivery, Active>();
   readonly #held = new Map<Delivery, Held>();
   readonly #heldCount = new Map<string, number>();
+  /** The broker has no broadcast channel and there is a backend: read revocations from it before each task. */
+  #revocationsInBackend = false;
   /** Tasks of each queue that succeeded and wait for their SUCCESS record before their ack. */
   readonly #recordingCount = new Map<string, number>();
   readonly #consumers = new Map<string, Consumer>();
@@ -171,6 +173,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#state = 'running';
     const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend(), this.pool.start()]);
     this.#broker = broker;
+    // Without broadcast, revocations reach the worker only as REVOKED records in the backend.
+    this.#revocationsInBackend = !broker.capabilities.broadcast && backend !== null;
     this.#writer = new ResultWriter(backend, { ttlMs: this.app.config.resultTtlMs, logger: this.#logger, hostname: this.hostname });
     this.#events = new EventDispatcher(broker, { enabled: this.#options.events ?? false, hostname: this.hostname, logger: this.#logger });
     this.#leases = new LeaseKeeper(broker.capabilities, this.#logger);
@@ -311,7 +315,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * (releasing the slot), run the rest. Runs again for a held task when its time comes.
    */
   async #dispatch(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, attempt: number): Promise<void> {
-    if (this.#revoked.has(request.id) || (!this.#broker.capabilities.broadcast && (await this.#revokedInBackend(request.id)))) {
+    if (this.#revoked.has(request.id) || (this.#revocationsInBackend && (await this.#revokedInBackend(request.id)))) {
       this.#slots.release();
       await this.#revoke(delivery, request, 'revoked');
       return;
