@@ -80,6 +80,25 @@ describe('countdown and ETA', () => {
     await worker.stop();
   });
 
+  it('a redelivered task whose STARTED record was replaced by PROGRESS still counts its starts (poison detection)', async () => {
+    app = memoryApp();
+    app.task('tq.progressThenHang', async function () {
+      await this.updateState('PROGRESS', { step: 1 });
+      await new Promise(() => undefined); // never finishes: its worker dies with it (a forced stop here)
+    });
+    const first = app.worker({ concurrency: 1 });
+    await first.start();
+    const result = await app.sendTask('tq.progressThenHang');
+    const deadline = Date.now() + 5000;
+    while ((await result.state()) !== 'PROGRESS' && Date.now() < deadline) await sleep(10);
+    await first.stop({ force: true }); // the message goes back, flagged redelivered
+    const second = app.worker({ concurrency: 1, poisonThreshold: 1 });
+    await second.start();
+    const error = (await result.get({ timeout: 5000 }).catch((e: unknown) => e)) as Error & { excMessage?: string };
+    expect(error.excMessage).toContain('poison');
+    await second.stop();
+  });
+
   it('keeps the lease of a held ETA task so it is not redelivered', async () => {
     const name = `lease${randomUUID().slice(0, 6)}`;
     app = createApp({ broker: `memory://${name}?visibilityTimeoutMs=150&delayedDelivery=false`, resultBackend: `memory://${name}`, adapters: [createMemoryAdapter()], logLevel: 'silent' });

@@ -21,6 +21,12 @@ export interface ResultRecord {
   readonly worker?: string | null;
   readonly retries?: number | null;
   readonly queue?: string | null;
+  /**
+   * tq's count of starts of this task id, on the records a worker writes while the task runs
+   * (STARTED, PROGRESS and other custom states), so poison detection survives a PROGRESS
+   * overwriting STARTED. Celery ignores keys it does not know.
+   */
+  readonly tq_attempt?: number;
 }
 
 export interface ExceptionInfo {

@@ -31,6 +31,8 @@ export class ResultWriter {
   readonly #hostname: string;
   /** STARTED records queued or in flight, by task id. */
   readonly #started = new Map<string, PendingStarted>();
+  /** Start counts of the tasks running now, written into their in-progress records (tq_attempt). */
+  readonly #attempts = new Map<string, number>();
   /** STARTED records waiting for the end of this moment, in order. */
   readonly #startedQueue: PendingStarted[] = [];
 
@@ -65,6 +67,7 @@ export class ResultWriter {
    */
   started(request: TaskRequest, attempt = 1): void {
     if (!this.records(request)) return;
+    this.#attempts.set(request.id, attempt);
     const pending: PendingStarted = { request, attempt, sent: undefined, superseded: false };
     this.#started.set(request.id, pending);
     this.#startedQueue.push(pending);
@@ -83,6 +86,10 @@ export class ResultWriter {
 
   async #store(request: Pick<TaskRequest, 'id' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null): Promise<void> {
     const ready = status === TaskState.SUCCESS || status === TaskState.FAILURE || status === TaskState.REVOKED;
+    // The run is over with its outcome (or a retry, which is a new delivery): no more start count.
+    const running = !ready && status !== TaskState.RETRY;
+    const attempt = running ? this.#attempts.get(request.id) : undefined;
+    if (!running) this.#attempts.delete(request.id);
     const record: ResultRecord = {
       status,
       result: result === undefined ? null : result,
@@ -90,6 +97,7 @@ export class ResultWriter {
       children: [],
       date_done: ready ? celeryDate() : null,
       task_id: request.id,
+      ...(attempt !== undefined ? { tq_attempt: attempt } : {}),
     };
     try {
       const { replyTo, correlationId } = request.properties;

@@ -516,7 +516,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (bytes) {
       const record = decodeRecord(bytes);
       const meta = record.result as { attempt?: unknown } | null;
-      if (record.status === TaskState.STARTED && typeof meta?.attempt === 'number') recorded = meta.attempt;
+      // tq_attempt is on every in-progress record (a PROGRESS may have replaced STARTED).
+      if (typeof record.tq_attempt === 'number') recorded = record.tq_attempt;
+      else if (record.status === TaskState.STARTED && typeof meta?.attempt === 'number') recorded = meta.attempt;
     }
     return Math.max(recorded, lost) + 1;
   }
