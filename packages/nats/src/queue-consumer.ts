@@ -112,10 +112,10 @@ export class QueueConsumer {
           throw error;
         }
         this.#fetches.add(pull);
-        void pull.closed().then(
-          (error) => this.#pullEnded(pull, credit - received, error),
-          (error: unknown) => this.#pullEnded(pull, credit - received, error),
-        );
+        void pull
+          .closed()
+          .catch((error: unknown) => error)
+          .then((error) => this.#pullEnded(pull, credit - received, error));
         failures = 0;
       } catch (error) {
         if (this.#stopped) return;

@@ -72,23 +72,9 @@ export function encodeEnvelope(message: BrokerMessage, address: EnvelopeAddress)
   );
 }
 
-const envelopeKeys = ['body', 'content-encoding', 'content-type', 'headers', 'properties'];
-const base64Text = /^[A-Za-z0-9+/=]*$/;
-
-/**
- * The exact text kombu would write for this envelope. The body, often most of the bytes, is
- * written as it is when it is base64 (nothing in it needs escaping) instead of being scanned
- * with the rest; an envelope with other keys or key order goes through pythonJsonStringify whole.
- */
+/** The exact text kombu would write for this envelope (restores and dead letters; publishes use encodeEnvelope). */
 export function serializeEnvelope(envelope: Envelope): string {
-  const keys = Object.keys(envelope);
-  if (keys.length !== envelopeKeys.length || keys.some((key, i) => key !== envelopeKeys[i])) return pythonJsonStringify(envelope);
-  const body = base64Text.test(envelope.body) ? `"${envelope.body}"` : pythonJsonStringify(envelope.body);
-  return (
-    `{"body": ${body}, "content-encoding": ${pythonJsonStringify(envelope['content-encoding'])}, ` +
-    `"content-type": ${pythonJsonStringify(envelope['content-type'])}, "headers": ${pythonJsonStringify(envelope.headers)}, ` +
-    `"properties": ${pythonJsonStringify(envelope.properties)}}`
-  );
+  return pythonJsonStringify(envelope);
 }
 
 /** The envelope as kombu restores it: flagged redelivered in headers and delivery_info. */

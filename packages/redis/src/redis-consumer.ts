@@ -199,10 +199,7 @@ export class RedisConsumer {
       this.#wakeSlotWaiter = undefined;
       wake?.();
     },
-    settled: (delivery) => {
-      this.#hooks.leavingWindow(delivery);
-      this.#deps.outstanding.delete(delivery);
-    },
+    settled: (delivery) => void this.#deps.outstanding.delete(delivery),
   };
 
   async #waitForMessage(connection: Redis, list: string): Promise<void> {

@@ -1,4 +1,5 @@
 import { ClosedError } from '../errors.js';
+import { withRetry, type RetryPolicy } from './retry-policy.js';
 
 /**
  * Connect once, retry a failed connect on the next use, refuse use after close, close once.
@@ -47,6 +48,25 @@ export class Lifecycle {
       );
     }
     return this.#connecting;
+  }
+
+  /**
+   * Runs `operation` on the connected client, retrying connection-class failures per `policy`.
+   * Once connected the first try is one plain call (this runs per message: no async frame, no
+   * connect() promise); the retry loop, with its whole budget, takes over at its first failure.
+   */
+  run<T>(operation: () => Promise<T>, policy: RetryPolicy): Promise<T> {
+    if (this.open) return operation().catch((error: unknown) => this.#runWithRetry(operation, policy, { error }));
+    return this.#runWithRetry(operation, policy);
+  }
+
+  #runWithRetry<T>(operation: () => Promise<T>, policy: RetryPolicy, firstFailure?: { error: unknown }): Promise<T> {
+    const attempt = async () => {
+      await this.connect();
+      this.assertOpen();
+      return operation();
+    };
+    return withRetry(attempt, policy, undefined, firstFailure);
   }
 
   close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { Lifecycle } from '../adapters/lifecycle.js';
-import { defaultRetryPolicy, withRetry, type RetryPolicy } from '../adapters/retry-policy.js';
+import { defaultRetryPolicy, type RetryPolicy } from '../adapters/retry-policy.js';
 import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from './result-backend.js';
 
 /** The same guard as RuntimeBroker, for result backends. */
@@ -26,19 +26,8 @@ export class RuntimeBackend implements ResultBackend {
     return this.#lifecycle.connect(options?.signal);
   }
 
-  /** Connected: one call (a store runs per task); the retry loop takes over at the first failure. */
   #call<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.#lifecycle.open) return operation().catch((error: unknown) => this.#callWithRetry(operation, { error }));
-    return this.#callWithRetry(operation);
-  }
-
-  #callWithRetry<T>(operation: () => Promise<T>, firstFailure?: { error: unknown }): Promise<T> {
-    const attempt = async () => {
-      await this.connect();
-      this.#lifecycle.assertOpen();
-      return operation();
-    };
-    return withRetry(attempt, this.#retry, undefined, firstFailure);
+    return this.#lifecycle.run(operation, this.#retry);
   }
 
   store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void> {

@@ -1,5 +1,5 @@
 import { Lifecycle } from '../adapters/lifecycle.js';
-import { defaultRetryPolicy, withRetry, type RetryPolicy } from '../adapters/retry-policy.js';
+import { defaultRetryPolicy, type RetryPolicy } from '../adapters/retry-policy.js';
 import { PayloadTooLargeError, UnsupportedError } from '../errors.js';
 import type { Broker, BrokerMessage, ConsumeOptions, Consumer, Delivery } from './broker.js';
 import type { BrokerCapabilities } from './capabilities.js';
@@ -36,19 +36,7 @@ export class RuntimeBroker implements Broker {
   publish(queue: string, message: BrokerMessage): Promise<void> {
     const limit = this.inner.capabilities.maxMessageBytes;
     if (limit !== null && message.body.byteLength > limit) return Promise.reject(new PayloadTooLargeError(message.body.byteLength, limit));
-    // Connected: one call to the adapter, no async frame or connect() promise (this runs per
-    // message); the retry loop takes over at the first failure.
-    if (this.#lifecycle.open) return this.inner.publish(queue, message).catch((error: unknown) => this.#publishWithRetry(queue, message, { error }));
-    return this.#publishWithRetry(queue, message);
-  }
-
-  #publishWithRetry(queue: string, message: BrokerMessage, firstFailure?: { error: unknown }): Promise<void> {
-    const attempt = async () => {
-      await this.connect();
-      this.#lifecycle.assertOpen();
-      await this.inner.publish(queue, message);
-    };
-    return withRetry(attempt, this.#retry, undefined, firstFailure);
+    return this.#lifecycle.run(() => this.inner.publish(queue, message), this.#retry);
   }
 
   /**

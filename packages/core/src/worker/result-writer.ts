@@ -7,7 +7,6 @@ import { TaskState, type TaskStateName } from '../result/states.js';
 /** A STARTED record waiting for the end of this moment, or being sent. */
 interface PendingStarted {
   readonly request: TaskRequest;
-  readonly attempt: number;
   /** Set once the record is handed to the backend. */
   sent: Promise<void> | undefined;
   /** Set when a later record of the task came first: STARTED is then never sent. */
@@ -68,7 +67,7 @@ export class ResultWriter {
   started(request: TaskRequest, attempt = 1): void {
     if (!this.records(request)) return;
     this.#attempts.set(request.id, attempt);
-    const pending: PendingStarted = { request, attempt, sent: undefined, superseded: false };
+    const pending: PendingStarted = { request, sent: undefined, superseded: false };
     this.#started.set(request.id, pending);
     this.#startedQueue.push(pending);
     if (this.#startedQueue.length === 1) setImmediate(() => this.#sendStarted());
@@ -78,7 +77,8 @@ export class ResultWriter {
     for (const pending of this.#startedQueue.splice(0)) {
       if (pending.superseded) continue;
       const id = pending.request.id;
-      pending.sent = this.#store(pending.request, TaskState.STARTED, { pid: process.pid, hostname: this.#hostname, attempt: pending.attempt }, null).finally(() => {
+      const meta = { pid: process.pid, hostname: this.#hostname, attempt: this.#attempts.get(id) };
+      pending.sent = this.#store(pending.request, TaskState.STARTED, meta, null).finally(() => {
         if (this.#started.get(id) === pending) this.#started.delete(id);
       });
     }
