@@ -14,9 +14,9 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
-import { createApp } from '@tq/core';
+import { runInFlight } from './lib/measure.mjs';
 import { noopTask } from './lib/payload.mjs';
-import { tqTarget } from './lib/tq-targets.mjs';
+import { openTqApp, tqTarget } from './lib/tq-targets.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -34,35 +34,17 @@ const concurrency = Number(flags.concurrency);
 const ignoreResult = !flags.stored;
 
 const target = await tqTarget(flags.broker);
-const openApp = () => {
-  const app = createApp({
-    broker: target.brokerUrl,
-    resultBackend: target.resultUrl,
-    adapters: target.adapters,
-    brokerOptions: target.brokerOptions,
-    logLevel: 'silent',
-  });
-  app.task(noopTask, () => null);
-  return app;
-};
-
 const ids = [];
-const producer = openApp();
-let next = 0;
-await Promise.all(
-  Array.from({ length: 500 }, async () => {
-    while (next < tasks) {
-      next++;
-      const result = await producer.sendTask(noopTask, [next, next + 1], {}, { queue: target.queue, ignoreResult });
-      if (!ignoreResult) ids.push(result.id);
-    }
-  }),
-);
+const producer = openTqApp(target);
+await runInFlight(tasks, 500, async (i) => {
+  const result = await producer.sendTask(noopTask, [i, i + 1], {}, { queue: target.queue, ignoreResult });
+  if (!ignoreResult) ids.push(result.id);
+});
 await producer.close();
 
 const session = new Session();
 session.connect();
-const workerApp = openApp();
+const workerApp = openTqApp(target);
 const worker = workerApp.worker({
   queues: [target.queue],
   concurrency,

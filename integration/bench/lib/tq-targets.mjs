@@ -1,10 +1,11 @@
 // How tq is configured on each broker for a run, and how the run's leftovers are removed.
 // Results, when stored, go to Redis (db 13) for the brokers without a backend of their own
 // (RabbitMQ's rpc:// only answers the caller; Kafka has none) and to the JetStream KV for NATS.
+import { createApp } from '@tq/core';
 import { Redis } from 'ioredis';
 import { amqpUrl, natsUrl, openKafka, redisBrokerUrl, redisResultUrl } from './endpoints.mjs';
 import { uniqueName } from './measure.mjs';
-import { resultKey } from './payload.mjs';
+import { noopTask, resultKey } from './payload.mjs';
 
 /** Deletes every key of db `url` whose name contains `marker` (bench keys carry a random marker). */
 export async function deleteRedisKeys(url, marker) {
@@ -44,6 +45,19 @@ export async function deleteNatsStreams(names) {
   const jsm = await jetstreamManager(nc);
   for (const name of names) await jsm.streams.delete(name).catch(() => undefined);
   await nc.close();
+}
+
+/** A tq app on `target` (from tqTarget) with the no-op bench task registered, logs off. */
+export function openTqApp(target) {
+  const app = createApp({
+    broker: target.brokerUrl,
+    resultBackend: target.resultUrl,
+    adapters: target.adapters,
+    brokerOptions: target.brokerOptions,
+    logLevel: 'silent',
+  });
+  app.task(noopTask, () => null);
+  return app;
 }
 
 /**

@@ -1,27 +1,14 @@
 // tq end to end: app.sendTask → broker adapter → app.worker (async pool) → no-op task → ack,
 // with results ignored (ignoreResult) or stored in the result backend.
 import { randomUUID } from 'node:crypto';
-import { createApp } from '@tq/core';
 import { completionCounter, latencySummary, runInFlight, sendAtSteadyRate } from '../lib/measure.mjs';
 import { noopTask } from '../lib/payload.mjs';
-import { tqTarget } from '../lib/tq-targets.mjs';
-
-function openApp(target) {
-  const app = createApp({
-    broker: target.brokerUrl,
-    resultBackend: target.resultUrl,
-    adapters: target.adapters,
-    brokerOptions: target.brokerOptions,
-    logLevel: 'silent',
-  });
-  app.task(noopTask, () => null);
-  return app;
-}
+import { openTqApp, tqTarget } from '../lib/tq-targets.mjs';
 
 /** N sendTask calls, `window` in flight, results ignored. */
 export async function enqueue({ broker, tasks, window }) {
   const target = await tqTarget(broker);
-  const producer = openApp(target);
+  const producer = openTqApp(target);
   try {
     await producer.sendTask(noopTask, [0, 0], {}, { queue: target.queue, ignoreResult: true }); // connects
     const ms = await runInFlight(tasks, window, (i) => producer.sendTask(noopTask, [i, i + 1], {}, { queue: target.queue, ignoreResult: true }));
@@ -37,8 +24,8 @@ export async function drain({ broker, tasks, window, concurrency, results, timeo
   const target = await tqTarget(broker);
   const ignoreResult = results === 'ignored';
   const ids = [];
-  const producer = openApp(target);
-  const workerApp = openApp(target);
+  const producer = openTqApp(target);
+  const workerApp = openTqApp(target);
   try {
     const fillMs = await runInFlight(tasks, window, async (i) => {
       const result = await producer.sendTask(noopTask, [i, i + 1], {}, { queue: target.queue, ignoreResult });
@@ -63,8 +50,8 @@ export async function drain({ broker, tasks, window, concurrency, results, timeo
 /** A running worker; a producer sends at a steady rate; latency = scheduled send → task-succeeded. */
 export async function latency({ broker, concurrency, rate, durationMs, timeoutMs }) {
   const target = await tqTarget(broker);
-  const producer = openApp(target);
-  const workerApp = openApp(target);
+  const producer = openTqApp(target);
+  const workerApp = openTqApp(target);
   const sentAt = new Map();
   const samples = [];
   try {
