@@ -6,6 +6,7 @@ import { RuntimeBackend } from './backend/runtime-backend.js';
 import type { ResultBackend } from './backend/result-backend.js';
 import type { Broker } from './broker/broker.js';
 import { RuntimeBroker } from './broker/runtime-broker.js';
+import { chooseBroadcastBus, type BroadcastBus } from './control/broadcast-bus.js';
 import { Control } from './control/control-client.js';
 import { EventDispatcher } from './events/task-events.js';
 import { resolveConfig, routeTask, type ResolvedConfig, type TqConfig } from './config.js';
@@ -102,6 +103,15 @@ export class App {
     return this.#broker;
   }
 
+  /**
+   * Where remote control, revocations and events travel: the broker's broadcast channel, else
+   * the result backend's (Kafka with a Redis backend); null when neither has one.
+   */
+  async broadcastBus(): Promise<BroadcastBus | null> {
+    const [broker, backend] = await Promise.all([this.broker(), this.backend()]);
+    return chooseBroadcastBus(broker, backend);
+  }
+
   /** The result backend, connected; null when results are disabled. */
   backend(): Promise<RuntimeBackend | null> {
     this.#assertOpen();
@@ -173,7 +183,7 @@ export class App {
     };
     await this.publishCall(queue, call, broker);
     if (this.config.sendSentEvent) {
-      this.#events ??= new EventDispatcher(broker, { enabled: true, hostname: this.#origin, logger: this.logger });
+      this.#events ??= new EventDispatcher(chooseBroadcastBus(broker, backend), { enabled: true, hostname: this.#origin, logger: this.logger });
       this.#events.send('task-sent', {
         uuid: id,
         name,

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker, BrokerMessage, ConsumeOptions, Consumer } from '@tq/core/adapter';
-import { brokerCapabilities, ClosedError, DeliveryBuffer, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
+import { brokerCapabilities, ClosedError, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
 import { closeConnection, openConnection, type Redis } from './connection.js';
 import { encodeEnvelope } from './envelope.js';
 import { translated, type ErrorContext } from './errors.js';
 import { RedisKeys, priorityStep } from './keys.js';
+import { PubSubChannels } from './pub-sub.js';
 import type { RedisOptions } from './options.js';
 import { DEFAULT_WIRE_PRIORITY, MAX_PRIORITY, toWirePriority } from './priority.js';
 import { RedisConsumer } from './redis-consumer.js';
@@ -31,10 +32,9 @@ export class RedisBroker implements Broker {
   readonly #declared = new Set<string>();
   readonly #consumers = new Set<RedisConsumer>();
   readonly #outstanding = new Set<RedisDelivery>();
-  readonly #subscriptions = new Map<string, Set<DeliveryBuffer<Uint8Array>>>();
+  readonly #pubSub: PubSubChannels;
   readonly #publishes = new MomentBatch<{ queue: string; payload: string }>((list, items) => this.#push(list, items), { maxItems: 500 });
   #commands: Redis | undefined;
-  #subscriber: Promise<Redis> | undefined;
   #store: UnackedStore | undefined;
   #restoreTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -43,6 +43,7 @@ export class RedisBroker implements Broker {
     this.options = options;
     this.#keys = new RedisKeys(options.keyPrefix, options.db);
     this.#context = { displayUrl: options.displayUrl };
+    this.#pubSub = new PubSubChannels(() => openConnection(options, 'blocking', 'tq:broadcast', this.#context));
     this.capabilities = brokerCapabilities({
       delayedDelivery: false,
       maxPriority: MAX_PRIORITY,
@@ -150,39 +151,7 @@ export class RedisBroker implements Broker {
 
   subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
     this.#open();
-    const name = this.#keys.broadcastChannel(channel);
-    let buffers = this.#subscriptions.get(name);
-    const first = !buffers;
-    if (!buffers) this.#subscriptions.set(name, (buffers = new Set()));
-    const set = buffers;
-    const buffer: DeliveryBuffer<Uint8Array> = new DeliveryBuffer({
-      signal,
-      onClose: () => {
-        set.delete(buffer);
-        if (set.size === 0 && this.#subscriptions.get(name) === set) {
-          this.#subscriptions.delete(name);
-          void this.#subscriber?.then((s) => s.unsubscribe(name)).catch(() => undefined);
-        }
-      },
-    });
-    set.add(buffer);
-    if (first) {
-      // Subscribe now, not on first read, so a broadcast sent right after subscribe() arrives.
-      this.#subscriberConnection()
-        .then((s) => s.subscribe(name))
-        .catch((error: unknown) => buffer.fail(error));
-    }
-    return buffer;
-  }
-
-  #subscriberConnection(): Promise<Redis> {
-    this.#subscriber ??= openConnection(this.options, 'blocking', 'tq:broadcast', this.#context).then((subscriber) => {
-      subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
-        for (const buffer of this.#subscriptions.get(channel.toString()) ?? []) buffer.push(new Uint8Array(message));
-      });
-      return subscriber;
-    });
-    return this.#subscriber;
+    return this.#pubSub.subscribe(this.#keys.broadcastChannel(channel), signal);
   }
 
   /** Stops every consumer and returns its unacked deliveries to the front of their queues (kombu's restore_at_shutdown). */
@@ -194,10 +163,7 @@ export class RedisBroker implements Broker {
     await Promise.all(consumers.map((c) => c.stop()));
     // Deliveries handed out, read or not, whose consumer may already have ended.
     await Promise.all([...this.#outstanding].map((d) => d.settle('restore').catch(() => undefined)));
-    for (const buffers of this.#subscriptions.values()) for (const buffer of buffers) buffer.end();
-    this.#subscriptions.clear();
-    const subscriber = await this.#subscriber?.catch(() => undefined);
-    if (subscriber) await closeConnection(subscriber);
+    await this.#pubSub.close();
     if (this.#commands) await closeConnection(this.#commands);
   }
 }

@@ -4,24 +4,13 @@ import { ClosedError, DeliveryBuffer, MomentBatch } from '@tq/core/adapter';
 import { closeConnection, openConnection, type Redis } from './connection.js';
 import { toTqError, translated, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
+import { PubSubChannels } from './pub-sub.js';
 import { script, STORE_RESULTS } from './scripts.js';
 import type { RedisOptions } from './options.js';
 
 interface PendingStore {
   readonly key: string;
   readonly value: Buffer | string;
-}
-
-interface Watcher {
-  readonly buffer: DeliveryBuffer<Uint8Array>;
-  /** The last record pushed from pub/sub, to drop the same record arriving again from the initial GET. */
-  lastPublished: Buffer | undefined;
-}
-
-interface Watch {
-  readonly watchers: Set<Watcher>;
-  /** Resolves once Redis confirmed the SUBSCRIBE. */
-  readonly subscribed: Promise<unknown>;
 }
 
 /**
@@ -31,21 +20,23 @@ interface Watch {
  * Celery's own AsyncResult.get() listens there too.
  */
 export class RedisResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, broadcast: true };
   readonly options: RedisOptions;
   readonly #keys: RedisKeys;
   readonly #context: ErrorContext;
-  readonly #watches = new Map<string, Watch>();
+  readonly #pubSub: PubSubChannels;
+  /** Keys watched on this instance, each with the SUBSCRIBE that a store of it waits for. */
+  readonly #watched = new Map<string, Promise<unknown>>();
   readonly #fetches = new MomentBatch<string, Buffer | null>((_, keys) => this.#open().mgetBuffer(...keys), { maxItems: 500 });
   readonly #stores = new MomentBatch<PendingStore>((ttlMs, stores) => this.#storeAll(ttlMs, stores), { maxItems: 500 });
   #client: Redis | undefined;
-  #subscriber: Promise<Redis> | undefined;
   #closed = false;
 
   constructor(options: RedisOptions) {
     this.options = options;
     this.#keys = new RedisKeys(options.keyPrefix, options.db);
     this.#context = { displayUrl: options.displayUrl, backend: true };
+    this.#pubSub = new PubSubChannels(() => openConnection(options, 'blocking', 'tq:results:watch', this.#context));
   }
 
   async connect(options?: { signal?: AbortSignal }): Promise<void> {
@@ -69,9 +60,9 @@ export class RedisResultBackend implements ResultBackend {
     const value = isAscii(record) ? Buffer.from(record.buffer, record.byteOffset, record.byteLength).toString('latin1') : Buffer.from(record);
     const expiry = String(ttlMs > 0 ? Math.ceil(ttlMs) : 0);
     // A watch opened on this instance is subscribed before the record can be published.
-    const watch = this.#watches.get(key);
-    const stored = watch
-      ? watch.subscribed.catch(() => undefined).then(() => this.#stores.add(expiry, { key, value }))
+    const subscribed = this.#watched.get(key);
+    const stored = subscribed
+      ? subscribed.catch(() => undefined).then(() => this.#stores.add(expiry, { key, value }))
       : this.#stores.add(expiry, { key, value });
     return stored.catch((error: unknown) => {
       throw toTqError(error, this.#context);
@@ -103,47 +94,41 @@ export class RedisResultBackend implements ResultBackend {
   watch(taskId: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
     const client = this.#open();
     const key = this.#keys.result(taskId);
-    let watch = this.#watches.get(key);
-    if (!watch) {
-      const subscribed = this.#subscriberConnection().then((s) => s.subscribe(key));
-      watch = { watchers: new Set(), subscribed };
-      this.#watches.set(key, watch);
-    }
-    const current = watch;
-    const watcher: Watcher = {
-      lastPublished: undefined,
-      buffer: new DeliveryBuffer({
-        signal,
-        onClose: () => {
-          current.watchers.delete(watcher);
-          if (current.watchers.size === 0 && this.#watches.get(key) === current) {
-            this.#watches.delete(key);
-            void this.#subscriber?.then((s) => s.unsubscribe(key)).catch(() => undefined);
-          }
-        },
-      }),
-    };
-    current.watchers.add(watcher);
-    current.subscribed
+    /** The last record pushed from pub/sub, to drop the same record arriving again from the initial GET. */
+    let lastPublished: Buffer | undefined;
+    const listening = this.#pubSub.listen(key, {
+      push: (message) => {
+        lastPublished = message;
+        buffer.push(new Uint8Array(message));
+      },
+      end: () => buffer.end(),
+    });
+    const buffer = new DeliveryBuffer<Uint8Array>({
+      signal,
+      onClose: () => {
+        listening.remove();
+        if (this.#watched.get(key) === listening.subscribed && !this.#pubSub.has(key)) this.#watched.delete(key);
+      },
+    });
+    this.#watched.set(key, listening.subscribed);
+    listening.subscribed
       .then(() => client.getBuffer(key))
       .then((value) => {
-        if (value && !watcher.lastPublished?.equals(value)) watcher.buffer.push(new Uint8Array(value));
+        if (value && !lastPublished?.equals(value)) buffer.push(new Uint8Array(value));
       })
-      .catch((error: unknown) => watcher.buffer.fail(error));
-    return watcher.buffer;
+      .catch((error: unknown) => buffer.fail(error));
+    return buffer;
   }
 
-  #subscriberConnection(): Promise<Redis> {
-    this.#subscriber ??= openConnection(this.options, 'blocking', 'tq:results:watch', this.#context).then((subscriber) => {
-      subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
-        for (const watcher of this.#watches.get(channel.toString())?.watchers ?? []) {
-          watcher.lastPublished = message;
-          watcher.buffer.push(new Uint8Array(message));
-        }
-      });
-      return subscriber;
-    });
-    return this.#subscriber;
+  /** PUBLISH on the channel a Redis broker of the same server, db and prefix uses for its broadcasts. */
+  async broadcast(channel: string, body: Uint8Array): Promise<void> {
+    const client = this.#open();
+    await translated(this.#context, () => client.publish(this.#keys.broadcastChannel(channel), Buffer.from(body)));
+  }
+
+  subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    this.#open();
+    return this.#pubSub.subscribe(this.#keys.broadcastChannel(channel), signal);
   }
 
   async forget(taskId: string): Promise<void> {
@@ -154,10 +139,8 @@ export class RedisResultBackend implements ResultBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const watch of this.#watches.values()) for (const watcher of watch.watchers) watcher.buffer.end();
-    this.#watches.clear();
-    const subscriber = await this.#subscriber?.catch(() => undefined);
-    if (subscriber) await closeConnection(subscriber);
+    this.#watched.clear();
+    await this.#pubSub.close();
     if (this.#client) await closeConnection(this.#client);
   }
 }

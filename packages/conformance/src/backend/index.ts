@@ -1,14 +1,15 @@
 import { describe } from 'vitest';
 import type { BackendFactory, ConformanceOptions } from '../options.js';
+import { describeBackendBroadcast } from './broadcast.js';
 import { describeConcurrentWriters } from './concurrent-writers.js';
 import { describeExpiry } from './expiry.js';
 import { describeForget } from './forget.js';
 import { describeStoreFetch } from './store-fetch.js';
 import { describeWatch } from './watch.js';
 
-export { describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
+export { describeBackendBroadcast, describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
 
-export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters] as const;
+export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters, describeBackendBroadcast] as const;
 
 /**
  * Registers the whole result backend suite. `factory` is called for every test (and every

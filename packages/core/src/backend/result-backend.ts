@@ -3,6 +3,11 @@ export interface ResultBackendCapabilities {
   readonly watch: boolean;
   /** Records expire after `ttlMs` by themselves. Default false (core documents no expiry). */
   readonly expiry: boolean;
+  /**
+   * `broadcast`/`subscribe` carry broadcasts (remote control, revocations, events) for brokers
+   * that have no broadcast channel of their own, such as Kafka. Default false.
+   */
+  readonly broadcast?: boolean;
 }
 
 export interface StoreOptions {
@@ -34,6 +39,13 @@ export interface ResultBackend {
    * come back to this client. Called after connect. Key-value backends omit it.
    */
   replyAddress?(): Promise<string>;
+  /** Publish `body` to every current subscriber of `channel` (no persistence). When capabilities.broadcast. */
+  broadcast?(channel: string, body: Uint8Array): Promise<void>;
+  /**
+   * Receive broadcasts on `channel` until `signal` aborts; subscribed from the call on, as the
+   * broker's subscribe. When capabilities.broadcast.
+   */
+  subscribe?(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array>;
   /** Delete the record. */
   forget(taskId: string): Promise<void>;
   /** Idempotent. */

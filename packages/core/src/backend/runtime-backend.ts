@@ -1,4 +1,5 @@
 import { Lifecycle } from '../adapters/lifecycle.js';
+import { UnsupportedError } from '../errors.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../adapters/retry-policy.js';
 import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from './result-backend.js';
 
@@ -50,6 +51,18 @@ export class RuntimeBackend implements ResultBackend {
       await connect();
       yield* inner.watch!(taskId, signal);
     };
+  }
+
+  async broadcast(channel: string, body: Uint8Array): Promise<void> {
+    if (!this.inner.broadcast) throw new UnsupportedError('this result backend has no broadcast channel');
+    await this.connect();
+    await this.inner.broadcast(channel, body);
+  }
+
+  async *subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    if (!this.inner.subscribe) throw new UnsupportedError('this result backend has no broadcast channel');
+    await this.connect();
+    yield* this.inner.subscribe(channel, signal);
   }
 
   close(): Promise<void> {

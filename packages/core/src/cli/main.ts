@@ -391,14 +391,19 @@ async function runPing(values: Record<string, string | boolean | undefined>): Pr
 
 async function runEvents(values: Record<string, string | boolean | undefined>): Promise<number> {
   const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
-  const broker = await app.broker();
+  const bus = await app.broadcastBus();
+  if (!bus) {
+    process.stderr.write('tq events: neither the broker nor the result backend has a broadcast channel; use a redis result backend (resultBackend: redis://…) to carry events\n');
+    await app.close();
+    return 1;
+  }
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  process.stderr.write('listening for events (workers need -E); Ctrl-C to stop\n');
+  process.stderr.write(`listening for events on the ${bus.via} (workers need -E); Ctrl-C to stop\n`);
   try {
-    for await (const bytes of broker.subscribe(eventChannel, controller.signal)) {
+    for await (const bytes of bus.subscribe(eventChannel, controller.signal)) {
       const event = decodeEvent(bytes);
       if (!event) continue;
       const time = new Date(event.timestamp * 1000).toISOString().slice(11, 23);

@@ -16,13 +16,13 @@ export class Control {
   /**
    * Revoke tasks: workers skip them when they arrive; with terminate, running ones are aborted
    * (their executor is terminated in the thread and process pools). Also records REVOKED in the
-   * result backend, which workers on brokers without broadcast check before running a task.
+   * result backend, which workers without a broadcast bus check before running a task.
    */
   async revoke(taskIds: string | readonly string[], options: { terminate?: boolean } = {}): Promise<void> {
     const ids = typeof taskIds === 'string' ? [taskIds] : [...taskIds];
-    const broker = await this.#app.broker();
-    if (broker.capabilities.broadcast) {
-      await broker.broadcast(controlChannel, encodeControl({ id: randomUUID(), method: 'revoke', arguments: { taskIds: ids, terminate: options.terminate ?? false } }));
+    const bus = await this.#app.broadcastBus();
+    if (bus) {
+      await bus.broadcast(controlChannel, encodeControl({ id: randomUUID(), method: 'revoke', arguments: { taskIds: ids, terminate: options.terminate ?? false } }));
     }
     const backend = await this.#app.backend();
     if (backend) {
@@ -35,18 +35,22 @@ export class Control {
 
   /** Replies from every worker that answers within `timeoutMs`. */
   async broadcast(method: ControlMethod, args: Record<string, unknown> = {}, options: { timeoutMs?: number; destination?: readonly string[]; limit?: number } = {}): Promise<ControlReply[]> {
-    const broker = await this.#app.broker();
-    if (!broker.capabilities.broadcast) throw new UnsupportedError('this broker has no broadcast channel: remote control needs redis, amqp, nats or memory');
+    const bus = await this.#app.broadcastBus();
+    if (!bus) {
+      throw new UnsupportedError(
+        'neither the broker nor the result backend has a broadcast channel: remote control needs a redis, amqp, nats or memory broker, or a redis result backend',
+      );
+    }
     const replyTo = `${controlChannel}.reply.${randomUUID()}`;
     const controller = new AbortController();
     const replies: ControlReply[] = [];
     const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 1000);
-    const subscription = broker.subscribe(replyTo, controller.signal);
+    const subscription = bus.subscribe(replyTo, controller.signal);
     const iterator = subscription[Symbol.asyncIterator]();
     const first = iterator.next(); // subscribe before asking
     await new Promise((resolve) => setTimeout(resolve, 20));
     const id = randomUUID();
-    await broker.broadcast(controlChannel, encodeControl({ id, method, arguments: args, replyTo, ...(options.destination ? { destination: options.destination } : {}) }));
+    await bus.broadcast(controlChannel, encodeControl({ id, method, arguments: args, replyTo, ...(options.destination ? { destination: options.destination } : {}) }));
     try {
       for (let next = await first; !next.done; next = await iterator.next()) {
         const reply = decodeControl<ControlReply>(next.value);

@@ -1,5 +1,5 @@
 /**
- * Remote control over the broker's broadcast channel (capabilities.broadcast): revoke, ping
+ * Remote control over the broadcast bus (the broker's broadcast channel, else the result backend's): revoke, ping
  * and inspect reach every worker at once; workers answer on the caller's reply channel.
  */
 export const controlChannel = 'tq.control';

@@ -1,5 +1,5 @@
 import { hostname as osHostname } from 'node:os';
-import type { Broker } from '../broker/broker.js';
+import type { BroadcastBus } from '../control/broadcast-bus.js';
 import type { Logger } from '../logger.js';
 
 /** Broadcast channel events are published on (Celery publishes to its "celeryev" exchange). */
@@ -22,24 +22,24 @@ export type TaskEventType =
 export type TaskEvent = Readonly<Record<string, unknown>> & { readonly type: TaskEventType; readonly hostname: string; readonly timestamp: number };
 
 /**
- * Publishes events in Celery's body format on the broker's broadcast channel when enabled
+ * Publishes events in Celery's body format on the broadcast bus (see BroadcastBus) when enabled
  * (worker option `events: true`, `tq worker -E`). Best effort, like Celery's: an event that
  * cannot be published is logged and dropped, never failing a task.
  */
 export class EventDispatcher {
   readonly enabled: boolean;
-  readonly #broker: Broker;
+  readonly #bus: BroadcastBus | null;
   readonly #hostname: string;
   readonly #logger: Logger;
   #clock = 0;
   #warned = false;
 
-  constructor(broker: Broker, options: { enabled: boolean; hostname?: string; logger: Logger }) {
-    this.#broker = broker;
-    this.enabled = options.enabled && broker.capabilities.broadcast && typeof broker.broadcast === 'function';
+  constructor(bus: BroadcastBus | null, options: { enabled: boolean; hostname?: string; logger: Logger }) {
+    this.#bus = bus;
+    this.enabled = options.enabled && bus !== null;
     this.#hostname = options.hostname ?? `${process.pid}@${osHostname()}`;
     this.#logger = options.logger;
-    if (options.enabled && !this.enabled) this.#logger.warn('events are enabled but this broker has no broadcast channel; no events will be sent');
+    if (options.enabled && !this.enabled) this.#logger.warn('events are enabled but neither the broker nor the result backend has a broadcast channel; no events will be sent');
   }
 
   build(type: TaskEventType, fields: Readonly<Record<string, unknown>> = {}): TaskEvent {
@@ -50,7 +50,7 @@ export class EventDispatcher {
   send(type: TaskEventType, fields: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>) = {}): void {
     if (!this.enabled) return;
     const event = this.build(type, typeof fields === 'function' ? fields() : fields);
-    this.#broker.broadcast!(eventChannel, new TextEncoder().encode(JSON.stringify(event))).catch((error: unknown) => {
+    this.#bus!.broadcast(eventChannel, new TextEncoder().encode(JSON.stringify(event))).catch((error: unknown) => {
       if (!this.#warned) this.#logger.warn(`could not publish a ${type} event: ${(error as Error).message}`);
       this.#warned = true;
     });

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { App } from '../app.js';
 import type { Consumer, Delivery } from '../broker/broker.js';
 import type { RuntimeBroker } from '../broker/runtime-broker.js';
+import { chooseBroadcastBus, type BroadcastBus } from '../control/broadcast-bus.js';
 import { controlChannel, decodeControl, encodeControl, type ControlRequest } from '../control/control-message.js';
 import { EventDispatcher } from '../events/task-events.js';
 import { ConfigError, isTqError, PayloadTooLargeError, TaskRevokedError, TqError, UnknownTaskError, WorkerLostError } from '../errors.js';
@@ -109,7 +110,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #active = new Map<Delivery, Active>();
   readonly #held = new Map<Delivery, Held>();
   readonly #heldCount = new Map<string, number>();
-  /** The broker has no broadcast channel and there is a backend: read revocations from it before each task. */
+  /** No broadcast bus (broker or backend) but a backend: read revocations from it before each task. */
   #revocationsInBackend = false;
   /** Tasks of each queue that succeeded and wait for their SUCCESS record before their ack. */
   readonly #recordingCount = new Map<string, number>();
@@ -173,13 +174,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#state = 'running';
     const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend(), this.pool.start()]);
     this.#broker = broker;
-    // Without broadcast, revocations reach the worker only as REVOKED records in the backend.
-    this.#revocationsInBackend = !broker.capabilities.broadcast && backend !== null;
+    const bus = chooseBroadcastBus(broker, backend);
+    // Without a broadcast bus, revocations reach the worker only as REVOKED records in the backend.
+    this.#revocationsInBackend = bus === null && backend !== null;
     this.#writer = new ResultWriter(backend, { ttlMs: this.app.config.resultTtlMs, logger: this.#logger, hostname: this.hostname });
-    this.#events = new EventDispatcher(broker, { enabled: this.#options.events ?? false, hostname: this.hostname, logger: this.#logger });
+    this.#events = new EventDispatcher(bus, { enabled: this.#options.events ?? false, hostname: this.hostname, logger: this.#logger });
     this.#leases = new LeaseKeeper(broker.capabilities, this.#logger);
     this.#cleanups.push(() => this.#leases.stop());
-    if ((this.#options.control ?? true) && broker.capabilities.broadcast) this.#listenForControl(broker);
+    if ((this.#options.control ?? true) && bus) this.#listenForControl(bus);
     for (const queue of this.queues) this.#loops.push(this.#consumeLoop(broker, queue));
     this.#logger.info(`worker ${this.hostname} consuming [${this.queues.join(', ')}] with ${this.pool.kind} pool of ${this.concurrency}`, {
       tasks: [...this.app.tasks.keys()],
@@ -581,17 +583,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
   }
 
-  #listenForControl(broker: RuntimeBroker): void {
+  #listenForControl(bus: BroadcastBus): void {
     const controller = new AbortController();
     this.#cleanups.push(() => controller.abort());
     void (async () => {
       try {
-        for await (const bytes of broker.subscribe(controlChannel, controller.signal)) {
+        for await (const bytes of bus.subscribe(controlChannel, controller.signal)) {
           const request = decodeControl<ControlRequest>(bytes);
           if (!request || (request.destination && !request.destination.includes(this.hostname))) continue;
           const result = this.#answerControl(request);
           if (request.replyTo && result !== undefined) {
-            await broker.broadcast(request.replyTo, encodeControl({ id: request.id, hostname: this.hostname, result })).catch(() => undefined);
+            await bus.broadcast(request.replyTo, encodeControl({ id: request.id, hostname: this.hostname, result })).catch(() => undefined);
           }
         }
       } catch (error) {

@@ -1,0 +1,24 @@
+import { describe, it } from 'vitest';
+import type { BackendFactory, ConformanceOptions } from '../options.js';
+import { BackendHarness } from '../support/backend-harness.js';
+import { checkAbortEnds, checkFanOut } from '../support/broadcast-checks.js';
+import { needs } from '../support/titles.js';
+
+/**
+ * A backend's broadcast channel, which carries remote control, revocations and events for
+ * brokers without one (Kafka): the same fan-out the broker kit asks of a broker's.
+ */
+export function describeBackendBroadcast(factory: BackendFactory, options: ConformanceOptions): void {
+  describe('broadcast', () => {
+    const h = new BackendHarness(factory, options);
+    const claimed = h.capabilities.broadcast ?? false;
+
+    it.skipIf(!claimed)(`every subscriber receives each broadcast ${needs.capability('broadcast')}`, async () => {
+      await checkFanOut(() => h.backend(), `tq.kit.broadcast.${h.taskId()}`, h.options.timeouts.deliveryMs);
+    });
+
+    it.skipIf(!claimed)(`subscribe ends when its signal aborts ${needs.capability('broadcast')}`, async () => {
+      await checkAbortEnds(h.backend(), `tq.kit.broadcast-abort.${h.taskId()}`);
+    });
+  });
+}
