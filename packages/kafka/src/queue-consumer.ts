@@ -56,7 +56,8 @@ export class QueueConsumer {
   readonly #currentTrackers = new WeakSet<OffsetTracker>();
   readonly #committedVersions = new WeakMap<OffsetTracker, number>();
   readonly #unsettled = new Set<InFlight>();
-  #slotWaiters: (() => void)[] = [];
+  /** The batch handler waiting for the window to drain to `refillAt` (one batch runs at a time). */
+  #slotWaiter: { readonly refillAt: number; wake(): void } | undefined;
   #stopping = false;
   #shutdown: Promise<void> | undefined;
   #commitQueued: Promise<void> | undefined;
@@ -119,57 +120,71 @@ export class QueueConsumer {
     const trackers = await this.#loadTrackers();
     const tracker = trackers.get(batch.partition);
     if (!tracker || generation !== this.#generation) return;
+    // isRunning/isStale change only while this handler awaits: checked after each await, not per message.
+    const current = () => !this.#stopping && generation === this.#generation && isRunning() && !isStale();
+    if (!current()) return;
+    /** Highest offset passed over (handed out or skipped), resolved before each await and at the end. */
+    let passed: string | undefined;
     let handed = false;
     for (const raw of batch.messages) {
-      if (this.#stopping || !isRunning() || isStale() || generation !== this.#generation) break;
       const offset = BigInt(raw.offset);
       if (tracker.isBehind(offset) || tracker.has(offset)) {
         // Already committed, or handed out before a rebalance and still ours: not twice.
-        resolveOffset(raw.offset);
+        passed = raw.offset;
         continue;
       }
       if (tracker.wasDoneEarlier(offset)) {
         // Finished before a crash or rebalance (recorded in commit metadata): not again.
         tracker.skip(offset);
-        resolveOffset(raw.offset);
+        passed = raw.offset;
         continue;
       }
       // Only await when full: an await per message costs more than the rest of this loop.
-      if (this.#unsettled.size >= this.#prefetch && (!(await this.#waitForSlot(heartbeat, isRunning, isStale)) || generation !== this.#generation)) break;
+      if (this.#unsettled.size >= this.#prefetch) {
+        if (passed !== undefined) resolveOffset(passed);
+        if (!(await this.#waitForSlot(heartbeat)) || !current()) break;
+      }
       const entry: InFlight = { partition: batch.partition, offset, tracker, raw };
       const redelivered = tracker.wasDeliveredBefore(offset) || headerText(raw.headers, redeliveredHeader) === '1';
       tracker.track(offset);
       this.#unsettled.add(entry);
       this.buffer.push(new KafkaDelivery(toBrokerMessage(raw), redelivered, (outcome) => this.#settle(entry, outcome)));
       // kafkajs fetches from the last resolved offset: resolve = "handed out", not "done".
-      resolveOffset(raw.offset);
+      passed = raw.offset;
       handed = true;
     }
+    if (passed !== undefined && current()) resolveOffset(passed);
     // Record what was handed out (the metadata's highest delivered offset marks redeliveries).
     if (handed) this.#commitSoon();
-    if (isRunning() && !isStale()) await heartbeat();
+    if (current()) await heartbeat();
   }
 
-  /** Waits until fewer than `prefetch` deliveries are unsettled, heart-beating meanwhile. false = stop. */
-  async #waitForSlot(heartbeat: () => Promise<void>, isRunning: () => boolean, isStale: () => boolean): Promise<boolean> {
-    const interval = this.#host.options.heartbeatIntervalMs;
-    while (this.#unsettled.size >= this.#prefetch) {
+  /**
+   * Waits until the window has room for half of `prefetch` again, heart-beating meanwhile, so a
+   * full window costs one wake-up per half window rather than a timer per message. false = stop.
+   */
+  async #waitForSlot(heartbeat: () => Promise<void>): Promise<boolean> {
+    const refillAt = this.#prefetch - Math.max(1, this.#prefetch >> 1);
+    while (!this.#stopping && this.#unsettled.size > refillAt) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, interval);
-        function done() {
-          clearTimeout(timer);
+        const timer = setTimeout(() => {
+          this.#slotWaiter = undefined;
           resolve();
-        }
-        this.#slotWaiters.push(done);
+        }, this.#host.options.heartbeatIntervalMs);
+        this.#slotWaiter = { refillAt, wake: () => (clearTimeout(timer), resolve()) };
       });
-      if (this.#stopping || !isRunning() || isStale()) return false;
-      if (this.#unsettled.size >= this.#prefetch) await heartbeat();
+      // kafkajs sends a heartbeat only when one is due: a long batch keeps the group's lease.
+      if (!this.#stopping) await heartbeat();
     }
     return !this.#stopping;
   }
 
-  #wakeSlotWaiters(): void {
-    for (const wake of this.#slotWaiters.splice(0)) wake();
+  #wakeSlotWaiter(): void {
+    const waiter = this.#slotWaiter;
+    if (waiter && (this.#stopping || this.#unsettled.size <= waiter.refillAt)) {
+      this.#slotWaiter = undefined;
+      waiter.wake();
+    }
   }
 
   /** Progress of every partition for the current generation, restored from the group's commits. */
@@ -242,7 +257,7 @@ export class QueueConsumer {
 
   #release(entry: InFlight): void {
     this.#unsettled.delete(entry);
-    this.#wakeSlotWaiters();
+    this.#wakeSlotWaiter();
     if (this.#stopping && this.#unsettled.size === 0) this.#drained?.();
   }
 
@@ -295,7 +310,7 @@ export class QueueConsumer {
   #stopFetching(): void {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#wakeSlotWaiters();
+    this.#wakeSlotWaiter();
     try {
       this.#consumer?.pause([{ topic: this.#topic }]);
     } catch {
