@@ -6,7 +6,7 @@
  * a CPU profile (for profile-summary.mjs) or an allocation profile of the drain alone.
  *
  *   node integration/bench/profile-drain.mjs --broker redis --tasks 30000 --concurrency 10 [--stored]
- *     [--prefetch-multiplier 4] [--cpu-profile /tmp/drain.cpuprofile] [--heap-profile /tmp/drain.heapprofile]
+ *     [--prefetch-multiplier 4] [--partitions 8 (Kafka)] [--cpu-profile /tmp/drain.cpuprofile] [--heap-profile /tmp/drain.heapprofile]
  *
  * Uses the packages' dist (run `npm run bench` or `tsc -b` first); brokers as in lib/endpoints.mjs.
  * A single figure moves by ±10 % between runs on a shared machine: compare medians of a few runs.
@@ -25,6 +25,7 @@ const { values: flags } = parseArgs({
     concurrency: { type: 'string', default: '10' },
     stored: { type: 'boolean', default: false },
     'prefetch-multiplier': { type: 'string' },
+    partitions: { type: 'string', default: '1' },
     'cpu-profile': { type: 'string' },
     'heap-profile': { type: 'string' },
   },
@@ -33,7 +34,7 @@ const tasks = Number(flags.tasks);
 const concurrency = Number(flags.concurrency);
 const ignoreResult = !flags.stored;
 
-const target = await tqTarget(flags.broker);
+const target = await tqTarget(flags.broker, { partitions: Number(flags.partitions) });
 const ids = [];
 const producer = openTqApp(target);
 await runInFlight(tasks, 500, async (i) => {

@@ -64,7 +64,7 @@ export function openTqApp(target) {
  * tq's settings for `broker`: { brokerUrl, resultUrl, adapters, brokerOptions, queue, cleanup(ids) }.
  * Every run gets a fresh queue (and stream, bucket or cluster) of its own.
  */
-export async function tqTarget(broker) {
+export async function tqTarget(broker, { partitions = 1 } = {}) {
   const queue = uniqueName('tqbench.');
   const marker = queue.slice('tqbench.'.length);
   switch (broker) {
@@ -114,7 +114,7 @@ export async function tqTarget(broker) {
       const kafka = await openKafka();
       return {
         queue,
-        brokerUrl: kafka.url,
+        brokerUrl: partitions > 1 ? `${kafka.url}&partitions=${partitions}` : kafka.url,
         resultUrl: redisResultUrl,
         adapters: [kafkaAdapter, redisAdapter],
         brokerOptions: kafka.createTopic ? { createTopic: kafka.createTopic } : {},

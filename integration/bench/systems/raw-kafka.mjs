@@ -8,15 +8,15 @@ import { openKafka, redisResultUrl } from '../lib/endpoints.mjs';
 import { completionCounter, latencySummary, sendAtSteadyRate, Slots, uniqueName } from '../lib/measure.mjs';
 import { resultKey, resultRecord, sampleMessage } from '../lib/payload.mjs';
 
-async function openTopic() {
+async function openTopic(partitions = 1) {
   const cluster = await openKafka();
   const topic = uniqueName('tqbench.raw.');
   const kafka = new Kafka({ clientId: 'tq-bench', brokers: cluster.brokers, logLevel: logLevel.NOTHING });
-  if (cluster.createTopic) await cluster.createTopic(topic, 1);
+  if (cluster.createTopic) await cluster.createTopic(topic, partitions);
   else {
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
     await admin.disconnect();
   }
   const producer = kafka.producer({ idempotent: cluster.idempotent, maxInFlightRequests: 1 });
@@ -82,8 +82,8 @@ export async function enqueue({ tasks, window }) {
   }
 }
 
-export async function drain({ tasks, window, concurrency, results, timeoutMs }) {
-  const target = await openTopic();
+export async function drain({ tasks, window, concurrency, results, timeoutMs, partitions }) {
+  const target = await openTopic(partitions);
   const store = results === 'stored' ? new Redis(redisResultUrl) : undefined;
   const ids = [];
   let stop = async () => undefined;

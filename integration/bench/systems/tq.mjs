@@ -20,8 +20,8 @@ export async function enqueue({ broker, tasks, window }) {
 }
 
 /** Pre-enqueues N tasks, then times a worker of `concurrency` draining them. */
-export async function drain({ broker, tasks, window, concurrency, results, timeoutMs }) {
-  const target = await tqTarget(broker);
+export async function drain({ broker, tasks, window, concurrency, results, timeoutMs, partitions }) {
+  const target = await tqTarget(broker, { partitions });
   const ignoreResult = results === 'ignored';
   const ids = [];
   const producer = openTqApp(target);
