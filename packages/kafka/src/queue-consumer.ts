@@ -58,6 +58,8 @@ export class QueueConsumer {
   readonly #unsettled = new Set<InFlight>();
   /** The batch handler waiting for the window to drain to `refillAt` (one batch runs at a time). */
   #slotWaiter: { readonly refillAt: number; wake(): void } | undefined;
+  #heartbeatTicker: NodeJS.Timeout | undefined;
+  #heartbeatAt = 0;
   #stopping = false;
   #shutdown: Promise<void> | undefined;
   #commitQueued: Promise<void> | undefined;
@@ -107,6 +109,7 @@ export class QueueConsumer {
     await consumer.connect();
     await consumer.subscribe({ topics: [this.#topic], fromBeginning: true });
     if (this.#stopping) return;
+    this.#startHeartbeatTicker();
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -148,7 +151,7 @@ export class QueueConsumer {
       const redelivered = tracker.wasDeliveredBefore(offset) || headerText(raw.headers, redeliveredHeader) === '1';
       tracker.track(offset);
       this.#unsettled.add(entry);
-      this.buffer.push(new KafkaDelivery(toBrokerMessage(raw), redelivered, (outcome) => this.#settle(entry, outcome)));
+      this.buffer.push(new KafkaDelivery(toBrokerMessage(raw), redelivered, this, entry));
       // kafkajs fetches from the last resolved offset: resolve = "handed out", not "done".
       passed = raw.offset;
       handed = true;
@@ -160,23 +163,33 @@ export class QueueConsumer {
   }
 
   /**
-   * Waits until the window has room for half of `prefetch` again, heart-beating meanwhile, so a
-   * full window costs one wake-up per half window rather than a timer per message. false = stop.
+   * Waits until the window has room for half of `prefetch` again, so a full window costs one
+   * wake-up per half window. The heartbeat ticker also wakes it, to keep the group's lease
+   * through a long wait. false = stop.
    */
   async #waitForSlot(heartbeat: () => Promise<void>): Promise<boolean> {
     const refillAt = this.#prefetch - Math.max(1, this.#prefetch >> 1);
     while (!this.#stopping && this.#unsettled.size > refillAt) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.#slotWaiter = undefined;
-          resolve();
-        }, this.#host.options.heartbeatIntervalMs);
-        this.#slotWaiter = { refillAt, wake: () => (clearTimeout(timer), resolve()) };
-      });
-      // kafkajs sends a heartbeat only when one is due: a long batch keeps the group's lease.
-      if (!this.#stopping) await heartbeat();
+      await new Promise<void>((resolve) => (this.#slotWaiter = { refillAt, wake: resolve }));
+      if (this.#stopping) break;
+      // kafkajs sends one only when due; calling it only then saves a chain of promises per wake.
+      const now = Date.now();
+      if (now - this.#heartbeatAt >= this.#host.options.heartbeatIntervalMs / 2) {
+        this.#heartbeatAt = now;
+        await heartbeat();
+      }
     }
     return !this.#stopping;
+  }
+
+  /** Wakes the waiting batch handler every heartbeat interval, whatever the window. */
+  #startHeartbeatTicker(): void {
+    this.#heartbeatTicker ??= setInterval(() => {
+      const waiter = this.#slotWaiter;
+      this.#slotWaiter = undefined;
+      waiter?.wake();
+    }, this.#host.options.heartbeatIntervalMs / 2);
+    this.#heartbeatTicker.unref();
   }
 
   #wakeSlotWaiter(): void {
@@ -219,14 +232,26 @@ export class QueueConsumer {
     return this.#trackers;
   }
 
-  async #settle(entry: InFlight, outcome: Settlement): Promise<void> {
-    if (!this.#unsettled.has(entry)) return;
-    if (outcome === 'abandon') return this.#release(entry);
+  /** Settles a delivery; an ack (the common case) completes without an await. */
+  settle(entry: InFlight, outcome: Settlement): Promise<void> {
+    if (!this.#unsettled.has(entry)) return settledAlready;
+    if (outcome === 'abandon') {
+      this.#release(entry);
+      return settledAlready;
+    }
+    if (outcome === 'ack') {
+      this.#complete(entry);
+      return settledAlready;
+    }
+    return this.#copyThenComplete(entry, outcome);
+  }
+
+  /** Kafka cannot put a record back or move it: append a copy (requeue, dead letter), then count the original done. */
+  async #copyThenComplete(entry: InFlight, outcome: 'requeue' | 'dead'): Promise<void> {
     try {
       if (outcome === 'requeue') {
-        // Kafka cannot put a record back: append a copy, then count the original done.
         await this.#host.republish(this.#topic, entry.raw.value, { ...entry.raw.headers, [redeliveredHeader]: '1' });
-      } else if (outcome === 'dead') {
+      } else {
         const deadTopic = `${this.#topic}${this.#host.options.deadLetterSuffix}`;
         await this.#host.ensureTopic(deadTopic);
         await this.#host.republish(deadTopic, entry.raw.value, { ...entry.raw.headers, [deadLetterFromHeader]: this.#topic });
@@ -236,6 +261,10 @@ export class QueueConsumer {
       this.#release(entry);
       throw toTqError(error, outcome === 'requeue' ? 'requeue' : 'dead-lettering');
     }
+    this.#complete(entry);
+  }
+
+  #complete(entry: InFlight): void {
     this.#release(entry);
     const current = this.#currentTrackers.has(entry.tracker) && this.#trackers !== undefined;
     // The commit runs in the background, coalesced with other settlements: waiting for it here
@@ -331,6 +360,7 @@ export class QueueConsumer {
       this.#drained?.();
       clearTimeout(this.#commitTimer);
       this.#commitTimer = undefined;
+      clearInterval(this.#heartbeatTicker);
       // Bounded: with the cluster unreachable, kafkajs would retry for minutes.
       await withTimeout(
         (async () => {
@@ -344,6 +374,7 @@ export class QueueConsumer {
   }
 
   async #disconnect(): Promise<void> {
+    clearInterval(this.#heartbeatTicker);
     await this.#consumer?.disconnect().catch(() => undefined);
     await this.#started?.catch(() => undefined);
     this.#host.forget(this);
@@ -372,16 +403,20 @@ function toBrokerMessage(raw: KafkaMessage): BrokerMessage {
   return { body: new Uint8Array(value.buffer, value.byteOffset, value.byteLength), headers, properties };
 }
 
+const settledAlready: Promise<void> = Promise.resolve();
+
 class KafkaDelivery implements Delivery {
   readonly message: BrokerMessage;
   readonly redelivered: boolean;
-  readonly #settle: (outcome: Settlement) => Promise<void>;
+  readonly #consumer: QueueConsumer;
+  readonly #entry: InFlight;
   #settled = false;
 
-  constructor(message: BrokerMessage, redelivered: boolean, settle: (outcome: Settlement) => Promise<void>) {
+  constructor(message: BrokerMessage, redelivered: boolean, consumer: QueueConsumer, entry: InFlight) {
     this.message = message;
     this.redelivered = redelivered;
-    this.#settle = settle;
+    this.#consumer = consumer;
+    this.#entry = entry;
   }
 
   ack(): Promise<void> {
@@ -397,9 +432,9 @@ class KafkaDelivery implements Delivery {
     void this.#finish('abandon');
   }
 
-  async #finish(outcome: Settlement): Promise<void> {
-    if (this.#settled) return;
+  #finish(outcome: Settlement): Promise<void> {
+    if (this.#settled) return settledAlready;
     this.#settled = true;
-    await this.#settle(outcome);
+    return this.#consumer.settle(this.#entry, outcome);
   }
 }

@@ -2,7 +2,8 @@
 export class Slots {
   readonly size: number;
   #free: number;
-  readonly #waiters: (() => void)[] = [];
+  readonly #waiters: { readonly resolve: (granted: boolean) => void; readonly signal: AbortSignal | undefined }[] = [];
+  readonly #watched = new WeakSet<AbortSignal>();
 
   constructor(size: number) {
     this.size = size;
@@ -20,24 +21,25 @@ export class Slots {
       this.#free--;
       return Promise.resolve(true);
     }
-    return new Promise((resolve) => {
-      const onAbort = () => {
-        const index = this.#waiters.indexOf(grant);
-        if (index >= 0) this.#waiters.splice(index, 1);
-        resolve(false);
-      };
-      const grant = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(true);
-      };
-      this.#waiters.push(grant);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    // One abort listener per signal, not one per wait: at concurrency 1 every task waits here.
+    if (signal && !this.#watched.has(signal)) {
+      this.#watched.add(signal);
+      signal.addEventListener('abort', () => this.#abandon(signal), { once: true });
+    }
+    return new Promise((resolve) => this.#waiters.push({ resolve, signal }));
+  }
+
+  #abandon(signal: AbortSignal): void {
+    const waiting = this.#waiters.splice(0);
+    for (const waiter of waiting) {
+      if (waiter.signal === signal) waiter.resolve(false);
+      else this.#waiters.push(waiter);
+    }
   }
 
   release(): void {
     const next = this.#waiters.shift();
-    if (next) next();
+    if (next) next.resolve(true);
     else this.#free = Math.min(this.size, this.#free + 1);
   }
 }
