@@ -72,7 +72,7 @@ export function runTask(input: RunTaskInput): Promise<RunOutcome> {
       throw new Retry(options.countdown ?? definition.options.defaultRetryDelay ?? 180, options.error);
     },
   };
-  const callArgs: readonly unknown[] = Object.keys(request.kwargs).length > 0 ? [...request.args, request.kwargs] : request.args;
+  const callArgs: readonly unknown[] = hasKeys(request.kwargs) ? [...request.args, request.kwargs] : request.args;
 
   return new Promise<RunOutcome>((resolve) => {
     let settled = false;
@@ -102,6 +102,12 @@ export function runTask(input: RunTaskInput): Promise<RunOutcome> {
     if (isThenable(value)) value.then((v) => settle({ ok: true, value: v }), (error: unknown) => settle({ ok: false, error }));
     else settle({ ok: true, value });
   });
+}
+
+/** Object.keys(o).length > 0 without the array (this runs once per task). */
+function hasKeys(object: object): boolean {
+  for (const key in object) if (Object.hasOwn(object, key)) return true;
+  return false;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -120,7 +120,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #rateLimiter = new RateLimiter();
   readonly #lostRuns = new Map<string, number>();
   readonly #cleanups: (() => void)[] = [];
-  readonly #finishing = new Set<Promise<void>>();
+  /** Outcomes being recorded and acked in the background (see #track). */
+  #finishing = 0;
+  readonly #finishingIdle: (() => void)[] = [];
   #writer!: ResultWriter;
   #broker!: RuntimeBroker;
   #events!: EventDispatcher;
@@ -433,38 +435,52 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Recording the outcome and acking are round trips that need no executor: they finish in the
     // background (bounded by the prefetch window) while the slot takes the next task; stop()
     // waits for them.
-    this.#track(this.#finish(delivery, request, definition, queue, outcome, runtimeMs));
-  }
-
-  #track(work: Promise<void>): void {
-    const tracked: Promise<void> = work.then(
-      () => void this.#finishing.delete(tracked),
-      (error: unknown) => {
-        this.#finishing.delete(tracked);
-        this.#logger.error(`internal error finishing a task: ${(error as Error).stack ?? String(error)}`);
-      },
-    );
-    this.#finishing.add(tracked);
-  }
-
-  async #finish(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, outcome: RunOutcome, runtimeMs: number): Promise<void> {
-    const writer = this.#writer;
-    if (outcome.ok) {
-      if (writer.records(request)) {
-        this.#count(this.#recordingCount, queue, 1);
-        try {
-          await writer.success(request, outcome.value);
-        } finally {
-          this.#count(this.#recordingCount, queue, -1);
-        }
-      }
-      this.stats.succeeded++;
-      if (this.listenerCount('task-succeeded') > 0) this.emit('task-succeeded', { id: request.id, name: request.task, result: outcome.value, runtimeMs });
-      if (this.#events.enabled) this.#events.send('task-succeeded', () => ({ uuid: request.id, result: JSON.stringify(outcome.value) ?? 'None', runtime: runtimeMs / 1000 }));
-      await this.#settle(delivery, 'ack');
-      return;
+    let finishing: Promise<void>;
+    try {
+      finishing = this.#finish(delivery, request, definition, queue, outcome, runtimeMs);
+    } catch (error) {
+      finishing = Promise.reject(error); // a throwing task-succeeded listener, say
     }
-    await this.#handleError(delivery, request, definition, queue, outcome.error, runtimeMs);
+    this.#track(finishing);
+  }
+
+  /** Counts work that stop() waits for; the handlers are made once, not per task. */
+  #track(work: Promise<void>): void {
+    this.#finishing++;
+    work.then(this.#finished, this.#finishFailed);
+  }
+
+  readonly #finished = (): void => {
+    if (--this.#finishing === 0) for (const wake of this.#finishingIdle.splice(0)) wake();
+  };
+
+  readonly #finishFailed = (error: unknown): void => {
+    this.#logger.error(`internal error finishing a task: ${(error as Error).stack ?? String(error)}`);
+    this.#finished();
+  };
+
+  #finish(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, outcome: RunOutcome, runtimeMs: number): Promise<void> {
+    if (!outcome.ok) return this.#handleError(delivery, request, definition, queue, outcome.error, runtimeMs);
+    // Without a record to write, the ack follows at once: no async frame per task for it.
+    if (!this.#writer.records(request)) return this.#succeeded(delivery, request, outcome.value, runtimeMs);
+    return this.#recordThenSucceed(delivery, request, queue, outcome.value, runtimeMs);
+  }
+
+  async #recordThenSucceed(delivery: Delivery, request: TaskRequest, queue: string, value: unknown, runtimeMs: number): Promise<void> {
+    this.#count(this.#recordingCount, queue, 1);
+    try {
+      await this.#writer.success(request, value);
+    } finally {
+      this.#count(this.#recordingCount, queue, -1);
+    }
+    await this.#succeeded(delivery, request, value, runtimeMs);
+  }
+
+  #succeeded(delivery: Delivery, request: TaskRequest, value: unknown, runtimeMs: number): Promise<void> {
+    this.stats.succeeded++;
+    if (this.listenerCount('task-succeeded') > 0) this.emit('task-succeeded', { id: request.id, name: request.task, result: value, runtimeMs });
+    if (this.#events.enabled) this.#events.send('task-succeeded', () => ({ uuid: request.id, result: JSON.stringify(value) ?? 'None', runtime: runtimeMs / 1000 }));
+    return this.#settle(delivery, 'ack');
   }
 
   async #handleError(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, error: unknown, runtimeMs: number): Promise<void> {
@@ -571,17 +587,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #settle(delivery: Delivery, how: 'ack' | 'requeue'): Promise<void> {
-    let settled: Promise<void>;
+    const onFailure = how === 'ack' ? this.#ackFailed : this.#requeueFailed;
     try {
-      settled = how === 'ack' ? delivery.ack() : delivery.reject(true);
+      return (how === 'ack' ? delivery.ack() : delivery.reject(true)).catch(onFailure);
     } catch (error) {
-      settled = Promise.reject(error);
+      onFailure(error);
+      return Promise.resolve();
     }
-    return settled.catch((error: unknown) => {
-      // The broker will redeliver an unsettled message: at-least-once, never lost.
-      this.#logger.warn(`could not ${how} a delivery: ${(error as Error).message}`);
-    });
   }
+
+  // The broker will redeliver an unsettled message: at-least-once, never lost. (Made once: #settle runs per task.)
+  readonly #ackFailed = (error: unknown): void => this.#logger.warn(`could not ack a delivery: ${(error as Error).message}`);
+  readonly #requeueFailed = (error: unknown): void => this.#logger.warn(`could not requeue a delivery: ${(error as Error).message}`);
 
   #listenForControl(bus: BroadcastBus): void {
     const controller = new AbortController();
@@ -659,7 +676,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       await Promise.allSettled(this.#loops);
       while (this.#active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
-      await Promise.allSettled([...this.#finishing]);
+      if (this.#finishing > 0) await new Promise<void>((resolve) => this.#finishingIdle.push(resolve));
       for (const cleanup of this.#cleanups) cleanup();
       this.#events?.send('worker-offline', this.#workerInfo());
       await this.pool.close();
