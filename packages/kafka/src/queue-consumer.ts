@@ -164,12 +164,13 @@ export class QueueConsumer {
 
   /**
    * Waits until the window has room for half of `prefetch` again, so a full window costs one
-   * wake-up per half window. The heartbeat ticker also wakes it, to keep the group's lease
-   * through a long wait. false = stop.
+   * wake-up per half window, or for any room once the reader has read everything handed out
+   * (it must not starve). The heartbeat ticker also wakes it, to keep the group's lease through
+   * a long wait. false = stop.
    */
   async #waitForSlot(heartbeat: () => Promise<void>): Promise<boolean> {
     const refillAt = this.#prefetch - Math.max(1, this.#prefetch >> 1);
-    while (!this.#stopping && this.#unsettled.size > refillAt) {
+    while (!this.#stopping && !this.#hasRoom(refillAt)) {
       await new Promise<void>((resolve) => (this.#slotWaiter = { refillAt, wake: resolve }));
       if (this.#stopping) break;
       // kafkajs sends one only when due; calling it only then saves a chain of promises per wake.
@@ -192,9 +193,15 @@ export class QueueConsumer {
     this.#heartbeatTicker.unref();
   }
 
+  /** Half the window is free (down to `refillAt`), or some of it is and the reader has read everything handed out. */
+  #hasRoom(refillAt: number): boolean {
+    const unsettled = this.#unsettled.size;
+    return unsettled <= refillAt || (unsettled < this.#prefetch && this.buffer.size === 0);
+  }
+
   #wakeSlotWaiter(): void {
     const waiter = this.#slotWaiter;
-    if (waiter && (this.#stopping || this.#unsettled.size <= waiter.refillAt)) {
+    if (waiter && (this.#stopping || this.#hasRoom(waiter.refillAt))) {
       this.#slotWaiter = undefined;
       waiter.wake();
     }
