@@ -59,6 +59,7 @@ export class QueueConsumer {
   /** The batch handler waiting for the window to drain to `refillAt` (one batch runs at a time). */
   #slotWaiter: { readonly refillAt: number; wake(): void } | undefined;
   #heartbeatTicker: NodeJS.Timeout | undefined;
+  #starvationCheck: NodeJS.Immediate | undefined;
   #heartbeatAt = 0;
   #stopping = false;
   #shutdown: Promise<void> | undefined;
@@ -201,9 +202,20 @@ export class QueueConsumer {
 
   #wakeSlotWaiter(): void {
     const waiter = this.#slotWaiter;
-    if (waiter && (this.#stopping || this.#hasRoom(waiter.refillAt))) {
+    if (!waiter) return;
+    if (this.#stopping || this.#unsettled.size <= waiter.refillAt) {
       this.#slotWaiter = undefined;
       waiter.wake();
+    } else if (!this.#starvationCheck && this.#hasRoom(waiter.refillAt)) {
+      // The reader has nothing left to read: refill after this turn's other settlements, so a
+      // reader that keeps up costs one wake-up per turn, not one per message.
+      this.#starvationCheck = setImmediate(() => {
+        this.#starvationCheck = undefined;
+        if (this.#slotWaiter === waiter && this.#hasRoom(waiter.refillAt)) {
+          this.#slotWaiter = undefined;
+          waiter.wake();
+        }
+      });
     }
   }
 
