@@ -25,7 +25,8 @@ export type RunOutcome = { readonly ok: true; readonly value: unknown } | { read
  * be killed, only left behind). A cancel abandons the run at once with the cancel's reason.
  *
  * This runs once per task, so it allocates little: no timers without limits, ctx.signal only
- * when read, one promise settled by whichever comes first (outcome, hard limit, cancel).
+ * when read; a synchronous task's outcome is returned as it is, and an asynchronous one is
+ * raced in one promise settled by whichever comes first (outcome, hard limit, cancel).
  */
 export function runTask(input: RunTaskInput): Promise<RunOutcome> {
   const { definition, request, cancel } = input;
@@ -74,6 +75,26 @@ export function runTask(input: RunTaskInput): Promise<RunOutcome> {
   };
   const callArgs: readonly unknown[] = hasKeys(request.kwargs) ? [...request.args, request.kwargs] : request.args;
 
+  // Cancelled before it started (a forced shutdown): it does not run.
+  if (cancel.cancelled) {
+    clearTimeout(softTimer);
+    return Promise.resolve({ ok: false, error: cancel.reason });
+  }
+  const startedAt = hard !== null ? performance.now() : 0;
+  let value: unknown;
+  try {
+    value = runInTaskContext(ctx, definition.options.asyncContext ?? false, () => (definition.fn as (...a: unknown[]) => unknown).apply(ctx, callArgs as unknown[]));
+  } catch (error) {
+    clearTimeout(softTimer);
+    return Promise.resolve({ ok: false, error });
+  }
+  // A synchronous task is done: no race with its limits or a cancel (neither can fire while it runs).
+  if (!isThenable(value)) {
+    clearTimeout(softTimer);
+    return Promise.resolve({ ok: true, value });
+  }
+  const pending = value;
+
   return new Promise<RunOutcome>((resolve) => {
     let settled = false;
     const settle = (outcome: RunOutcome) => {
@@ -89,18 +110,10 @@ export function runTask(input: RunTaskInput): Promise<RunOutcome> {
       controller?.abort(reason);
       settle({ ok: false, error: reason });
     });
-    if (settled) return;
-    if (hard !== null) hardTimer = setTimeout(() => settle({ ok: false, error: new TimeLimitExceeded(hard) }), hard * 1000);
-    let value: unknown;
-    try {
-      value = runInTaskContext(ctx, definition.options.asyncContext ?? false, () => (definition.fn as (...a: unknown[]) => unknown).apply(ctx, callArgs as unknown[]));
-    } catch (error) {
-      settle({ ok: false, error });
-      return;
-    }
+    // The hard limit counts from the start of the run, its synchronous part included.
+    if (hard !== null) hardTimer = setTimeout(() => settle({ ok: false, error: new TimeLimitExceeded(hard) }), Math.max(0, hard * 1000 - (performance.now() - startedAt)));
     // An abandoned run may still settle later; its outcome is dropped.
-    if (isThenable(value)) value.then((v) => settle({ ok: true, value: v }), (error: unknown) => settle({ ok: false, error }));
-    else settle({ ok: true, value });
+    pending.then((v) => settle({ ok: true, value: v }), (error: unknown) => settle({ ok: false, error }));
   });
 }
 
