@@ -85,6 +85,26 @@ describe('retries, countdown, expiry', () => {
     await worker.stop();
   });
 
+  it('the context works destructured: retry, retries, id, signal', async () => {
+    app = memoryApp();
+    const seen: { id: string; retries: number; aborted: boolean }[] = [];
+    app.task('tq.destructured', function () {
+      const { retry, retries, id, signal } = this;
+      seen.push({ id, retries, aborted: signal.aborted });
+      if (retries < 1) retry({ countdown: 0.01 });
+      return retries;
+    });
+    const worker = app.worker();
+    await worker.start();
+    const result = await app.sendTask('tq.destructured');
+    expect(await result.get({ timeout: 5000 })).toBe(1);
+    expect(seen).toEqual([
+      { id: result.id, retries: 0, aborted: false },
+      { id: result.id, retries: 1, aborted: false },
+    ]);
+    await worker.stop();
+  });
+
   it('fails with the original error once maxRetries is reached', async () => {
     app = memoryApp();
     app.task(

@@ -1,9 +1,9 @@
 import { SoftTimeLimitExceeded, TimeLimitExceeded } from '../errors.js';
 import type { TaskRequest } from '../protocol/message.js';
-import { Retry } from '../task-signals.js';
-import { runInTaskContext, type TaskContext, type TaskDefinition } from '../task.js';
+import { runInTaskContext, type TaskDefinition } from '../task.js';
 import type { TaskStateName } from '../result/states.js';
 import type { CancelToken } from './cancel-token.js';
+import { RunningTask } from './running-task.js';
 
 export interface RunTaskInput {
   readonly definition: TaskDefinition;
@@ -34,45 +34,8 @@ export function runTask(input: RunTaskInput): Promise<RunOutcome> {
   const hard = input.enforceHardLimit ? (request.timeLimit.hard ?? definition.options.timeLimit ?? null) : null;
   let softTimer: NodeJS.Timeout | undefined;
   let hardTimer: NodeJS.Timeout | undefined;
-  // ctx.signal is made on first use: most tasks never read it. Until then, the reasons it would
-  // carry are remembered.
-  let controller: AbortController | undefined;
-  let softReason: SoftTimeLimitExceeded | undefined;
-  const taskSignal = (): AbortSignal => {
-    if (!controller) {
-      controller = new AbortController();
-      if (cancel.cancelled) controller.abort(cancel.reason);
-      else if (softReason) controller.abort(softReason);
-    }
-    return controller.signal;
-  };
-  if (soft !== null) {
-    softTimer = setTimeout(() => {
-      softReason = new SoftTimeLimitExceeded(soft);
-      controller?.abort(softReason);
-    }, soft * 1000);
-  }
-
-  const ctx: TaskContext = {
-    id: request.id,
-    name: request.task,
-    args: request.args,
-    kwargs: request.kwargs,
-    retries: request.retries,
-    request,
-    hostname: input.hostname,
-    get signal() {
-      return taskSignal();
-    },
-    updateState: input.updateState,
-    retry(options = {}) {
-      const limit = options.maxRetries ?? definition.options.maxRetries ?? 3;
-      if (request.retries >= limit) {
-        throw options.error ?? new Error(`max retries (${limit}) exceeded for ${request.task}[${request.id}]`);
-      }
-      throw new Retry(options.countdown ?? definition.options.defaultRetryDelay ?? 180, options.error);
-    },
-  };
+  const ctx = new RunningTask(definition, request, input.hostname, cancel, input.updateState);
+  if (soft !== null) softTimer = setTimeout(() => ctx.softLimitReached(new SoftTimeLimitExceeded(soft)), soft * 1000);
   const callArgs: readonly unknown[] = hasKeys(request.kwargs) ? [...request.args, request.kwargs] : request.args;
 
   // Cancelled before it started (a forced shutdown): it does not run.
@@ -107,7 +70,7 @@ export function runTask(input: RunTaskInput): Promise<RunOutcome> {
     };
     // A forced shutdown or revoke-terminate abandons the run at once; ctx.signal tells the task.
     const stopListening = cancel.onCancel((reason) => {
-      controller?.abort(reason);
+      ctx.cancelled(reason);
       settle({ ok: false, error: reason });
     });
     // The hard limit counts from the start of the run, its synchronous part included.
