@@ -49,9 +49,9 @@ export class PubSubChannels {
     };
   }
 
-  /** Some listener listens to `name`. */
-  has(name: string): boolean {
-    return this.#channels.has(name);
+  /** The SUBSCRIBE of `name` while some listener listens to it, else undefined. */
+  subscribed(name: string): Promise<unknown> | undefined {
+    return this.#channels.get(name)?.subscribed;
   }
 
   /** Every message PUBLISHed on `name` from now until `signal` aborts (subscribed at once, not on first read). */

@@ -25,8 +25,6 @@ export class RedisResultBackend implements ResultBackend {
   readonly #keys: RedisKeys;
   readonly #context: ErrorContext;
   readonly #pubSub: PubSubChannels;
-  /** Keys watched on this instance, each with the SUBSCRIBE that a store of it waits for. */
-  readonly #watched = new Map<string, Promise<unknown>>();
   readonly #fetches = new MomentBatch<string, Buffer | null>((_, keys) => this.#open().mgetBuffer(...keys), { maxItems: 500 });
   readonly #stores = new MomentBatch<PendingStore>((ttlMs, stores) => this.#storeAll(ttlMs, stores), { maxItems: 500 });
   #client: Redis | undefined;
@@ -60,7 +58,7 @@ export class RedisResultBackend implements ResultBackend {
     const value = isAscii(record) ? Buffer.from(record.buffer, record.byteOffset, record.byteLength).toString('latin1') : Buffer.from(record);
     const expiry = String(ttlMs > 0 ? Math.ceil(ttlMs) : 0);
     // A watch opened on this instance is subscribed before the record can be published.
-    const subscribed = this.#watched.get(key);
+    const subscribed = this.#pubSub.subscribed(key);
     const stored = subscribed
       ? subscribed.catch(() => undefined).then(() => this.#stores.add(expiry, { key, value }))
       : this.#stores.add(expiry, { key, value });
@@ -103,14 +101,7 @@ export class RedisResultBackend implements ResultBackend {
       },
       end: () => buffer.end(),
     });
-    const buffer = new DeliveryBuffer<Uint8Array>({
-      signal,
-      onClose: () => {
-        listening.remove();
-        if (this.#watched.get(key) === listening.subscribed && !this.#pubSub.has(key)) this.#watched.delete(key);
-      },
-    });
-    this.#watched.set(key, listening.subscribed);
+    const buffer = new DeliveryBuffer<Uint8Array>({ signal, onClose: listening.remove });
     listening.subscribed
       .then(() => client.getBuffer(key))
       .then((value) => {
@@ -139,7 +130,6 @@ export class RedisResultBackend implements ResultBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#watched.clear();
     await this.#pubSub.close();
     if (this.#client) await closeConnection(this.#client);
   }
