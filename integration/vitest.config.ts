@@ -22,5 +22,6 @@ config.test!.projects = [
   { extends: true, test: { name: 'brokers', include: ['test/**/*.test.ts'] } },
   { extends: './celery-interop/redis/vitest.config.ts', test: { name: 'celery-interop-redis', root: './celery-interop/redis' } },
   { extends: './celery-interop/amqp/vitest.config.ts', test: { name: 'celery-interop-amqp', root: './celery-interop/amqp' } },
+  { extends: './celery-interop/monitoring/vitest.config.ts', test: { name: 'celery-interop-monitoring', root: './celery-interop/monitoring' } },
 ];
 export default config;

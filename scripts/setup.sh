@@ -10,7 +10,7 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 
 need=()
-for pkg in python3-celery python3-redis librdkafka-dev gcc openssl; do
+for pkg in python3-celery python3-redis python3-tornado python3-prometheus-client python3-humanize librdkafka-dev gcc openssl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

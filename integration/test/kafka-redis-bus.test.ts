@@ -3,7 +3,7 @@
  * worker on Kafka answers remote control, honours revocations without reading the backend
  * before each task, and sends events — as on a broker with broadcast.
  */
-import { createApp, decodeEvent, eventChannel, type App, type ResultBackend, type Worker } from '@tq/core';
+import { createApp, type App, type ResultBackend, type Worker } from '@tq/core';
 import kafkaAdapter from '@tq/kafka';
 import redisAdapter from '@tq/redis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -100,13 +100,11 @@ describe('Kafka broker with a Redis result backend as the broadcast bus', () => 
 
   it('events of a task reach a subscriber; the worker reads no record before running tasks', async () => {
     const { client } = await ready;
-    const bus = (await client.broadcastBus())!;
     const controller = new AbortController();
     const seen: string[] = [];
     const listening = (async () => {
-      for await (const bytes of bus.subscribe(eventChannel, controller.signal)) {
-        const event = decodeEvent(bytes);
-        if (event?.['uuid'] === undefined) continue;
+      for await (const event of client.events({ signal: controller.signal })) {
+        if (event['uuid'] === undefined) continue;
         seen.push(event.type);
         if (event.type === 'task-succeeded') controller.abort();
       }

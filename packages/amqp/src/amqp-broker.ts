@@ -3,6 +3,8 @@ import {
   BrokerConnectionError,
   brokerCapabilities,
   ClosedError,
+  type BroadcastBinding,
+  type BroadcastRoute,
   type Broker,
   type BrokerCapabilities,
   type BrokerMessage,
@@ -31,6 +33,8 @@ export class AmqpBroker implements Broker {
   readonly #topology: Topology;
   readonly #consumers = new Set<{ disconnect(): void }>();
   readonly #publisher = new ConfirmPublisher();
+  /** Topic exchanges declared on each connection (a new connection declares again). */
+  readonly #topicExchanges = new WeakMap<ChannelModel, Set<string>>();
 
   constructor(options: AmqpOptions) {
     this.#options = options;
@@ -116,17 +120,35 @@ export class AmqpBroker implements Broker {
     });
   }
 
-  async broadcast(channelName: string, body: Uint8Array): Promise<void> {
+  /**
+   * Fanout broadcasts declare their transient exchange each time (it may have been deleted with
+   * its last binding); a topic exchange is durable and declared once per connection.
+   */
+  async broadcast(channelName: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
     if (this.#session.closed) throw new ClosedError('AMQP broker');
+    const kind = route?.kind ?? 'fanout';
     await this.#onLiveConnection(`broadcast on "${channelName}"`, async (connection) => {
-      await declareBroadcastExchange(await this.#topology.channel(connection), channelName);
-      await this.#publisher.publish(connection, channelName, '', body, { deliveryMode: 1, contentType: 'application/octet-stream' });
+      let declared = this.#topicExchanges.get(connection);
+      if (kind === 'fanout' || !declared?.has(channelName)) {
+        await declareBroadcastExchange(connection, channelName, kind);
+        if (kind === 'topic') {
+          if (!declared) this.#topicExchanges.set(connection, (declared = new Set()));
+          declared.add(channelName);
+        }
+      }
+      await this.#publisher.publish(connection, channelName, kind === 'topic' ? (route?.routingKey ?? '') : '', body, {
+        deliveryMode: 1,
+        contentType: 'application/json',
+        contentEncoding: 'utf-8',
+        priority: 0,
+        ...(route?.headers ? { headers: route.headers } : {}),
+      });
     });
   }
 
-  subscribe(channelName: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  subscribe(channelName: string, signal: AbortSignal, binding: BroadcastBinding = {}): AsyncIterable<Uint8Array> {
     if (this.#session.closed) throw new ClosedError('AMQP broker');
-    const subscription: BroadcastSubscription = new BroadcastSubscription(this.#session, channelName, signal, () => this.#consumers.delete(subscription));
+    const subscription: BroadcastSubscription = new BroadcastSubscription(this.#session, channelName, binding, signal, () => this.#consumers.delete(subscription));
     this.#consumers.add(subscription);
     subscription.start();
     return subscription.buffer;

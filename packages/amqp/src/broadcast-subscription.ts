@@ -1,16 +1,58 @@
 import type { Channel, ChannelModel } from 'amqplib';
-import { ClosedError, DeliveryBuffer } from '@tq/core/adapter';
+import { ClosedError, ConfigError, DeliveryBuffer, type BroadcastBinding, type BroadcastKind } from '@tq/core/adapter';
 import type { AmqpSession } from './amqp-session.js';
 
 const retryDelayMs = 200;
+const PRECONDITION_FAILED = 406;
+const noop = () => undefined;
 
 /**
- * Broadcast channels are fanout exchanges (as kombu's pidbox mailboxes are): not durable,
- * deleted with their last binding. Declared before every broadcast so one sent with no
- * subscriber is dropped, not refused.
+ * Broadcast channels are exchanges. A fanout channel (tq's remote control) is not durable and
+ * is deleted with its last binding; it is declared before every broadcast so one sent with no
+ * subscriber is dropped, not refused. A topic channel is declared exactly as Celery declares
+ * it (celeryev: durable, never auto-deleted), because every Celery worker declares it at start
+ * and RabbitMQ refuses a declaration that differs.
  */
-export async function declareBroadcastExchange(channel: Channel, name: string): Promise<void> {
-  await channel.assertExchange(name, 'fanout', { durable: false, autoDelete: true });
+export async function declareBroadcastExchange(connection: ChannelModel, name: string, kind: BroadcastKind): Promise<void> {
+  // Its own channel: a PRECONDITION_FAILED closes only that one.
+  const channel = await connection.createChannel();
+  channel.on('error', noop);
+  try {
+    if (kind === 'fanout') {
+      await channel.assertExchange(name, 'fanout', { durable: false, autoDelete: true });
+      return;
+    }
+    try {
+      await channel.assertExchange(name, 'topic', { durable: true, autoDelete: false });
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== PRECONDITION_FAILED) throw error;
+    }
+    await replaceForeignExchange(connection, name);
+  } finally {
+    await channel.close().catch(noop);
+  }
+}
+
+/**
+ * tq before 0.2 declared "celeryev" as a transient fanout; Python Celery workers then died at
+ * start-up with PRECONDITION_FAILED. An unused exchange of the wrong kind is replaced (events
+ * are transient: nothing is lost); one still bound to subscribers is reported with what to do.
+ */
+async function replaceForeignExchange(connection: ChannelModel, name: string): Promise<void> {
+  const channel = await connection.createChannel();
+  channel.on('error', noop);
+  try {
+    await channel.deleteExchange(name, { ifUnused: true });
+    await channel.assertExchange(name, 'topic', { durable: true, autoDelete: false });
+  } catch (cause) {
+    const message =
+      `exchange "${name}" exists on this vhost with another type than Celery's durable topic exchange, and queues are bound to it ` +
+      `(subscribers of an older tq): stop them, or delete the exchange (management UI, or rabbitmqadmin delete exchange name=${name})`;
+    throw new ConfigError([{ path: 'broker', message }], { cause });
+  } finally {
+    await channel.close().catch(noop);
+  }
 }
 
 /**
@@ -22,13 +64,15 @@ export class BroadcastSubscription {
   readonly buffer: DeliveryBuffer<Uint8Array>;
   readonly #session: AmqpSession;
   readonly #exchange: string;
+  readonly #binding: BroadcastBinding;
   readonly #onGone: () => void;
   #channel: Channel | undefined;
   #active = true;
 
-  constructor(session: AmqpSession, exchange: string, signal: AbortSignal, onGone: () => void) {
+  constructor(session: AmqpSession, exchange: string, binding: BroadcastBinding, signal: AbortSignal, onGone: () => void) {
     this.#session = session;
     this.#exchange = exchange;
+    this.#binding = binding;
     this.#onGone = onGone;
     this.buffer = new DeliveryBuffer<Uint8Array>({ signal, onClose: () => this.#stop() });
   }
@@ -60,9 +104,11 @@ export class BroadcastSubscription {
     const channel = await connection.createChannel();
     channel.on('error', () => undefined);
     try {
-      await declareBroadcastExchange(channel, this.#exchange);
-      const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
-      await channel.bindQueue(queue, this.#exchange, '');
+      const kind = this.#binding.kind ?? 'fanout';
+      await declareBroadcastExchange(connection, this.#exchange, kind);
+      // Events nobody reads for 5 s are stale: the message TTL Celery's event receivers set.
+      const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false, ...(kind === 'topic' ? { messageTtl: 5000 } : {}) });
+      await channel.bindQueue(queue, this.#exchange, kind === 'topic' ? (this.#binding.pattern ?? '#') : '');
       await channel.consume(
         queue,
         (message) => {

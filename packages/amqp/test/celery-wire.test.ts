@@ -113,4 +113,38 @@ describe('Celery wire compatibility', () => {
     expect(types.timelimit).toBe(limited.content_header.header_field_types.timelimit);
     expect(types.retries).toBe('I');
   });
+
+  it("an event has the same content header, byte for byte, as Celery's on the durable celeryev topic exchange", async () => {
+    const heartbeat = (JSON.parse(readFileSync(new URL('./fixtures/amqp-events-examples.json', import.meta.url), 'utf8')) as {
+      worker_heartbeat: { content_header_frame_base64: string; body_base64: string; delivery_info: { routing_key: string } };
+    }).worker_heartbeat;
+    const tap = await TcpTap.start(target);
+    t.onCleanup(() => tap.close());
+    const publisher = t.broker();
+    const listener = t.broker(urlVia(tap.port));
+    await Promise.all([publisher.connect(), listener.connect()]);
+    const controller = new AbortController();
+    t.onCleanup(async () => controller.abort());
+    const subscription = listener.subscribe('celeryev', controller.signal, { kind: 'topic', pattern: 'worker.#' })[Symbol.asyncIterator]();
+    const received = subscription.next();
+    const body = new Uint8Array(Buffer.from(heartbeat.body_base64, 'base64'));
+    // The binding has no ready signal: repeat until the listener hears one.
+    const timer = setInterval(() => {
+      void publisher.broadcast('celeryev', body, { kind: 'topic', routingKey: heartbeat.delivery_info.routing_key, headers: { hostname: 'wire@capture' } });
+    }, 100);
+    try {
+      expect(Buffer.from((await received).value!).equals(Buffer.from(body))).toBe(true);
+    } finally {
+      clearInterval(timer);
+    }
+    const header = [...amqpFrames(tap.serverBytes)].find((f) => f.type === 2)!;
+    expect(header.payload.toString('base64')).toBe(heartbeat.content_header_frame_base64);
+
+    // celeryev is exactly the exchange every Celery worker declares at start: re-declaring it so succeeds.
+    const admin = await adminConnection();
+    t.onCleanup(() => admin.close());
+    const channel = await admin.createChannel();
+    channel.on('error', () => undefined);
+    await expect(channel.assertExchange('celeryev', 'topic', { durable: true, autoDelete: false, internal: false, arguments: {} })).resolves.toBeDefined();
+  });
 });

@@ -8,13 +8,14 @@ import type { Broker } from './broker/broker.js';
 import { RuntimeBroker } from './broker/runtime-broker.js';
 import { chooseBroadcastBus, type BroadcastBus } from './control/broadcast-bus.js';
 import { Control } from './control/control-client.js';
-import { EventDispatcher } from './events/task-events.js';
+import { EventDispatcher, receiveEvents, type EventPattern, type TaskEvent } from './events/task-events.js';
 import { resolveConfig, routeTask, type ResolvedConfig, type TqConfig } from './config.js';
-import { ConfigError, PayloadTooLargeError, TqError } from './errors.js';
+import { ConfigError, PayloadTooLargeError, TqError, UnsupportedError } from './errors.js';
 import { createConsoleLogger, type Logger } from './logger.js';
 import memoryAdapter from './memory/index.js';
 import { celeryIsoTime, encodeTaskMessage } from './protocol/encode.js';
 import type { TaskCall } from './protocol/message.js';
+import { argsRepr, kwargsRepr } from './protocol/repr.js';
 import type { SendOptions } from './producer/send-options.js';
 import { AsyncResult } from './result/async-result.js';
 import { jsonSerializer } from './serializer/json.js';
@@ -112,6 +113,19 @@ export class App {
     return chooseBroadcastBus(broker, backend);
   }
 
+  /**
+   * Celery events from every worker and producer on this broker, tq's and Python Celery's
+   * (workers need `events: true` / `-E`), from now until `signal` aborts. `pattern` narrows by
+   * routing key: 'worker.#' for heartbeats and online/offline, 'task.#' for task events.
+   */
+  async *events(options: { signal: AbortSignal; pattern?: EventPattern }): AsyncIterable<TaskEvent> {
+    const bus = await this.broadcastBus();
+    if (!bus) {
+      throw new UnsupportedError('neither the broker nor the result backend has a broadcast channel: events need a redis, amqp, nats or memory broker, or a redis result backend');
+    }
+    yield* receiveEvents(bus, options.signal, options.pattern);
+  }
+
   /** The result backend, connected; null when results are disabled. */
   backend(): Promise<RuntimeBackend | null> {
     this.#assertOpen();
@@ -187,12 +201,14 @@ export class App {
       this.#events.send('task-sent', {
         uuid: id,
         name,
-        args: JSON.stringify(args),
-        kwargs: JSON.stringify(kwargs),
+        args: argsRepr(args),
+        kwargs: kwargsRepr(kwargs),
         retries: call.retries,
         eta: call.eta ? celeryIsoTime(new Date(call.eta)) : null,
         expires: call.expires ? celeryIsoTime(new Date(call.expires)) : null,
         queue,
+        exchange: '',
+        routing_key: queue,
         root_id: call.rootId,
         parent_id: call.parentId,
       });

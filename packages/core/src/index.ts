@@ -23,7 +23,7 @@ export { Worker, type WorkerOptions, type WorkerEvents } from './worker/worker.j
 export { createConsoleLogger, type Logger, type LogLevel } from './logger.js';
 export { Control } from './control/control-client.js';
 export type { ControlReply, InspectWhat } from './control/control-message.js';
-export { decodeEvent, eventChannel, type TaskEvent, type TaskEventType } from './events/task-events.js';
+export { decodeEvents, eventChannel, receiveEvents, routingKeyOf, type EventPattern, type TaskEvent, type TaskEventType } from './events/task-events.js';
 export type { BroadcastBus } from './control/broadcast-bus.js';
 export { deadLetterHeaders } from './worker/dead-letter.js';
 export type { PoolKind } from './worker/pool/pool.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../src/adapter.js';
-import { createApp, decodeEvent, encodeTaskMessage, eventChannel, jsonSerializer, TaskRevokedError, type App } from '../src/index.js';
+import { createApp, encodeTaskMessage, jsonSerializer, TaskRevokedError, type App } from '../src/index.js';
 import { createMemoryAdapter } from '../src/memory/index.js';
 import { parseRate, RateLimiter } from '../src/worker/rate-limit.js';
 import { memoryApp, sleep } from './helpers.js';
@@ -192,12 +192,12 @@ describe('events', () => {
     app.task('tq.bad', () => {
       throw new Error('nope');
     });
-    const broker = await app.broker();
     const controller = new AbortController();
     const events: Record<string, unknown>[] = [];
     const listening = (async () => {
-      for await (const bytes of broker.subscribe(eventChannel, controller.signal)) events.push(decodeEvent(bytes)!);
+      for await (const event of app.events({ signal: controller.signal })) events.push(event);
     })();
+    await sleep(20); // subscribed before the worker comes online
     const worker = app.worker({ events: true, heartbeatIntervalMs: 50, hostname: 'ev@test' });
     await worker.start();
     const ok = await app.sendTask('tq.ok');
@@ -215,7 +215,7 @@ describe('events', () => {
     expect(succeeded).toMatchObject({ uuid: ok.id, hostname: 'ev@test', result: '1' });
     expect(typeof succeeded['timestamp']).toBe('number');
     expect(typeof succeeded['runtime']).toBe('number');
-    expect(events.find((e) => e['type'] === 'task-failed')!['exception']).toBe('Error: nope');
+    expect(events.find((e) => e['type'] === 'task-failed')!['exception']).toBe("Error('nope')");
   });
 });
 

@@ -19,6 +19,8 @@ import {
   ClosedError,
   DeliveryBuffer,
   type AdapterOptions,
+  type BroadcastBinding,
+  type BroadcastRoute,
   type Broker,
   type BrokerCapabilities,
   type BrokerMessage,
@@ -223,23 +225,24 @@ export class NatsBroker implements Broker {
     }
   }
 
-  async broadcast(channel: string, body: Uint8Array): Promise<void> {
+  async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
     const { nc } = this.#live();
     try {
-      nc.publish(this.subjects.broadcast(channel), body);
+      nc.publish(route?.kind === 'topic' ? this.subjects.topicBroadcast(channel, route.routingKey ?? '') : this.subjects.broadcast(channel), body);
       await nc.flush();
     } catch (error) {
       throw toTqError(error, `broadcasting on "${channel}"`);
     }
   }
 
-  subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array> {
     const { nc } = this.#live();
-    const subscription = nc.subscribe(this.subjects.broadcast(channel));
+    const { subject, filter } = binding?.kind === 'topic' ? this.subjects.topicSubscription(channel, binding.pattern ?? '#') : { subject: this.subjects.broadcast(channel) };
+    const subscription = nc.subscribe(subject);
     const buffer = new DeliveryBuffer<Uint8Array>({ signal, onClose: () => subscription.unsubscribe() });
     void (async () => {
       try {
-        for await (const msg of subscription) buffer.push(msg.data);
+        for await (const msg of subscription) if (!filter || filter(msg.subject)) buffer.push(msg.data);
         buffer.end();
       } catch (error) {
         buffer.fail(toTqError(error, `subscribing to "${channel}"`));

@@ -11,6 +11,7 @@
  * The stream name is part of every subject so two streams never claim overlapping subjects
  * (JetStream refuses that), which lets tests and tenants share one server.
  */
+import { topicMatches } from '@tq/core/adapter';
 
 // NATS subject tokens and consumer names cannot hold '.', '*', '>', whitespace or slashes; a
 // queue name such as "celery.pidbox" must still map to exactly one token.
@@ -108,6 +109,28 @@ export class Subjects {
 
   broadcast(channel: string): string {
     return `${this.#prefix}.b.${escapeToken(channel)}`;
+  }
+
+  /** A topic broadcast: the channel's subject, then one token per routing-key word ("….celeryev.task.succeeded"). */
+  topicBroadcast(channel: string, routingKey: string): string {
+    return `${this.broadcast(channel)}.${routingKey.split('.').map(escapeToken).join('.')}`;
+  }
+
+  /**
+   * What a subscriber of a topic channel subscribes to: the AMQP pattern in NATS wildcards
+   * ('*' is '*', a final '#' is '>'). A '#' elsewhere has no NATS form: then every subject of
+   * the channel, and `filter` keeps the matching ones. A final '#' needs at least one word
+   * here, where AMQP also matches none; Celery's routing keys always have two.
+   */
+  topicSubscription(channel: string, pattern: string): { subject: string; filter?: (subject: string) => boolean } {
+    const base = this.broadcast(channel);
+    const words = pattern.split('.');
+    const hashAt = words.indexOf('#');
+    if (hashAt === -1 || hashAt === words.length - 1) {
+      return { subject: `${base}.${words.map((w) => (w === '#' ? '>' : w === '*' ? '*' : escapeToken(w))).join('.')}` };
+    }
+    const routingKeyOf = (subject: string) => subject.slice(base.length + 1).split('.').map(unescapeToken).join('.');
+    return { subject: `${base}.>`, filter: (subject) => topicMatches(pattern, routingKeyOf(subject)) };
   }
 
   consumer(queue: string): string {

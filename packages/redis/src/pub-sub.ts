@@ -3,7 +3,8 @@ import { closeConnection, type Redis } from './connection.js';
 
 /** Receives what is PUBLISHed on one channel. */
 export interface ChannelListener {
-  push(message: Buffer): void;
+  /** `channel` is the channel it was PUBLISHed on (for a pattern listener, the one that matched). */
+  push(message: Buffer, channel: Buffer): void;
   /** The connection is closing: no more messages. */
   end(): void;
 }
@@ -22,18 +23,24 @@ interface Channel {
 export class PubSubChannels {
   readonly #open: () => Promise<Redis>;
   readonly #channels = new Map<string, Channel>();
+  readonly #patterns = new Map<string, Channel>();
   #connection: Promise<Redis> | undefined;
 
   constructor(openConnection: () => Promise<Redis>) {
     this.#open = openConnection;
   }
 
-  /** Adds `listener` to `name`; `subscribed` resolves once a PUBLISH on it reaches the listener. */
-  listen(name: string, listener: ChannelListener): { readonly subscribed: Promise<unknown>; remove(): void } {
-    let channel = this.#channels.get(name);
+  /**
+   * Adds `listener` to `name`; `subscribed` resolves once a PUBLISH on it reaches the listener.
+   * With `pattern`, `name` is a glob PSUBSCRIBEd to (kombu's fanout_patterns).
+   */
+  listen(name: string, listener: ChannelListener, options: { pattern?: boolean } = {}): { readonly subscribed: Promise<unknown>; remove(): void } {
+    const pattern = options.pattern ?? false;
+    const channels = pattern ? this.#patterns : this.#channels;
+    let channel = channels.get(name);
     if (!channel) {
-      channel = { listeners: new Set(), subscribed: this.#subscriber().then((s) => s.subscribe(name)) };
-      this.#channels.set(name, channel);
+      channel = { listeners: new Set(), subscribed: this.#subscriber().then((s) => (pattern ? s.psubscribe(name) : s.subscribe(name))) };
+      channels.set(name, channel);
     }
     const current = channel;
     current.listeners.add(listener);
@@ -41,9 +48,9 @@ export class PubSubChannels {
       subscribed: current.subscribed,
       remove: () => {
         current.listeners.delete(listener);
-        if (current.listeners.size === 0 && this.#channels.get(name) === current) {
-          this.#channels.delete(name);
-          void this.#connection?.then((s) => s.unsubscribe(name)).catch(() => undefined);
+        if (current.listeners.size === 0 && channels.get(name) === current) {
+          channels.delete(name);
+          void this.#connection?.then((s) => (pattern ? s.punsubscribe(name) : s.unsubscribe(name))).catch(() => undefined);
         }
       },
     };
@@ -54,9 +61,27 @@ export class PubSubChannels {
     return this.#channels.get(name)?.subscribed;
   }
 
-  /** Every message PUBLISHed on `name` from now until `signal` aborts (subscribed at once, not on first read). */
-  subscribe(name: string, signal: AbortSignal): DeliveryBuffer<Uint8Array> {
-    const listening = this.listen(name, { push: (message) => buffer.push(new Uint8Array(message)), end: () => buffer.end() });
+  /**
+   * Every message PUBLISHed on `name` (a glob with `pattern`) from now until `signal` aborts
+   * (subscribed at once, not on first read), through `decode`: null drops a message.
+   */
+  subscribe(
+    name: string,
+    signal: AbortSignal,
+    options: { pattern?: boolean; decode?: (message: Buffer, channel: Buffer) => Uint8Array | null } = {},
+  ): DeliveryBuffer<Uint8Array> {
+    const decode = options.decode ?? ((message: Buffer) => new Uint8Array(message));
+    const listening = this.listen(
+      name,
+      {
+        push: (message, channel) => {
+          const bytes = decode(message, channel);
+          if (bytes) buffer.push(bytes);
+        },
+        end: () => buffer.end(),
+      },
+      options,
+    );
     const buffer = new DeliveryBuffer<Uint8Array>({ signal, onClose: listening.remove });
     listening.subscribed.catch((error: unknown) => buffer.fail(error));
     return buffer;
@@ -65,7 +90,10 @@ export class PubSubChannels {
   #subscriber(): Promise<Redis> {
     this.#connection ??= this.#open().then((subscriber) => {
       subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
-        for (const listener of this.#channels.get(channel.toString())?.listeners ?? []) listener.push(message);
+        for (const listener of this.#channels.get(channel.toString())?.listeners ?? []) listener.push(message, channel);
+      });
+      subscriber.on('pmessageBuffer', (pattern: Buffer, channel: Buffer, message: Buffer) => {
+        for (const listener of this.#patterns.get(pattern.toString())?.listeners ?? []) listener.push(message, channel);
       });
       return subscriber;
     });
@@ -74,8 +102,9 @@ export class PubSubChannels {
 
   /** Ends every listener and closes the subscriber connection, if one was opened. */
   async close(): Promise<void> {
-    const channels = [...this.#channels.values()];
+    const channels = [...this.#channels.values(), ...this.#patterns.values()];
     this.#channels.clear();
+    this.#patterns.clear();
     for (const channel of channels) for (const listener of channel.listeners) listener.end();
     const subscriber = await this.#connection?.catch(() => undefined);
     if (subscriber) await closeConnection(subscriber);

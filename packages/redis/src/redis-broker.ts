@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Broker, BrokerMessage, ConsumeOptions, Consumer } from '@tq/core/adapter';
+import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer } from '@tq/core/adapter';
 import { brokerCapabilities, ClosedError, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
+import { broadcastSubscription, broadcastTopic, encodeBroadcast } from './broadcast-envelope.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
 import { encodeEnvelope } from './envelope.js';
 import { translated, type ErrorContext } from './errors.js';
@@ -144,14 +145,15 @@ export class RedisBroker implements Broker {
     });
   }
 
-  async broadcast(channel: string, body: Uint8Array): Promise<void> {
+  async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
     const { commands } = this.#open();
-    await translated(this.#context, () => commands.publish(this.#keys.broadcastChannel(channel), Buffer.from(body)));
+    await translated(this.#context, () => commands.publish(broadcastTopic(this.#keys, channel, route), encodeBroadcast(channel, body, route)));
   }
 
-  subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array> {
     this.#open();
-    return this.#pubSub.subscribe(this.#keys.broadcastChannel(channel), signal);
+    const { name, pattern, decode } = broadcastSubscription(this.#keys, channel, binding);
+    return this.#pubSub.subscribe(name, signal, { pattern, decode });
   }
 
   /** Stops every consumer and returns its unacked deliveries to the front of their queues (kombu's restore_at_shutdown). */

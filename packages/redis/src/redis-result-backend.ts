@@ -1,6 +1,7 @@
 import { isAscii } from 'node:buffer';
-import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from '@tq/core/adapter';
+import type { BroadcastBinding, BroadcastRoute, ResultBackend, ResultBackendCapabilities, StoreOptions } from '@tq/core/adapter';
 import { ClosedError, DeliveryBuffer, MomentBatch } from '@tq/core/adapter';
+import { broadcastSubscription, broadcastTopic, encodeBroadcast } from './broadcast-envelope.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
 import { toTqError, translated, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
@@ -112,14 +113,15 @@ export class RedisResultBackend implements ResultBackend {
   }
 
   /** PUBLISH on the channel a Redis broker of the same server, db and prefix uses for its broadcasts. */
-  async broadcast(channel: string, body: Uint8Array): Promise<void> {
+  async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
     const client = this.#open();
-    await translated(this.#context, () => client.publish(this.#keys.broadcastChannel(channel), Buffer.from(body)));
+    await translated(this.#context, () => client.publish(broadcastTopic(this.#keys, channel, route), encodeBroadcast(channel, body, route)));
   }
 
-  subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array> {
     this.#open();
-    return this.#pubSub.subscribe(this.#keys.broadcastChannel(channel), signal);
+    const { name, pattern, decode } = broadcastSubscription(this.#keys, channel, binding);
+    return this.#pubSub.subscribe(name, signal, { pattern, decode });
   }
 
   async forget(taskId: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest';
 import type { BackendFactory, ConformanceOptions } from '../options.js';
 import { BackendHarness } from '../support/backend-harness.js';
-import { checkAbortEnds, checkFanOut } from '../support/broadcast-checks.js';
+import { checkAbortEnds, checkFanOut, checkTopicRouting } from '../support/broadcast-checks.js';
 import { needs } from '../support/titles.js';
 
 /**
@@ -19,6 +19,10 @@ export function describeBackendBroadcast(factory: BackendFactory, options: Confo
 
     it.skipIf(!claimed)(`subscribe ends when its signal aborts ${needs.capability('broadcast')}`, async () => {
       await checkAbortEnds(h.backend(), `tq.kit.broadcast-abort.${h.taskId()}`);
+    });
+
+    it.skipIf(!claimed)(`a topic channel routes by routing-key pattern (Celery's celeryev) ${needs.capability('broadcast')}`, async () => {
+      await checkTopicRouting(() => h.backend(), h.options.timeouts.deliveryMs);
     });
   });
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
 import type { BrokerFactory, ConformanceOptions } from '../options.js';
-import { checkAbortEnds, checkFanOut } from '../support/broadcast-checks.js';
+import { checkAbortEnds, checkFanOut, checkTopicRouting } from '../support/broadcast-checks.js';
 import { BrokerHarness } from '../support/broker-harness.js';
 import { needs } from '../support/titles.js';
 
@@ -16,6 +16,10 @@ export function describeBroadcast(factory: BrokerFactory, options: ConformanceOp
 
     it.skipIf(!claimed)(`subscribe ends when its signal aborts ${needs.capability('broadcast')}`, async () => {
       await checkAbortEnds(h.broker(), h.queue('broadcast-abort'));
+    });
+
+    it.skipIf(!claimed)(`a topic channel routes by routing-key pattern (Celery's celeryev) ${needs.capability('broadcast')}`, async () => {
+      await checkTopicRouting(() => h.broker(), h.options.timeouts.deliveryMs);
     });
   });
 }

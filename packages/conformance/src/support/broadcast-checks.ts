@@ -1,11 +1,19 @@
+import { randomBytes } from 'node:crypto';
+import type { BroadcastBinding, BroadcastRoute } from '@tq/core/adapter';
 import { expect } from 'vitest';
 import { sleep, withTimeout } from './timing.js';
 
 /** A broker or a result backend, seen as a broadcast channel. */
 export interface BroadcastCarrier {
-  broadcast(channel: string, body: Uint8Array): Promise<void>;
-  subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array>;
+  broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void>;
+  subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array>;
 }
+
+/**
+ * The topic channel the kit uses. Topic channels are durable on AMQP (as Celery's celeryev), so
+ * one fixed name serves every run; each test keeps to routing keys under a word of its own.
+ */
+export const kitTopicChannel = 'tq.kit.topic';
 
 const encoder = new TextEncoder();
 
@@ -49,4 +57,61 @@ export async function checkAbortEnds(client: BroadcastCarrier, channel: string):
   const pending = subscription.next();
   setTimeout(() => controller.abort(), 200).unref();
   expect((await withTimeout(pending, 5_000, 'subscribe to end after abort')).done).toBe(true);
+}
+
+/**
+ * Topic routing, as Celery's celeryev exchange: a subscriber bound with 'X.task.*' gets the
+ * task events and not the worker ones, 'X.worker.#' the reverse, 'X.#' both, each body exactly
+ * once and byte for byte; a routing key under another word reaches none of them.
+ */
+export async function checkTopicRouting(clients: () => BroadcastCarrier, deliveryMs: number): Promise<void> {
+  const word = `k${randomBytes(6).toString('hex')}`;
+  const controller = new AbortController();
+  const subscribe = (pattern: string) => clients().subscribe(kitTopicChannel, controller.signal, { kind: 'topic', pattern })[Symbol.asyncIterator]();
+  const tasks = subscribe(`${word}.task.*`);
+  const workers = subscribe(`${word}.worker.#`);
+  const all = subscribe(`${word}.#`);
+  const publisher = clients();
+  const send = (routingKey: string, text: string) =>
+    publisher.broadcast(kitTopicChannel, encoder.encode(text), { kind: 'topic', routingKey, headers: { hostname: 'kit@test' } });
+  // No "ready" signal: warm each subscriber up with a key it matches until it hears one.
+  const warm = async (subscriber: AsyncIterator<Uint8Array>, routingKey: string) => {
+    const first = subscriber.next();
+    let heard = false;
+    void first.then(() => (heard = true));
+    const deadline = Date.now() + deliveryMs;
+    while (!heard && Date.now() < deadline) {
+      await send(routingKey, 'warm-up');
+      await sleep(100);
+    }
+    expect(Buffer.from((await withTimeout(first, 1_000, `a warm-up on ${routingKey}`)).value!).toString()).toBe('warm-up');
+  };
+  await warm(tasks, `${word}.task.warm`);
+  await warm(workers, `${word}.worker.warm`);
+  await warm(all, `${word}.all.warm`);
+  await send(`other${word}.task.succeeded`, 'not for us');
+  await send(`${word}.worker.heartbeat`, 'heartbeat 🐢');
+  await send(`${word}.task.succeeded`, 'succeeded');
+  await send(`${word}.task.multi.extra`, 'too many words for task.*');
+  await send(`${word}.end`, 'end');
+  const readUntil = async (subscriber: AsyncIterator<Uint8Array>, last: string): Promise<string[]> => {
+    const seen: string[] = [];
+    for (;;) {
+      const next = await withTimeout(subscriber.next(), deliveryMs, `the broadcast "${last}"`);
+      const text = Buffer.from(next.value!).toString();
+      if (text === 'warm-up') continue;
+      seen.push(text);
+      if (text === last) return seen;
+    }
+  };
+  expect(await readUntil(all, 'end')).toEqual(['heartbeat 🐢', 'succeeded', 'too many words for task.*', 'end']);
+  expect(await readUntil(workers, 'heartbeat 🐢')).toEqual(['heartbeat 🐢']);
+  expect(await readUntil(tasks, 'succeeded')).toEqual(['succeeded']);
+  // Nothing else may follow for the narrow bindings: a marker each matches proves the order.
+  await send(`${word}.worker.marker`, 'worker marker');
+  await send(`${word}.task.marker`, 'task marker');
+  expect(await readUntil(workers, 'worker marker')).toEqual(['worker marker']);
+  expect(await readUntil(tasks, 'task marker')).toEqual(['task marker']);
+  controller.abort();
+  await Promise.all([tasks, workers, all].map((s) => s.return?.()));
 }

@@ -91,3 +91,12 @@ describe('mutant: only the first subscriber of a channel hears broadcasts', () =
     options,
   );
 });
+
+describe('mutant: topic subscribers ignore their binding pattern', () => {
+  describeBroadcast(
+    factoryWith({
+      subscribe: (inner, channel, signal, binding) => inner.subscribe!(channel, signal, binding ? { ...binding, pattern: '#' } : binding),
+    }),
+    options,
+  );
+});

@@ -1,4 +1,4 @@
-import type { Broker, BrokerMessage, ConsumeOptions, Delivery, ResultBackend, StoreOptions } from '@tq/core/adapter';
+import type { BroadcastBinding, Broker, BrokerMessage, ConsumeOptions, Delivery, ResultBackend, StoreOptions } from '@tq/core/adapter';
 
 /** One deliberate bug in an otherwise correct broker: the kit must catch each. */
 export interface BrokerMutation {
@@ -6,7 +6,7 @@ export interface BrokerMutation {
   consumeOptions?(options: ConsumeOptions): ConsumeOptions;
   delivery?(delivery: Delivery, inner: Broker, queue: string): Delivery;
   close?(inner: Broker, outstanding: Set<Delivery>): Promise<void>;
-  subscribe?(inner: Broker, channel: string, signal: AbortSignal): AsyncIterable<Uint8Array>;
+  subscribe?(inner: Broker, channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array>;
 }
 
 /** `inner` with `mutation` applied; everything else passes through. */
@@ -39,9 +39,9 @@ export function mutantBroker(inner: Broker, mutation: BrokerMutation): Broker {
     },
     close: () => (mutation.close ? mutation.close(inner, outstanding) : inner.close()),
     purge: inner.purge ? (queue) => inner.purge!(queue) : undefined,
-    broadcast: inner.broadcast ? (channel, body) => inner.broadcast!(channel, body) : undefined,
+    broadcast: inner.broadcast ? (channel, body, route) => inner.broadcast!(channel, body, route) : undefined,
     subscribe: inner.subscribe
-      ? (channel, signal) => (mutation.subscribe ? mutation.subscribe(inner, channel, signal) : inner.subscribe!(channel, signal))
+      ? (channel, signal, binding) => (mutation.subscribe ? mutation.subscribe(inner, channel, signal, binding) : inner.subscribe!(channel, signal, binding))
       : undefined,
   };
 }

@@ -1,3 +1,5 @@
+import type { BroadcastBinding, BroadcastRoute } from '../broker/broker.js';
+
 export interface ResultBackendCapabilities {
   /** `watch` pushes updates (pub/sub, KV watch); otherwise core polls `fetch`. Default false. */
   readonly watch: boolean;
@@ -40,12 +42,12 @@ export interface ResultBackend {
    */
   replyAddress?(): Promise<string>;
   /** Publish `body` to every current subscriber of `channel` (no persistence). When capabilities.broadcast. */
-  broadcast?(channel: string, body: Uint8Array): Promise<void>;
+  broadcast?(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void>;
   /**
    * Receive broadcasts on `channel` until `signal` aborts; subscribed from the call on, as the
    * broker's subscribe. When capabilities.broadcast.
    */
-  subscribe?(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array>;
+  subscribe?(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array>;
   /** Delete the record. */
   forget(taskId: string): Promise<void>;
   /** Idempotent. */

@@ -1,6 +1,7 @@
 import { Lifecycle } from '../adapters/lifecycle.js';
 import { UnsupportedError } from '../errors.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../adapters/retry-policy.js';
+import type { BroadcastBinding, BroadcastRoute } from '../broker/broker.js';
 import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from './result-backend.js';
 
 /** The same guard as RuntimeBroker, for result backends. */
@@ -53,16 +54,16 @@ export class RuntimeBackend implements ResultBackend {
     };
   }
 
-  async broadcast(channel: string, body: Uint8Array): Promise<void> {
+  async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
     if (!this.inner.broadcast) throw new UnsupportedError('this result backend has no broadcast channel');
     await this.connect();
-    await this.inner.broadcast(channel, body);
+    await this.inner.broadcast(channel, body, route);
   }
 
-  async *subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  async *subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array> {
     if (!this.inner.subscribe) throw new UnsupportedError('this result backend has no broadcast channel');
     await this.connect();
-    yield* this.inner.subscribe(channel, signal);
+    yield* this.inner.subscribe(channel, signal, binding);
   }
 
   close(): Promise<void> {

@@ -83,8 +83,39 @@ export interface Broker {
   close(): Promise<void>;
   /** Delete every ready message in `queue`; resolves to how many were removed. When capabilities.purge. */
   purge?(queue: string): Promise<number>;
-  /** Publish `body` to every current subscriber of `channel` (no persistence). When capabilities.broadcast. */
-  broadcast?(channel: string, body: Uint8Array): Promise<void>;
-  /** Receive broadcasts on `channel` until `signal` aborts. When capabilities.broadcast. */
-  subscribe?(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array>;
+  /**
+   * Publish `body` to every current subscriber of `channel` (no persistence) whose binding
+   * matches `route.routingKey`. When capabilities.broadcast.
+   */
+  broadcast?(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void>;
+  /** Receive broadcasts on `channel` that match `binding` until `signal` aborts. When capabilities.broadcast. */
+  subscribe?(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array>;
+}
+
+/**
+ * A broadcast channel is a kombu exchange. 'fanout' (the default): every subscriber gets every
+ * message. 'topic': a message carries a routing key ("task.succeeded") and reaches the
+ * subscribers whose pattern matches it, as Celery's durable `celeryev` topic exchange. The kind
+ * is part of the channel: everyone who uses a channel names the same kind (an AMQP server
+ * refuses a second declaration of another kind).
+ */
+export type BroadcastKind = 'fanout' | 'topic';
+
+export interface BroadcastRoute {
+  /** Default 'fanout'. */
+  readonly kind?: BroadcastKind;
+  /** The message's routing key on a topic channel, dot-separated words. Default ''. */
+  readonly routingKey?: string;
+  /** Headers carried beside the body where the broker has them (AMQP properties, kombu's Redis envelope). */
+  readonly headers?: MessageHeaders;
+}
+
+export interface BroadcastBinding {
+  /** Default 'fanout'. */
+  readonly kind?: BroadcastKind;
+  /**
+   * On a topic channel, the AMQP binding pattern: words separated by '.', '*' matches one word,
+   * '#' any number of words. Default '#' (everything).
+   */
+  readonly pattern?: string;
 }

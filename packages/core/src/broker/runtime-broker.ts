@@ -1,7 +1,7 @@
 import { Lifecycle } from '../adapters/lifecycle.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../adapters/retry-policy.js';
 import { PayloadTooLargeError, UnsupportedError } from '../errors.js';
-import type { Broker, BrokerMessage, ConsumeOptions, Consumer, Delivery } from './broker.js';
+import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, Delivery } from './broker.js';
 import type { BrokerCapabilities } from './capabilities.js';
 
 /**
@@ -78,16 +78,16 @@ export class RuntimeBroker implements Broker {
     return this.inner.purge(queue);
   }
 
-  async broadcast(channel: string, body: Uint8Array): Promise<void> {
+  async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
     if (!this.inner.broadcast) throw new UnsupportedError('this broker has no broadcast channel');
     await this.connect();
-    await this.inner.broadcast(channel, body);
+    await this.inner.broadcast(channel, body, route);
   }
 
-  async *subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  async *subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array> {
     if (!this.inner.subscribe) throw new UnsupportedError('this broker has no broadcast channel');
     await this.connect();
-    yield* this.inner.subscribe(channel, signal);
+    yield* this.inner.subscribe(channel, signal, binding);
   }
 
   get closed(): boolean {

@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { redactUrl } from '../adapters/url.js';
 import type { App } from '../app.js';
 import { isTqError, TaskError } from '../errors.js';
-import { decodeEvent, eventChannel } from '../events/task-events.js';
+import { receiveEvents } from '../events/task-events.js';
 import { readyStates } from '../result/states.js';
 import type { PoolKind } from '../worker/pool/pool.js';
 import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
@@ -403,9 +403,7 @@ async function runEvents(values: Record<string, string | boolean | undefined>): 
   process.once('SIGTERM', stop);
   process.stderr.write(`listening for events on the ${bus.via} (workers need -E); Ctrl-C to stop\n`);
   try {
-    for await (const bytes of bus.subscribe(eventChannel, controller.signal)) {
-      const event = decodeEvent(bytes);
-      if (!event) continue;
+    for await (const event of receiveEvents(bus, controller.signal)) {
       const time = new Date(event.timestamp * 1000).toISOString().slice(11, 23);
       const task = typeof event['uuid'] === 'string' ? ` ${event['name'] ?? ''}[${event['uuid']}]` : '';
       const extra = event['exception'] ?? event['result'] ?? '';

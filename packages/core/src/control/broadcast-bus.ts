@@ -1,4 +1,5 @@
 import type { RuntimeBackend } from '../backend/runtime-backend.js';
+import type { BroadcastBinding, BroadcastRoute } from '../broker/broker.js';
 import type { RuntimeBroker } from '../broker/runtime-broker.js';
 
 /**
@@ -10,9 +11,9 @@ import type { RuntimeBroker } from '../broker/runtime-broker.js';
 export interface BroadcastBus {
   /** Which connection carries the bus, for messages and logs. */
   readonly via: 'broker' | 'result backend';
-  broadcast(channel: string, body: Uint8Array): Promise<void>;
+  broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void>;
   /** Subscribed once the first read is pending, as RuntimeBroker.subscribe. */
-  subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array>;
+  subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array>;
 }
 
 export function chooseBroadcastBus(broker: RuntimeBroker, backend: RuntimeBackend | null): BroadcastBus | null {
@@ -24,7 +25,7 @@ export function chooseBroadcastBus(broker: RuntimeBroker, backend: RuntimeBacken
 function busOn(via: BroadcastBus['via'], carrier: Pick<BroadcastBus, 'broadcast' | 'subscribe'>): BroadcastBus {
   return {
     via,
-    broadcast: (channel, body) => carrier.broadcast(channel, body),
-    subscribe: (channel, signal) => carrier.subscribe(channel, signal),
+    broadcast: (channel, body, route) => carrier.broadcast(channel, body, route),
+    subscribe: (channel, signal, binding) => carrier.subscribe(channel, signal, binding),
   };
 }

@@ -1,8 +1,14 @@
-import { hostname as osHostname } from 'node:os';
+import { hostname as osHostname, loadavg as osLoadavg } from 'node:os';
+import type { BroadcastRoute } from '../broker/broker.js';
 import type { BroadcastBus } from '../control/broadcast-bus.js';
 import type { Logger } from '../logger.js';
+import { pythonJsonStringify, safeJsonParse } from '../serializer/json.js';
 
-/** Broadcast channel events are published on (Celery publishes to its "celeryev" exchange). */
+/**
+ * Celery's event exchange: a durable topic exchange named "celeryev" (on Redis, kombu turns it
+ * into PUBLISH on "/<db>.celeryev/<routing key>"). Routing keys are the event type with '.' for
+ * '-' ("task.succeeded", "worker.heartbeat"); a batch of task events travels as "task.multi".
+ */
 export const eventChannel = 'celeryev';
 
 export type TaskEventType =
@@ -19,49 +25,140 @@ export type TaskEventType =
   | 'worker-offline';
 
 /** One event, with Celery's field names: type, hostname, timestamp (s), clock, pid, uuid, … */
-export type TaskEvent = Readonly<Record<string, unknown>> & { readonly type: TaskEventType; readonly hostname: string; readonly timestamp: number };
+export type TaskEvent = Readonly<Record<string, unknown>> & { readonly type: string; readonly hostname: string; readonly timestamp: number };
+
+/** The binding pattern of a subscriber that wants every event ('#'), or one group ('worker.#', 'task.#'). */
+export type EventPattern = string;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Celery's utcoffset(): hours west of UTC, as Python's time.timezone // 3600. */
+function utcoffset(): number {
+  return Math.floor(new Date().getTimezoneOffset() / 60);
+}
 
 /**
- * Publishes events in Celery's body format on the broadcast bus (see BroadcastBus) when enabled
- * (worker option `events: true`, `tq worker -E`). Best effort, like Celery's: an event that
- * cannot be published is logged and dropped, never failing a task.
+ * Publishes events exactly as Celery 5 does (worker option `events: true`, `tq worker -E`;
+ * producers with `sendSentEvent`): JSON bodies on the `celeryev` topic channel with a
+ * `hostname` header. Task events of one event-loop turn go out together as one "task.multi"
+ * batch, as Celery's worker buffers its task group. Best effort, like Celery's: an event that
+ * cannot be published is logged once and dropped, never failing a task.
  */
 export class EventDispatcher {
   readonly enabled: boolean;
+  readonly hostname: string;
   readonly #bus: BroadcastBus | null;
-  readonly #hostname: string;
   readonly #logger: Logger;
+  readonly #headers: { readonly hostname: string };
+  readonly #pending = new Set<Promise<void>>();
+  #batch: TaskEvent[] = [];
+  #flushScheduled = false;
   #clock = 0;
   #warned = false;
 
   constructor(bus: BroadcastBus | null, options: { enabled: boolean; hostname?: string; logger: Logger }) {
     this.#bus = bus;
     this.enabled = options.enabled && bus !== null;
-    this.#hostname = options.hostname ?? `${process.pid}@${osHostname()}`;
+    this.hostname = options.hostname ?? `${process.pid}@${osHostname()}`;
+    this.#headers = { hostname: this.hostname };
     this.#logger = options.logger;
     if (options.enabled && !this.enabled) this.#logger.warn('events are enabled but neither the broker nor the result backend has a broadcast channel; no events will be sent');
   }
 
   build(type: TaskEventType, fields: Readonly<Record<string, unknown>> = {}): TaskEvent {
-    return { hostname: this.#hostname, utcoffset: 0, pid: process.pid, clock: ++this.#clock, ...fields, timestamp: Date.now() / 1000, type };
+    return { hostname: this.hostname, utcoffset: utcoffset(), pid: process.pid, clock: ++this.#clock, ...fields, timestamp: Date.now() / 1000, type };
   }
 
-  /** `fields` may be a function, so a disabled dispatcher costs nothing per task. */
+  /**
+   * `fields` may be a function, so a disabled dispatcher costs nothing per task. Task events are
+   * batched per event-loop turn; worker events go out at once.
+   */
   send(type: TaskEventType, fields: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>) = {}): void {
     if (!this.enabled) return;
     const event = this.build(type, typeof fields === 'function' ? fields() : fields);
-    this.#bus!.broadcast(eventChannel, new TextEncoder().encode(JSON.stringify(event))).catch((error: unknown) => {
-      if (!this.#warned) this.#logger.warn(`could not publish a ${type} event: ${(error as Error).message}`);
+    if (type.startsWith('task-') && type !== 'task-sent') {
+      this.#batch.push(event);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flushBatch());
+      }
+      return;
+    }
+    this.#publish(routingKeyOf(type), event);
+  }
+
+  /** Publishes what is batched and waits for every publish under way (before a worker closes its broker). */
+  async flush(): Promise<void> {
+    this.#flushBatch();
+    await Promise.allSettled([...this.#pending]);
+  }
+
+  #flushBatch(): void {
+    this.#flushScheduled = false;
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
+    if (batch.length === 1) this.#publish(routingKeyOf(batch[0]!.type), batch[0]!);
+    else this.#publish('task.multi', batch);
+  }
+
+  #publish(routingKey: string, body: TaskEvent | readonly TaskEvent[]): void {
+    const route: BroadcastRoute = { kind: 'topic', routingKey, headers: this.#headers };
+    const sent = this.#bus!.broadcast(eventChannel, encoder.encode(pythonJsonStringify(body)), route).catch((error: unknown) => {
+      if (!this.#warned) this.#logger.warn(`could not publish ${routingKey} events: ${(error as Error).message}`);
       this.#warned = true;
     });
+    this.#pending.add(sent);
+    void sent.finally(() => this.#pending.delete(sent));
   }
 }
 
-export function decodeEvent(bytes: Uint8Array): TaskEvent | null {
+/** "task-succeeded" → "task.succeeded", as Celery's Dispatcher.publish. */
+export function routingKeyOf(type: string): string {
+  return type.replace(/-/g, '.');
+}
+
+/** The fields Celery's worker-online/heartbeat/offline events carry besides the common ones. */
+export function workerEventFields(info: { freqSeconds: number; active: number; processed: number; swVersion: string }): Record<string, unknown> {
+  return {
+    freq: info.freqSeconds,
+    active: info.active,
+    processed: info.processed,
+    loadavg: osLoadavg().map((n) => Math.round(n * 100) / 100),
+    sw_ident: 'tq',
+    sw_ver: info.swVersion,
+    sw_sys: process.platform === 'linux' ? 'Linux' : process.platform === 'darwin' ? 'Darwin' : process.platform === 'win32' ? 'Windows' : process.platform,
+  };
+}
+
+/**
+ * The events in one published body: a single event, or Celery's batch (a JSON array, routing
+ * key "task.multi"). Anything that is not an event is skipped, never thrown.
+ */
+export function decodeEvents(bytes: Uint8Array): TaskEvent[] {
+  let value: unknown;
   try {
-    const value = JSON.parse(new TextDecoder().decode(bytes)) as TaskEvent;
-    return value && typeof value.type === 'string' ? value : null;
+    value = safeJsonParse(decoder.decode(bytes));
   } catch {
-    return null;
+    return [];
+  }
+  const items = Array.isArray(value) ? value : [value];
+  return items.filter(isEvent);
+}
+
+function isEvent(value: unknown): value is TaskEvent {
+  if (!value || typeof value !== 'object') return false;
+  const event = value as Record<string, unknown>;
+  return typeof event['type'] === 'string' && typeof event['hostname'] === 'string' && typeof event['timestamp'] === 'number';
+}
+
+/**
+ * Every event published on the bus from now until `signal` aborts, tq's and Python Celery's
+ * alike, batches unpacked. `pattern` narrows by routing key ('worker.#', 'task.#'); default all.
+ */
+export async function* receiveEvents(bus: BroadcastBus, signal: AbortSignal, pattern: EventPattern = '#'): AsyncIterable<TaskEvent> {
+  for await (const bytes of bus.subscribe(eventChannel, signal, { kind: 'topic', pattern })) {
+    yield* decodeEvents(bytes);
   }
 }

@@ -9,7 +9,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from '../backend/result-backend.js';
-import type { Broker, BrokerMessage, ConsumeOptions, Consumer } from '../broker/broker.js';
+import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer } from '../broker/broker.js';
 import { brokerCapabilities, type BrokerCapabilities } from '../broker/capabilities.js';
 import { DeliveryBuffer } from '../broker/delivery-buffer.js';
 import { BrokerConnectionError, TqError, UnsupportedError } from '../errors.js';
@@ -32,6 +32,8 @@ interface Request {
   readonly message?: WireMessage;
   readonly record?: string;
   readonly options?: StoreOptions;
+  readonly route?: BroadcastRoute;
+  readonly binding?: BroadcastBinding;
 }
 
 interface WireMessage {
@@ -141,13 +143,13 @@ async function serve(
       const controller = new AbortController();
       watches.set(request.id, controller);
       void (async () => {
-        for await (const bytes of broker.subscribe!(request.channel!, controller.signal)) push(Buffer.from(bytes).toString('base64'));
+        for await (const bytes of broker.subscribe!(request.channel!, controller.signal, request.binding)) push(Buffer.from(bytes).toString('base64'));
       })().catch(() => undefined);
       return null;
     }
     case 'broadcast':
       if (!broker.broadcast) throw new UnsupportedError('the worker broker has no broadcast channel');
-      return broker.broadcast(request.channel!, new Uint8Array(Buffer.from(request.body!, 'base64')));
+      return broker.broadcast(request.channel!, new Uint8Array(Buffer.from(request.body!, 'base64')), request.route);
     case 'unwatch':
       watches.get(Number(request.taskId))?.abort();
       return null;
@@ -269,12 +271,12 @@ export class BridgeBroker implements Broker {
     return (await this.#client.request('purge', { queue })) as number;
   }
 
-  async broadcast(channel: string, body: Uint8Array): Promise<void> {
-    await this.#client.request('broadcast', { channel, body: Buffer.from(body).toString('base64') });
+  async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
+    await this.#client.request('broadcast', { channel, body: Buffer.from(body).toString('base64'), ...(route ? { route } : {}) });
   }
 
-  subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
-    return this.#client.stream('subscribe', { channel }, signal);
+  subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array> {
+    return this.#client.stream('subscribe', { channel, ...(binding ? { binding } : {}) }, signal);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
-import type { Broker, BrokerMessage, ConsumeOptions, Consumer, Delivery } from '../broker/broker.js';
+import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, Delivery } from '../broker/broker.js';
 import { brokerCapabilities, type BrokerCapabilities } from '../broker/capabilities.js';
 import { DeliveryBuffer } from '../broker/delivery-buffer.js';
+import { topicMatches } from '../broker/topic-pattern.js';
 import { ClosedError } from '../errors.js';
 import type { HubConsumer, MemoryHub } from './memory-hub.js';
 import type { StoredMessage } from './memory-queue.js';
@@ -94,16 +95,19 @@ export class MemoryBroker implements Broker {
     return this.#hub.queue(queue).clear();
   }
 
-  async broadcast(channel: string, body: Uint8Array): Promise<void> {
-    for (const subscriber of this.#hub.subscribers.get(channel) ?? []) subscriber.push(new Uint8Array(body));
+  async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
+    const routingKey = route?.kind === 'topic' ? (route.routingKey ?? '') : undefined;
+    for (const subscriber of this.#hub.subscribers.get(channel) ?? []) {
+      if (routingKey === undefined || topicMatches(subscriber.pattern, routingKey)) subscriber.buffer.push(new Uint8Array(body));
+    }
   }
 
-  subscribe(channel: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array> {
     const subscribers = this.#hub.subscribers.get(channel) ?? new Set();
     this.#hub.subscribers.set(channel, subscribers);
-    const buffer: DeliveryBuffer<Uint8Array> = new DeliveryBuffer({ signal, onClose: () => subscribers.delete(buffer) });
-    subscribers.add(buffer);
-    return buffer;
+    const subscriber = { pattern: binding?.pattern ?? '#', buffer: new DeliveryBuffer<Uint8Array>({ signal, onClose: () => subscribers.delete(subscriber) }) };
+    subscribers.add(subscriber);
+    return subscriber.buffer;
   }
 
   /** Closing is a connection dying: every unacked delivery of this instance returns to its queue. */

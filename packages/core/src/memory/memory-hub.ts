@@ -18,7 +18,8 @@ export class MemoryHub {
   readonly #queues = new Map<string, MemoryQueue>();
   readonly #consumers = new Map<string, HubConsumer[]>();
   readonly #cursor = new Map<string, number>();
-  readonly subscribers = new Map<string, Set<DeliveryBuffer<Uint8Array>>>();
+  /** Broadcast subscribers per channel, each with its topic pattern ('#' on fanout channels). */
+  readonly subscribers = new Map<string, Set<{ readonly pattern: string; readonly buffer: DeliveryBuffer<Uint8Array> }>>();
   readonly #timers = new Set<NodeJS.Timeout>();
 
   queue(name: string): MemoryQueue {

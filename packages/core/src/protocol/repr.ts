@@ -11,6 +11,18 @@ export function kwargsRepr(kwargs: Readonly<Record<string, unknown>>): string {
   return repr(kwargs, 0);
 }
 
+/** repr() of one value, cut at `maxLength` characters as Celery's saferepr for event results (1024). */
+export function valueRepr(value: unknown, maxLength = 1024): string {
+  const text = repr(value, 0);
+  return text.length > maxLength ? `${text.slice(0, maxLength - 3)}...` : text;
+}
+
+/** How Python's repr() shows an exception, "ValueError('boom')", for the exception field of events. */
+export function exceptionRepr(error: unknown): string {
+  if (error instanceof Error) return `${error.name}(${repr(error.message, 0)})`;
+  return `Exception(${repr(String(error), 0)})`;
+}
+
 const maxDepth = 2;
 
 function repr(value: unknown, depth: number): string {

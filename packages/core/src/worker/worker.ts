@@ -1,21 +1,23 @@
 import { EventEmitter } from 'node:events';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { App } from '../app.js';
 import type { Consumer, Delivery } from '../broker/broker.js';
 import type { RuntimeBroker } from '../broker/runtime-broker.js';
 import { chooseBroadcastBus, type BroadcastBus } from '../control/broadcast-bus.js';
 import { controlChannel, decodeControl, encodeControl, type ControlRequest } from '../control/control-message.js';
-import { EventDispatcher } from '../events/task-events.js';
+import { EventDispatcher, workerEventFields } from '../events/task-events.js';
 import { ConfigError, isTqError, PayloadTooLargeError, TaskRevokedError, TqError, UnknownTaskError, WorkerLostError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { decodeTaskMessage } from '../protocol/decode.js';
 import { requestToCall } from '../protocol/encode.js';
+import { exceptionRepr, valueRepr } from '../protocol/repr.js';
 import type { TaskRequest } from '../protocol/message.js';
 import { decodeRecord } from '../result/record.js';
 import { TaskState } from '../result/states.js';
 import { Ignore, Reject, Retry } from '../task-signals.js';
 import type { TaskDefinition } from '../task.js';
+import { coreVersion } from '../version.js';
 import { CancelToken } from './cancel-token.js';
 import { deadLetter } from './dead-letter.js';
 import { LeaseKeeper } from './lease.js';
@@ -198,15 +200,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #workerInfo(): Record<string, unknown> {
-    return {
-      freq: (this.#options.heartbeatIntervalMs ?? 2000) / 1000,
-      sw_ident: 'tq',
-      sw_ver: '0.1.0',
-      sw_sys: process.platform,
+    return workerEventFields({
+      freqSeconds: (this.#options.heartbeatIntervalMs ?? 2000) / 1000,
       active: this.#active.size,
       processed: this.stats.succeeded + this.stats.failed,
-      loadavg: loadavg().map((n) => Math.round(n * 100) / 100),
-    };
+      swVersion: coreVersion,
+    });
   }
 
   /**
@@ -479,7 +478,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #succeeded(delivery: Delivery, request: TaskRequest, value: unknown, runtimeMs: number): Promise<void> {
     this.stats.succeeded++;
     if (this.listenerCount('task-succeeded') > 0) this.emit('task-succeeded', { id: request.id, name: request.task, result: value, runtimeMs });
-    if (this.#events.enabled) this.#events.send('task-succeeded', () => ({ uuid: request.id, result: JSON.stringify(value) ?? 'None', runtime: runtimeMs / 1000 }));
+    if (this.#events.enabled) this.#events.send('task-succeeded', () => ({ uuid: request.id, result: valueRepr(value), runtime: runtimeMs / 1000 }));
     return this.#settle(delivery, 'ack');
   }
 
@@ -514,14 +513,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.#writer.retry(request, retry.reason);
       this.stats.retried++;
       this.emit('task-retried', { id: request.id, name: request.task, reason: retry.reason, countdown: retry.countdown, retries: request.retries + 1 });
-      this.#events.send('task-retried', { uuid: request.id, exception: describe(retry.reason), traceback: traceback(retry.reason) });
+      this.#events.send('task-retried', { uuid: request.id, exception: exceptionRepr(retry.reason), traceback: traceback(retry.reason) });
       return this.#settle(delivery, 'ack');
     }
     this.stats.failed++;
     await this.#writer.failure(request, error);
     this.#logger.warn(`task ${request.task}[${request.id}] failed: ${describe(error)}`);
     this.emit('task-failed', { id: request.id, name: request.task, error, traceback: traceback(error), runtimeMs });
-    this.#events.send('task-failed', { uuid: request.id, exception: describe(error), traceback: traceback(error) });
+    this.#events.send('task-failed', { uuid: request.id, exception: exceptionRepr(error), traceback: traceback(error) });
     await this.#settle(delivery, 'ack');
   }
 
@@ -679,6 +678,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (this.#finishing > 0) await new Promise<void>((resolve) => this.#finishingIdle.push(resolve));
       for (const cleanup of this.#cleanups) cleanup();
       this.#events?.send('worker-offline', this.#workerInfo());
+      await this.#events?.flush();
       await this.pool.close();
       this.#state = 'stopped';
       this.emit('worker-offline', { hostname: this.hostname });

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import type { BroadcastRoute } from '../src/broker/broker.js';
+import { topicMatches } from '../src/broker/topic-pattern.js';
+import type { BroadcastBus } from '../src/control/broadcast-bus.js';
+import { decodeEvents, EventDispatcher, eventChannel, routingKeyOf } from '../src/events/task-events.js';
+import { createConsoleLogger } from '../src/logger.js';
+import { exceptionRepr, valueRepr } from '../src/protocol/repr.js';
+
+/** A bus that records what the dispatcher publishes (the dispatcher's own contract, no broker). */
+function recordingBus(): BroadcastBus & { sent: { channel: string; body: unknown; route?: BroadcastRoute }[] } {
+  const sent: { channel: string; body: unknown; route?: BroadcastRoute }[] = [];
+  return {
+    via: 'broker',
+    sent,
+    broadcast: async (channel, body, route) => {
+      sent.push({ channel, body: JSON.parse(new TextDecoder().decode(body)), ...(route ? { route } : {}) });
+    },
+    subscribe: () => {
+      throw new Error('not used');
+    },
+  };
+}
+
+const logger = createConsoleLogger('error');
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('EventDispatcher publishes as Celery 5 does', () => {
+  it('worker events at once on the celeryev topic channel, routing key from the type, hostname header', async () => {
+    const bus = recordingBus();
+    const events = new EventDispatcher(bus, { enabled: true, hostname: 'w@test', logger });
+    events.send('worker-heartbeat', { freq: 2 });
+    await tick();
+    expect(bus.sent).toHaveLength(1);
+    expect(bus.sent[0]).toMatchObject({
+      channel: eventChannel,
+      route: { kind: 'topic', routingKey: 'worker.heartbeat', headers: { hostname: 'w@test' } },
+      body: { type: 'worker-heartbeat', hostname: 'w@test', freq: 2, pid: process.pid, clock: 1, utcoffset: expect.any(Number) },
+    });
+  });
+
+  it("task events of one turn go out as one task.multi array (Celery's buffered task group); a lone one under its own key", async () => {
+    const bus = recordingBus();
+    const events = new EventDispatcher(bus, { enabled: true, hostname: 'w@test', logger });
+    events.send('task-received', { uuid: 'a' });
+    events.send('task-started', { uuid: 'a' });
+    events.send('task-succeeded', () => ({ uuid: 'a', result: '1' }));
+    await tick();
+    events.send('task-failed', { uuid: 'b' });
+    await events.flush();
+    expect(bus.sent.map((s) => s.route?.routingKey)).toEqual(['task.multi', 'task.failed']);
+    expect((bus.sent[0]!.body as { type: string }[]).map((e) => e.type)).toEqual(['task-received', 'task-started', 'task-succeeded']);
+    expect((bus.sent[0]!.body as { clock: number }[]).map((e) => e.clock)).toEqual([1, 2, 3]);
+  });
+
+  it('a disabled dispatcher publishes nothing and never builds the fields', async () => {
+    const bus = recordingBus();
+    const events = new EventDispatcher(bus, { enabled: false, logger });
+    events.send('task-received', () => {
+      throw new Error('built');
+    });
+    await events.flush();
+    expect(bus.sent).toEqual([]);
+  });
+
+  it('a failed publish is dropped, never thrown into the caller', async () => {
+    const bus = { ...recordingBus(), broadcast: () => Promise.reject(new Error('down')) };
+    const events = new EventDispatcher(bus, { enabled: true, logger });
+    events.send('worker-online');
+    await expect(events.flush()).resolves.toBeUndefined();
+  });
+});
+
+describe('decodeEvents', () => {
+  const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+  it('reads one event, a task.multi batch, and skips what is not an event', () => {
+    const one = { type: 'worker-online', hostname: 'h', timestamp: 1 };
+    expect(decodeEvents(encode(one))).toEqual([one]);
+    expect(decodeEvents(encode([one, { nope: 1 }, { ...one, type: 'task-started' }]))).toHaveLength(2);
+    expect(decodeEvents(new TextEncoder().encode('{"type": '))).toEqual([]);
+    expect(decodeEvents(encode({ type: 'x', hostname: 'h', timestamp: 1, __proto__: { polluted: true } }))).toHaveLength(1);
+  });
+});
+
+describe('Celery shapes', () => {
+  it('routing keys, repr of results and exceptions as Python shows them', () => {
+    expect(routingKeyOf('task-succeeded')).toBe('task.succeeded');
+    expect(valueRepr({ a: [1, 'x'] })).toBe("{'a': [1, 'x']}");
+    expect(valueRepr(null)).toBe('None');
+    expect(valueRepr('y'.repeat(2000))).toHaveLength(1024);
+    expect(exceptionRepr(new RangeError("it's gone"))).toBe("RangeError('it\\'s gone')");
+  });
+
+  it('topic patterns: * is one word, # is any number of words', () => {
+    expect(topicMatches('#', 'task.succeeded')).toBe(true);
+    expect(topicMatches('task.*', 'task.succeeded')).toBe(true);
+    expect(topicMatches('task.*', 'task.multi.x')).toBe(false);
+    expect(topicMatches('worker.#', 'worker')).toBe(true);
+    expect(topicMatches('worker.#', 'task.x')).toBe(false);
+    expect(topicMatches('*.x.#', 'a.x')).toBe(true);
+    expect(topicMatches('a.#.z', 'a.b.c.z')).toBe(true);
+    expect(topicMatches('a.#.z', 'a.b.c')).toBe(false);
+  });
+});
