@@ -188,3 +188,23 @@ export async function startCeleryWorker(brokerUrl: string, queue: string, extraA
   }
   return worker;
 }
+
+/** Runs `celery -A celery_app <args…> --json` and parses the JSON it prints (Celery's CLI, as a user runs it). */
+export async function celeryCli(brokerUrl: string, args: readonly string[], timeoutMs = 30_000): Promise<{ code: number | null; json: unknown; output: string }> {
+  const peer = new PythonPeer(['-m', 'celery', '-A', 'celery_app', ...args], brokerUrl);
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => peer.process.kill('SIGKILL'), timeoutMs);
+    peer.process.once('exit', (exitCode) => {
+      clearTimeout(timer);
+      resolve(exitCode);
+    });
+  });
+  const line = peer.output.split('\n').find((l) => l.startsWith('{') || l.startsWith('['));
+  let json: unknown = null;
+  try {
+    json = line ? JSON.parse(line) : null;
+  } catch {
+    json = null;
+  }
+  return { code, json, output: peer.output };
+}

@@ -33,8 +33,8 @@ export class AmqpBroker implements Broker {
   readonly #topology: Topology;
   readonly #consumers = new Set<{ disconnect(): void }>();
   readonly #publisher = new ConfirmPublisher();
-  /** Topic exchanges declared on each connection (a new connection declares again). */
-  readonly #topicExchanges = new WeakMap<ChannelModel, Set<string>>();
+  /** Broadcast exchanges declared on each connection (a new connection declares again). */
+  readonly #declaredExchanges = new WeakMap<ChannelModel, Set<string>>();
 
   constructor(options: AmqpOptions) {
     this.#options = options;
@@ -120,29 +120,29 @@ export class AmqpBroker implements Broker {
     });
   }
 
-  /**
-   * Fanout broadcasts declare their transient exchange each time (it may have been deleted with
-   * its last binding); a topic exchange is durable and declared once per connection.
-   */
+  /** A broadcast channel's exchange is declared once per connection (it outlives its subscribers). */
   async broadcast(channelName: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
     if (this.#session.closed) throw new ClosedError('AMQP broker');
     const kind = route?.kind ?? 'fanout';
     await this.#onLiveConnection(`broadcast on "${channelName}"`, async (connection) => {
-      let declared = this.#topicExchanges.get(connection);
-      if (kind === 'fanout' || !declared?.has(channelName)) {
+      let declared = this.#declaredExchanges.get(connection);
+      if (!declared?.has(channelName)) {
         await declareBroadcastExchange(connection, channelName, kind);
-        if (kind === 'topic') {
-          if (!declared) this.#topicExchanges.set(connection, (declared = new Set()));
-          declared.add(channelName);
-        }
+        if (!declared) this.#declaredExchanges.set(connection, (declared = new Set()));
+        declared.add(channelName);
       }
-      await this.#publisher.publish(connection, channelName, kind === 'topic' ? (route?.routingKey ?? '') : '', body, {
-        deliveryMode: 1,
-        contentType: 'application/json',
-        contentEncoding: 'utf-8',
-        priority: 0,
-        ...(route?.headers ? { headers: route.headers } : {}),
-      });
+      try {
+        await this.#publisher.publish(connection, channelName, kind === 'fanout' ? '' : (route?.routingKey ?? ''), body, {
+          deliveryMode: 1,
+          contentType: 'application/json',
+          contentEncoding: 'utf-8',
+          priority: 0,
+          ...(route?.headers ? { headers: route.headers } : {}),
+        });
+      } catch (error) {
+        declared.delete(channelName); // deleted under us (404): declare it again next time
+        throw error;
+      }
     });
   }
 

@@ -7,52 +7,55 @@ const PRECONDITION_FAILED = 406;
 const noop = () => undefined;
 
 /**
- * Broadcast channels are exchanges. A fanout channel (tq's remote control) is not durable and
- * is deleted with its last binding; it is declared before every broadcast so one sent with no
- * subscriber is dropped, not refused. A topic channel is declared exactly as Celery declares
- * it (celeryev: durable, never auto-deleted), because every Celery worker declares it at start
- * and RabbitMQ refuses a declaration that differs.
+ * Broadcast channels are exchanges, declared exactly as Celery declares its own, because every
+ * Celery worker and client declares them too and RabbitMQ refuses a declaration that differs:
+ * fanout and direct channels (celery.pidbox, reply.celery.pidbox) are not durable and not
+ * auto-deleted; topic channels (celeryev) are durable. The exchange outlives its subscribers,
+ * so a broadcast with none is dropped, not refused.
  */
 export async function declareBroadcastExchange(connection: ChannelModel, name: string, kind: BroadcastKind): Promise<void> {
   // Its own channel: a PRECONDITION_FAILED closes only that one.
   const channel = await connection.createChannel();
   channel.on('error', noop);
   try {
-    if (kind === 'fanout') {
-      await channel.assertExchange(name, 'fanout', { durable: false, autoDelete: true });
-      return;
-    }
     try {
-      await channel.assertExchange(name, 'topic', { durable: true, autoDelete: false });
+      await channel.assertExchange(name, kind, { durable: kind === 'topic', autoDelete: false });
       return;
     } catch (error) {
       if ((error as { code?: unknown }).code !== PRECONDITION_FAILED) throw error;
     }
-    await replaceForeignExchange(connection, name);
+    await replaceForeignExchange(connection, name, kind);
   } finally {
     await channel.close().catch(noop);
   }
 }
 
 /**
- * tq before 0.2 declared "celeryev" as a transient fanout; Python Celery workers then died at
- * start-up with PRECONDITION_FAILED. An unused exchange of the wrong kind is replaced (events
- * are transient: nothing is lost); one still bound to subscribers is reported with what to do.
+ * tq before 0.2 declared "celeryev" as an auto-deleted fanout; Python Celery workers then died
+ * at start-up with PRECONDITION_FAILED. An unused exchange declared otherwise is replaced
+ * (broadcasts are transient: nothing is lost); one still bound to subscribers is reported
+ * with what to do.
  */
-async function replaceForeignExchange(connection: ChannelModel, name: string): Promise<void> {
+async function replaceForeignExchange(connection: ChannelModel, name: string, kind: BroadcastKind): Promise<void> {
   const channel = await connection.createChannel();
   channel.on('error', noop);
   try {
     await channel.deleteExchange(name, { ifUnused: true });
-    await channel.assertExchange(name, 'topic', { durable: true, autoDelete: false });
+    await channel.assertExchange(name, kind, { durable: kind === 'topic', autoDelete: false });
   } catch (cause) {
     const message =
-      `exchange "${name}" exists on this vhost with another type than Celery's durable topic exchange, and queues are bound to it ` +
+      `exchange "${name}" exists on this vhost declared otherwise than Celery declares it (${kind}), and queues are bound to it ` +
       `(subscribers of an older tq): stop them, or delete the exchange (management UI, or rabbitmqadmin delete exchange name=${name})`;
     throw new ConfigError([{ path: 'broker', message }], { cause });
   } finally {
     await channel.close().catch(noop);
   }
+}
+
+/** A direct subscriber's queue has the name peers expect (kombu's "<key>.<exchange>"); others are server-named. */
+function queueName(exchange: string, binding: BroadcastBinding): string {
+  if (binding.kind !== 'direct') return '';
+  return binding.queue ?? `${binding.pattern ?? ''}.${exchange}`;
 }
 
 /**
@@ -106,9 +109,14 @@ export class BroadcastSubscription {
     try {
       const kind = this.#binding.kind ?? 'fanout';
       await declareBroadcastExchange(connection, this.#exchange, kind);
-      // Events nobody reads for 5 s are stale: the message TTL Celery's event receivers set.
-      const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false, ...(kind === 'topic' ? { messageTtl: 5000 } : {}) });
-      await channel.bindQueue(queue, this.#exchange, kind === 'topic' ? (this.#binding.pattern ?? '#') : '');
+      const { queue } = await channel.assertQueue(queueName(this.#exchange, this.#binding), {
+        exclusive: true,
+        autoDelete: true,
+        durable: false,
+        // Events nobody reads for 5 s are stale: the message TTL Celery's event receivers set.
+        ...(kind === 'topic' ? { messageTtl: 5000 } : {}),
+      });
+      await channel.bindQueue(queue, this.#exchange, kind === 'fanout' ? '' : (this.#binding.pattern ?? (kind === 'topic' ? '#' : '')));
       await channel.consume(
         queue,
         (message) => {

@@ -10,7 +10,7 @@ import { chooseBroadcastBus, type BroadcastBus } from './control/broadcast-bus.j
 import { Control } from './control/control-client.js';
 import { EventDispatcher, receiveEvents, type EventPattern, type TaskEvent } from './events/task-events.js';
 import { resolveConfig, routeTask, type ResolvedConfig, type TqConfig } from './config.js';
-import { ConfigError, PayloadTooLargeError, TqError, UnsupportedError } from './errors.js';
+import { ConfigError, PayloadTooLargeError, TqError, UnknownTaskError, UnsupportedError } from './errors.js';
 import { createConsoleLogger, type Logger } from './logger.js';
 import memoryAdapter from './memory/index.js';
 import { celeryIsoTime, encodeTaskMessage } from './protocol/encode.js';
@@ -81,6 +81,16 @@ export class App {
   /** Remote control: revoke tasks, ping and inspect workers (app.control.revoke(id)). */
   get control(): Control {
     return (this.#control ??= new Control(this));
+  }
+
+  /**
+   * Changes options of a registered task in this process: what Celery's rate_limit and
+   * time_limit remote-control commands do to a worker. Applies to the tasks it runs next.
+   */
+  retuneTask(name: string, changes: Partial<Pick<TaskOptions, 'rateLimit' | 'timeLimit' | 'softTimeLimit'>>): void {
+    const definition = this.#tasks.get(name);
+    if (!definition) throw new UnknownTaskError(name, [...this.#tasks.keys()]);
+    this.#tasks.set(name, { ...definition, options: { ...definition.options, ...changes } });
   }
 
   /** Registered tasks by name. */

@@ -228,7 +228,8 @@ export class NatsBroker implements Broker {
   async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
     const { nc } = this.#live();
     try {
-      nc.publish(route?.kind === 'topic' ? this.subjects.topicBroadcast(channel, route.routingKey ?? '') : this.subjects.broadcast(channel), body);
+      const keyed = route?.kind === 'topic' || route?.kind === 'direct';
+      nc.publish(keyed ? this.subjects.topicBroadcast(channel, route.routingKey ?? '') : this.subjects.broadcast(channel), body);
       await nc.flush();
     } catch (error) {
       throw toTqError(error, `broadcasting on "${channel}"`);
@@ -237,7 +238,12 @@ export class NatsBroker implements Broker {
 
   subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array> {
     const { nc } = this.#live();
-    const { subject, filter } = binding?.kind === 'topic' ? this.subjects.topicSubscription(channel, binding.pattern ?? '#') : { subject: this.subjects.broadcast(channel) };
+    // Direct channels are topics bound by the exact key: core NATS has no queue to wait in, so a
+    // subscriber reads what is published after it subscribed (remote-control replies are).
+    const { subject, filter } =
+      binding?.kind === 'topic' ? this.subjects.topicSubscription(channel, binding.pattern ?? '#')
+      : binding?.kind === 'direct' ? { subject: this.subjects.topicBroadcast(channel, binding.pattern ?? ''), filter: undefined }
+      : { subject: this.subjects.broadcast(channel), filter: undefined };
     const subscription = nc.subscribe(subject);
     const buffer = new DeliveryBuffer<Uint8Array>({ signal, onClose: () => subscription.unsubscribe() });
     void (async () => {

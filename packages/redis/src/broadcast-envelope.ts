@@ -42,7 +42,7 @@ export function broadcastSubscription(
 export function encodeBroadcast(channel: string, body: Uint8Array, route: BroadcastRoute | undefined): string {
   return encodeEnvelope(
     { body, headers: route?.headers ?? {}, properties: { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1 } },
-    { exchange: channel, routingKey: route?.kind === 'topic' ? (route.routingKey ?? '') : '', deliveryTag: randomUUID(), wirePriority: 0 },
+    { exchange: channel, routingKey: route?.kind === 'topic' || route?.kind === 'direct' ? (route.routingKey ?? '') : '', deliveryTag: randomUUID(), wirePriority: 0 },
   );
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer } from '@tq/core/adapter';
 import { brokerCapabilities, ClosedError, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
-import { broadcastSubscription, broadcastTopic, encodeBroadcast } from './broadcast-envelope.js';
+import { RedisBroadcasts } from './broadcasts.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
 import { encodeEnvelope } from './envelope.js';
 import { translated, type ErrorContext } from './errors.js';
@@ -34,6 +34,7 @@ export class RedisBroker implements Broker {
   readonly #consumers = new Set<RedisConsumer>();
   readonly #outstanding = new Set<RedisDelivery>();
   readonly #pubSub: PubSubChannels;
+  readonly #broadcasts: RedisBroadcasts;
   readonly #publishes = new MomentBatch<{ queue: string; payload: string }>((list, items) => this.#push(list, items), { maxItems: 500 });
   #commands: Redis | undefined;
   #store: UnackedStore | undefined;
@@ -45,6 +46,13 @@ export class RedisBroker implements Broker {
     this.#keys = new RedisKeys(options.keyPrefix, options.db);
     this.#context = { displayUrl: options.displayUrl };
     this.#pubSub = new PubSubChannels(() => openConnection(options, 'blocking', 'tq:broadcast', this.#context));
+    this.#broadcasts = new RedisBroadcasts({
+      keys: this.#keys,
+      context: this.#context,
+      pubSub: this.#pubSub,
+      commands: () => this.#open().commands,
+      openBlocking: () => openConnection(options, 'blocking', 'tq:broadcast:direct', this.#context),
+    });
     this.capabilities = brokerCapabilities({
       delayedDelivery: false,
       maxPriority: MAX_PRIORITY,
@@ -145,15 +153,14 @@ export class RedisBroker implements Broker {
     });
   }
 
-  async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
-    const { commands } = this.#open();
-    await translated(this.#context, () => commands.publish(broadcastTopic(this.#keys, channel, route), encodeBroadcast(channel, body, route)));
+  broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
+    this.#open();
+    return this.#broadcasts.broadcast(channel, body, route);
   }
 
   subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array> {
     this.#open();
-    const { name, pattern, decode } = broadcastSubscription(this.#keys, channel, binding);
-    return this.#pubSub.subscribe(name, signal, { pattern, decode });
+    return this.#broadcasts.subscribe(channel, signal, binding);
   }
 
   /** Stops every consumer and returns its unacked deliveries to the front of their queues (kombu's restore_at_shutdown). */
@@ -165,6 +172,7 @@ export class RedisBroker implements Broker {
     await Promise.all(consumers.map((c) => c.stop()));
     // Deliveries handed out, read or not, whose consumer may already have ended.
     await Promise.all([...this.#outstanding].map((d) => d.settle('restore').catch(() => undefined)));
+    this.#broadcasts.close();
     await this.#pubSub.close();
     if (this.#commands) await closeConnection(this.#commands);
   }

@@ -1,7 +1,7 @@
 import { isAscii } from 'node:buffer';
 import type { BroadcastBinding, BroadcastRoute, ResultBackend, ResultBackendCapabilities, StoreOptions } from '@tq/core/adapter';
 import { ClosedError, DeliveryBuffer, MomentBatch } from '@tq/core/adapter';
-import { broadcastSubscription, broadcastTopic, encodeBroadcast } from './broadcast-envelope.js';
+import { RedisBroadcasts } from './broadcasts.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
 import { toTqError, translated, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
@@ -26,6 +26,7 @@ export class RedisResultBackend implements ResultBackend {
   readonly #keys: RedisKeys;
   readonly #context: ErrorContext;
   readonly #pubSub: PubSubChannels;
+  readonly #broadcasts: RedisBroadcasts;
   readonly #fetches = new MomentBatch<string, Buffer | null>((_, keys) => this.#open().mgetBuffer(...keys), { maxItems: 500 });
   readonly #stores = new MomentBatch<PendingStore>((ttlMs, stores) => this.#storeAll(ttlMs, stores), { maxItems: 500 });
   #client: Redis | undefined;
@@ -36,6 +37,13 @@ export class RedisResultBackend implements ResultBackend {
     this.#keys = new RedisKeys(options.keyPrefix, options.db);
     this.#context = { displayUrl: options.displayUrl, backend: true };
     this.#pubSub = new PubSubChannels(() => openConnection(options, 'blocking', 'tq:results:watch', this.#context));
+    this.#broadcasts = new RedisBroadcasts({
+      keys: this.#keys,
+      context: this.#context,
+      pubSub: this.#pubSub,
+      commands: () => this.#open(),
+      openBlocking: () => openConnection(options, 'blocking', 'tq:results:direct', this.#context),
+    });
   }
 
   async connect(options?: { signal?: AbortSignal }): Promise<void> {
@@ -112,16 +120,15 @@ export class RedisResultBackend implements ResultBackend {
     return buffer;
   }
 
-  /** PUBLISH on the channel a Redis broker of the same server, db and prefix uses for its broadcasts. */
-  async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
-    const client = this.#open();
-    await translated(this.#context, () => client.publish(broadcastTopic(this.#keys, channel, route), encodeBroadcast(channel, body, route)));
+  /** Broadcasts on the channels a Redis broker of the same server, db and prefix uses for its own. */
+  broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
+    this.#open();
+    return this.#broadcasts.broadcast(channel, body, route);
   }
 
   subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array> {
     this.#open();
-    const { name, pattern, decode } = broadcastSubscription(this.#keys, channel, binding);
-    return this.#pubSub.subscribe(name, signal, { pattern, decode });
+    return this.#broadcasts.subscribe(channel, signal, binding);
   }
 
   async forget(taskId: string): Promise<void> {
@@ -132,6 +139,7 @@ export class RedisResultBackend implements ResultBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#broadcasts.close();
     await this.#pubSub.close();
     if (this.#client) await closeConnection(this.#client);
   }

@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest';
 import type { BackendFactory, ConformanceOptions } from '../options.js';
 import { BackendHarness } from '../support/backend-harness.js';
-import { checkAbortEnds, checkFanOut, checkTopicRouting } from '../support/broadcast-checks.js';
+import { checkAbortEnds, checkDirectRouting, checkFanOut, checkTopicRouting } from '../support/broadcast-checks.js';
 import { needs } from '../support/titles.js';
 
 /**
@@ -14,15 +14,19 @@ export function describeBackendBroadcast(factory: BackendFactory, options: Confo
     const claimed = h.capabilities.broadcast ?? false;
 
     it.skipIf(!claimed)(`every subscriber receives each broadcast ${needs.capability('broadcast')}`, async () => {
-      await checkFanOut(() => h.backend(), `tq.kit.broadcast.${h.taskId()}`, h.options.timeouts.deliveryMs);
+      await checkFanOut(() => h.backend(), h.options.timeouts.deliveryMs);
     });
 
     it.skipIf(!claimed)(`subscribe ends when its signal aborts ${needs.capability('broadcast')}`, async () => {
-      await checkAbortEnds(h.backend(), `tq.kit.broadcast-abort.${h.taskId()}`);
+      await checkAbortEnds(h.backend());
     });
 
     it.skipIf(!claimed)(`a topic channel routes by routing-key pattern (Celery's celeryev) ${needs.capability('broadcast')}`, async () => {
       await checkTopicRouting(() => h.backend(), h.options.timeouts.deliveryMs);
+    });
+
+    it.skipIf(!claimed)(`a direct channel delivers by exact routing key to named queues (Celery's reply.celery.pidbox) ${needs.capability('broadcast')}`, async () => {
+      await checkDirectRouting(() => h.backend(), h.options.timeouts.deliveryMs);
     });
   });
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
 import type { BrokerFactory, ConformanceOptions } from '../options.js';
-import { checkAbortEnds, checkFanOut, checkTopicRouting } from '../support/broadcast-checks.js';
+import { checkAbortEnds, checkDirectRouting, checkFanOut, checkTopicRouting } from '../support/broadcast-checks.js';
 import { BrokerHarness } from '../support/broker-harness.js';
 import { needs } from '../support/titles.js';
 
@@ -11,15 +11,19 @@ export function describeBroadcast(factory: BrokerFactory, options: ConformanceOp
     const claimed = h.capabilities.broadcast;
 
     it.skipIf(!claimed)(`every subscriber receives each broadcast ${needs.capability('broadcast')}`, async () => {
-      await checkFanOut(() => h.broker(), h.queue('broadcast'), h.options.timeouts.deliveryMs);
+      await checkFanOut(() => h.broker(), h.options.timeouts.deliveryMs);
     });
 
     it.skipIf(!claimed)(`subscribe ends when its signal aborts ${needs.capability('broadcast')}`, async () => {
-      await checkAbortEnds(h.broker(), h.queue('broadcast-abort'));
+      await checkAbortEnds(h.broker());
     });
 
     it.skipIf(!claimed)(`a topic channel routes by routing-key pattern (Celery's celeryev) ${needs.capability('broadcast')}`, async () => {
       await checkTopicRouting(() => h.broker(), h.options.timeouts.deliveryMs);
+    });
+
+    it.skipIf(!claimed)(`a direct channel delivers by exact routing key to named queues (Celery's reply.celery.pidbox) ${needs.capability('broadcast')}`, async () => {
+      await checkDirectRouting(() => h.broker(), h.options.timeouts.deliveryMs);
     });
   });
 }

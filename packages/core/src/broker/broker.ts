@@ -93,18 +93,21 @@ export interface Broker {
 }
 
 /**
- * A broadcast channel is a kombu exchange. 'fanout' (the default): every subscriber gets every
- * message. 'topic': a message carries a routing key ("task.succeeded") and reaches the
- * subscribers whose pattern matches it, as Celery's durable `celeryev` topic exchange. The kind
- * is part of the channel: everyone who uses a channel names the same kind (an AMQP server
- * refuses a second declaration of another kind).
+ * A broadcast channel is a kombu exchange, of one kind that everyone who uses the channel names
+ * (an AMQP server refuses a second declaration of another kind):
+ * - 'fanout' (the default): every subscriber gets every message (Celery's `celery.pidbox`);
+ * - 'topic': a message carries a routing key ("task.succeeded") and reaches the subscribers
+ *   whose pattern matches it (Celery's durable `celeryev`);
+ * - 'direct': a message reaches the subscribers bound with exactly its routing key, through a
+ *   queue each subscriber names, so one read late still gets it (Celery's
+ *   `reply.celery.pidbox`, where remote-control replies go).
  */
-export type BroadcastKind = 'fanout' | 'topic';
+export type BroadcastKind = 'fanout' | 'topic' | 'direct';
 
 export interface BroadcastRoute {
   /** Default 'fanout'. */
   readonly kind?: BroadcastKind;
-  /** The message's routing key on a topic channel, dot-separated words. Default ''. */
+  /** The message's routing key on a topic or direct channel, dot-separated words. Default ''. */
   readonly routingKey?: string;
   /** Headers carried beside the body where the broker has them (AMQP properties, kombu's Redis envelope). */
   readonly headers?: MessageHeaders;
@@ -115,7 +118,12 @@ export interface BroadcastBinding {
   readonly kind?: BroadcastKind;
   /**
    * On a topic channel, the AMQP binding pattern: words separated by '.', '*' matches one word,
-   * '#' any number of words. Default '#' (everything).
+   * '#' any number of words. Default '#' (everything). On a direct channel, the routing key.
    */
   readonly pattern?: string;
+  /**
+   * On a direct channel, the queue the subscriber reads, named so peers can find it. Default
+   * "<routing key>.<channel>", kombu's name for a pidbox reply queue.
+   */
+  readonly queue?: string;
 }

@@ -1,6 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { redactUrl } from '../adapters/url.js';
 import type { App } from '../app.js';
+import type { InspectWhat } from '../control/control-client.js';
+import type { ControlReply } from '../control/pidbox.js';
 import { isTqError, TaskError } from '../errors.js';
 import { receiveEvents } from '../events/task-events.js';
 import { readyStates } from '../result/states.js';
@@ -16,9 +18,11 @@ Usage:
                [--expires S] [--priority N] [--wait [--timeout S]]
   tq result ID [--wait [--timeout S]]
   tq purge [--queue Q] --force
-  tq control revoke ID [ID…] [--terminate]
-  tq inspect active|reserved|scheduled|registered|stats [--timeout S]
-  tq ping [--timeout S]
+  tq control revoke ID [ID…] [--terminate] | rate_limit TASK RATE | time_limit TASK SOFT HARD
+             | enable_events | disable_events | heartbeat | shutdown   [-d WORKER,…] [--timeout S]
+  tq inspect active|reserved|scheduled|registered|stats|active_queues|revoked|conf|query_task ID…
+             [-d WORKER,…] [--timeout S]
+  tq ping [-d WORKER,…] [--timeout S]
   tq events
 
 Every command takes --broker URL and --backend URL (or TQ_BROKER_URL / TQ_RESULT_BACKEND,
@@ -99,25 +103,37 @@ Delete every waiting message in a queue (default "celery"). Running tasks are no
     options: { ...common, queue: { type: 'string', short: 'Q' }, force: { type: 'boolean', short: 'f' } },
   },
   control: {
-    help: `tq control revoke ID [ID…] [--terminate]
+    help: `tq control COMMAND [ARGS] [-d WORKER,…] [--timeout S]
 
-Revoke tasks: workers skip them when they arrive; --terminate also stops them if running.
-Recorded as REVOKED in the result backend.`,
-    options: { ...common, terminate: { type: 'boolean' } },
+Celery's remote control (its pidbox), so it reaches tq and Python Celery workers alike:
+  revoke ID [ID…] [--terminate]   skip the tasks when they arrive; --terminate stops running ones
+                                  (also recorded as REVOKED in the result backend)
+  rate_limit TASK RATE            e.g. 10/s, 100/m; 0 removes the limit
+  time_limit TASK SOFT HARD       seconds
+  enable_events | disable_events  turn task events on or off
+  heartbeat                       ask for a worker-heartbeat event now
+  shutdown                        stop the workers (gracefully)
+Prints each worker's answer; -d names the workers to address (default all).`,
+    options: { ...common, terminate: { type: 'boolean' }, destination: { type: 'string', short: 'd' }, timeout: { type: 'string' } },
   },
   inspect: {
-    help: `tq inspect active|reserved|scheduled|registered|stats [--timeout S]
+    help: `tq inspect WHAT [ID…] [-d WORKER,…] [--timeout S]
 
-Ask every worker (prints one JSON object per worker that answers within the timeout, default 1s):
-  active      tasks running now          scheduled   countdown/ETA tasks held
-  reserved    tasks waiting on a rate limit    registered  task names    stats  counters`,
-    options: { ...common, timeout: { type: 'string' } },
+Ask every worker, Python Celery's too (one JSON object per worker that answers within the
+timeout, default 1s), in Celery's shapes:
+  active       tasks running now              scheduled      countdown/ETA tasks held
+  reserved     tasks waiting on a rate limit  registered     task names
+  stats        counters, pool, broker, rusage active_queues  queues consumed
+  revoked      revoked ids remembered         conf           settings
+  query_task ID…  where those tasks are`,
+    options: { ...common, destination: { type: 'string', short: 'd' }, timeout: { type: 'string' } },
   },
   ping: {
-    help: `tq ping [--timeout S]
+    help: `tq ping [-d WORKER,…] [--timeout S]
 
-Print every worker that answers within the timeout (default 1s); exit 1 if none does.`,
-    options: { ...common, timeout: { type: 'string' } },
+Print every worker (tq or Python Celery) that answers within the timeout (default 1s); exit 1
+if none does.`,
+    options: { ...common, destination: { type: 'string', short: 'd' }, timeout: { type: 'string' } },
   },
   events: {
     help: `tq events
@@ -345,44 +361,71 @@ async function runPurge(values: Record<string, string | boolean | undefined>): P
   }
 }
 
+/** Common remote-control flags: -d/--destination and --timeout (seconds, default 1). */
+function controlOptions(values: Record<string, string | boolean | undefined>): { timeoutMs: number; destination?: string[] } {
+  const timeout = parseNumber(values['timeout'] as string | undefined, '--timeout') ?? 1;
+  const destination = typeof values['destination'] === 'string' ? values['destination'].split(',').map((d) => d.trim()).filter(Boolean) : undefined;
+  return { timeoutMs: timeout * 1000, ...(destination?.length ? { destination } : {}) };
+}
+
+/** One line per worker, as `celery inspect` prints: "hostname: answer". Exit 1 when nobody answered. */
+function printReplies(replies: readonly ControlReply[], timeoutMs: number): number {
+  for (const reply of replies) process.stdout.write(`${JSON.stringify({ [reply.hostname]: reply.result })}\n`);
+  if (replies.length === 0) process.stderr.write(`no worker answered within ${timeoutMs / 1000}s: is one running on this broker?\n`);
+  return replies.length ? 0 : 1;
+}
+
+const controlCommands = ['revoke', 'rate_limit', 'time_limit', 'enable_events', 'disable_events', 'heartbeat', 'shutdown'] as const;
+
 async function runControl(positionals: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
-  const [action, ...ids] = positionals;
-  if (action !== 'revoke') throw new UsageError('usage: tq control revoke ID [ID…] [--terminate]');
-  if (ids.length === 0) throw new UsageError('name at least one task id: tq control revoke ID');
+  const [action, ...args] = positionals;
+  if (!action || !(controlCommands as readonly string[]).includes(action)) throw new UsageError(`usage: tq control ${controlCommands.join('|')} …`);
+  const options = controlOptions(values);
   const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
   try {
-    await app.control.revoke(ids, { terminate: Boolean(values['terminate']) });
-    process.stdout.write(`revoked ${ids.join(', ')}${values['terminate'] ? ' (terminate)' : ''}\n`);
-    return 0;
+    if (action === 'revoke') {
+      if (args.length === 0) throw new UsageError('name at least one task id: tq control revoke ID');
+      await app.control.revoke(args, { terminate: Boolean(values['terminate']) });
+      process.stdout.write(`revoked ${args.join(', ')}${values['terminate'] ? ' (terminate)' : ''}\n`);
+      return 0;
+    }
+    let request: Record<string, unknown> = {};
+    if (action === 'rate_limit') {
+      if (args.length !== 2) throw new UsageError('usage: tq control rate_limit TASK RATE (e.g. 10/s; 0 removes it)');
+      request = { task_name: args[0], rate_limit: args[1] };
+    } else if (action === 'time_limit') {
+      if (args.length !== 3) throw new UsageError('usage: tq control time_limit TASK SOFT HARD (seconds)');
+      request = { task_name: args[0], soft: parseNumber(args[1], 'SOFT'), hard: parseNumber(args[2], 'HARD') };
+    }
+    const replies = await app.control.broadcast(action, request, { ...options, reply: action !== 'shutdown' });
+    return action === 'shutdown' ? 0 : printReplies(replies, options.timeoutMs);
   } finally {
     await app.close();
   }
 }
 
-const inspectTargets = ['active', 'reserved', 'scheduled', 'registered', 'stats'] as const;
+const inspectTargets = ['active', 'reserved', 'scheduled', 'registered', 'stats', 'active_queues', 'revoked', 'conf', 'query_task', 'clock'] as const;
 
 async function runInspect(positionals: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
-  const [what] = positionals;
+  const [what, ...ids] = positionals;
   if (!what || !(inspectTargets as readonly string[]).includes(what)) throw new UsageError(`usage: tq inspect ${inspectTargets.join('|')}`);
-  const timeout = parseNumber(values['timeout'] as string | undefined, '--timeout') ?? 1;
+  const options = controlOptions(values);
   const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
   try {
-    const replies = await app.control.inspect(what as (typeof inspectTargets)[number], { timeoutMs: timeout * 1000 });
-    for (const reply of replies) process.stdout.write(`${JSON.stringify({ [reply.hostname]: reply.result })}\n`);
-    if (replies.length === 0) process.stderr.write(`no worker answered within ${timeout}s\n`);
-    return replies.length ? 0 : 1;
+    const replies = await app.control.inspect(what as InspectWhat, { ...options, ...(what === 'query_task' ? { arguments: { ids } } : {}) });
+    return printReplies(replies, options.timeoutMs);
   } finally {
     await app.close();
   }
 }
 
 async function runPing(values: Record<string, string | boolean | undefined>): Promise<number> {
-  const timeout = parseNumber(values['timeout'] as string | undefined, '--timeout') ?? 1;
+  const options = controlOptions(values);
   const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
   try {
-    const replies = await app.control.ping({ timeoutMs: timeout * 1000 });
+    const replies = await app.control.ping(options);
     for (const reply of replies) process.stdout.write(`${reply.hostname}: ${JSON.stringify(reply.result)}\n`);
-    if (replies.length === 0) process.stderr.write(`no worker answered within ${timeout}s: is one running on this broker?\n`);
+    if (replies.length === 0) process.stderr.write(`no worker answered within ${options.timeoutMs / 1000}s: is one running on this broker?\n`);
     return replies.length ? 0 : 1;
   } finally {
     await app.close();

@@ -3,11 +3,35 @@ import type { App } from '../app.js';
 import { UnsupportedError } from '../errors.js';
 import { celeryDate, encodeRecord } from '../result/record.js';
 import { TaskState } from '../result/states.js';
-import { controlChannel, decodeControl, encodeControl, type ControlMethod, type ControlReply, type InspectWhat } from './control-message.js';
+import { decodePidboxReply, encodePidbox, mailboxChannel, replyChannel, requestRoute, type ControlReply, type PidboxRequest } from './pidbox.js';
 
-/** app.control: revoke tasks and question workers, as Celery's app.control. */
+/** What `inspect` can ask, Celery's names. */
+export type InspectWhat = 'active' | 'reserved' | 'scheduled' | 'registered' | 'stats' | 'active_queues' | 'revoked' | 'conf' | 'query_task' | 'clock';
+
+export interface BroadcastOptions {
+  /** How long to collect replies. Default 1000 ms (Celery's). */
+  readonly timeoutMs?: number;
+  /** Only these workers answer (and act). */
+  readonly destination?: readonly string[];
+  /** Stop collecting after this many replies. */
+  readonly limit?: number;
+  /** Wait for replies (default); false sends and returns at once, as Celery's reply=False. */
+  readonly reply?: boolean;
+}
+
+/**
+ * How long a caller waits for its reply queue before asking: subscriptions have no "ready"
+ * signal, and a reply sent before the queue is bound is dropped (as kombu drops it).
+ */
+const bindGraceMs = 100;
+
+/**
+ * app.control: revoke tasks and question workers, as Celery's app.control, over Celery's pidbox,
+ * so the same calls reach tq and Python Celery workers alike.
+ */
 export class Control {
   readonly #app: App;
+  #clock = 0;
 
   constructor(app: App) {
     this.#app = app;
@@ -18,11 +42,12 @@ export class Control {
    * (their executor is terminated in the thread and process pools). Also records REVOKED in the
    * result backend, which workers without a broadcast bus check before running a task.
    */
-  async revoke(taskIds: string | readonly string[], options: { terminate?: boolean } = {}): Promise<void> {
+  async revoke(taskIds: string | readonly string[], options: { terminate?: boolean; signal?: string } = {}): Promise<void> {
     const ids = typeof taskIds === 'string' ? [taskIds] : [...taskIds];
     const bus = await this.#app.broadcastBus();
     if (bus) {
-      await bus.broadcast(controlChannel, encodeControl({ id: randomUUID(), method: 'revoke', arguments: { taskIds: ids, terminate: options.terminate ?? false } }));
+      const taskId = ids.length === 1 ? ids[0]! : ids;
+      await this.broadcast('revoke', { task_id: taskId, terminate: options.terminate ?? false, signal: options.signal ?? 'SIGTERM' }, { reply: false });
     }
     const backend = await this.#app.backend();
     if (backend) {
@@ -33,42 +58,60 @@ export class Control {
     }
   }
 
-  /** Replies from every worker that answers within `timeoutMs`. */
-  async broadcast(method: ControlMethod, args: Record<string, unknown> = {}, options: { timeoutMs?: number; destination?: readonly string[]; limit?: number } = {}): Promise<ControlReply[]> {
+  /** Sends `method` to every worker (or `destination`) and returns the replies that arrive within `timeoutMs`. */
+  async broadcast(method: string, args: Record<string, unknown> = {}, options: BroadcastOptions = {}): Promise<ControlReply[]> {
     const bus = await this.#app.broadcastBus();
     if (!bus) {
       throw new UnsupportedError(
         'neither the broker nor the result backend has a broadcast channel: remote control needs a redis, amqp, nats or memory broker, or a redis result backend',
       );
     }
-    const replyTo = `${controlChannel}.reply.${randomUUID()}`;
+    const timeoutMs = options.timeoutMs ?? 1000;
+    const request = (extra: Partial<PidboxRequest>): PidboxRequest => ({
+      method,
+      arguments: args,
+      destination: options.destination ? [...options.destination] : null,
+      pattern: null,
+      matcher: null,
+      ...extra,
+    });
+    if (options.reply === false) {
+      await bus.broadcast(mailboxChannel, encodePidbox(request({})), requestRoute(++this.#clock, timeoutMs));
+      return [];
+    }
+    // A reply queue per call: every reply on it answers this request.
+    const oid = randomUUID();
     const controller = new AbortController();
     const replies: ControlReply[] = [];
-    const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 1000);
-    const subscription = bus.subscribe(replyTo, controller.signal);
-    const iterator = subscription[Symbol.asyncIterator]();
+    const limit = options.limit ?? options.destination?.length;
+    const iterator = bus.subscribe(replyChannel, controller.signal, { kind: 'direct', pattern: oid, queue: `${oid}.${replyChannel}` })[Symbol.asyncIterator]();
     const first = iterator.next(); // subscribe before asking
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const id = randomUUID();
-    await bus.broadcast(controlChannel, encodeControl({ id, method, arguments: args, replyTo, ...(options.destination ? { destination: options.destination } : {}) }));
+    await new Promise((resolve) => setTimeout(resolve, bindGraceMs));
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
     try {
+      await bus.broadcast(
+        mailboxChannel,
+        encodePidbox(request({ ticket: randomUUID(), reply_to: { exchange: replyChannel, routing_key: oid } })),
+        requestRoute(++this.#clock, timeoutMs),
+      );
       for (let next = await first; !next.done; next = await iterator.next()) {
-        const reply = decodeControl<ControlReply>(next.value);
-        if (reply?.id === id) replies.push(reply);
-        if (options.limit !== undefined && replies.length >= options.limit) break;
+        replies.push(...decodePidboxReply(next.value));
+        if (limit !== undefined && replies.length >= limit) break;
       }
     } finally {
       clearTimeout(timer);
       controller.abort();
+      await iterator.return?.();
     }
     return replies;
   }
 
-  ping(options: { timeoutMs?: number } = {}): Promise<ControlReply[]> {
+  ping(options: BroadcastOptions = {}): Promise<ControlReply[]> {
     return this.broadcast('ping', {}, options);
   }
 
-  inspect(what: InspectWhat, options: { timeoutMs?: number } = {}): Promise<ControlReply[]> {
-    return this.broadcast('inspect', { what }, options);
+  /** Celery's inspect: `active`, `registered`, `stats`, … (`query_task` takes `{ ids }`). */
+  inspect(what: InspectWhat, options: BroadcastOptions & { arguments?: Record<string, unknown> } = {}): Promise<ControlReply[]> {
+    return this.broadcast(what, options.arguments ?? {}, options);
   }
 }

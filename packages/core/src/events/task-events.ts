@@ -46,7 +46,7 @@ function utcoffset(): number {
  * cannot be published is logged once and dropped, never failing a task.
  */
 export class EventDispatcher {
-  readonly enabled: boolean;
+  #enabled: boolean;
   readonly hostname: string;
   readonly #bus: BroadcastBus | null;
   readonly #logger: Logger;
@@ -59,11 +59,20 @@ export class EventDispatcher {
 
   constructor(bus: BroadcastBus | null, options: { enabled: boolean; hostname?: string; logger: Logger }) {
     this.#bus = bus;
-    this.enabled = options.enabled && bus !== null;
+    this.#enabled = options.enabled && bus !== null;
     this.hostname = options.hostname ?? `${process.pid}@${osHostname()}`;
     this.#headers = { hostname: this.hostname };
     this.#logger = options.logger;
-    if (options.enabled && !this.enabled) this.#logger.warn('events are enabled but neither the broker nor the result backend has a broadcast channel; no events will be sent');
+    if (options.enabled && !this.#enabled) this.#logger.warn('events are enabled but neither the broker nor the result backend has a broadcast channel; no events will be sent');
+  }
+
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+
+  /** Turned on or off by remote control (enable_events / disable_events); never on without a bus. */
+  set enabled(value: boolean) {
+    this.#enabled = value && this.#bus !== null;
   }
 
   build(type: TaskEventType, fields: Readonly<Record<string, unknown>> = {}): TaskEvent {
@@ -75,7 +84,7 @@ export class EventDispatcher {
    * batched per event-loop turn; worker events go out at once.
    */
   send(type: TaskEventType, fields: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>) = {}): void {
-    if (!this.enabled) return;
+    if (!this.#enabled) return;
     const event = this.build(type, typeof fields === 'function' ? fields() : fields);
     if (type.startsWith('task-') && type !== 'task-sent') {
       this.#batch.push(event);

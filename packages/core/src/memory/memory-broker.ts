@@ -96,16 +96,18 @@ export class MemoryBroker implements Broker {
   }
 
   async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
-    const routingKey = route?.kind === 'topic' ? (route.routingKey ?? '') : undefined;
+    const kind = route?.kind ?? 'fanout';
+    const routingKey = route?.routingKey ?? '';
     for (const subscriber of this.#hub.subscribers.get(channel) ?? []) {
-      if (routingKey === undefined || topicMatches(subscriber.pattern, routingKey)) subscriber.buffer.push(new Uint8Array(body));
+      const matches = kind === 'fanout' || (kind === 'direct' ? subscriber.pattern === routingKey : topicMatches(subscriber.pattern, routingKey));
+      if (matches) subscriber.buffer.push(new Uint8Array(body));
     }
   }
 
   subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array> {
     const subscribers = this.#hub.subscribers.get(channel) ?? new Set();
     this.#hub.subscribers.set(channel, subscribers);
-    const subscriber = { pattern: binding?.pattern ?? '#', buffer: new DeliveryBuffer<Uint8Array>({ signal, onClose: () => subscribers.delete(subscriber) }) };
+    const subscriber = { pattern: binding?.pattern ?? (binding?.kind === 'direct' ? '' : '#'), buffer: new DeliveryBuffer<Uint8Array>({ signal, onClose: () => subscribers.delete(subscriber) }) };
     subscribers.add(subscriber);
     return subscriber.buffer;
   }

@@ -28,6 +28,11 @@ export class RevokedSet {
     return true;
   }
 
+  /** The ids still remembered, oldest first. */
+  ids(now = Date.now()): string[] {
+    return [...this.#ids].filter(([, until]) => until >= now).map(([id]) => id);
+  }
+
   get size(): number {
     return this.#ids.size;
   }

@@ -4,8 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { App } from '../app.js';
 import type { Consumer, Delivery } from '../broker/broker.js';
 import type { RuntimeBroker } from '../broker/runtime-broker.js';
-import { chooseBroadcastBus, type BroadcastBus } from '../control/broadcast-bus.js';
-import { controlChannel, decodeControl, encodeControl, type ControlRequest } from '../control/control-message.js';
+import { chooseBroadcastBus } from '../control/broadcast-bus.js';
 import { EventDispatcher, workerEventFields } from '../events/task-events.js';
 import { ConfigError, isTqError, PayloadTooLargeError, TaskRevokedError, TqError, UnknownTaskError, WorkerLostError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -26,6 +25,7 @@ import { AsyncPool, type ExecutorPool, type PoolKind, type RunOutcome } from './
 import { parseRate, RateLimiter } from './rate-limit.js';
 import { ResultWriter, traceback } from './result-writer.js';
 import { backoffSeconds, shouldAutoretry } from './retry.js';
+import { listenForRemoteControl, type ControlledWorker, type HeldTask } from './remote-control.js';
 import { RevokedSet } from './revoked.js';
 import { Slots } from './slots.js';
 
@@ -77,6 +77,7 @@ export interface WorkerEvents {
 interface Active {
   readonly request: TaskRequest;
   readonly delivery: Delivery;
+  readonly queue: string;
   readonly cancel: CancelToken;
   readonly startedAt: number;
   /** Set when a forced stop gave the message back: the run's outcome is then discarded. */
@@ -119,6 +120,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #consumers = new Map<string, Consumer>();
   readonly #loops: Promise<void>[] = [];
   readonly #revoked = new RevokedSet();
+  /** Tasks received per name (Celery's stats "total"). */
+  readonly #totals = new Map<string, number>();
+  #startedAt = Date.now();
   readonly #rateLimiter = new RateLimiter();
   readonly #lostRuns = new Map<string, number>();
   readonly #cleanups: (() => void)[] = [];
@@ -129,6 +133,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #broker!: RuntimeBroker;
   #events!: EventDispatcher;
   #leases!: LeaseKeeper;
+  #heartbeat: NodeJS.Timeout | undefined;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #stopped: Promise<void> | undefined;
   readonly stats = { received: 0, succeeded: 0, failed: 0, retried: 0, rejected: 0, revoked: 0 };
@@ -176,6 +181,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new TqError('TQ_CLOSED', 'a worker can be started once');
     this.#state = 'running';
+    this.#startedAt = Date.now();
     const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend(), this.pool.start()]);
     this.#broker = broker;
     const bus = chooseBroadcastBus(broker, backend);
@@ -185,17 +191,32 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#events = new EventDispatcher(bus, { enabled: this.#options.events ?? false, hostname: this.hostname, logger: this.#logger });
     this.#leases = new LeaseKeeper(broker.capabilities, this.#logger);
     this.#cleanups.push(() => this.#leases.stop());
-    if ((this.#options.control ?? true) && bus) this.#listenForControl(bus);
+    if ((this.#options.control ?? true) && bus) {
+      const controller = new AbortController();
+      this.#cleanups.push(() => controller.abort());
+      listenForRemoteControl(bus, this.#controlled(), this.#logger, controller.signal);
+    }
     for (const queue of this.queues) this.#loops.push(this.#consumeLoop(broker, queue));
     this.#logger.info(`worker ${this.hostname} consuming [${this.queues.join(', ')}] with ${this.pool.kind} pool of ${this.concurrency}`, {
       tasks: [...this.app.tasks.keys()],
     });
     this.emit('worker-online', { hostname: this.hostname, queues: this.queues, concurrency: this.concurrency });
-    this.#events.send('worker-online', this.#workerInfo());
-    if (this.#events.enabled) {
-      const heartbeat = setInterval(() => this.#events.send('worker-heartbeat', this.#workerInfo()), this.#options.heartbeatIntervalMs ?? 2000);
-      heartbeat.unref();
-      this.#cleanups.push(() => clearInterval(heartbeat));
+    this.#setEvents(this.#events.enabled);
+  }
+
+  /** Events on (worker-online, then a heartbeat every 2 s) or off (worker-offline), at start or by remote control. */
+  #setEvents(enabled: boolean): void {
+    if (enabled) {
+      this.#events.enabled = true;
+      this.#events.send('worker-online', this.#workerInfo());
+      if (this.#heartbeat) return;
+      this.#heartbeat = setInterval(() => this.#events.send('worker-heartbeat', this.#workerInfo()), this.#options.heartbeatIntervalMs ?? 2000);
+      this.#heartbeat.unref();
+    } else {
+      this.#events.send('worker-offline', this.#workerInfo());
+      this.#events.enabled = false;
+      clearInterval(this.#heartbeat);
+      this.#heartbeat = undefined;
     }
   }
 
@@ -277,6 +298,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const found = this.app.tasks.get(request.task);
       if (!found) throw new UnknownTaskError(request.task, [...this.app.tasks.keys()]);
       definition = found;
+      this.#totals.set(request.task, (this.#totals.get(request.task) ?? 0) + 1);
     } catch (error) {
       this.#slots.release();
       await this.#rejectBadMessage(delivery, queue, error);
@@ -411,7 +433,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const writer = this.#writer;
     const acksLate = definition.options.acksLate ?? true;
     if (!acksLate) await this.#settle(delivery, 'ack');
-    const active: Active = { request, delivery, cancel: new CancelToken(), startedAt: Date.now(), abandoned: false };
+    const active: Active = { request, delivery, queue, cancel: new CancelToken(), startedAt: Date.now(), abandoned: false };
     this.#active.set(delivery, active);
     const stopLease = acksLate ? this.#leases.keep(delivery) : () => undefined;
     const started = performance.now();
@@ -599,64 +621,47 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #ackFailed = (error: unknown): void => this.#logger.warn(`could not ack a delivery: ${(error as Error).message}`);
   readonly #requeueFailed = (error: unknown): void => this.#logger.warn(`could not requeue a delivery: ${(error as Error).message}`);
 
-  #listenForControl(bus: BroadcastBus): void {
-    const controller = new AbortController();
-    this.#cleanups.push(() => controller.abort());
-    void (async () => {
-      try {
-        for await (const bytes of bus.subscribe(controlChannel, controller.signal)) {
-          const request = decodeControl<ControlRequest>(bytes);
-          if (!request || (request.destination && !request.destination.includes(this.hostname))) continue;
-          const result = this.#answerControl(request);
-          if (request.replyTo && result !== undefined) {
-            await bus.broadcast(request.replyTo, encodeControl({ id: request.id, hostname: this.hostname, result })).catch(() => undefined);
-          }
-        }
-      } catch (error) {
-        if (!controller.signal.aborted) this.#logger.warn(`remote control stopped: ${(error as Error).message}`);
-      }
-    })();
-  }
-
-  #answerControl(request: ControlRequest): unknown {
-    switch (request.method) {
-      case 'ping':
-        return { ok: 'pong' };
-      case 'revoke': {
-        const ids = (request.arguments['taskIds'] as string[] | undefined) ?? [];
+  /** What remote control (Celery's pidbox, see remote-control.ts) may see and change of this worker. */
+  #controlled(): ControlledWorker {
+    const held = (reason: Held['reason']): HeldTask[] =>
+      [...this.#held.entries()].filter(([, h]) => h.reason === reason).map(([delivery, h]) => ({ request: h.request, queue: h.queue, redelivered: delivery.redelivered, priority: delivery.message.properties.priority ?? 0, startedAt: null }));
+    return {
+      app: this.app,
+      hostname: this.hostname,
+      queues: this.queues,
+      concurrency: this.concurrency,
+      prefetch: this.prefetch,
+      poolKind: this.pool.kind,
+      startedAt: this.#startedAt,
+      totals: this.#totals,
+      running: () =>
+        [...this.#active.values()].map((a) => ({ request: a.request, queue: a.queue, redelivered: a.delivery.redelivered, priority: a.delivery.message.properties.priority ?? 0, startedAt: a.startedAt })),
+      reserved: () => held('rate-limit'),
+      scheduled: () => held('eta'),
+      revokedIds: () => this.#revoked.ids(),
+      revoke: (ids, terminate) => {
         for (const id of ids) {
           this.#revoked.add(id);
-          if (!request.arguments['terminate']) continue;
+          if (!terminate) continue;
           for (const active of this.#active.values()) {
             if (active.request.id === id) active.cancel.cancel(new TaskRevokedError(id, 'terminated'));
           }
         }
-        return { ok: `revoked ${ids.length}` };
-      }
-      case 'inspect':
-        return this.inspect(String(request.arguments['what']));
-      default:
-        return undefined;
-    }
+      },
+      eventsEnabled: () => this.#events.enabled,
+      setEvents: (enabled) => this.#setEvents(enabled),
+      sendHeartbeat: () => this.#events.send('worker-heartbeat', this.#workerInfo()),
+      shutdown: () => {
+        this.#logger.warn('shutdown requested by remote control');
+        void this.stop();
+      },
+    };
   }
 
-  /** What `tq inspect` shows: active, reserved (waiting on a rate limit), scheduled (ETA), registered, stats. */
-  inspect(what: string): unknown {
-    const describeRequest = (r: TaskRequest) => ({ id: r.id, name: r.task, args: r.args, kwargs: r.kwargs, retries: r.retries });
-    switch (what) {
-      case 'active':
-        return [...this.#active.values()].map((a) => ({ ...describeRequest(a.request), hostname: this.hostname, time_start: a.startedAt / 1000 }));
-      case 'scheduled':
-        return [...this.#held.values()].filter((h) => h.reason === 'eta').map((h) => ({ eta: h.request.eta?.toISOString(), request: describeRequest(h.request) }));
-      case 'reserved':
-        return [...this.#held.values()].filter((h) => h.reason === 'rate-limit').map((h) => describeRequest(h.request));
-      case 'registered':
-        return [...this.app.tasks.keys()].sort();
-      case 'stats':
-        return { ...this.stats, pool: this.pool.kind, concurrency: this.concurrency, prefetch: this.prefetch, active: this.#active.size, held: this.#held.size };
-      default:
-        return { error: `unknown inspect target "${what}"` };
-    }
+  /** Tasks this worker holds, as `tq inspect` and Celery's inspect report them: active, reserved (waiting on a rate limit), scheduled (ETA). */
+  inspect(what: 'active' | 'reserved' | 'scheduled'): HeldTask[] {
+    const controlled = this.#controlled();
+    return [...(what === 'active' ? controlled.running() : what === 'reserved' ? controlled.reserved() : controlled.scheduled())];
   }
 
   /**
@@ -677,7 +682,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       while (this.#active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
       if (this.#finishing > 0) await new Promise<void>((resolve) => this.#finishingIdle.push(resolve));
       for (const cleanup of this.#cleanups) cleanup();
-      this.#events?.send('worker-offline', this.#workerInfo());
+      if (this.#events?.enabled) this.#setEvents(false);
       await this.#events?.flush();
       await this.pool.close();
       this.#state = 'stopped';

@@ -1,0 +1,121 @@
+/**
+ * Remote control over Celery's pidbox, both directions, on Redis and RabbitMQ, with Celery's own
+ * CLI as the other side: `celery inspect ping|registered|stats|active|active_queues|query_task`
+ * answered by a tq worker, `celery control terminate` stopping a running tq task and
+ * `celery control rate_limit` changing one; and tq's app.control reaching a Python worker.
+ */
+import { createApp, type App, type Worker } from '@tq/core';
+import amqpAdapter from '@tq/amqp';
+import redisAdapter from '@tq/redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backendUrl, brokers, celeryCli, ensureAmqp, startCeleryWorker, uniqueName } from './peers.js';
+
+const adapters = [redisAdapter, amqpAdapter];
+
+for (const broker of brokers) {
+  describe(`Celery's CLI controls a tq worker (${broker.name})`, () => {
+    const queue = uniqueName(`rc-${broker.name}`);
+    const hostname = `${uniqueName('tq')}@monitoring`;
+    let app: App;
+    let worker: Worker;
+    const started = new Set<(id: string) => void>();
+
+    beforeAll(async () => {
+      if (broker.name === 'amqp') await ensureAmqp(broker.url);
+      app = createApp({ broker: broker.url, resultBackend: backendUrl, adapters, defaultQueue: queue, resultTtlMs: 600_000 });
+      app.task('mon.add', (a: number, b: number) => a + b);
+      app.task('mon.block', async function (seconds: number) {
+        for (const notify of started) notify(this.id);
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, seconds * 1000);
+          this.signal.addEventListener('abort', () => (clearTimeout(timer), reject(this.signal.reason)), { once: true });
+        });
+        return 'finished';
+      });
+      worker = app.worker({ queues: [queue], concurrency: 2, hostname });
+      await worker.start();
+    });
+
+    afterAll(async () => {
+      await worker?.stop({ force: true });
+      await app?.close();
+    });
+
+    const inspect = async (what: string, ...extra: string[]) => {
+      const { json, output } = await celeryCli(broker.url, ['inspect', what, ...extra, '-d', hostname, '-t', '5', '-j']);
+      expect(json, output).toBeTruthy();
+      return (json as Record<string, unknown>)[hostname];
+    };
+
+    it('celery inspect ping, registered, stats and active_queues answer from the tq worker', async () => {
+      expect(await inspect('ping')).toEqual({ ok: 'pong' });
+      expect(await inspect('registered')).toEqual(['mon.add', 'mon.block']);
+      const stats = (await inspect('stats')) as Record<string, Record<string, unknown>>;
+      expect(stats['pool']).toMatchObject({ 'max-concurrency': 2 });
+      expect(stats['broker']).toMatchObject({ transport: broker.name });
+      expect(stats['prefetch_count']).toBe(8);
+      expect(await inspect('active_queues')).toEqual([expect.objectContaining({ name: queue, routing_key: queue })]);
+    });
+
+    it('celery inspect active and query_task show a running tq task; celery control terminate stops it', { timeout: 60_000 }, async () => {
+      const runningIds: string[] = [];
+      started.add((id) => runningIds.push(id));
+      const result = await app.sendTask('mon.block', [30]);
+      await expect.poll(() => runningIds.includes(result.id), { timeout: 10_000 }).toBe(true);
+      const active = (await inspect('active')) as Record<string, unknown>[];
+      expect(active).toEqual([expect.objectContaining({ id: result.id, name: 'mon.block', args: [30], hostname })]);
+      expect(await inspect('query_task', result.id)).toEqual({ [result.id]: ['active', expect.objectContaining({ id: result.id })] });
+
+      const { json, output } = await celeryCli(broker.url, ['control', 'terminate', 'SIGTERM', result.id, '-d', hostname, '-t', '5', '-j']);
+      expect(json, output).toEqual([{ [hostname]: { ok: `terminate: ${result.id}` } }]);
+      await expect(result.get({ timeout: 10_000 })).rejects.toThrow(/revoked|terminated/i);
+      expect((await inspect('revoked')) as string[]).toContain(result.id);
+    });
+
+    it('celery control rate_limit changes a tq task, and refuses an unknown one', async () => {
+      const { json } = await celeryCli(broker.url, ['control', 'rate_limit', 'mon.add', '120/m', '-d', hostname, '-t', '5', '-j']);
+      expect(json).toEqual([{ [hostname]: { ok: 'new rate limit set successfully' } }]);
+      expect(app.tasks.get('mon.add')!.options.rateLimit).toBe('120/m');
+      const unknown = await celeryCli(broker.url, ['control', 'rate_limit', 'mon.nope', '1/s', '-d', hostname, '-t', '5', '-j']);
+      expect(unknown.json).toEqual([{ [hostname]: { error: 'unknown task mon.nope' } }]);
+    });
+  });
+
+  describe(`tq's app.control reaches a Python Celery worker (${broker.name})`, () => {
+    const queue = uniqueName(`rcpy-${broker.name}`);
+    let app: App;
+
+    beforeAll(async () => {
+      if (broker.name === 'amqp') await ensureAmqp(broker.url);
+      app = createApp({ broker: broker.url, resultBackend: backendUrl, adapters, defaultQueue: queue });
+    });
+
+    afterAll(async () => {
+      await app?.close();
+    });
+
+    it('ping, inspect registered/stats/active and revoke', async () => {
+      const python = await startCeleryWorker(broker.url, queue, ['--pool=threads', '-c', '2']);
+      try {
+        const pongs = await app.control.ping({ destination: [python.hostname], timeoutMs: 3000 });
+        expect(pongs).toEqual([{ hostname: python.hostname, result: { ok: 'pong' } }]);
+        const [registered] = await app.control.inspect('registered', { destination: [python.hostname], timeoutMs: 3000 });
+        expect(registered!.result).toEqual(expect.arrayContaining(['mon.add', 'mon.sleep']));
+        const [stats] = await app.control.inspect('stats', { destination: [python.hostname], timeoutMs: 3000 });
+        expect((stats!.result as Record<string, Record<string, unknown>>)['pool']).toMatchObject({ 'max-concurrency': 2 });
+
+        const sleeping = await app.sendTask('mon.sleep', [20]);
+        let active: unknown[] = [];
+        for (let i = 0; i < 50 && active.length === 0; i++) {
+          const [reply] = await app.control.inspect('active', { destination: [python.hostname], timeoutMs: 2000 });
+          active = (reply?.result as unknown[]) ?? [];
+        }
+        expect(active).toEqual([expect.objectContaining({ id: sleeping.id, name: 'mon.sleep' })]);
+        const [revoked] = await app.control.broadcast('revoke', { task_id: sleeping.id, terminate: false }, { destination: [python.hostname], timeoutMs: 3000 });
+        expect(revoked!.result).toEqual({ ok: `tasks ${sleeping.id} flagged as revoked` });
+      } finally {
+        await python.stop();
+      }
+    });
+  });
+}
