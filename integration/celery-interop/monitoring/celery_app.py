@@ -28,3 +28,14 @@ def add(a, b):
 def sleep(seconds):
     time.sleep(seconds)
     return seconds
+
+
+@app.task(name='mon.fail')
+def fail(message):
+    raise ValueError(message)
+
+
+@app.task(name='mon.block')
+def block(seconds):
+    time.sleep(seconds)
+    return 'finished'

@@ -1,5 +1,7 @@
 /** The Python Celery peers of the monitoring interop tests, and the brokers they run on. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'amqplib';
@@ -57,8 +59,8 @@ export async function ensureAmqp(url: string): Promise<void> {
   }
 }
 
-function pythonEnv(brokerUrl: string): NodeJS.ProcessEnv {
-  return { ...process.env, TQ_MON_BROKER: brokerUrl, TQ_MON_BACKEND: backendUrl, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' };
+function pythonEnv(brokerUrl: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, TQ_MON_BROKER: brokerUrl, TQ_MON_BACKEND: backendUrl, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', ...extra };
 }
 
 /** A child process whose output lines the test can wait for. */
@@ -67,8 +69,8 @@ export class PythonPeer {
   #output = '';
   readonly #waiters = new Set<() => void>();
 
-  constructor(args: readonly string[], brokerUrl: string) {
-    this.process = spawn(python, args, { cwd: here, env: pythonEnv(brokerUrl), stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(args: readonly string[], brokerUrl: string, env: NodeJS.ProcessEnv = {}) {
+    this.process = spawn(python, args, { cwd: here, env: pythonEnv(brokerUrl, env), stdio: ['ignore', 'pipe', 'pipe'] });
     const onData = (chunk: Buffer) => {
       this.#output += chunk.toString();
       for (const wake of [...this.#waiters]) wake();
@@ -207,4 +209,60 @@ export async function celeryCli(brokerUrl: string, args: readonly string[], time
     json = null;
   }
   return { code, json, output: peer.output };
+}
+
+/** Flower 2.0.1 from source, beside the repository (shared/flower; see its README). */
+export const flowerDir = process.env.TQ_FLOWER_DIR ?? fileURLToPath(new URL('../../../../shared/flower/', import.meta.url));
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Flower, with the monitoring Celery app (so its task names are known), its HTTP API open on loopback. */
+export class Flower extends PythonPeer {
+  readonly baseUrl: string;
+
+  private constructor(brokerUrl: string, port: number) {
+    super([`${flowerDir}run_flower.py`, '-A', 'celery_app', 'flower', `--port=${port}`, '--address=127.0.0.1'], brokerUrl, {
+      FLOWER_UNAUTHENTICATED_API: '1',
+      PYTHONPATH: flowerDir,
+    });
+    this.baseUrl = `http://127.0.0.1:${port}`;
+  }
+
+  static async start(brokerUrl: string): Promise<Flower> {
+    if (!existsSync(`${flowerDir}run_flower.py`)) {
+      throw new Error(`Flower's source is not at ${flowerDir} (shared/flower beside the repository; or set TQ_FLOWER_DIR)`);
+    }
+    const flower = new Flower(brokerUrl, await freePort());
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (flower.exited) throw new Error(`Flower exited:\n${flower.output.slice(-4000)}`);
+      try {
+        if ((await fetch(`${flower.baseUrl}/api/workers`)).ok) return flower;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        await flower.stop();
+        throw new Error(`Flower did not answer within 30 s:\n${flower.output.slice(-4000)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  async get<T>(path: string): Promise<T> {
+    const response = await fetch(`${this.baseUrl}${path}`);
+    if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as T;
+  }
+
+  async post(path: string, form: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+    const response = await fetch(`${this.baseUrl}${path}`, { method: 'POST', body: new URLSearchParams(form) });
+    return { status: response.status, body: await response.text() };
+  }
 }

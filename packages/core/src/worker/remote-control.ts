@@ -111,7 +111,7 @@ function answerRequest(request: PidboxRequest, worker: ControlledWorker): Answer
     case 'terminate': {
       // `celery control terminate SIGNAL ID…` sends method "terminate": a revoke that terminates.
       const ids = idList(args['task_id']);
-      const terminate = request.method === 'terminate' || args['terminate'] === true;
+      const terminate = request.method === 'terminate' || pythonTruthy(args['terminate']);
       worker.revoke(ids, terminate);
       return ok(terminate ? `terminate: ${ids.join(', ')}` : `tasks ${ids.join(', ')} flagged as revoked`);
     }
@@ -148,6 +148,13 @@ function answerRequest(request: PidboxRequest, worker: ControlledWorker): Answer
       // What kombu's Node answers for a method it has no handler for.
       return nok(`KeyError('${request.method}')`);
   }
+}
+
+/** Python's truth, as Celery tests its arguments: Flower sends terminate=1, not true. */
+function pythonTruthy(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0;
+  if (value && typeof value === 'object') return Object.keys(value).length > 0;
+  return Boolean(value);
 }
 
 function idList(value: unknown): string[] {
