@@ -11,7 +11,8 @@ import { Control } from './control/control-client.js';
 import { EventDispatcher, receiveEvents, type EventPattern, type TaskEvent } from './events/task-events.js';
 import { resolveConfig, routeTask, type ResolvedConfig, type TqConfig } from './config.js';
 import { ConfigError, PayloadTooLargeError, TqError, UnknownTaskError, UnsupportedError } from './errors.js';
-import { createConsoleLogger, type Logger } from './logger.js';
+import { createConsoleLogger, ForwardingLogger, type Logger } from './logger.js';
+import { instrumentCall, type Instrumentation } from './instrumentation.js';
 import memoryAdapter from './memory/index.js';
 import { celeryIsoTime, encodeTaskMessage } from './protocol/encode.js';
 import type { TaskCall } from './protocol/message.js';
@@ -40,6 +41,7 @@ export interface Task<A extends unknown[], R> {
 export class App {
   readonly config: ResolvedConfig;
   readonly logger: Logger;
+  readonly #logger: ForwardingLogger;
   readonly serializers: SerializerRegistry;
   readonly #tasks = new Map<string, TaskDefinition>();
   #broker: Promise<RuntimeBroker> | undefined;
@@ -56,7 +58,8 @@ export class App {
   constructor(config: TqConfig = {}) {
     this.config = resolveConfig(config);
     this.#origin = `${process.pid}@${this.config.hostname}`;
-    this.logger = this.config.logger ?? createConsoleLogger(this.config.logLevel);
+    this.#logger = new ForwardingLogger(this.config.logger ?? createConsoleLogger(this.config.logLevel));
+    this.logger = this.#logger;
     this.serializers = new SerializerRegistry([jsonSerializer, ...this.config.serializers], this.config.accept);
     // Fail at construction, not at first send, when the outgoing serializer is unknown.
     try {
@@ -229,11 +232,26 @@ export class App {
   /** Encode and publish a prepared call (used by sendTask and by worker retries). */
   async publishCall(queue: string, call: TaskCall, broker?: RuntimeBroker): Promise<void> {
     const target = broker ?? (await this.broker());
-    const message = encodeTaskMessage(call, this.serializers.get(this.config.serializer));
+    const instrumented = this.instrumentations.length ? instrumentCall(this.instrumentations, call, queue) : call;
+    const message = encodeTaskMessage(instrumented, this.serializers.get(this.config.serializer));
     if (message.body.byteLength > this.config.maxPayloadBytes) throw new PayloadTooLargeError(message.body.byteLength, this.config.maxPayloadBytes);
     const eta = call.eta ? new Date(call.eta).getTime() : undefined;
     const delayed = eta !== undefined && eta > Date.now() && target.capabilities.delayedDelivery;
     await target.publish(queue, delayed ? { ...message, notBefore: eta } : message);
+  }
+
+  /** Sends this app's logs (and its adapters' and workers') to `logger` from now on, e.g. a JSON logger. */
+  useLogger(logger: Logger): void {
+    this.#logger.use(logger);
+  }
+
+  /** Integrations (tracing, metrics) plugged in with instrument(), in order. */
+  readonly instrumentations: Instrumentation[] = [];
+
+  /** Plugs an integration into this app's producer and workers (see Instrumentation; @tq/observability has tracing). */
+  instrument(instrumentation: Instrumentation): this {
+    this.instrumentations.push(instrumentation);
+    return this;
   }
 
   /** A handle on any task id, e.g. one printed by `tq call`. */

@@ -2,7 +2,7 @@
 export * from './errors.js';
 export { redactUrl } from './adapters/url.js';
 export type { TqAdapter, AdapterOptions } from './adapters/descriptor.js';
-export type { Broker, BrokerMessage, Delivery } from './broker/broker.js';
+export type { Broker, BrokerMessage, Delivery, MessageHeaders, HeaderValue } from './broker/broker.js';
 export type { ResultBackend } from './backend/result-backend.js';
 export type { Serializer } from './serializer/serializer.js';
 export { jsonSerializer } from './serializer/json.js';
@@ -28,3 +28,5 @@ export { decodeEvents, eventChannel, receiveEvents, routingKeyOf, type EventPatt
 export type { BroadcastBus } from './control/broadcast-bus.js';
 export { deadLetterHeaders } from './worker/dead-letter.js';
 export type { PoolKind } from './worker/pool/pool.js';
+export type { Instrumentation } from './instrumentation.js';
+export type { RunOutcome } from './worker/run-task.js';

@@ -21,3 +21,36 @@ export function createConsoleLogger(level: LogLevel = 'info', prefix = 'tq'): Lo
   };
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }
+
+/**
+ * The app's logger: forwards to a logger that can be swapped after the app was made (the CLI
+ * turns on JSON logs after loading the user's module), so adapters and workers that already
+ * hold it follow.
+ */
+export class ForwardingLogger implements Logger {
+  #target: Logger;
+
+  constructor(target: Logger) {
+    this.#target = target;
+  }
+
+  use(target: Logger): void {
+    this.#target = target;
+  }
+
+  debug(message: string, fields?: Record<string, unknown>): void {
+    this.#target.debug(message, fields);
+  }
+
+  info(message: string, fields?: Record<string, unknown>): void {
+    this.#target.info(message, fields);
+  }
+
+  warn(message: string, fields?: Record<string, unknown>): void {
+    this.#target.warn(message, fields);
+  }
+
+  error(message: string, fields?: Record<string, unknown>): void {
+    this.#target.error(message, fields);
+  }
+}

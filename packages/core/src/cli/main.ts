@@ -3,10 +3,12 @@ import { redactUrl } from '../adapters/url.js';
 import type { App } from '../app.js';
 import type { InspectWhat } from '../control/control-client.js';
 import type { ControlReply } from '../control/pidbox.js';
-import { isTqError, TaskError } from '../errors.js';
+import { ConfigError, isTqError, TaskError } from '../errors.js';
 import { receiveEvents } from '../events/task-events.js';
 import { readyStates } from '../result/states.js';
+import type { Logger, LogLevel } from '../logger.js';
 import type { PoolKind } from '../worker/pool/pool.js';
+import type { Worker } from '../worker/worker.js';
 import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
 import { progressBar, StatusLine } from './status-line.js';
 
@@ -50,6 +52,10 @@ returns unfinished tasks to the queue).
   --max-tasks-per-child N      replace a thread/process executor after N tasks
   --max-memory-per-child MB    replace a thread/process executor past MB of memory
   -E, --events        publish Celery-format task and worker events
+  --metrics-port N    serve /metrics (Prometheus), /healthz and /readyz on port N (needs @tq/observability)
+  --metrics-host H    address for those endpoints (default 0.0.0.0)
+  --log-format F      text (default) | json: one JSON object a line with task id, name and worker
+                      (needs @tq/observability)
   --broker URL        broker (overrides the app's config)
   --backend URL       result backend (overrides the app's config; "none" disables)
   --loglevel LEVEL    debug | info | warn | error (default info)`,
@@ -61,6 +67,9 @@ returns unfinished tasks to the queue).
       'max-tasks-per-child': { type: 'string' },
       'max-memory-per-child': { type: 'string' },
       events: { type: 'boolean', short: 'E' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
+      'log-format': { type: 'string' },
     },
   },
   call: {
@@ -251,7 +260,14 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
   if (pool !== undefined && !['async', 'threads', 'processes'].includes(pool)) throw new UsageError(`--pool must be async, threads or processes, got "${pool}"`);
   const maxTasksPerChild = parseNumber(values['max-tasks-per-child'] as string | undefined, '--max-tasks-per-child');
   const maxMemoryPerChildMb = parseNumber(values['max-memory-per-child'] as string | undefined, '--max-memory-per-child');
+  const metricsPort = parseNumber(values['metrics-port'] as string | undefined, '--metrics-port');
+  const logFormat = (values['log-format'] as string | undefined) ?? process.env['TQ_LOG_FORMAT'] ?? 'text';
+  if (logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log-format must be text or json, got "${logFormat}"`);
+  const observability = metricsPort !== undefined || logFormat === 'json' ? await importObservability() : undefined;
+  const hostname = `${process.pid}@${app.config.hostname}`;
+  if (logFormat === 'json') app.useLogger(observability!.createJsonLogger({ level: app.config.logLevel, bindings: { worker: hostname } }));
   const worker = app.worker({
+    hostname,
     ...(queues ? { queues } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(pool ? { pool: pool as PoolKind, appModule: values['app'] as string } : {}),
@@ -259,17 +275,39 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
     ...(maxMemoryPerChildMb !== undefined ? { maxMemoryPerChildMb } : {}),
     events: Boolean(values['events']),
   });
-  worker.on('task-received', (e) => app.logger.info(`received ${e.name}[${e.id}]${e.eta ? ` eta ${e.eta.toISOString()}` : ''}`));
-  worker.on('task-succeeded', (e) => app.logger.info(`succeeded ${e.name}[${e.id}] in ${e.runtimeMs.toFixed(1)} ms: ${preview(e.result)}`));
-  worker.on('task-retried', (e) => app.logger.info(`retry ${e.name}[${e.id}] in ${e.countdown}s (retry ${e.retries})`));
+  const task = (e: { id: string; name: string }) => ({ task_id: e.id, task: e.name });
+  worker.on('task-received', (e) => app.logger.info(`received ${e.name}[${e.id}]${e.eta ? ` eta ${e.eta.toISOString()}` : ''}`, task(e)));
+  worker.on('task-succeeded', (e) => app.logger.info(`succeeded ${e.name}[${e.id}] in ${e.runtimeMs.toFixed(1)} ms: ${preview(e.result)}`, { ...task(e), runtime_ms: e.runtimeMs }));
+  worker.on('task-retried', (e) => app.logger.info(`retry ${e.name}[${e.id}] in ${e.countdown}s (retry ${e.retries})`, task(e)));
+  worker.on('task-failed', (e) => app.logger.info(`failed ${e.name}[${e.id}]`, { ...task(e), runtime_ms: e.runtimeMs }));
   app.logger.info(`broker ${describeTarget(app.config.broker)}, results ${describeTarget(app.config.resultBackend)}`);
+  const health =
+    metricsPort !== undefined ? await observability!.HealthServer.start(worker, { port: metricsPort, ...(typeof values['metrics-host'] === 'string' ? { host: values['metrics-host'] } : {}) }) : undefined;
+  if (health) app.logger.info(`metrics on :${health.port}/metrics, health on /healthz and /readyz`);
   await worker.start();
   const closeBridge = await serveIfMemory(app);
   const finished = new Promise<void>((resolve) => worker.installSignalHandlers(() => resolve()));
   await finished;
   await closeBridge?.();
+  await health?.close();
   await app.close();
   return 0;
+}
+
+/** What the worker command uses of @tq/observability (typed here: core must not depend on it). */
+interface Observability {
+  createJsonLogger(options: { level: LogLevel; bindings: Record<string, unknown> }): Logger;
+  HealthServer: { start(worker: Worker, options: { port: number; host?: string }): Promise<{ readonly port: number; close(): Promise<void> }> };
+}
+
+/** @tq/observability, loaded only when asked for. */
+async function importObservability(): Promise<Observability> {
+  const name = '@tq/observability'; // a variable: TypeScript must not resolve the package from core
+  try {
+    return (await import(name)) as Observability;
+  } catch (cause) {
+    throw new ConfigError([{ path: '--metrics-port/--log-format', message: 'needs the @tq/observability package: npm install @tq/observability' }], { cause });
+  }
 }
 
 function describeTarget(target: unknown): string {

@@ -7,6 +7,7 @@ import type { RuntimeBroker } from '../broker/runtime-broker.js';
 import { chooseBroadcastBus } from '../control/broadcast-bus.js';
 import { EventDispatcher, workerEventFields } from '../events/task-events.js';
 import { ConfigError, isTqError, PayloadTooLargeError, TaskRevokedError, TqError, UnknownTaskError, WorkerLostError } from '../errors.js';
+import { instrumentRun } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
 import { decodeTaskMessage } from '../protocol/decode.js';
 import { requestToCall } from '../protocol/encode.js';
@@ -170,6 +171,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       ...(options.maxTasksPerChild !== undefined ? { maxTasksPerChild: options.maxTasksPerChild } : {}),
       ...(options.maxMemoryPerChildMb !== undefined ? { maxMemoryPerChildMb: options.maxMemoryPerChildMb } : {}),
     });
+  }
+
+  /** 'running' between start() and stop(); health checks read it. */
+  get state(): 'new' | 'running' | 'stopping' | 'stopped' {
+    return this.#state;
   }
 
   /** Tasks running now. */
@@ -442,13 +448,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // The task does not wait for its STARTED record (a round trip per task); the writer keeps
     // the task's records in order, so STARTED never lands after PROGRESS or the outcome.
     writer.started(request, attempt);
-    const outcome = await this.pool.run({ definition, request, hostname: this.hostname }, {
-      updateState: async (state, meta) => {
-        if (active.abandoned) return;
-        this.emit('task-progress', { id: request.id, name: request.task, state, meta });
-        await writer.write(request, state, meta);
-      },
-    }, active.cancel);
+    const run = () =>
+      this.pool.run({ definition, request, hostname: this.hostname }, {
+        updateState: async (state, meta) => {
+          if (active.abandoned) return;
+          this.emit('task-progress', { id: request.id, name: request.task, state, meta });
+          await writer.write(request, state, meta);
+        },
+      }, active.cancel);
+    const instrumentations = this.app.instrumentations;
+    const outcome = await (instrumentations.length ? instrumentRun(instrumentations, request, queue, run) : run());
     stopLease();
     this.#active.delete(delivery);
     if (active.abandoned) return;
