@@ -5,8 +5,12 @@
  * first and the last completion (user + system, every thread of the process). Optionally writes
  * a CPU profile (for profile-summary.mjs) or an allocation profile of the drain alone.
  *
- *   node integration/bench/profile-drain.mjs --broker redis --tasks 30000 --concurrency 10 [--stored]
+ *   node integration/bench/profile-drain.mjs --broker redis --tasks 30000 --concurrency 10 [--stored] [--events]
  *     [--prefetch-multiplier 4] [--partitions 8 (Kafka)] [--cpu-profile /tmp/drain.cpuprofile] [--heap-profile /tmp/drain.heapprofile]
+ *
+ * --events runs the worker with Celery events on (as `tq worker -E`), with a subscriber reading
+ * them (as Flower would), so their whole cost is in the figure; events-overhead.mjs pairs it with
+ * a run without.
  *
  * Uses the packages' dist (run `npm run bench` or `tsc -b` first); brokers as in lib/endpoints.mjs.
  * A single figure moves by ±10 % between runs on a shared machine: compare medians of a few runs.
@@ -28,6 +32,7 @@ const { values: flags } = parseArgs({
     partitions: { type: 'string', default: '1' },
     'cpu-profile': { type: 'string' },
     'heap-profile': { type: 'string' },
+    events: { type: 'boolean', default: false },
   },
 });
 const tasks = Number(flags.tasks);
@@ -46,9 +51,19 @@ await producer.close();
 const session = new Session();
 session.connect();
 const workerApp = openTqApp(target);
+// A reader of every event, as a monitor would run: the events are really delivered, not dropped unread.
+const monitor = new AbortController();
+let eventsSeen = 0;
+if (flags.events) {
+  void (async () => {
+    for await (const _event of workerApp.events({ signal: monitor.signal })) eventsSeen++;
+  })().catch(() => undefined);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+}
 const worker = workerApp.worker({
   queues: [target.queue],
   concurrency,
+  events: flags.events,
   ...(flags['prefetch-multiplier'] ? { prefetchMultiplier: Number(flags['prefetch-multiplier']) } : {}),
 });
 let completed = 0;
@@ -79,8 +94,10 @@ if (flags['heap-profile']) writeFileSync(flags['heap-profile'], JSON.stringify((
 const perTask = (micros) => (micros / tasks).toFixed(1);
 console.log(
   `${flags.broker} drain of ${tasks} at c=${concurrency}, results ${ignoreResult ? 'ignored' : 'stored'}: ` +
-    `${Math.round(((tasks - 1) * 1000) / ms)} tasks/s, CPU ${perTask(cpu.user + cpu.system)} µs per task (user ${perTask(cpu.user)}, system ${perTask(cpu.system)})`,
+    `${Math.round(((tasks - 1) * 1000) / ms)} tasks/s, CPU ${perTask(cpu.user + cpu.system)} µs per task (user ${perTask(cpu.user)}, system ${perTask(cpu.system)})` +
+    (flags.events ? `, events on (${eventsSeen} read)` : ''),
 );
+monitor.abort();
 await worker.stop();
 await workerApp.close();
 await target.cleanup(ids);

@@ -93,17 +93,7 @@ export async function checkTopicRouting(clients: () => BroadcastCarrier, deliver
   const send = (routingKey: string, text: string) =>
     publisher.broadcast(kitTopicChannel, encoder.encode(text), { kind: 'topic', routingKey, headers: { hostname: 'kit@test' } });
   // No "ready" signal: warm each subscriber up with a key it matches until it hears one.
-  const warm = async (subscriber: AsyncIterator<Uint8Array>, routingKey: string) => {
-    const first = subscriber.next();
-    let heard = false;
-    void first.then(() => (heard = true));
-    const deadline = Date.now() + deliveryMs;
-    while (!heard && Date.now() < deadline) {
-      await send(routingKey, 'warm-up');
-      await sleep(100);
-    }
-    expect(Buffer.from((await withTimeout(first, 1_000, `a warm-up on ${routingKey}`)).value!).toString()).toBe('warm-up');
-  };
+  const warm = (subscriber: AsyncIterator<Uint8Array>, routingKey: string) => warmUp(subscriber, () => send(routingKey, 'warm-up'), routingKey, deliveryMs);
   await warm(tasks, `${word}.task.warm`);
   await warm(workers, `${word}.worker.warm`);
   await warm(all, `${word}.all.warm`);
@@ -112,16 +102,7 @@ export async function checkTopicRouting(clients: () => BroadcastCarrier, deliver
   await send(`${word}.task.succeeded`, 'succeeded');
   await send(`${word}.task.multi.extra`, 'too many words for task.*');
   await send(`${word}.end`, 'end');
-  const readUntil = async (subscriber: AsyncIterator<Uint8Array>, last: string): Promise<string[]> => {
-    const seen: string[] = [];
-    for (;;) {
-      const next = await withTimeout(subscriber.next(), deliveryMs, `the broadcast "${last}"`);
-      const text = Buffer.from(next.value!).toString();
-      if (text === 'warm-up') continue;
-      seen.push(text);
-      if (text === last) return seen;
-    }
-  };
+  const readUntil = (subscriber: AsyncIterator<Uint8Array>, last: string) => readTextsUntil(subscriber, last, deliveryMs);
   expect(await readUntil(all, 'end')).toEqual(['heartbeat 🐢', 'succeeded', 'too many words for task.*', 'end']);
   expect(await readUntil(workers, 'heartbeat 🐢')).toEqual(['heartbeat 🐢']);
   expect(await readUntil(tasks, 'succeeded')).toEqual(['succeeded']);
@@ -149,34 +130,40 @@ export async function checkDirectRouting(clients: () => BroadcastCarrier, delive
   const b = subscribe(`${word}-b`);
   const publisher = clients();
   const send = (routingKey: string, text: string) => publisher.broadcast(channel, encoder.encode(text), { kind: 'direct', routingKey, headers: { ticket: word } });
-  const warm = async (subscriber: AsyncIterator<Uint8Array>, routingKey: string) => {
-    const first = subscriber.next();
-    let heard = false;
-    void first.then(() => (heard = true));
-    const deadline = Date.now() + deliveryMs;
-    while (!heard && Date.now() < deadline) {
-      await send(routingKey, 'warm-up');
-      await sleep(100);
-    }
-    expect(Buffer.from((await withTimeout(first, 1_000, `a warm-up on ${routingKey}`)).value!).toString()).toBe('warm-up');
-  };
+  const warm = (subscriber: AsyncIterator<Uint8Array>, routingKey: string) => warmUp(subscriber, () => send(routingKey, 'warm-up'), routingKey, deliveryMs);
   await warm(a, `${word}-a`);
   await warm(b, `${word}-b`);
   await send(`${word}-nobody`, 'to nobody');
   await send(`${word}-b`, 'for b');
   await send(`${word}-a`, 'for a 🐢');
-  const readUntil = async (subscriber: AsyncIterator<Uint8Array>, last: string): Promise<string[]> => {
-    const seen: string[] = [];
-    for (;;) {
-      const next = await withTimeout(subscriber.next(), deliveryMs, `the message "${last}"`);
-      const text = Buffer.from(next.value!).toString();
-      if (text === 'warm-up') continue;
-      seen.push(text);
-      if (text === last) return seen;
-    }
-  };
+  const readUntil = (subscriber: AsyncIterator<Uint8Array>, last: string) => readTextsUntil(subscriber, last, deliveryMs);
   expect(await readUntil(a, 'for a 🐢')).toEqual(['for a 🐢']);
   expect(await readUntil(b, 'for b')).toEqual(['for b']);
   controller.abort();
   await Promise.all([a, b].map((s) => s.return?.()));
+}
+
+/** Sends warm-ups until `subscriber` hears one (subscriptions have no "ready" signal). */
+async function warmUp(subscriber: AsyncIterator<Uint8Array>, send: () => Promise<void>, routingKey: string, deliveryMs: number): Promise<void> {
+  const first = subscriber.next();
+  let heard = false;
+  void first.then(() => (heard = true));
+  const deadline = Date.now() + deliveryMs;
+  while (!heard && Date.now() < deadline) {
+    await send();
+    await sleep(100);
+  }
+  expect(Buffer.from((await withTimeout(first, 1_000, `a warm-up on ${routingKey}`)).value!).toString()).toBe('warm-up');
+}
+
+/** The texts `subscriber` reads, warm-ups left out, up to and including `last`. */
+async function readTextsUntil(subscriber: AsyncIterator<Uint8Array>, last: string, deliveryMs: number): Promise<string[]> {
+  const seen: string[] = [];
+  for (;;) {
+    const next = await withTimeout(subscriber.next(), deliveryMs, `the message "${last}"`);
+    const text = Buffer.from(next.value!).toString();
+    if (text === 'warm-up') continue;
+    seen.push(text);
+    if (text === last) return seen;
+  }
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * What Celery events cost a worker: interleaved pairs of Redis drains (c=10, results stored),
+ * events off then on (as `tq worker -E`, with a reader of every event), each drain in its own
+ * process (profile-drain.mjs). Prints each pair and the median ratio with its range; the target
+ * (issue #12) is events on at most 10 % slower.
+ *
+ *   node integration/bench/events-overhead.mjs [--pairs 5] [--tasks 20000] [--broker redis]
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values: flags } = parseArgs({
+  options: {
+    pairs: { type: 'string', default: '5' },
+    tasks: { type: 'string', default: '20000' },
+    broker: { type: 'string', default: 'redis' },
+    concurrency: { type: 'string', default: '10' },
+  },
+});
+const drain = fileURLToPath(new URL('./profile-drain.mjs', import.meta.url));
+
+function run(events) {
+  const args = [drain, '--broker', flags.broker, '--tasks', flags.tasks, '--concurrency', flags.concurrency, '--stored', ...(events ? ['--events'] : [])];
+  const line = execFileSync(process.execPath, args, { encoding: 'utf8' }).trim().split('\n').at(-1);
+  const rate = Number(/([\d.]+) tasks\/s/.exec(line)?.[1]);
+  const cpu = Number(/CPU ([\d.]+) µs per task/.exec(line)?.[1]);
+  if (!rate) throw new Error(`no rate in: ${line}`);
+  return { rate, cpu, line };
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const ratios = [];
+const cpuRatios = [];
+for (let pair = 1; pair <= Number(flags.pairs); pair++) {
+  const off = run(false);
+  const on = run(true);
+  ratios.push(on.rate / off.rate);
+  cpuRatios.push(on.cpu / off.cpu);
+  console.log(`pair ${pair}: off ${off.rate}/s (${off.cpu} µs/task), on ${on.rate}/s (${on.cpu} µs/task): ${(on.rate / off.rate).toFixed(2)}×`);
+}
+const low = Math.min(...ratios);
+const high = Math.max(...ratios);
+console.log(
+  `${flags.broker} drain c=${flags.concurrency}, results stored, events on / off: median ${median(ratios).toFixed(2)}× rate (range ${low.toFixed(2)}–${high.toFixed(2)}), ` +
+    `median ${median(cpuRatios).toFixed(2)}× CPU per task; target ≥ 0.90× rate`,
+);
