@@ -18,6 +18,7 @@ const rows: { key: keyof BrokerCapabilities; label: string; show: (value: Broker
   { key: 'fifo', label: 'FIFO per queue (one consumer, no priorities)', show: yesNo },
   { key: 'maxMessageBytes', label: 'largest message body', show: (v) => (v === null ? 'no limit' : bytes(Number(v))) },
   { key: 'purge', label: 'purge a queue', show: yesNo },
+  { key: 'queueStats', label: 'queue counts (`tq queues`)', show: yesNo },
 ];
 
 function yesNo(value: unknown): string {

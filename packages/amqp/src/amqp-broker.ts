@@ -9,6 +9,7 @@ import {
   type BrokerCapabilities,
   type BrokerMessage,
   type ConsumeOptions,
+  type QueueStats,
   type Delivery,
 } from '@tq/core/adapter';
 import { AmqpConsumer } from './amqp-consumer.js';
@@ -18,7 +19,7 @@ import { BroadcastSubscription, declareBroadcastExchange } from './broadcast-sub
 import { toTqError } from './errors.js';
 import { toPublishOptions } from './message-codec.js';
 import type { AmqpOptions } from './options.js';
-import { Topology } from './topology.js';
+import { deadLetterQueueName, Topology } from './topology.js';
 
 /**
  * RabbitMQ (AMQP 0-9-1) broker with Celery's declarations. Publishing goes through a
@@ -53,6 +54,7 @@ export class AmqpBroker implements Broker {
       fifo: true,
       maxMessageBytes: null,
       purge: true,
+      queueStats: true,
     });
   }
 
@@ -117,6 +119,31 @@ export class AmqpBroker implements Broker {
       await this.#topology.declareQueue(connection, queue);
       const { messageCount } = await (await this.#topology.channel(connection)).purgeQueue(queue);
       return messageCount;
+    });
+  }
+
+  /**
+   * Ready messages and consumers from a passive declare (queue.declare-ok), on a channel of its
+   * own since a missing queue (404, counted as empty) closes it. AMQP does not report unacked
+   * counts (the management API does).
+   */
+  async queueStats(queue: string): Promise<QueueStats> {
+    if (this.#session.closed) throw new ClosedError('AMQP broker');
+    return this.#onLiveConnection(`count queue "${queue}"`, async (connection) => {
+      const check = async (name: string) => {
+        const channel = await connection.createChannel();
+        channel.on('error', () => undefined);
+        try {
+          return await channel.checkQueue(name);
+        } catch (error) {
+          if ((error as { code?: unknown }).code === 404) return { messageCount: 0, consumerCount: 0 };
+          throw error;
+        } finally {
+          await channel.close().catch(() => undefined);
+        }
+      };
+      const [main, dead] = await Promise.all([check(queue), this.#options.deadLetterExchange === '' ? check(deadLetterQueueName(queue)) : null]);
+      return { ready: main.messageCount, unacked: null, dead: dead ? dead.messageCount : null, consumers: main.consumerCount };
     });
   }
 

@@ -30,6 +30,7 @@ const mustFail: Readonly<Record<string, readonly string[]>> = {
   'mutant: close acks what is outstanding (loses it)': ['close while consuming loses nothing', "unacked deliveries come back when the consumer's connection is cut"],
   'mutant: only the first subscriber of a channel hears broadcasts': ['every subscriber receives each broadcast'],
   'mutant: topic subscribers ignore their binding pattern': ['a topic channel routes by routing-key pattern'],
+  'mutant: queueStats counts unacked deliveries as ready': ['counts ready, unacked and dead-lettered messages of one queue'],
   'mutant: store keeps the first record': ['store replaces the previous record', 'progress updates: every fetch sees the latest'],
   'mutant: claims expiry, ignores ttlMs': ['records expire after ttlMs'],
 };

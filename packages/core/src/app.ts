@@ -4,7 +4,7 @@ import { resolveAdapter } from './adapters/resolve.js';
 import { parseUrl, redactUrl } from './adapters/url.js';
 import { RuntimeBackend } from './backend/runtime-backend.js';
 import type { ResultBackend } from './backend/result-backend.js';
-import type { Broker } from './broker/broker.js';
+import type { Broker, QueueStats } from './broker/broker.js';
 import { RuntimeBroker } from './broker/runtime-broker.js';
 import { chooseBroadcastBus, type BroadcastBus } from './control/broadcast-bus.js';
 import { Control } from './control/control-client.js';
@@ -257,6 +257,11 @@ export class App {
   /** A handle on any task id, e.g. one printed by `tq call`. */
   asyncResult<R = unknown>(id: string): AsyncResult<R> {
     return new AsyncResult<R>(id, () => this.backend());
+  }
+
+  /** A queue's counts as the broker keeps them (ready, unacked, dead, consumers): for autoscalers and dashboards. */
+  async queueStats(queue = this.config.defaultQueue): Promise<QueueStats> {
+    return (await this.broker()).queueStats(queue);
   }
 
   /** Delete every waiting message in a queue (default: the default queue). */

@@ -2,7 +2,7 @@
 export * from './errors.js';
 export { redactUrl } from './adapters/url.js';
 export type { TqAdapter, AdapterOptions } from './adapters/descriptor.js';
-export type { Broker, BrokerMessage, Delivery, MessageHeaders, HeaderValue } from './broker/broker.js';
+export type { Broker, BrokerMessage, Delivery, MessageHeaders, HeaderValue, QueueStats } from './broker/broker.js';
 export type { ResultBackend } from './backend/result-backend.js';
 export type { Serializer } from './serializer/serializer.js';
 export { jsonSerializer } from './serializer/json.js';

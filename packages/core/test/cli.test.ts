@@ -96,6 +96,17 @@ describe('tq CLI against a running worker', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('purged 0 message(s) from unused');
   });
+
+  it('tq queues prints the counts the broker keeps', async () => {
+    for (let i = 0; i < 3; i++) await tq(['call', 'tq.add', '--args', '[1,1]', '--queue', 'counted']);
+    const run = await tq(['queues', '-Q', 'counted,celery']);
+    expect(run.code).toBe(0);
+    const [header, counted, celery] = run.stdout.trim().split('\n').map((line) => line.trim().split(/\s+/));
+    expect(header).toEqual(['queue', 'ready', 'unacked', 'dead', 'consumers']);
+    expect(counted).toEqual(['counted', '3', '0', '0', '0']);
+    expect(celery![0]).toBe('celery');
+    expect(celery![4]).toBe('1');
+  });
 });
 
 describe('tq remote control against a running worker', () => {
@@ -110,6 +121,22 @@ describe('tq remote control against a running worker', () => {
     expect(run.code).toBe(0);
     const [reply] = run.stdout.trim().split('\n').map((line) => Object.values(JSON.parse(line))[0]);
     expect(reply).toEqual(['tq.add', 'tq.fail', 'tq.slow']);
+  });
+
+  it('tq control rate_limit answers per worker; an unknown task is refused', async () => {
+    const run = await tq(['control', 'rate_limit', 'tq.add', '100/s', '--timeout', '0.5']);
+    expect(run.code).toBe(0);
+    expect(Object.values(JSON.parse(run.stdout.trim()) as Record<string, unknown>)[0]).toEqual({ ok: 'new rate limit set successfully' });
+    const unknown = await tq(['control', 'rate_limit', 'tq.nope', '1/s', '--timeout', '0.5']);
+    expect(Object.values(JSON.parse(unknown.stdout.trim()) as Record<string, unknown>)[0]).toEqual({ error: 'unknown task tq.nope' });
+  });
+
+  it('tq inspect stats answers in Celery\'s shape', async () => {
+    const run = await tq(['inspect', 'stats', '--timeout', '0.5']);
+    expect(run.code).toBe(0);
+    const stats = Object.values(JSON.parse(run.stdout.trim().split('\n')[0]!) as Record<string, Record<string, unknown>>)[0]!;
+    expect(stats['pool']).toMatchObject({ 'max-concurrency': 2 });
+    expect(stats['broker']).toMatchObject({ transport: 'memory' });
   });
 
   it('tq control revoke --terminate stops a running task', async () => {

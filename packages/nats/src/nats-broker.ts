@@ -25,6 +25,7 @@ import {
   type BrokerCapabilities,
   type BrokerMessage,
   type ConsumeOptions,
+  type QueueStats,
   type Consumer as TqConsumer,
 } from '@tq/core/adapter';
 import { openConnection } from './connection.js';
@@ -38,6 +39,7 @@ import { Subjects } from './subjects.js';
 // JetStream API error codes tq reacts to.
 const streamNotFound = 10059;
 const consumerNameExists = 10148;
+const consumerNotFound = 10014;
 const consumerAlreadyExists = 10105;
 
 interface Connected {
@@ -80,6 +82,7 @@ export class NatsBroker implements Broker {
       fifo: true,
       maxMessageBytes: options.maxMessageBytes,
       purge: true,
+      queueStats: true,
     });
   }
 
@@ -212,6 +215,32 @@ export class NatsBroker implements Broker {
       await jsm.consumers.update(stream, name, { ack_wait: config.ack_wait!, max_ack_pending: -1, max_deliver: -1 });
     }
     return js.consumers.get(stream, name);
+  }
+
+  /**
+   * From JetStream's own counts: the queue's durable consumer gives pending (ready) and
+   * ack-pending (unacked); before any worker made it, the messages on the queue's subject are
+   * all ready. Dead letters: the messages on its subject in the dead-letter stream.
+   */
+  async queueStats(queue: string): Promise<QueueStats> {
+    const { jsm } = this.#live();
+    const onSubject = async (route: { stream: string; subject: string }): Promise<number> => {
+      const info = await jsm.streams.info(route.stream, { subjects_filter: route.subject });
+      return info.state.subjects?.[route.subject] ?? 0;
+    };
+    try {
+      const route = this.subjects.route(queue);
+      const dead = await onSubject(this.subjects.route(this.subjects.deadLetterQueue(queue)));
+      try {
+        const consumer = await jsm.consumers.info(route.stream, route.consumer);
+        return { ready: consumer.num_pending, unacked: consumer.num_ack_pending, dead, consumers: null };
+      } catch (error) {
+        if (!(error instanceof JetStreamApiError) || error.code !== consumerNotFound) throw error;
+        return { ready: await onSubject(route), unacked: 0, dead, consumers: null };
+      }
+    } catch (error) {
+      throw toTqError(error, `counting queue "${queue}"`);
+    }
   }
 
   async purge(queue: string): Promise<number> {

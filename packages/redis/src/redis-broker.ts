@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer } from '@tq/core/adapter';
+import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, QueueStats } from '@tq/core/adapter';
 import { brokerCapabilities, ClosedError, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
 import { RedisBroadcasts } from './broadcasts.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
@@ -64,6 +64,7 @@ export class RedisBroker implements Broker {
       fifo: true,
       maxMessageBytes: MAX_BODY_BYTES,
       purge: true,
+      queueStats: true,
     });
   }
 
@@ -138,6 +139,25 @@ export class RedisBroker implements Broker {
   async restoreExpired(): Promise<number> {
     const { store } = this.#open();
     return translated(this.#context, () => store.restoreExpired());
+  }
+
+  /**
+   * Ready and dead-lettered counts: LLEN of every priority list of the queue and of its dead
+   * letters, in one round trip. Unacked deliveries sit in kombu's shared `unacked` hash, not
+   * per queue, and Redis does not count consumers of a list: both are null.
+   */
+  async queueStats(queue: string): Promise<QueueStats> {
+    const { commands } = this.#open();
+    return translated(this.#context, async () => {
+      const transaction = commands.multi();
+      for (const name of [queue, `${queue}${this.#deadLetterSuffix}`]) {
+        for (const step of this.options.prioritySteps) transaction.llen(this.#keys.queue(name, step));
+      }
+      const counts = ((await transaction.exec()) ?? []).map(([, n]) => Number(n ?? 0));
+      const steps = this.options.prioritySteps.length;
+      const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+      return { ready: sum(counts.slice(0, steps)), unacked: null, dead: sum(counts.slice(steps)), consumers: null };
+    });
   }
 
   async purge(queue: string): Promise<number> {

@@ -11,6 +11,7 @@ import { describeOutage } from './outage.js';
 import { describePrefetch } from './prefetch.js';
 import { describePublishConsume } from './publish-consume.js';
 import { describePurge } from './purge.js';
+import { describeQueueStats } from './queue-stats.js';
 import { describeRedelivery } from './redelivery.js';
 
 export {
@@ -25,6 +26,7 @@ export {
   describePrefetch,
   describePublishConsume,
   describePurge,
+  describeQueueStats,
   describeRedelivery,
 };
 
@@ -37,6 +39,7 @@ export const brokerGroups = [
   describeOrdering,
   describeDelayedDelivery,
   describePurge,
+  describeQueueStats,
   describeBroadcast,
   describeClose,
   describeCompetingConsumers,

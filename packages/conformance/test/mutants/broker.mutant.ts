@@ -5,7 +5,7 @@
  */
 import { createMemoryAdapter, type Broker } from '@tq/core/adapter';
 import { describe } from 'vitest';
-import { describeAckReject, describeBroadcast, describeClose, describeCompetingConsumers, describePrefetch, describePublishConsume, describeRedelivery } from '../../src/index.js';
+import { describeAckReject, describeBroadcast, describeClose, describeCompetingConsumers, describePrefetch, describePublishConsume, describeQueueStats, describeRedelivery } from '../../src/index.js';
 import type { BrokerFactory, ConformanceOptions } from '../../src/options.js';
 import { mutantBroker, type BrokerMutation } from './mutant-broker.js';
 
@@ -96,6 +96,18 @@ describe('mutant: topic subscribers ignore their binding pattern', () => {
   describeBroadcast(
     factoryWith({
       subscribe: (inner, channel, signal, binding) => inner.subscribe!(channel, signal, binding ? { ...binding, pattern: '#' } : binding),
+    }),
+    options,
+  );
+});
+
+describe('mutant: queueStats counts unacked deliveries as ready', () => {
+  describeQueueStats(
+    factoryWith({
+      queueStats: async (inner, queue) => {
+        const stats = await inner.queueStats!(queue);
+        return { ...stats, ready: stats.ready + (stats.unacked ?? 0) };
+      },
     }),
     options,
   );

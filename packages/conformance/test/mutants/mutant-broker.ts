@@ -1,4 +1,4 @@
-import type { BroadcastBinding, Broker, BrokerMessage, ConsumeOptions, Delivery, ResultBackend, StoreOptions } from '@tq/core/adapter';
+import type { BroadcastBinding, Broker, BrokerMessage, QueueStats, ConsumeOptions, Delivery, ResultBackend, StoreOptions } from '@tq/core/adapter';
 
 /** One deliberate bug in an otherwise correct broker: the kit must catch each. */
 export interface BrokerMutation {
@@ -7,6 +7,7 @@ export interface BrokerMutation {
   delivery?(delivery: Delivery, inner: Broker, queue: string): Delivery;
   close?(inner: Broker, outstanding: Set<Delivery>): Promise<void>;
   subscribe?(inner: Broker, channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array>;
+  queueStats?(inner: Broker, queue: string): Promise<QueueStats>;
 }
 
 /** `inner` with `mutation` applied; everything else passes through. */
@@ -39,6 +40,7 @@ export function mutantBroker(inner: Broker, mutation: BrokerMutation): Broker {
     },
     close: () => (mutation.close ? mutation.close(inner, outstanding) : inner.close()),
     purge: inner.purge ? (queue) => inner.purge!(queue) : undefined,
+    queueStats: inner.queueStats ? (queue) => (mutation.queueStats ? mutation.queueStats(inner, queue) : inner.queueStats!(queue)) : undefined,
     broadcast: inner.broadcast ? (channel, body, route) => inner.broadcast!(channel, body, route) : undefined,
     subscribe: inner.subscribe
       ? (channel, signal, binding) => (mutation.subscribe ? mutation.subscribe(inner, channel, signal, binding) : inner.subscribe!(channel, signal, binding))

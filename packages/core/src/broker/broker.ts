@@ -83,6 +83,8 @@ export interface Broker {
   close(): Promise<void>;
   /** Delete every ready message in `queue`; resolves to how many were removed. When capabilities.purge. */
   purge?(queue: string): Promise<number>;
+  /** How many messages `queue` holds, as the broker counts them. When capabilities.queueStats. */
+  queueStats?(queue: string): Promise<QueueStats>;
   /**
    * Publish `body` to every current subscriber of `channel` (no persistence) whose binding
    * matches `route.routingKey`. When capabilities.broadcast.
@@ -90,6 +92,21 @@ export interface Broker {
   broadcast?(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void>;
   /** Receive broadcasts on `channel` that match `binding` until `signal` aborts. When capabilities.broadcast. */
   subscribe?(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array>;
+}
+
+/**
+ * A queue's counts as its broker keeps them, for `tq queues`, autoscalers (KEDA) and dashboards.
+ * A count the broker cannot give cheaply is null, never a guess.
+ */
+export interface QueueStats {
+  /** Waiting to be delivered (every priority level). */
+  readonly ready: number;
+  /** Delivered to a consumer and not yet acked. */
+  readonly unacked: number | null;
+  /** In the queue's dead-letter store. */
+  readonly dead: number | null;
+  /** Consumers attached now. */
+  readonly consumers: number | null;
 }
 
 /**

@@ -31,6 +31,8 @@ export interface BrokerCapabilities {
   readonly maxMessageBytes: number | null;
   /** `purge(queue)` is implemented. Default false. */
   readonly purge: boolean;
+  /** `queueStats(queue)` is implemented: ready counts at least. Default false. */
+  readonly queueStats: boolean;
 }
 
 export const defaultBrokerCapabilities: BrokerCapabilities = Object.freeze({
@@ -43,6 +45,7 @@ export const defaultBrokerCapabilities: BrokerCapabilities = Object.freeze({
   fifo: true,
   maxMessageBytes: null,
   purge: false,
+  queueStats: false,
 });
 
 /** Fills unspecified flags with their defaults. */

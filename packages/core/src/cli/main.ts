@@ -25,6 +25,7 @@ Usage:
   tq inspect active|reserved|scheduled|registered|stats|active_queues|revoked|conf|query_task ID…
              [-d WORKER,…] [--timeout S]
   tq ping [-d WORKER,…] [--timeout S]
+  tq queues [-Q a,b] [--watch]
   tq events
 
 Every command takes --broker URL and --backend URL (or TQ_BROKER_URL / TQ_RESULT_BACKEND,
@@ -137,6 +138,14 @@ timeout, default 1s), in Celery's shapes:
   query_task ID…  where those tasks are`,
     options: { ...common, destination: { type: 'string', short: 'd' }, timeout: { type: 'string' } },
   },
+  queues: {
+    help: `tq queues [-Q a,b] [--watch]
+
+Print each queue's counts as the broker keeps them: ready, unacked (delivered, not yet acked),
+dead (dead letters) and consumers; "-" where the broker cannot tell. --watch refreshes every
+second and adds the change of ready messages per second. Default queue: the app's default.`,
+    options: { ...common, queues: { type: 'string', short: 'Q' }, watch: { type: 'boolean', short: 'w' } },
+  },
   ping: {
     help: `tq ping [-d WORKER,…] [--timeout S]
 
@@ -222,6 +231,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runControl(positionals, values);
       case 'inspect':
         return await runInspect(positionals, values);
+      case 'queues':
+        return await runQueues(values);
       case 'ping':
         return await runPing(values);
       case 'events':
@@ -452,6 +463,37 @@ async function runInspect(positionals: string[], values: Record<string, string |
   try {
     const replies = await app.control.inspect(what as InspectWhat, { ...options, ...(what === 'query_task' ? { arguments: { ids } } : {}) });
     return printReplies(replies, options.timeoutMs);
+  } finally {
+    await app.close();
+  }
+}
+
+async function runQueues(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
+  const queues = typeof values['queues'] === 'string' ? values['queues'].split(',').map((q) => q.trim()).filter(Boolean) : [app.config.defaultQueue];
+  const cell = (value: number | null) => (value === null ? '-' : String(value));
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  try {
+    let previous: Map<string, number> | undefined;
+    for (;;) {
+      const rows = await Promise.all(queues.map(async (queue) => [queue, await app.queueStats(queue)] as const));
+      const lines = [['queue', 'ready', 'unacked', 'dead', 'consumers', ...(previous ? ['ready/s'] : [])]];
+      for (const [queue, stats] of rows) {
+        const rate = previous ? [String(stats.ready - (previous.get(queue) ?? stats.ready))] : [];
+        lines.push([queue, cell(stats.ready), cell(stats.unacked), cell(stats.dead), cell(stats.consumers), ...rate]);
+      }
+      const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+      const table = lines.map((l) => l.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+      if (!values['watch']) {
+        process.stdout.write(`${table}\n`);
+        return 0;
+      }
+      process.stdout.write(`\x1b[2J\x1b[H${table}\n(refreshing every second; Ctrl-C to stop)\n`);
+      previous = new Map(rows.map(([queue, stats]) => [queue, stats.ready]));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      if (stop.signal.aborted) return 0;
+    }
   } finally {
     await app.close();
   }

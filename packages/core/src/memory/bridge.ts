@@ -9,7 +9,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from '../backend/result-backend.js';
-import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer } from '../broker/broker.js';
+import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, QueueStats } from '../broker/broker.js';
 import { brokerCapabilities, type BrokerCapabilities } from '../broker/capabilities.js';
 import { DeliveryBuffer } from '../broker/delivery-buffer.js';
 import { BrokerConnectionError, TqError, UnsupportedError } from '../errors.js';
@@ -24,7 +24,7 @@ export function bridgeSocketPath(url: URL | string): string {
 
 interface Request {
   readonly id: number;
-  readonly op: 'publish' | 'purge' | 'fetch' | 'store' | 'forget' | 'watch' | 'unwatch' | 'broadcast' | 'subscribe';
+  readonly op: 'publish' | 'purge' | 'queueStats' | 'fetch' | 'store' | 'forget' | 'watch' | 'unwatch' | 'broadcast' | 'subscribe';
   readonly channel?: string;
   readonly body?: string;
   readonly queue?: string;
@@ -120,6 +120,9 @@ async function serve(
       return broker.publish(request.queue!, fromWire(request.message!));
     case 'purge':
       return broker.purge ? broker.purge(request.queue!) : 0;
+    case 'queueStats':
+      if (!broker.queueStats) throw new UnsupportedError('the worker broker cannot count its queues');
+      return broker.queueStats(request.queue!);
     case 'fetch': {
       const bytes = await needBackend().fetch(request.taskId!);
       return bytes ? Buffer.from(bytes).toString('base64') : null;
@@ -248,7 +251,7 @@ export class BridgeClient {
 
 /** Publishes to the worker that serves memory://; cannot consume. */
 export class BridgeBroker implements Broker {
-  readonly capabilities: BrokerCapabilities = brokerCapabilities({ delayedDelivery: true, maxPriority: 9, purge: true, broadcast: true });
+  readonly capabilities: BrokerCapabilities = brokerCapabilities({ delayedDelivery: true, maxPriority: 9, purge: true, broadcast: true, queueStats: true });
   readonly #client: BridgeClient;
 
   constructor(client: BridgeClient) {
@@ -269,6 +272,10 @@ export class BridgeBroker implements Broker {
 
   async purge(queue: string): Promise<number> {
     return (await this.#client.request('purge', { queue })) as number;
+  }
+
+  async queueStats(queue: string): Promise<QueueStats> {
+    return (await this.#client.request('queueStats', { queue })) as QueueStats;
   }
 
   async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {

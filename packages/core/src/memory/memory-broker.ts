@@ -1,4 +1,4 @@
-import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, Delivery } from '../broker/broker.js';
+import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, Delivery, QueueStats } from '../broker/broker.js';
 import { brokerCapabilities, type BrokerCapabilities } from '../broker/capabilities.js';
 import { DeliveryBuffer } from '../broker/delivery-buffer.js';
 import { topicMatches } from '../broker/topic-pattern.js';
@@ -46,6 +46,7 @@ export class MemoryBroker implements Broker {
       fifo: true,
       maxMessageBytes: options.maxMessageBytes ?? null,
       purge: true,
+      queueStats: true,
     });
   }
 
@@ -91,6 +92,16 @@ export class MemoryBroker implements Broker {
     };
   }
 
+  async queueStats(queue: string): Promise<QueueStats> {
+    const consumers = this.#hub.consumersOf(queue);
+    return {
+      ready: this.#hub.queue(queue).size,
+      unacked: consumers.reduce((sum, consumer) => sum + consumer.unacked, 0),
+      dead: this.#hub.queue(`${queue}${this.#deadLetterSuffix}`).size,
+      consumers: consumers.length,
+    };
+  }
+
   async purge(queue: string): Promise<number> {
     return this.#hub.queue(queue).clear();
   }
@@ -128,6 +139,11 @@ class MemoryConsumer implements HubConsumer {
   readonly #deadLetterQueue: string;
   readonly #unacked = new Set<MemoryDelivery>();
   readonly #onGone: () => void;
+
+  get unacked(): number {
+    return this.#unacked.size;
+  }
+
   readonly #redeliveryWindowMs: number | null;
   #active = true;
 

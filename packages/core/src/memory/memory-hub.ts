@@ -4,6 +4,8 @@ import { MemoryQueue, type StoredMessage } from './memory-queue.js';
 /** A consumer's side of the hub: the broker instance that owns it pulls for it. */
 export interface HubConsumer {
   readonly queue: string;
+  /** Deliveries it holds unacked. */
+  readonly unacked: number;
   /** Can take a message now (active, under its prefetch). */
   hasRoom(): boolean;
   /** Offer a message; false when the consumer has no capacity (prefetch reached) or is gone. */
@@ -57,6 +59,11 @@ export class MemoryHub {
     if (!list) return;
     const index = list.indexOf(consumer);
     if (index >= 0) list.splice(index, 1);
+  }
+
+  /** The consumers of `name`, now. */
+  consumersOf(name: string): readonly HubConsumer[] {
+    return this.#consumers.get(name) ?? [];
   }
 
   /** Hands ready messages to consumers with capacity, round-robin. */
