@@ -158,7 +158,7 @@ describe('RabbitMQ: celeryev is the exchange Celery declares', () => {
     const bus = await app.broadcastBus();
     try {
       await expect(bus!.broadcast('celeryev', new TextEncoder().encode('{}'), { kind: 'topic', routingKey: 'worker.heartbeat' })).rejects.toThrow(
-        /exchange "celeryev" exists on this vhost with another type.*rabbitmqadmin delete exchange name=celeryev/,
+        /exchange "celeryev" exists on this vhost declared otherwise than Celery declares it \(topic\).*rabbitmqadmin delete exchange name=celeryev/s,
       );
     } finally {
       await app.close();
