@@ -22,7 +22,7 @@ import { LeaseKeeper } from './lease.js';
 import { ChildExecutorPool } from './pool/executor-pool.js';
 import { AsyncPool, type ExecutorPool, type PoolKind, type RunOutcome } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limit.js';
-import { ResultWriter, traceback } from './result-writer.js';
+import { ResultWriter, traceback, type ResultRetryOptions } from './result-writer.js';
 import { backoffSeconds, shouldAutoretry } from './retry.js';
 import { RevokedSet } from './revoked.js';
 import { Slots } from './slots.js';
@@ -56,6 +56,13 @@ export interface WorkerOptions {
   readonly poisonThreshold?: number;
   /** Answer remote control (revoke, ping, inspect) when the broker can broadcast. Default true. */
   readonly control?: boolean;
+  /**
+   * How long an outcome record (SUCCESS, FAILURE, REVOKED) is retried while the worker holds
+   * the task's message and keeps its lease; past `limitMs` the message is given back for
+   * redelivery, never acked without its record. Default { limitMs: 300000, initialDelayMs: 200,
+   * maxDelayMs: 5000 }. See docs/guarantees.md.
+   */
+  readonly resultRetry?: ResultRetryOptions;
 }
 
 /** What the worker emits, for live status displays and tests. */
@@ -179,7 +186,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const bus = chooseBroadcastBus(broker, backend);
     // Without a broadcast bus, revocations reach the worker only as REVOKED records in the backend.
     this.#revocationsInBackend = bus === null && backend !== null;
-    this.#writer = new ResultWriter(backend, { ttlMs: this.app.config.resultTtlMs, logger: this.#logger, hostname: this.hostname });
+    this.#writer = new ResultWriter(backend, {
+      ttlMs: this.app.config.resultTtlMs,
+      logger: this.#logger,
+      hostname: this.hostname,
+      ...(this.#options.resultRetry ? { retry: this.#options.resultRetry } : {}),
+    });
     this.#events = new EventDispatcher(bus, { enabled: this.#options.events ?? false, hostname: this.hostname, logger: this.#logger });
     this.#leases = new LeaseKeeper(broker.capabilities, this.#logger);
     this.#cleanups.push(() => this.#leases.stop());
@@ -321,12 +333,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async #dispatch(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, attempt: number): Promise<void> {
     if (this.#revoked.has(request.id) || (this.#revocationsInBackend && (await this.#revokedInBackend(request.id)))) {
       this.#slots.release();
-      await this.#revoke(delivery, request, 'revoked');
+      await this.#revoke(delivery, request, 'revoked', definition);
       return;
     }
     if (request.expires && request.expires.getTime() <= Date.now()) {
       this.#slots.release();
-      await this.#revoke(delivery, request, 'expired');
+      await this.#revoke(delivery, request, 'expired', definition);
       return;
     }
     const etaWait = request.eta ? request.eta.getTime() - Date.now() : 0;
@@ -428,9 +440,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         await writer.write(request, state, meta);
       },
     }, active.cancel);
-    stopLease();
     this.#active.delete(delivery);
-    if (active.abandoned) return;
+    if (active.abandoned) {
+      stopLease();
+      return;
+    }
     const runtimeMs = performance.now() - started;
     // Recording the outcome and acking are round trips that need no executor: they finish in the
     // background (bounded by the prefetch window) while the slot takes the next task; stop()
@@ -441,6 +455,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } catch (error) {
       finishing = Promise.reject(error); // a throwing task-succeeded listener, say
     }
+    // The lease lasts until the outcome is recorded and the message settled: a backend outage
+    // longer than the redelivery window must not hand the message to another worker.
+    if (writer.records(request)) finishing = finishing.finally(stopLease);
+    else stopLease();
     this.#track(finishing);
   }
 
@@ -463,17 +481,35 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!outcome.ok) return this.#handleError(delivery, request, definition, queue, outcome.error, runtimeMs);
     // Without a record to write, the ack follows at once: no async frame per task for it.
     if (!this.#writer.records(request)) return this.#succeeded(delivery, request, outcome.value, runtimeMs);
-    return this.#recordThenSucceed(delivery, request, queue, outcome.value, runtimeMs);
+    return this.#recordThenSucceed(delivery, request, definition, queue, outcome.value, runtimeMs);
   }
 
-  async #recordThenSucceed(delivery: Delivery, request: TaskRequest, queue: string, value: unknown, runtimeMs: number): Promise<void> {
+  async #recordThenSucceed(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, value: unknown, runtimeMs: number): Promise<void> {
     this.#count(this.#recordingCount, queue, 1);
+    let stored: boolean;
     try {
-      await this.#writer.success(request, value);
+      stored = await this.#writer.success(request, value);
     } finally {
       this.#count(this.#recordingCount, queue, -1);
     }
+    if (!stored && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
     await this.#succeeded(delivery, request, value, runtimeMs);
+  }
+
+  /**
+   * An outcome record could not be stored within the retry limit: give the message back so the
+   * task runs again and its outcome is recorded then (at least once), rather than ack it with
+   * no record. True when given back; false when the message was acked before the run (acksLate
+   * false) and the record is lost, which is logged.
+   */
+  async #giveBackUnrecorded(delivery: Delivery, request: TaskRequest, definition: TaskDefinition): Promise<boolean> {
+    if (!(definition.options.acksLate ?? true)) {
+      this.#logger.error(`the outcome of ${request.task}[${request.id}] is not recorded: its message was acked before the run (acksLate: false)`);
+      return false;
+    }
+    this.#logger.error(`the outcome of ${request.task}[${request.id}] could not be recorded: giving its message back for redelivery`);
+    await this.#settle(delivery, 'requeue');
+    return true;
   }
 
   #succeeded(delivery: Delivery, request: TaskRequest, value: unknown, runtimeMs: number): Promise<void> {
@@ -485,7 +521,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   async #handleError(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, error: unknown, runtimeMs: number): Promise<void> {
     if (error instanceof Ignore) return this.#settle(delivery, 'ack');
-    if (error instanceof TaskRevokedError) return this.#revoke(delivery, request, 'terminated');
+    if (error instanceof TaskRevokedError) return this.#revoke(delivery, request, 'terminated', definition);
     if (error instanceof Reject) {
       this.stats.rejected++;
       this.emit('task-rejected', { id: request.id, name: request.task, queue, reason: error.message, error });
@@ -517,8 +553,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#events.send('task-retried', { uuid: request.id, exception: describe(retry.reason), traceback: traceback(retry.reason) });
       return this.#settle(delivery, 'ack');
     }
+    if (!(await this.#writer.failure(request, error)) && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
     this.stats.failed++;
-    await this.#writer.failure(request, error);
     this.#logger.warn(`task ${request.task}[${request.id}] failed: ${describe(error)}`);
     this.emit('task-failed', { id: request.id, name: request.task, error, traceback: traceback(error), runtimeMs });
     this.#events.send('task-failed', { uuid: request.id, exception: describe(error), traceback: traceback(error) });
@@ -557,9 +593,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return bytes !== null && decodeRecord(bytes).status === TaskState.REVOKED;
   }
 
-  async #revoke(delivery: Delivery, request: TaskRequest, reason: string): Promise<void> {
+  async #revoke(delivery: Delivery, request: TaskRequest, reason: string, definition: TaskDefinition): Promise<void> {
+    if (!(await this.#writer.revoked(request, reason)) && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
     this.stats.revoked++;
-    await this.#writer.revoked(request, reason);
     this.emit('task-revoked', { id: request.id, name: request.task, reason });
     this.#events.send('task-revoked', { uuid: request.id, terminated: reason === 'terminated', expired: reason === 'expired', signum: null });
     await this.#settle(delivery, 'ack');
@@ -688,6 +724,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #forceStop(): void {
+    // Outcome records still being retried give up: their messages go back to the queue.
+    this.#writer?.abandonRetries();
     for (const active of this.#active.values()) {
       if (active.abandoned) continue;
       active.abandoned = true;
