@@ -63,6 +63,13 @@ export interface WorkerOptions {
    * maxDelayMs: 5000 }. See docs/guarantees.md.
    */
   readonly resultRetry?: ResultRetryOptions;
+  /**
+   * The time box of a graceful stop (stop(), first SIGTERM/SIGINT): running tasks and their
+   * outcome records get this long, then the stop turns forced (their messages go back to the
+   * queue, as on a second signal). Default: none, wait for them (Celery's warm shutdown).
+   * Prefetched tasks that have not started go back at once either way.
+   */
+  readonly shutdownTimeoutMs?: number;
 }
 
 /** What the worker emits, for live status displays and tests. */
@@ -697,13 +704,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Stop taking messages. Graceful (default): wait for running tasks, give back held ones.
+   * Stop taking messages; prefetched deliveries not started go back to the queue at once (the
+   * consumers stop, and each adapter hands its unread deliveries back), held ones (ETA, rate
+   * limit) too. Graceful (default): wait for running tasks and their outcome records, for at
+   * most `timeoutMs` (default: the shutdownTimeoutMs option, else no limit), then force.
    * force: abort running tasks and give their messages back to the queue at once.
    */
-  stop(options: { force?: boolean } = {}): Promise<void> {
+  stop(options: { force?: boolean; timeoutMs?: number } = {}): Promise<void> {
     if (options.force) this.#forceStop();
     if (this.#stopped) return this.#stopped;
     this.#state = 'stopping';
+    const timeoutMs = options.timeoutMs ?? this.#options.shutdownTimeoutMs;
+    let timeBox: NodeJS.Timeout | undefined;
+    if (timeoutMs !== undefined && !options.force) {
+      timeBox = setTimeout(() => {
+        if (this.#active.size === 0 && this.#finishing === 0) return;
+        this.#logger.warn(`stop: ${this.#active.size} task(s) still running after ${timeoutMs} ms; stopping now, their messages go back to the queue`);
+        this.#forceStop();
+      }, timeoutMs);
+    }
     this.#stopped = (async () => {
       this.#consumeController.abort();
       for (const delivery of [...this.#held.keys()]) {
@@ -713,6 +732,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await Promise.allSettled(this.#loops);
       while (this.#active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
       if (this.#finishing > 0) await new Promise<void>((resolve) => this.#finishingIdle.push(resolve));
+      clearTimeout(timeBox);
       for (const cleanup of this.#cleanups) cleanup();
       this.#events?.send('worker-offline', this.#workerInfo());
       await this.pool.close();
