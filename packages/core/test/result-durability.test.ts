@@ -71,6 +71,20 @@ describe('results survive a backend outage', () => {
     await worker.stop();
   });
 
+  it('a task expired on arrival keeps its lease while its REVOKED record waits for the backend: handled once', async () => {
+    const { app, backend, runs, worker } = outageApp({ limitMs: 10_000 });
+    await worker.start();
+    backend.down = true;
+    const result = await app.sendTask('tq.count', ['old'], {}, { expires: new Date(Date.now() - 1000) });
+    await sleep(1200); // four redelivery windows
+    backend.down = false;
+    await expect(result.get({ timeout: 5000 })).rejects.toThrow(/revoked/i);
+    await sleep(400);
+    expect(worker.stats.revoked).toBe(1);
+    expect(runs.size).toBe(0);
+    await worker.stop();
+  });
+
   it('past the retry limit the message is given back, not acked: the task runs again and its result lands', async () => {
     const { app, backend, runs, worker } = outageApp({ limitMs: 300 });
     await worker.start();

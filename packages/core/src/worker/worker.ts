@@ -324,7 +324,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#slots.release();
       const reason = new WorkerLostError(`${request.task}[${request.id}] was delivered ${attempt} times without finishing (its executor died each time): dead-lettered as a poison message`);
       this.#logger.error(reason.message);
-      await this.#writer.failure(request, reason);
+      await this.#recordKeepingLease(delivery, () => this.#writer.failure(request, reason));
       this.stats.rejected++;
       this.emit('task-rejected', { id: request.id, name: request.task, queue, reason: reason.message, error: reason });
       await deadLetter(this.#broker, delivery, queue, { message: reason.message, code: 'TQ_POISON_MESSAGE' }, this.#deadLetterOptions());
@@ -601,11 +601,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async #revoke(delivery: Delivery, request: TaskRequest, reason: string, definition: TaskDefinition): Promise<void> {
-    if (!(await this.#writer.revoked(request, reason)) && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
+    if (!(await this.#recordKeepingLease(delivery, () => this.#writer.revoked(request, reason))) && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
     this.stats.revoked++;
     this.emit('task-revoked', { id: request.id, name: request.task, reason });
     this.#events.send('task-revoked', { uuid: request.id, terminated: reason === 'terminated', expired: reason === 'expired', signum: null });
     await this.#settle(delivery, 'ack');
+  }
+
+  /**
+   * An outcome record written outside a task run (poison, bad message, revoked or expired on
+   * arrival) may be retried for a while (see ResultWriter.outcome): the delivery's lease is
+   * kept meanwhile, so it is not redelivered (and, for a poison message, run) elsewhere.
+   */
+  async #recordKeepingLease(delivery: Delivery, record: () => Promise<boolean>): Promise<boolean> {
+    const stopLease = this.#leases.keep(delivery);
+    try {
+      return await record();
+    } finally {
+      stopLease();
+    }
   }
 
   #deadLetterOptions() {
@@ -623,7 +637,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emit('task-rejected', { id, name, queue, reason, error });
     if (id && !isTqError(error, 'TQ_MESSAGE_MALFORMED')) {
       // The sender may be waiting on get(): give it the reason instead of a timeout.
-      await this.#writer.failure({ id, ignoreResult: false, properties: delivery.message.properties }, error);
+      // Dead-lettered even if the record cannot be stored: the message is kept there either way.
+      await this.#recordKeepingLease(delivery, () => this.#writer.failure({ id, ignoreResult: false, properties: delivery.message.properties }, error));
     }
     const code = isTqError(error) ? error.code : 'TQ_MESSAGE_MALFORMED';
     await deadLetter(this.#broker, delivery, queue, { message: reason, code }, this.#deadLetterOptions());
