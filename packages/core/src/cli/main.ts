@@ -46,6 +46,10 @@ returns unfinished tasks to the queue).
   --max-tasks-per-child N      replace a thread/process executor after N tasks
   --max-memory-per-child MB    replace a thread/process executor past MB of memory
   -E, --events        publish Celery-format task and worker events
+  --shutdown-timeout S         on the first SIGTERM/SIGINT, wait at most S seconds for running
+                               tasks, then return them to the queue (default: wait)
+  --result-retry-limit S       retry a task's outcome record for at most S seconds while its
+                               message is held, then return the message (default 300)
   --broker URL        broker (overrides the app's config)
   --backend URL       result backend (overrides the app's config; "none" disables)
   --loglevel LEVEL    debug | info | warn | error (default info)`,
@@ -56,6 +60,8 @@ returns unfinished tasks to the queue).
       pool: { type: 'string', short: 'P' },
       'max-tasks-per-child': { type: 'string' },
       'max-memory-per-child': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
+      'result-retry-limit': { type: 'string' },
       events: { type: 'boolean', short: 'E' },
     },
   },
@@ -235,12 +241,16 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
   if (pool !== undefined && !['async', 'threads', 'processes'].includes(pool)) throw new UsageError(`--pool must be async, threads or processes, got "${pool}"`);
   const maxTasksPerChild = parseNumber(values['max-tasks-per-child'] as string | undefined, '--max-tasks-per-child');
   const maxMemoryPerChildMb = parseNumber(values['max-memory-per-child'] as string | undefined, '--max-memory-per-child');
+  const shutdownTimeout = parseNumber(values['shutdown-timeout'] as string | undefined, '--shutdown-timeout');
+  const resultRetryLimit = parseNumber(values['result-retry-limit'] as string | undefined, '--result-retry-limit');
   const worker = app.worker({
     ...(queues ? { queues } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(pool ? { pool: pool as PoolKind, appModule: values['app'] as string } : {}),
     ...(maxTasksPerChild !== undefined ? { maxTasksPerChild } : {}),
     ...(maxMemoryPerChildMb !== undefined ? { maxMemoryPerChildMb } : {}),
+    ...(shutdownTimeout !== undefined ? { shutdownTimeoutMs: shutdownTimeout * 1000 } : {}),
+    ...(resultRetryLimit !== undefined ? { resultRetry: { limitMs: resultRetryLimit * 1000 } } : {}),
     events: Boolean(values['events']),
   });
   worker.on('task-received', (e) => app.logger.info(`received ${e.name}[${e.id}]${e.eta ? ` eta ${e.eta.toISOString()}` : ''}`));
