@@ -21,7 +21,8 @@ config.test!.reporters = [...reporters, './harness/summary-reporter.ts'];
 config.test!.projects = [
   { extends: true, test: { name: 'brokers', include: ['test/**/*.test.ts'] } },
   // Fault tests: outages (FaultProxy), shutdowns and killed workers against the real brokers.
-  { extends: true, test: { name: 'faults', include: ['faults/**/*.test.ts'] } },
+  // (extends: true appends to the root's include list, so the broker files are excluded here.)
+  { extends: true, test: { name: 'faults', include: ['faults/**/*.test.ts'], exclude: ['test/**'] } },
   { extends: './celery-interop/redis/vitest.config.ts', test: { name: 'celery-interop-redis', root: './celery-interop/redis' } },
   { extends: './celery-interop/amqp/vitest.config.ts', test: { name: 'celery-interop-amqp', root: './celery-interop/amqp' } },
 ];
