@@ -144,8 +144,9 @@ export class ResultWriter {
       tries++;
       try {
         // Raced against the deadline, the first try too: a backend that never answers (a black-holed
-        // link) must not hold the message forever.
-        await withDeadline(tries === 1 && after ? after.then(store) : store(), deadline, this.#giveUp.signal);
+        // link) must not hold the message forever. Every try waits for the task's STARTED record
+        // first, so a STARTED that lands late can never overwrite the outcome.
+        await withDeadline(after ? after.then(store) : store(), deadline, this.#giveUp.signal);
         if (tries > 1) this.#logger.info(`stored ${status} for task ${request.id} after ${tries} tries`);
         return true;
       } catch (error) {
