@@ -31,6 +31,7 @@ const mustFail: Readonly<Record<string, readonly string[]>> = {
   'mutant: only the first subscriber of a channel hears broadcasts': ['every subscriber receives each broadcast'],
   'mutant: store keeps the first record': ['store replaces the previous record', 'progress updates: every fetch sees the latest'],
   'mutant: claims expiry, ignores ttlMs': ['records expire after ttlMs'],
+  'mutant: gives unread deliveries back only 8 s after the stop': ['aborting gives unread deliveries back at once, while the connection stays open'],
 };
 
 let results: AssertionResult[] = [];
