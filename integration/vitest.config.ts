@@ -20,6 +20,9 @@ config.test!.reporters = [...reporters, './harness/summary-reporter.ts'];
 // The Celery interop suites keep their own configs; one run covers them all.
 config.test!.projects = [
   { extends: true, test: { name: 'brokers', include: ['test/**/*.test.ts'] } },
+  // Fault tests: outages (FaultProxy), shutdowns and killed workers against the real brokers.
+  // (extends: true appends to the root's include list, so the broker files are excluded here.)
+  { extends: true, test: { name: 'faults', include: ['faults/**/*.test.ts'], exclude: ['test/**'] } },
   { extends: './celery-interop/redis/vitest.config.ts', test: { name: 'celery-interop-redis', root: './celery-interop/redis' } },
   { extends: './celery-interop/amqp/vitest.config.ts', test: { name: 'celery-interop-amqp', root: './celery-interop/amqp' } },
   { extends: './celery-interop/monitoring/vitest.config.ts', test: { name: 'celery-interop-monitoring', root: './celery-interop/monitoring' } },

@@ -29,7 +29,8 @@ await runConformance({
       proxyUrl: false,
       cutConnection: (broker) => cutter.cut(broker),
       ...(endpoint.restart ? { restartBroker: endpoint.restart } : {}),
-      timeouts: { redeliveryMs: 40_000 },
+      // Unread deliveries of a stopped consumer come back through a group rebalance.
+      timeouts: { redeliveryMs: 40_000, handBackMs: 40_000 },
       scale: { queues: 20 },
     };
   },

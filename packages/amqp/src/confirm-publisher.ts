@@ -7,12 +7,22 @@ import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
  */
 export class ConfirmPublisher {
   #current: { connection: ChannelModel; channel: Promise<ConfirmChannel> } | undefined;
+  /**
+   * Mandatory messages the broker returned (no queue to route them to), by routing key and
+   * correlation id, not yet matched to their publish: RabbitMQ sends basic.return before the
+   * basic.ack of the same message, so the confirm callback finds its return counted here.
+   */
+  readonly #returned = new Map<string, number>();
 
   #channel(connection: ChannelModel): Promise<ConfirmChannel> {
     if (this.#current?.connection !== connection) {
       const opening = connection.createConfirmChannel().then((channel) => {
         // Without an 'error' listener a channel error would crash the process; 'close' follows.
         channel.on('error', () => undefined);
+        channel.on('return', (message: { fields: { routingKey: string }; properties: { correlationId?: unknown } }) => {
+          const key = returnKey(message.fields.routingKey, message.properties.correlationId);
+          this.#returned.set(key, (this.#returned.get(key) ?? 0) + 1);
+        });
         channel.on('close', () => {
           if (this.#current?.channel === opening) this.#current = undefined;
         });
@@ -33,4 +43,22 @@ export class ConfirmPublisher {
       channel.publish(exchange, routingKey, content, options, (error: unknown) => (error ? reject(error) : resolve()));
     });
   }
+
+  /**
+   * Publishes with `mandatory` and resolves 'returned' when the broker confirmed it but had no
+   * queue to route it to (it was dropped), 'routed' when it is in a queue.
+   */
+  async publishMandatory(connection: ChannelModel, exchange: string, routingKey: string, body: Uint8Array, options: Options.Publish): Promise<'routed' | 'returned'> {
+    await this.publish(connection, exchange, routingKey, body, { ...options, mandatory: true });
+    const key = returnKey(routingKey, options.correlationId);
+    const returned = this.#returned.get(key) ?? 0;
+    if (returned === 0) return 'routed';
+    if (returned === 1) this.#returned.delete(key);
+    else this.#returned.set(key, returned - 1);
+    return 'returned';
+  }
+}
+
+function returnKey(routingKey: string, correlationId: unknown): string {
+  return `${routingKey}\0${typeof correlationId === 'string' ? correlationId : ''}`;
 }

@@ -46,8 +46,13 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
  * task id, transient, as Celery's worker does. The client consumes its reply queue and keeps
  * the latest record per task id in memory.
  *
- * Limits (as in Celery): a result is readable only by the client that sent the task, only
- * while it runs, and is lost if it arrives while that client is disconnected.
+ * Limits (as in Celery): a result is readable only by the client that sent the task, and only
+ * while it runs.
+ *
+ * Beyond Celery: a reply whose reply queue does not exist (its client is disconnected, and
+ * the auto-delete queue went with it) is returned by RabbitMQ (published mandatory) and kept
+ * in the task's result queue instead (see below), which the client reads when it is back;
+ * Celery drops it.
  *
  * Beyond Celery: a store() without reply_to, which Celery's rpc backend drops, goes to a
  * per-task result queue any client can read (see ResultQueues), so records written without a
@@ -190,13 +195,17 @@ export class RpcResultBackend implements ResultBackend {
         await this.#resultQueues.store(connection, taskId, record, ttlMs);
         return;
       }
-      await this.#publisher.publish(connection, '', replyTo, record, {
+      const routed = await this.#publisher.publishMandatory(connection, '', replyTo, record, {
         correlationId: options.correlationId ?? taskId,
         contentType: 'application/json',
         contentEncoding: 'utf-8',
         // Celery's result_persistent defaults to False: results are transient.
         deliveryMode: 1,
       });
+      // No reply queue (its client is disconnected, so the auto-delete queue is gone): RabbitMQ
+      // would drop the reply. Keep it in the task's result queue instead, which the client
+      // reads (fetch, and watch's poll) once it is back.
+      if (routed === 'returned') await this.#resultQueues.store(connection, taskId, record, ttlMs);
     } catch (error) {
       throw toTqError(error, this.#session.endpoint, `store the result of task ${taskId}`, { backend: true });
     }

@@ -17,6 +17,13 @@ export interface ConformanceTimeouts {
   readonly redeliveryMs?: number;
   /** Longest a publish may take to settle while the broker is unreachable. Default 20 000. */
   readonly outageMs: number;
+  /**
+   * Longest wait for the deliveries a stopped consumer never read to reach another consumer,
+   * the first one's connection still open (a worker's warm shutdown). Default 10 000: well under
+   * a redelivery window such as JetStream's AckWait (30 s). Kafka hands them back through a
+   * group rebalance and may need more.
+   */
+  readonly handBackMs: number;
 }
 
 export interface ConformanceScale {
@@ -126,7 +133,7 @@ export function resolveOptions(options: ConformanceOptions): ResolvedConformance
     deleteQueues: options.deleteQueues,
     queuePrefix: options.queuePrefix ?? 'tqc',
     retry: options.retry ?? { maxRetries: 3, initialDelayMs: 100, maxDelayMs: 1_000 },
-    timeouts: { deliveryMs: 10_000, quietMs: 500, outageMs: 20_000, ...options.timeouts },
+    timeouts: { deliveryMs: 10_000, quietMs: 500, outageMs: 20_000, handBackMs: 10_000, ...options.timeouts },
     scale: { competingMessages: 10_000, competingConsumers: 4, queues: 1_000, largeBodyBytes: 1024 * 1024, ...options.scale },
   };
 }

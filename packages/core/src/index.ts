@@ -20,6 +20,7 @@ export { AsyncResult, type GetOptions } from './result/async-result.js';
 export { taskContext, type TaskContext, type TaskOptions, type TaskFunction, type TaskDefinition } from './task.js';
 export { Retry, Reject, Ignore } from './task-signals.js';
 export { Worker, type WorkerOptions, type WorkerEvents } from './worker/worker.js';
+export type { ResultRetryOptions } from './worker/result-writer.js';
 export { createConsoleLogger, type Logger, type LogLevel } from './logger.js';
 export { Control } from './control/control-client.js';
 export type { ControlReply, PidboxRequest } from './control/pidbox.js';

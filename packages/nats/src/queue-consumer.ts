@@ -1,6 +1,6 @@
 import type { Consumer, ConsumeCallback, ConsumerMessages, FetchOptions, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DeliveryBuffer, MessageDecodeError, type Delivery } from '@tq/core/adapter';
+import { DeliveryBuffer, MessageDecodeError, type BrokerMessage, type Delivery } from '@tq/core/adapter';
 import { deadLetter } from './dead-letter.js';
 import { toTqError } from './errors.js';
 import type { WriteBatch } from './write-batch.js';
@@ -22,6 +22,8 @@ export interface QueueConsumerContext {
 }
 
 const maxBackoffMs = 2_000;
+/** The message of a delivery that arrives after stop(): it is only given back, never decoded or read. */
+const neverRead = { body: new Uint8Array(), headers: {}, properties: {} } as unknown as BrokerMessage;
 const coalesceMs = 5;
 
 /**
@@ -40,6 +42,12 @@ export class QueueConsumer {
   readonly #fetches = new Set<ConsumerMessages>();
   #requested = 0;
   #stopped = false;
+  /**
+   * Stopped, with deliveries to give back (unread, and any a still-open pull brings): they are
+   * NAKed once every pull of this consumer has ended on the server (see stop()).
+   */
+  #handBack: NatsDelivery[] | undefined;
+  #handedBack: Promise<void> = Promise.resolve();
   /** A pull ended with an error (consumer deleted, leader lost): the run loop backs off and re-resolves. */
   #pullError: unknown;
   #wake: (() => void) | undefined;
@@ -143,7 +151,12 @@ export class QueueConsumer {
 
   #accept(msg: JsMsg): void {
     if (this.#stopped) {
-      msg.nak();
+      // A pull still open after stop() brought it: give it back with the others, once the pull is over.
+      if (this.#handBack) {
+        const delivery = new NatsDelivery(msg, neverRead, (d, outcome) => this.#settle(d, outcome));
+        this.#unacked.add(delivery);
+        this.#handBack.push(delivery);
+      } else msg.nak();
       return;
     }
     const { maxDeliver } = this.#context;
@@ -213,20 +226,60 @@ export class QueueConsumer {
     this.#forgetIfDone();
   }
 
-  /** The reader stopped: end pulls; deliveries it never read go back at once. */
+  /**
+   * The reader stopped: end the pulls, then give back the deliveries it never read.
+   *
+   * The order matters. A NAK while this consumer's own pull request is still open on the
+   * server is redelivered into that request; once the client has unsubscribed from it, the
+   * message is lost to everyone until AckWait (30 s), and a server may count it delivered twice
+   * (seen on nats-server 2.9: a task ran twice). JetStream has no way to cancel a pull request,
+   * so when there is something to give back the pulls stay subscribed until the server ends
+   * them (batch complete, or `pullExpiresMs`, 5 s by default); what they still bring joins the
+   * deliveries to give back, and all of them are NAKed after that. With nothing to give back
+   * the pulls are dropped at once.
+   */
   stop(): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    for (const fetch of this.#fetches) fetch.stop();
-    for (const unread of this.buffer.drainUnread()) void (unread as NatsDelivery).abandon();
-    this.#wakeUp();
-    this.#forgetIfDone();
+    void this.#stop([]);
   }
 
-  /** The broker is closing: every unacked delivery returns to the queue now. */
+  #stop(alsoGiveBack: readonly NatsDelivery[]): Promise<void> {
+    if (this.#stopped) return this.#handedBack;
+    this.#stopped = true;
+    this.#wakeUp();
+    const handBack = [...(this.buffer.drainUnread() as NatsDelivery[]), ...alsoGiveBack];
+    if (handBack.length === 0 || this.#fetches.size === 0) {
+      for (const fetch of this.#fetches) fetch.stop();
+      this.#handedBack = this.#giveBack(handBack);
+      this.#forgetIfDone();
+      return this.#handedBack;
+    }
+    this.#handBack = handBack;
+    const pulls = [...this.#fetches];
+    // A pull whose end never comes (connection trouble) is dropped after its expiry plus a margin.
+    const bound = this.#context.pullExpiresMs + 2_000;
+    this.#handedBack = (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(pulls.map((pull) => pull.closed())),
+        new Promise((resolve) => (timer = setTimeout(resolve, bound))),
+      ]);
+      clearTimeout(timer);
+      for (const pull of pulls) pull.stop();
+      const all = this.#handBack ?? [];
+      this.#handBack = undefined;
+      await this.#giveBack(all);
+    })();
+    return this.#handedBack;
+  }
+
+  async #giveBack(deliveries: readonly NatsDelivery[]): Promise<void> {
+    await Promise.allSettled(deliveries.map((d) => d.abandon()));
+  }
+
+  /** The broker is closing: every unacked delivery returns to the queue (after the pulls end, see stop()). */
   async abandonAll(): Promise<void> {
     this.buffer.end();
-    this.stop();
+    await this.#stop([...this.#unacked].filter((d) => !d.settled));
     await Promise.allSettled([...this.#unacked].map((d) => d.abandon()));
   }
 

@@ -4,12 +4,13 @@ import { describeBackendBroadcast } from './broadcast.js';
 import { describeConcurrentWriters } from './concurrent-writers.js';
 import { describeExpiry } from './expiry.js';
 import { describeForget } from './forget.js';
+import { describeBackendOutage } from './outage.js';
 import { describeStoreFetch } from './store-fetch.js';
 import { describeWatch } from './watch.js';
 
-export { describeBackendBroadcast, describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
+export { describeBackendBroadcast, describeBackendOutage, describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
 
-export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters, describeBackendBroadcast] as const;
+export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters, describeBackendBroadcast, describeBackendOutage] as const;
 
 /**
  * Registers the whole result backend suite. `factory` is called for every test (and every

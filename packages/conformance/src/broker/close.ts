@@ -9,7 +9,7 @@ import { withTimeout } from '../support/timing.js';
 export function describeClose(factory: BrokerFactory, options: ConformanceOptions): void {
   describe('close and abort', () => {
     const h = new BrokerHarness(factory, options);
-    const { deliveryMs, quietMs } = h.options.timeouts;
+    const { deliveryMs, quietMs, handBackMs } = h.options.timeouts;
 
     it('aborting the signal ends the iteration', async () => {
       const queue = h.queue('abort');
@@ -35,6 +35,26 @@ export function describeClose(factory: BrokerFactory, options: ConformanceOption
       const expected = Array.from({ length: 5 }, (_, i) => `unread-${i}`).filter((id) => id !== idOf(first.message));
       expect(rest.map((d) => idOf(d.message)).sort()).toEqual(expected);
       await Promise.all(rest.map((d) => d.ack()));
+    });
+
+    // A worker's warm shutdown: the broker stays connected, the consumer stops, and the work it
+    // prefetched but never started must reach another worker at once, not after a redelivery
+    // window (AckWait, visibility timeout), and exactly once.
+    it('aborting gives unread deliveries back at once, while the connection stays open', async () => {
+      const queue = h.queue('abort-prompt');
+      const publisher = h.broker();
+      for (let i = 0; i < 5; i++) await publisher.publish(queue, kitMessage(`prompt-${i}`));
+      // A window wider than the queue: a pull-based consumer still has a request open when it stops.
+      const consumer = h.consumer(h.broker(), queue, 10);
+      const first = await consumer.next(deliveryMs);
+      await first.ack();
+      await consumer.stop();
+      const other = h.consumer(h.broker(), queue, 5);
+      const rest = await other.take(4, handBackMs);
+      const expected = Array.from({ length: 5 }, (_, i) => `prompt-${i}`).filter((id) => id !== idOf(first.message));
+      expect(rest.map((d) => idOf(d.message)).sort()).toEqual(expected);
+      await Promise.all(rest.map((d) => d.ack()));
+      expect(await other.poll(quietMs * 2), 'a returned delivery came twice').toBeUndefined();
     });
 
     it('close while consuming loses nothing', async () => {

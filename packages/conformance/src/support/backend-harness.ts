@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { RuntimeBackend, type ResultBackendCapabilities, type StoreOptions } from '@tq/core/adapter';
 import { afterEach } from 'vitest';
-import { resolveOptions, type BackendFactory, type ConformanceOptions, type ResolvedConformanceOptions } from '../options.js';
+import { proxyTarget, resolveOptions, type BackendFactory, type ConformanceOptions, type ResolvedConformanceOptions } from '../options.js';
+import { FaultProxy } from './fault-proxy.js';
 import { probeCapabilities } from './probe-capabilities.js';
 import { eventually, withTimeout } from './timing.js';
 
@@ -17,6 +18,7 @@ export class BackendHarness {
   readonly #factory: BackendFactory;
   #backends: RuntimeBackend[] = [];
   #taskIds: string[] = [];
+  #proxies: FaultProxy[] = [];
 
   constructor(factory: BackendFactory, options: ConformanceOptions) {
     this.#factory = factory;
@@ -26,10 +28,25 @@ export class BackendHarness {
   }
 
   /** A fresh client (its own connections), wrapped in core's runtime guard. */
-  backend(): RuntimeBackend {
-    const backend = new RuntimeBackend(this.#factory(this.options.url), { retry: this.options.retry, name: 'result backend under test' });
+  backend(url: URL = this.options.url, retry = this.options.retry): RuntimeBackend {
+    const backend = new RuntimeBackend(this.#factory(url), { retry, name: 'result backend under test' });
     this.#backends.push(backend);
     return backend;
+  }
+
+  /** The fault proxy can sit between a client and the backend's server. */
+  get canProxy(): boolean {
+    return this.options.proxyUrl !== undefined && proxyTarget(this.options.url) !== undefined;
+  }
+
+  /** A fault proxy to the backend's server and the URL that goes through it; closed after the test. */
+  async proxy(): Promise<{ proxy: FaultProxy; url: URL }> {
+    const mapUrl = this.options.proxyUrl;
+    const target = proxyTarget(this.options.url);
+    if (!mapUrl || !target) throw new Error('the fault proxy is not available for this backend URL (set proxyUrl)');
+    const proxy = await FaultProxy.start(target);
+    this.#proxies.push(proxy);
+    return { proxy, url: mapUrl(this.options.url, proxy.port) };
   }
 
   /**
@@ -68,6 +85,7 @@ export class BackendHarness {
   }
 
   async cleanup(): Promise<void> {
+    for (const proxy of this.#proxies.splice(0)) proxy.setMode('forward');
     const backends = this.#backends.splice(0);
     const ids = this.#taskIds.splice(0);
     if (ids.length > 0) {
@@ -77,6 +95,7 @@ export class BackendHarness {
       await Promise.all(ids.map((id) => cleaner.forget(id).catch(() => undefined)));
     }
     const closing = await Promise.allSettled(backends.map((b) => withTimeout(b.close(), 10_000, 'closing a result backend')));
+    await Promise.all(this.#proxies.splice(0).map((proxy) => proxy.close()));
     const failed = closing.find((r) => r.status === 'rejected');
     if (failed) throw new Error('backend.close() failed after the test', { cause: (failed as PromiseRejectedResult).reason });
   }

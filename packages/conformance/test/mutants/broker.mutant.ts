@@ -3,7 +3,7 @@
  * part of the normal run: test/kit-catches-bugs.test.ts runs this file in a child Vitest and
  * checks that the named tests FAIL.
  */
-import { createMemoryAdapter, type Broker } from '@tq/core/adapter';
+import { createMemoryAdapter, type Broker, type Delivery } from '@tq/core/adapter';
 import { describe } from 'vitest';
 import { describeAckReject, describeBroadcast, describeClose, describeCompetingConsumers, describePrefetch, describePublishConsume, describeQueueStats, describeRedelivery } from '../../src/index.js';
 import type { BrokerFactory, ConformanceOptions } from '../../src/options.js';
@@ -110,5 +110,42 @@ describe('mutant: queueStats counts unacked deliveries as ready', () => {
       },
     }),
     options,
+  );
+});
+
+describe('mutant: gives unread deliveries back only 8 s after the stop', () => {
+  // As a pull-based adapter that NAKs into its own still-open pull: what it prefetched but never
+  // handed out reaches other consumers only after a redelivery-window-like delay.
+  describeClose(
+    factoryWith({
+      consume: (inner, queue, options) => {
+        const ahead: Delivery[] = [];
+        const inner$ = inner.consume(queue, { ...options, signal: new AbortController().signal })[Symbol.asyncIterator]();
+        let reading = true;
+        void (async () => {
+          while (reading) {
+            const next = await inner$.next();
+            if (next.done) return;
+            if (reading) ahead.push(next.value);
+            else await next.value.reject(true);
+          }
+        })();
+        options.signal.addEventListener('abort', () => {
+          reading = false;
+          setTimeout(() => {
+            for (const unread of ahead.splice(0)) void unread.reject(true);
+            void inner$.return?.();
+          }, 8_000);
+        }, { once: true });
+        return (async function* () {
+          while (!options.signal.aborted) {
+            const delivery = ahead.shift();
+            if (delivery) yield delivery;
+            else await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+        })();
+      },
+    }),
+    { ...options, timeouts: { ...options.timeouts, handBackMs: 3_000 } },
   );
 });

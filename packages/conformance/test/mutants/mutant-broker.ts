@@ -8,6 +8,8 @@ export interface BrokerMutation {
   close?(inner: Broker, outstanding: Set<Delivery>): Promise<void>;
   subscribe?(inner: Broker, channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array>;
   queueStats?(inner: Broker, queue: string): Promise<QueueStats>;
+  /** Replaces consume entirely (the delivery mutation is not applied then). */
+  consume?(inner: Broker, queue: string, options: ConsumeOptions): AsyncIterable<Delivery>;
 }
 
 /** `inner` with `mutation` applied; everything else passes through. */
@@ -18,6 +20,7 @@ export function mutantBroker(inner: Broker, mutation: BrokerMutation): Broker {
     connect: (options) => inner.connect(options),
     publish: (queue, message) => (mutation.publish ? mutation.publish(inner, queue, message) : inner.publish(queue, message)),
     consume(queue, options) {
+      if (mutation.consume) return mutation.consume(inner, queue, options);
       const source = inner.consume(queue, mutation.consumeOptions ? mutation.consumeOptions(options) : options);
       return (async function* () {
         for await (const original of source) {

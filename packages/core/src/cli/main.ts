@@ -57,6 +57,10 @@ returns unfinished tasks to the queue).
   --metrics-host H    address for those endpoints (default 0.0.0.0)
   --log-format F      text (default) | json: one JSON object a line with task id, name and worker
                       (needs @tq/observability)
+  --shutdown-timeout S         on the first SIGTERM/SIGINT, wait at most S seconds for running
+                               tasks, then return them to the queue (default: wait)
+  --result-retry-limit S       retry a task's outcome record for at most S seconds while its
+                               message is held, then return the message (default 300)
   --broker URL        broker (overrides the app's config)
   --backend URL       result backend (overrides the app's config; "none" disables)
   --loglevel LEVEL    debug | info | warn | error (default info)`,
@@ -67,6 +71,8 @@ returns unfinished tasks to the queue).
       pool: { type: 'string', short: 'P' },
       'max-tasks-per-child': { type: 'string' },
       'max-memory-per-child': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
+      'result-retry-limit': { type: 'string' },
       events: { type: 'boolean', short: 'E' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
@@ -277,6 +283,8 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
   const observability = metricsPort !== undefined || logFormat === 'json' ? await importObservability() : undefined;
   const hostname = `${process.pid}@${app.config.hostname}`;
   if (logFormat === 'json') app.useLogger(observability!.createJsonLogger({ level: app.config.logLevel, bindings: { worker: hostname } }));
+  const shutdownTimeout = parseNumber(values['shutdown-timeout'] as string | undefined, '--shutdown-timeout');
+  const resultRetryLimit = parseNumber(values['result-retry-limit'] as string | undefined, '--result-retry-limit');
   const worker = app.worker({
     hostname,
     ...(queues ? { queues } : {}),
@@ -284,6 +292,8 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
     ...(pool ? { pool: pool as PoolKind, appModule: values['app'] as string } : {}),
     ...(maxTasksPerChild !== undefined ? { maxTasksPerChild } : {}),
     ...(maxMemoryPerChildMb !== undefined ? { maxMemoryPerChildMb } : {}),
+    ...(shutdownTimeout !== undefined ? { shutdownTimeoutMs: shutdownTimeout * 1000 } : {}),
+    ...(resultRetryLimit !== undefined ? { resultRetry: { limitMs: resultRetryLimit * 1000 } } : {}),
     events: Boolean(values['events']),
   });
   const task = (e: { id: string; name: string }) => ({ task_id: e.id, task: e.name });

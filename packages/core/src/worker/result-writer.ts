@@ -4,6 +4,25 @@ import type { TaskRequest } from '../protocol/message.js';
 import { celeryDate, encodeRecord, exceptionInfo, type ResultRecord } from '../result/record.js';
 import { TaskState, type TaskStateName } from '../result/states.js';
 
+/**
+ * How long the worker keeps retrying an outcome record (SUCCESS, FAILURE, REVOKED) while it
+ * holds the task's message, and how it backs off between tries.
+ */
+export interface ResultRetryOptions {
+  /**
+   * Total time for one outcome record, from its first try, including a try that hangs. Past
+   * it the worker gives the message back for redelivery (acks late) instead of acking it
+   * without a record. Default 300 000 ms (5 min): under RabbitMQ's consumer_timeout (30 min).
+   */
+  readonly limitMs?: number;
+  /** First wait between tries, doubled each try. Default 200 ms. */
+  readonly initialDelayMs?: number;
+  /** Longest wait between tries. Default 5000 ms. */
+  readonly maxDelayMs?: number;
+}
+
+export const defaultResultRetry: Required<ResultRetryOptions> = { limitMs: 300_000, initialDelayMs: 200, maxDelayMs: 5000 };
+
 /** A STARTED record waiting for the end of this moment, or being sent. */
 interface PendingStarted {
   readonly request: TaskRequest;
@@ -34,12 +53,21 @@ export class ResultWriter {
   readonly #attempts = new Map<string, number>();
   /** STARTED records waiting for the end of this moment, in order. */
   readonly #startedQueue: PendingStarted[] = [];
+  readonly #retry: Required<ResultRetryOptions>;
+  /** Aborted by abandonRetries(): outcome records being retried give up at once. */
+  readonly #giveUp = new AbortController();
 
-  constructor(backend: ResultBackend | null, options: { ttlMs: number; logger: Logger; hostname: string }) {
+  constructor(backend: ResultBackend | null, options: { ttlMs: number; logger: Logger; hostname: string; retry?: ResultRetryOptions }) {
     this.#backend = backend;
     this.#ttlMs = options.ttlMs;
     this.#logger = options.logger;
     this.#hostname = options.hostname;
+    this.#retry = { ...defaultResultRetry, ...options.retry };
+  }
+
+  /** Outcome records still being retried give up now (resolve false): a forced stop. */
+  abandonRetries(): void {
+    this.#giveUp.abort();
   }
 
   /** False when records of `request` are not kept (no backend, or ignore_result). */
@@ -84,7 +112,59 @@ export class ResultWriter {
     }
   }
 
-  async #store(request: Pick<TaskRequest, 'id' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null): Promise<void> {
+  /**
+   * Records an outcome (SUCCESS, FAILURE, REVOKED) and retries it with backoff for up to
+   * `retry.limitMs` (see ResultRetryOptions), the wait for the task's STARTED record included.
+   * Resolves true once stored (or when no record is kept), false when it gave up: the caller
+   * must then not ack the message as if its outcome were recorded.
+   */
+  outcome(request: Pick<TaskRequest, 'id' | 'ignoreResult' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null = null): Promise<boolean> {
+    if (!this.records(request)) return resolvedTrue;
+    const started = this.#started.get(request.id);
+    if (started && !started.sent) {
+      started.superseded = true;
+      this.#started.delete(request.id);
+    }
+    return this.#storeDurably(request, status, result, traceback, started?.sent);
+  }
+
+  async #storeDurably(
+    request: Pick<TaskRequest, 'id' | 'properties'>,
+    status: TaskStateName,
+    result: unknown,
+    traceback: string | null,
+    after: Promise<void> | undefined,
+  ): Promise<boolean> {
+    const { limitMs, initialDelayMs, maxDelayMs } = this.#retry;
+    const deadline = Date.now() + limitMs;
+    const store = () => this.#store(request, status, result, traceback, true);
+    let tries = 0;
+    let delayMs = initialDelayMs;
+    for (;;) {
+      tries++;
+      try {
+        // Raced against the deadline, the first try too: a backend that never answers (a black-holed
+        // link) must not hold the message forever. Every try waits for the task's STARTED record
+        // first, so a STARTED that lands late can never overwrite the outcome.
+        await withDeadline(after ? after.then(store) : store(), deadline, this.#giveUp.signal);
+        if (tries > 1) this.#logger.info(`stored ${status} for task ${request.id} after ${tries} tries`);
+        return true;
+      } catch (error) {
+        const leftMs = deadline - Date.now();
+        if (leftMs <= 0 || this.#giveUp.signal.aborted) {
+          this.#logger.error(
+            `gave up storing ${status} for task ${request.id} after ${tries} tries (${this.#giveUp.signal.aborted ? 'forced stop' : `limit ${limitMs} ms`}): ${(error as Error).message}`,
+          );
+          return false;
+        }
+        if (tries === 1) this.#logger.warn(`could not store ${status} for task ${request.id}: ${(error as Error).message}; retrying for up to ${limitMs} ms`);
+        await sleep(Math.min(delayMs, leftMs), this.#giveUp.signal);
+        delayMs = Math.min(maxDelayMs, delayMs * 2);
+      }
+    }
+  }
+
+  async #store(request: Pick<TaskRequest, 'id' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null, rethrow = false): Promise<void> {
     const ready = status === TaskState.SUCCESS || status === TaskState.FAILURE || status === TaskState.REVOKED;
     // The run is over with its outcome (or a retry, which is a new delivery): no more start count.
     const running = !ready && status !== TaskState.RETRY;
@@ -106,29 +186,62 @@ export class ResultWriter {
       if (correlationId !== undefined) options.correlationId = correlationId;
       await this.#backend!.store(request.id, encodeRecord(record), options);
     } catch (error) {
-      // The task's outcome stands; only its record is lost. Say so loudly.
+      if (rethrow) throw error;
+      // An in-progress record (STARTED, PROGRESS, RETRY): the next record replaces it. Say so loudly.
       this.#logger.error(`could not store ${status} for task ${request.id}: ${(error as Error).message}`);
     }
   }
 
-  success(request: TaskRequest, value: unknown): Promise<void> {
-    return this.write(request, TaskState.SUCCESS, value);
+  /** See outcome(): false when the record could not be stored within the retry limit. */
+  success(request: TaskRequest, value: unknown): Promise<boolean> {
+    return this.outcome(request, TaskState.SUCCESS, value);
   }
 
-  failure(request: Pick<TaskRequest, 'id' | 'ignoreResult' | 'properties'>, error: unknown): Promise<void> {
-    return this.write(request, TaskState.FAILURE, exceptionInfo(error), traceback(error));
+  /** See outcome(): false when the record could not be stored within the retry limit. */
+  failure(request: Pick<TaskRequest, 'id' | 'ignoreResult' | 'properties'>, error: unknown): Promise<boolean> {
+    return this.outcome(request, TaskState.FAILURE, exceptionInfo(error), traceback(error));
   }
 
   retry(request: TaskRequest, reason: unknown): Promise<void> {
     return this.write(request, TaskState.RETRY, exceptionInfo(reason ?? new Error('retry')), traceback(reason));
   }
 
-  revoked(request: TaskRequest, reason: string): Promise<void> {
-    return this.write(request, TaskState.REVOKED, { exc_type: 'TaskRevokedError', exc_message: [reason], exc_module: 'celery.exceptions' });
+  /** See outcome(): false when the record could not be stored within the retry limit. */
+  revoked(request: TaskRequest, reason: string): Promise<boolean> {
+    return this.outcome(request, TaskState.REVOKED, { exc_type: 'TaskRevokedError', exc_message: [reason], exc_module: 'celery.exceptions' });
   }
 }
 
 const resolved = Promise.resolve();
+const resolvedTrue = Promise.resolve(true);
+
+/** `work`, or a rejection at `deadline` or when `signal` aborts, whichever comes first. */
+function withDeadline<T>(work: Promise<T>, deadline: number, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error('abandoned'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => done(() => reject(new Error('abandoned by a forced stop')));
+    const timer = setTimeout(() => done(() => reject(new Error(`no answer from the result backend within the retry limit`))), Math.max(0, deadline - Date.now()));
+    const done = (settle: () => void) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      settle();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => done(() => resolve(value)),
+      (error: unknown) => done(() => reject(error)),
+    );
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
+    const onAbort = () => (clearTimeout(timer), resolve());
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 export function traceback(error: unknown): string | null {
   if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;

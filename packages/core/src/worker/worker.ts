@@ -24,7 +24,7 @@ import { LeaseKeeper } from './lease.js';
 import { ChildExecutorPool } from './pool/executor-pool.js';
 import { AsyncPool, type ExecutorPool, type PoolKind, type RunOutcome } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limit.js';
-import { ResultWriter, traceback } from './result-writer.js';
+import { ResultWriter, traceback, type ResultRetryOptions } from './result-writer.js';
 import { backoffSeconds, shouldAutoretry } from './retry.js';
 import { listenForRemoteControl, type ControlledWorker, type HeldTask } from './remote-control.js';
 import { RevokedSet } from './revoked.js';
@@ -59,6 +59,20 @@ export interface WorkerOptions {
   readonly poisonThreshold?: number;
   /** Answer remote control (revoke, ping, inspect) when the broker can broadcast. Default true. */
   readonly control?: boolean;
+  /**
+   * How long an outcome record (SUCCESS, FAILURE, REVOKED) is retried while the worker holds
+   * the task's message and keeps its lease; past `limitMs` the message is given back for
+   * redelivery, never acked without its record. Default { limitMs: 300000, initialDelayMs: 200,
+   * maxDelayMs: 5000 }. See docs/guarantees.md.
+   */
+  readonly resultRetry?: ResultRetryOptions;
+  /**
+   * The time box of a graceful stop (stop(), first SIGTERM/SIGINT): running tasks and their
+   * outcome records get this long, then the stop turns forced (their messages go back to the
+   * queue, as on a second signal). Default: none, wait for them (Celery's warm shutdown).
+   * Prefetched tasks that have not started go back at once either way.
+   */
+  readonly shutdownTimeoutMs?: number;
 }
 
 /** What the worker emits, for live status displays and tests. */
@@ -193,7 +207,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const bus = chooseBroadcastBus(broker, backend);
     // Without a broadcast bus, revocations reach the worker only as REVOKED records in the backend.
     this.#revocationsInBackend = bus === null && backend !== null;
-    this.#writer = new ResultWriter(backend, { ttlMs: this.app.config.resultTtlMs, logger: this.#logger, hostname: this.hostname });
+    this.#writer = new ResultWriter(backend, {
+      ttlMs: this.app.config.resultTtlMs,
+      logger: this.#logger,
+      hostname: this.hostname,
+      ...(this.#options.resultRetry ? { retry: this.#options.resultRetry } : {}),
+    });
     this.#events = new EventDispatcher(bus, { enabled: this.#options.events ?? false, hostname: this.hostname, logger: this.#logger });
     this.#leases = new LeaseKeeper(broker.capabilities, this.#logger);
     this.#cleanups.push(() => this.#leases.stop());
@@ -332,7 +351,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#slots.release();
       const reason = new WorkerLostError(`${request.task}[${request.id}] was delivered ${attempt} times without finishing (its executor died each time): dead-lettered as a poison message`);
       this.#logger.error(reason.message);
-      await this.#writer.failure(request, reason);
+      await this.#recordKeepingLease(delivery, () => this.#writer.failure(request, reason));
       this.stats.rejected++;
       this.emit('task-rejected', { id: request.id, name: request.task, queue, reason: reason.message, error: reason });
       await deadLetter(this.#broker, delivery, queue, { message: reason.message, code: 'TQ_POISON_MESSAGE' }, this.#deadLetterOptions());
@@ -348,12 +367,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async #dispatch(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, attempt: number): Promise<void> {
     if (this.#revoked.has(request.id) || (this.#revocationsInBackend && (await this.#revokedInBackend(request.id)))) {
       this.#slots.release();
-      await this.#revoke(delivery, request, 'revoked');
+      await this.#revoke(delivery, request, 'revoked', definition);
       return;
     }
     if (request.expires && request.expires.getTime() <= Date.now()) {
       this.#slots.release();
-      await this.#revoke(delivery, request, 'expired');
+      await this.#revoke(delivery, request, 'expired', definition);
       return;
     }
     const etaWait = request.eta ? request.eta.getTime() - Date.now() : 0;
@@ -458,9 +477,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }, active.cancel);
     const instrumentations = this.app.instrumentations;
     const outcome = await (instrumentations.length ? instrumentRun(instrumentations, request, queue, run) : run());
-    stopLease();
     this.#active.delete(delivery);
-    if (active.abandoned) return;
+    if (active.abandoned) {
+      stopLease();
+      return;
+    }
     const runtimeMs = performance.now() - started;
     // Recording the outcome and acking are round trips that need no executor: they finish in the
     // background (bounded by the prefetch window) while the slot takes the next task; stop()
@@ -471,6 +492,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } catch (error) {
       finishing = Promise.reject(error); // a throwing task-succeeded listener, say
     }
+    // The lease lasts until the outcome is recorded and the message settled: a backend outage
+    // longer than the redelivery window must not hand the message to another worker.
+    if (writer.records(request)) finishing = finishing.finally(stopLease);
+    else stopLease();
     this.#track(finishing);
   }
 
@@ -493,17 +518,35 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!outcome.ok) return this.#handleError(delivery, request, definition, queue, outcome.error, runtimeMs);
     // Without a record to write, the ack follows at once: no async frame per task for it.
     if (!this.#writer.records(request)) return this.#succeeded(delivery, request, outcome.value, runtimeMs);
-    return this.#recordThenSucceed(delivery, request, queue, outcome.value, runtimeMs);
+    return this.#recordThenSucceed(delivery, request, definition, queue, outcome.value, runtimeMs);
   }
 
-  async #recordThenSucceed(delivery: Delivery, request: TaskRequest, queue: string, value: unknown, runtimeMs: number): Promise<void> {
+  async #recordThenSucceed(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, value: unknown, runtimeMs: number): Promise<void> {
     this.#count(this.#recordingCount, queue, 1);
+    let stored: boolean;
     try {
-      await this.#writer.success(request, value);
+      stored = await this.#writer.success(request, value);
     } finally {
       this.#count(this.#recordingCount, queue, -1);
     }
+    if (!stored && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
     await this.#succeeded(delivery, request, value, runtimeMs);
+  }
+
+  /**
+   * An outcome record could not be stored within the retry limit: give the message back so the
+   * task runs again and its outcome is recorded then (at least once), rather than ack it with
+   * no record. True when given back; false when the message was acked before the run (acksLate
+   * false) and the record is lost, which is logged.
+   */
+  async #giveBackUnrecorded(delivery: Delivery, request: TaskRequest, definition: TaskDefinition): Promise<boolean> {
+    if (!(definition.options.acksLate ?? true)) {
+      this.#logger.error(`the outcome of ${request.task}[${request.id}] is not recorded: its message was acked before the run (acksLate: false)`);
+      return false;
+    }
+    this.#logger.error(`the outcome of ${request.task}[${request.id}] could not be recorded: giving its message back for redelivery`);
+    await this.#settle(delivery, 'requeue');
+    return true;
   }
 
   #succeeded(delivery: Delivery, request: TaskRequest, value: unknown, runtimeMs: number): Promise<void> {
@@ -515,7 +558,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   async #handleError(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, error: unknown, runtimeMs: number): Promise<void> {
     if (error instanceof Ignore) return this.#settle(delivery, 'ack');
-    if (error instanceof TaskRevokedError) return this.#revoke(delivery, request, 'terminated');
+    if (error instanceof TaskRevokedError) return this.#revoke(delivery, request, 'terminated', definition);
     if (error instanceof Reject) {
       this.stats.rejected++;
       this.emit('task-rejected', { id: request.id, name: request.task, queue, reason: error.message, error });
@@ -547,8 +590,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#events.send('task-retried', { uuid: request.id, exception: exceptionRepr(retry.reason), traceback: traceback(retry.reason) });
       return this.#settle(delivery, 'ack');
     }
+    if (!(await this.#writer.failure(request, error)) && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
     this.stats.failed++;
-    await this.#writer.failure(request, error);
     this.#logger.warn(`task ${request.task}[${request.id}] failed: ${describe(error)}`);
     this.emit('task-failed', { id: request.id, name: request.task, error, traceback: traceback(error), runtimeMs });
     this.#events.send('task-failed', { uuid: request.id, exception: exceptionRepr(error), traceback: traceback(error) });
@@ -587,12 +630,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return bytes !== null && decodeRecord(bytes).status === TaskState.REVOKED;
   }
 
-  async #revoke(delivery: Delivery, request: TaskRequest, reason: string): Promise<void> {
+  async #revoke(delivery: Delivery, request: TaskRequest, reason: string, definition: TaskDefinition): Promise<void> {
+    if (!(await this.#recordKeepingLease(delivery, () => this.#writer.revoked(request, reason))) && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
     this.stats.revoked++;
-    await this.#writer.revoked(request, reason);
     this.emit('task-revoked', { id: request.id, name: request.task, reason });
     this.#events.send('task-revoked', { uuid: request.id, terminated: reason === 'terminated', expired: reason === 'expired', signum: null });
     await this.#settle(delivery, 'ack');
+  }
+
+  /**
+   * An outcome record written outside a task run (poison, bad message, revoked or expired on
+   * arrival) may be retried for a while (see ResultWriter.outcome): the delivery's lease is
+   * kept meanwhile, so it is not redelivered (and, for a poison message, run) elsewhere.
+   */
+  async #recordKeepingLease(delivery: Delivery, record: () => Promise<boolean>): Promise<boolean> {
+    const stopLease = this.#leases.keep(delivery);
+    try {
+      return await record();
+    } finally {
+      stopLease();
+    }
   }
 
   #deadLetterOptions() {
@@ -610,7 +667,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emit('task-rejected', { id, name, queue, reason, error });
     if (id && !isTqError(error, 'TQ_MESSAGE_MALFORMED')) {
       // The sender may be waiting on get(): give it the reason instead of a timeout.
-      await this.#writer.failure({ id, ignoreResult: false, properties: delivery.message.properties }, error);
+      // Dead-lettered even if the record cannot be stored: the message is kept there either way.
+      await this.#recordKeepingLease(delivery, () => this.#writer.failure({ id, ignoreResult: false, properties: delivery.message.properties }, error));
     }
     const code = isTqError(error) ? error.code : 'TQ_MESSAGE_MALFORMED';
     await deadLetter(this.#broker, delivery, queue, { message: reason, code }, this.#deadLetterOptions());
@@ -674,13 +732,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Stop taking messages. Graceful (default): wait for running tasks, give back held ones.
+   * Stop taking messages; prefetched deliveries not started go back to the queue at once (the
+   * consumers stop, and each adapter hands its unread deliveries back), held ones (ETA, rate
+   * limit) too. Graceful (default): wait for running tasks and their outcome records, for at
+   * most `timeoutMs` (default: the shutdownTimeoutMs option, else no limit), then force.
    * force: abort running tasks and give their messages back to the queue at once.
    */
-  stop(options: { force?: boolean } = {}): Promise<void> {
+  stop(options: { force?: boolean; timeoutMs?: number } = {}): Promise<void> {
     if (options.force) this.#forceStop();
     if (this.#stopped) return this.#stopped;
     this.#state = 'stopping';
+    const timeoutMs = options.timeoutMs ?? this.#options.shutdownTimeoutMs;
+    let timeBox: NodeJS.Timeout | undefined;
+    if (timeoutMs !== undefined && !options.force) {
+      timeBox = setTimeout(() => {
+        if (this.#active.size === 0 && this.#finishing === 0) return;
+        this.#logger.warn(`stop: ${this.#active.size} task(s) still running after ${timeoutMs} ms; stopping now, their messages go back to the queue`);
+        this.#forceStop();
+      }, timeoutMs);
+    }
     this.#stopped = (async () => {
       this.#consumeController.abort();
       for (const delivery of [...this.#held.keys()]) {
@@ -690,6 +760,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await Promise.allSettled(this.#loops);
       while (this.#active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
       if (this.#finishing > 0) await new Promise<void>((resolve) => this.#finishingIdle.push(resolve));
+      clearTimeout(timeBox);
       for (const cleanup of this.#cleanups) cleanup();
       if (this.#events?.enabled) this.#setEvents(false);
       await this.#events?.flush();
@@ -702,6 +773,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #forceStop(): void {
+    // Outcome records still being retried give up: their messages go back to the queue.
+    this.#writer?.abandonRetries();
     for (const active of this.#active.values()) {
       if (active.abandoned) continue;
       active.abandoned = true;

@@ -3,7 +3,7 @@
  * pools. It imports the app module, then runs one task at a time for the worker, reporting
  * state updates and the outcome back. The worker owns the broker, the backend and the hard limit.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, Worker as Thread, workerData } from 'node:worker_threads';
 import { loadApp } from '../../cli/load-app.js';
 import { UnknownTaskError } from '../../errors.js';
 import { CancelToken } from '../cancel-token.js';
@@ -19,6 +19,31 @@ const post = (message: FromExecutor): void => {
 const memoryBytes = () => (inThread ? process.memoryUsage().heapUsed : process.memoryUsage().rss);
 
 const appModule = inThread ? (workerData as { appModule: string }).appModule : process.env['TQ_EXECUTOR_APP'];
+
+/**
+ * A child process executor dies with its worker. Nothing else would end it: a SIGKILLed or
+ * OOM-killed parent sends no signal to its children, and an app module holding a handle (a
+ * timer, a connection) keeps the event loop alive, so a running task would go on in the orphan
+ * while its redelivered copy runs elsewhere. Two ways, so that no side effect of a task
+ * continues after its worker is gone:
+ * - the IPC channel to the worker closes ('disconnect'): exit at once;
+ * - a watchdog thread sees the parent change (the orphan was re-parented): SIGKILL this
+ *   process. It works while the main thread is stuck in a synchronous task, where no event
+ *   ('disconnect' included) is ever handled.
+ * Executors are forked in the worker's process group, so a supervisor that kills the group
+ * (`kill -- -PGID`) ends them at the same moment as the worker.
+ */
+function dieWithParent(): void {
+  process.on('disconnect', () => process.exit(70));
+  const watchdog = new Thread(
+    `const { workerData } = require('node:worker_threads');
+     setInterval(() => { if (process.ppid !== workerData.ppid) process.kill(process.pid, 'SIGKILL'); }, workerData.everyMs);`,
+    { eval: true, workerData: { ppid: process.ppid, everyMs: 100 }, execArgv: [] },
+  );
+  watchdog.unref();
+}
+
+if (!inThread) dieWithParent();
 
 try {
   const app = await loadApp(appModule);
