@@ -164,6 +164,6 @@ export class RedisBroker implements Broker {
     // Deliveries handed out, read or not, whose consumer may already have ended.
     await Promise.all([...this.#outstanding].map((d) => d.settle('restore').catch(() => undefined)));
     await this.#pubSub.close();
-    if (this.#commands) await closeConnection(this.#commands);
+    if (this.#commands) await closeConnection(this.#commands, this.options.socketTimeoutMs);
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Delivery } from '@tq/core/adapter';
-import { closeConnection, openConnection, type Redis } from './connection.js';
+import { BLOCK_SECONDS, closeConnection, openConnection, type Redis } from './connection.js';
 import { decodeEnvelope, type DecodedEnvelope } from './envelope.js';
 import { toTqError, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
@@ -8,11 +8,6 @@ import type { RedisOptions } from './options.js';
 import { RedisDelivery, type SettleHooks } from './redis-delivery.js';
 import { UnackedStore } from './unacked-store.js';
 
-/**
- * The blocking wait's server-side timeout: long enough not to poll, short enough to notice a
- * half-open socket and messages on the lower priority lists when the main list stays empty.
- */
-const BLOCK_SECONDS = 5;
 /** Most messages taken in one atomic pop; bounded by the free prefetch room too. */
 const MAX_BATCH = 100;
 
@@ -177,7 +172,7 @@ export class RedisConsumer {
       this.#signal.removeEventListener('abort', onAbort);
       this.#stopped = true;
       await this.#returnUnread?.();
-      if (this.#connection) await closeConnection(this.#connection);
+      if (this.#connection) await closeConnection(this.#connection, this.#deps.options.socketTimeoutMs);
       onEnd();
     }
   }
@@ -219,7 +214,7 @@ export class RedisConsumer {
     await this.#returnUnread?.();
     const pop = this.#pop;
     if (!pop) {
-      if (this.#connection) await closeConnection(this.#connection);
+      if (this.#connection) await closeConnection(this.#connection, this.#deps.options.socketTimeoutMs);
       return;
     }
     let settled = false;

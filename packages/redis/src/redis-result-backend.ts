@@ -131,6 +131,6 @@ export class RedisResultBackend implements ResultBackend {
     if (this.#closed) return;
     this.#closed = true;
     await this.#pubSub.close();
-    if (this.#client) await closeConnection(this.#client);
+    if (this.#client) await closeConnection(this.#client, this.options.socketTimeoutMs);
   }
 }
