@@ -8,6 +8,7 @@ import {
   type BrokerMessage,
   type ConsumeOptions,
   type Delivery,
+  withDeadline,
 } from '@tq/core/adapter';
 import { AmqpConsumer } from './amqp-consumer.js';
 import { AmqpSession } from './amqp-session.js';
@@ -72,11 +73,28 @@ export class AmqpBroker implements Broker {
 
   async publish(queue: string, message: BrokerMessage): Promise<void> {
     if (this.#session.closed) throw new ClosedError('AMQP broker');
-    await this.#onLiveConnection(`publish to queue "${queue}"`, async (connection) => {
-      await this.#topology.declareQueue(connection, queue);
-      // The default exchange, routing key = queue name: what Celery 5 does for its task queues.
-      await this.#publisher.publish(connection, '', queue, message.body, toPublishOptions(message));
-    });
+    const what = `publish to queue "${queue}"`;
+    await this.#confirmed(
+      what,
+      this.#onLiveConnection(what, async (connection) => {
+        await this.#topology.declareQueue(connection, queue);
+        // The default exchange, routing key = queue name: what Celery 5 does for its task queues.
+        await this.#publisher.publish(connection, '', queue, message.body, toPublishOptions(message));
+      }),
+    );
+  }
+
+  /**
+   * A publish that is not confirmed within confirmTimeout fails (a silent broker never answers,
+   * and heartbeats take up to 3 intervals to notice): the caller learns within the bound.
+   */
+  #confirmed(what: string, publishing: Promise<void>): Promise<void> {
+    const timeoutMs = this.#options.confirmTimeoutMs;
+    return withDeadline(
+      publishing,
+      timeoutMs,
+      () => new BrokerConnectionError(`${what} on ${this.#session.endpoint} failed: no publisher confirm within ${timeoutMs} ms (confirmTimeout)`),
+    );
   }
 
   /**
@@ -118,10 +136,14 @@ export class AmqpBroker implements Broker {
 
   async broadcast(channelName: string, body: Uint8Array): Promise<void> {
     if (this.#session.closed) throw new ClosedError('AMQP broker');
-    await this.#onLiveConnection(`broadcast on "${channelName}"`, async (connection) => {
-      await declareBroadcastExchange(await this.#topology.channel(connection), channelName);
-      await this.#publisher.publish(connection, channelName, '', body, { deliveryMode: 1, contentType: 'application/octet-stream' });
-    });
+    const what = `broadcast on "${channelName}"`;
+    await this.#confirmed(
+      what,
+      this.#onLiveConnection(what, async (connection) => {
+        await declareBroadcastExchange(await this.#topology.channel(connection), channelName);
+        await this.#publisher.publish(connection, channelName, '', body, { deliveryMode: 1, contentType: 'application/octet-stream' });
+      }),
+    );
   }
 
   subscribe(channelName: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
