@@ -91,12 +91,15 @@ export async function openConnection(options: RedisOptions, role: ConnectionRole
 
 /**
  * Closes politely (QUIT) when connected, otherwise drops the socket. Never throws. A QUIT that
- * gets no reply within `timeoutMs` (a silent server; default 5 s) is given up: the socket is dropped.
+ * gets no reply within `timeoutMs` (a silent server) is given up: the socket is dropped.
+ * Default: the connection's own socketTimeoutMs (see ioredisOptions), else 5 s.
  */
-export async function closeConnection(client: Redis, timeoutMs = 5_000): Promise<void> {
+export async function closeConnection(client: Redis, timeoutMs?: number): Promise<void> {
   if (client.status === 'ready') {
+    const { commandTimeout, blockingTimeoutGrace } = client.options;
+    const limit = timeoutMs ?? commandTimeout ?? blockingTimeoutGrace ?? 5_000;
     try {
-      await withDeadline(client.quit(), timeoutMs, () => new Error('QUIT got no reply'));
+      await withDeadline(client.quit(), limit, () => new Error('QUIT got no reply'));
       return;
     } catch {
       // fall through to a hard disconnect
