@@ -105,6 +105,7 @@ export class RedisBroker implements Broker {
       context: this.#context,
       deadLetterSuffix: this.#deadLetterSuffix,
       outstanding: this.#outstanding,
+      closing: () => this.#closed,
     });
     this.#consumers.add(consumer);
     this.#startRestorer(store);

@@ -21,6 +21,8 @@ export interface RedisConsumerDeps {
   readonly deadLetterSuffix: string;
   /** Every unsettled delivery of the broker, kept past the end of its consumer's iteration. */
   readonly outstanding: Set<RedisDelivery>;
+  /** True once the broker is closing: failed settles are not retried any more. */
+  readonly closing: () => boolean;
 }
 
 /**
@@ -82,7 +84,7 @@ export class RedisConsumer {
           // Not a kombu envelope: keep it for inspection rather than looping on it or dropping it.
           return taker.deadLetter(tag, raw, deadLetterQueue);
         }
-        const delivery = new RedisDelivery(decoded, tag, this.queue, deadLetterQueue, store, context, this.#hooks);
+        const delivery = new RedisDelivery(decoded, tag, this.queue, deadLetterQueue, store, context, this.#hooks, options.visibilityTimeoutMs);
         this.#unacked.add(delivery);
         this.#deps.outstanding.add(delivery);
         unread.push(delivery);
@@ -195,6 +197,7 @@ export class RedisConsumer {
       wake?.();
     },
     settled: (delivery) => void this.#deps.outstanding.delete(delivery),
+    retrying: () => !this.#deps.closing(),
   };
 
   async #waitForMessage(connection: Redis, list: string): Promise<void> {
