@@ -14,5 +14,6 @@ await runConformance({
     url,
     resultBackendUrl: url.replace(/^amqps?:/, 'rpc:'),
     deleteQueues: (names) => deleteAmqpQueues(url, names),
+    liveness: { query: { heartbeat: '1', confirmTimeout: '2000', connectTimeout: '2000' }, detectionMs: 4_000 },
   }),
 });

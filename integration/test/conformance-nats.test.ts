@@ -39,7 +39,13 @@ await runConformance({
         await nc.close();
       }
     };
-    return { url: brokerUrl.href, resultBackendUrl: backendUrl.href, deleteQueues };
+    return {
+      url: brokerUrl.href,
+      resultBackendUrl: backendUrl.href,
+      deleteQueues,
+      // JetStream's request timeout (5 s) bounds a publish on a silent connection.
+      liveness: { query: { pingIntervalMs: '1000', maxPingOut: '2', connectTimeoutMs: '2000' }, detectionMs: 6_000 },
+    };
   },
   cleanup: async ({ url }) => {
     const nc = await connect({ servers: new URL(url).host });

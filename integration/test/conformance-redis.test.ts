@@ -15,7 +15,7 @@ await runConformance({
     const withParams = new URL(url);
     withParams.searchParams.set('global_keyprefix', prefix);
     withParams.searchParams.set('visibility_timeout', '3');
-    return { url: withParams.href };
+    return { url: withParams.href, liveness: { query: { socket_timeout: '1' }, detectionMs: 7_000 } };
   },
   cleanup: async ({ url }) => {
     const client = new Redis(url);

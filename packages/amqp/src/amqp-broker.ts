@@ -11,6 +11,7 @@ import {
   type ConsumeOptions,
   type QueueStats,
   type Delivery,
+  withDeadline,
 } from '@tq/core/adapter';
 import { AmqpConsumer } from './amqp-consumer.js';
 import { AmqpSession } from './amqp-session.js';
@@ -78,11 +79,28 @@ export class AmqpBroker implements Broker {
 
   async publish(queue: string, message: BrokerMessage): Promise<void> {
     if (this.#session.closed) throw new ClosedError('AMQP broker');
-    await this.#onLiveConnection(`publish to queue "${queue}"`, async (connection) => {
-      await this.#topology.declareQueue(connection, queue);
-      // The default exchange, routing key = queue name: what Celery 5 does for its task queues.
-      await this.#publisher.publish(connection, '', queue, message.body, toPublishOptions(message));
-    });
+    const what = `publish to queue "${queue}"`;
+    await this.#confirmed(
+      what,
+      this.#onLiveConnection(what, async (connection) => {
+        await this.#topology.declareQueue(connection, queue);
+        // The default exchange, routing key = queue name: what Celery 5 does for its task queues.
+        await this.#publisher.publish(connection, '', queue, message.body, toPublishOptions(message));
+      }),
+    );
+  }
+
+  /**
+   * A publish that is not confirmed within confirmTimeout fails (a silent broker never answers,
+   * and heartbeats take up to 3 intervals to notice): the caller learns within the bound.
+   */
+  #confirmed(what: string, publishing: Promise<void>): Promise<void> {
+    const timeoutMs = this.#options.confirmTimeoutMs;
+    return withDeadline(
+      publishing,
+      timeoutMs,
+      () => new BrokerConnectionError(`${what} on ${this.#session.endpoint} failed: no publisher confirm within ${timeoutMs} ms (confirmTimeout)`),
+    );
   }
 
   /**
@@ -151,26 +169,30 @@ export class AmqpBroker implements Broker {
   async broadcast(channelName: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
     if (this.#session.closed) throw new ClosedError('AMQP broker');
     const kind = route?.kind ?? 'fanout';
-    await this.#onLiveConnection(`broadcast on "${channelName}"`, async (connection) => {
-      let declared = this.#declaredExchanges.get(connection);
-      if (!declared?.has(channelName)) {
-        await declareBroadcastExchange(connection, channelName, kind);
-        if (!declared) this.#declaredExchanges.set(connection, (declared = new Set()));
-        declared.add(channelName);
-      }
-      try {
-        await this.#publisher.publish(connection, channelName, kind === 'fanout' ? '' : (route?.routingKey ?? ''), body, {
-          deliveryMode: 1,
-          contentType: 'application/json',
-          contentEncoding: 'utf-8',
-          priority: 0,
-          ...(route?.headers ? { headers: route.headers } : {}),
-        });
-      } catch (error) {
-        declared.delete(channelName); // deleted under us (404): declare it again next time
-        throw error;
-      }
-    });
+    const what = `broadcast on "${channelName}"`;
+    await this.#confirmed(
+      what,
+      this.#onLiveConnection(what, async (connection) => {
+        let declared = this.#declaredExchanges.get(connection);
+        if (!declared?.has(channelName)) {
+          await declareBroadcastExchange(connection, channelName, kind);
+          if (!declared) this.#declaredExchanges.set(connection, (declared = new Set()));
+          declared.add(channelName);
+        }
+        try {
+          await this.#publisher.publish(connection, channelName, kind === 'fanout' ? '' : (route?.routingKey ?? ''), body, {
+            deliveryMode: 1,
+            contentType: 'application/json',
+            contentEncoding: 'utf-8',
+            priority: 0,
+            ...(route?.headers ? { headers: route.headers } : {}),
+          });
+        } catch (error) {
+          declared.delete(channelName); // deleted under us (404): declare it again next time
+          throw error;
+        }
+      }),
+    );
   }
 
   subscribe(channelName: string, signal: AbortSignal, binding: BroadcastBinding = {}): AsyncIterable<Uint8Array> {

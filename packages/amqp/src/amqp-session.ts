@@ -111,7 +111,7 @@ export class AmqpSession {
           username: o.username,
           password: o.password,
           vhost: o.vhost,
-          ...(o.heartbeat !== undefined ? { heartbeat: o.heartbeat } : {}),
+          heartbeat: o.heartbeat,
           ...(o.frameMax !== undefined ? { frameMax: o.frameMax } : {}),
         },
         {
@@ -186,7 +186,10 @@ const closeTimeoutMs = 5_000;
 
 /**
  * amqplib's close() waits for the server's close-ok, which never comes when the socket dies
- * during the handshake: also settle on the connection's 'close' event, or after 5 s.
+ * during the handshake or the broker went silent: also settle on the connection's 'close'
+ * event, or after 5 s. Then the socket is destroyed: a half-open one would otherwise linger,
+ * and with it (through a proxy or load balancer) the broker's view of the connection, holding
+ * its unacked deliveries until the broker's own heartbeat gives up.
  */
 async function closeConnection(connection: ChannelModel): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -198,4 +201,5 @@ async function closeConnection(connection: ChannelModel): Promise<void> {
     }),
   ]);
   clearTimeout(timer);
+  (connection as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.();
 }

@@ -3,7 +3,8 @@
  *
  * URL: amqp[s]://[user[:password]@]host[:port][/vhost][?param=value&…]
  *   vhost: the path without its leading slash, percent-encoded ("/" is the default; "%2F" too).
- *   params: heartbeat (s), frameMax, connectTimeout (ms, default 10000), queueType (classic |
+ *   params: heartbeat (s, default 10), confirmTimeout (ms, default 10000), frameMax,
+ *   connectTimeout (ms, default 10000), queueType (classic |
  *   quorum), maxPriority (x-max-priority, default none), deadLetter (1 → "<queue>.dead"),
  *   deadLetterExchange (name), resultExpires (ms, rpc reply queue x-expires, default 1 day).
  *   TLS material (ca, cert, key, passphrase, servername, rejectUnauthorized) goes in the

@@ -16,7 +16,7 @@ export type AmqpQueueType = 'classic' | 'quorum';
 
 /**
  * Everything the AMQP adapter reads from its URL and adapter options, after defaults.
- * URL query parameters: heartbeat, frameMax, connectTimeout, queueType, maxPriority,
+ * URL query parameters: heartbeat, confirmTimeout, frameMax, connectTimeout, queueType, maxPriority,
  * deadLetter, deadLetterExchange, resultExpires. Adapter options (`brokerOptions` /
  * `resultBackendOptions`): `tls` (AmqpTlsOptions) and the same names as the query parameters.
  */
@@ -28,8 +28,20 @@ export interface AmqpOptions {
   readonly password: string;
   /** Virtual host, '/' by default; URL path with its leading slash removed, %2F decoded. */
   readonly vhost: string;
-  /** Heartbeat interval in seconds; undefined = accept the server's suggestion (RabbitMQ: 60). */
-  readonly heartbeat: number | undefined;
+  /**
+   * Heartbeat interval in seconds (the lower of this and the server's suggestion wins; 0 turns
+   * heartbeats off). A connection that receives nothing for two to three intervals is declared
+   * dead and reopened: a silent broker is noticed within 3 × heartbeat. Default 10 (30 s bound;
+   * RabbitMQ suggests 60, which takes up to 3 minutes).
+   */
+  readonly heartbeat: number;
+  /**
+   * Longest a publish may take, from the call to the broker's confirm, ms. A publish not
+   * confirmed by then rejects with BrokerConnectionError (core's retry policy decides): the
+   * message may still have reached the queue, so a retry may queue it twice (at-least-once).
+   * Default 10 000.
+   */
+  readonly confirmTimeoutMs: number;
   readonly frameMax: number | undefined;
   /** TCP + AMQP handshake timeout, ms. Default 10 000. */
   readonly connectTimeoutMs: number;
@@ -51,7 +63,7 @@ export interface AmqpOptions {
   readonly tls: AmqpTlsOptions | undefined;
 }
 
-const integerParams = ['heartbeat', 'frameMax', 'connectTimeout', 'maxPriority', 'resultExpires'] as const;
+const integerParams = ['heartbeat', 'confirmTimeout', 'frameMax', 'connectTimeout', 'maxPriority', 'resultExpires'] as const;
 
 function readParam(url: URL, options: AdapterOptions, name: string): unknown {
   if (options[name] !== undefined) return options[name];
@@ -124,7 +136,8 @@ export function parseAmqpOptions(url: URL, options: AdapterOptions = {}): AmqpOp
     if (!known.has(key)) issues.push({ path: `url?${key}`, message: `unknown parameter (known: ${[...known].join(', ')})` });
   }
 
-  const heartbeat = readInteger(readParam(url, options, 'heartbeat'), 'heartbeat', issues, 0, 65_535);
+  const heartbeat = readInteger(readParam(url, options, 'heartbeat'), 'heartbeat', issues, 0, 65_535) ?? 10;
+  const confirmTimeoutMs = readInteger(readParam(url, options, 'confirmTimeout'), 'confirmTimeout', issues, 1, 2 ** 31 - 1) ?? 10_000;
   const frameMax = readInteger(readParam(url, options, 'frameMax'), 'frameMax', issues, 4096, 2 ** 31 - 1);
   const connectTimeoutMs = readInteger(readParam(url, options, 'connectTimeout'), 'connectTimeout', issues, 1, 600_000) ?? 10_000;
   // RabbitMQ accepts 1..255 and recommends at most 10; Celery's own scale is 0..9.
@@ -172,6 +185,7 @@ export function parseAmqpOptions(url: URL, options: AdapterOptions = {}): AmqpOp
     password: url.username || url.password ? decodeURIComponent(url.password) : 'guest',
     vhost,
     heartbeat,
+    confirmTimeoutMs,
     frameMax,
     connectTimeoutMs,
     queueType,

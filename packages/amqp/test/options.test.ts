@@ -19,13 +19,15 @@ describe('AMQP options', () => {
       deadLetterExchange: null,
       resultExpiresMs: 86_400_000,
       tls: undefined,
+      heartbeat: 10,
+      confirmTimeoutMs: 10_000,
     });
     expect(taskQueueArguments('celery', options)).toEqual({});
   });
 
   it('reads vhost (percent-decoded), credentials, port and parameters from the URL', () => {
-    const options = parseAmqpOptions(new URL('amqps://us%40er:p%3Ass@h:5999/my%2Fvhost?heartbeat=15&maxPriority=10&deadLetter=1&resultExpires=60000'));
-    expect(options).toMatchObject({ protocol: 'amqps', port: 5999, username: 'us@er', password: 'p:ss', vhost: 'my/vhost', heartbeat: 15, maxPriority: 10 });
+    const options = parseAmqpOptions(new URL('amqps://us%40er:p%3Ass@h:5999/my%2Fvhost?heartbeat=15&confirmTimeout=2500&maxPriority=10&deadLetter=1&resultExpires=60000'));
+    expect(options).toMatchObject({ protocol: 'amqps', port: 5999, username: 'us@er', password: 'p:ss', vhost: 'my/vhost', heartbeat: 15, confirmTimeoutMs: 2_500, maxPriority: 10 });
     expect(parseAmqpOptions(new URL('amqps://h')).port).toBe(5671);
     expect(parseAmqpOptions(new URL('amqp://h/%2F')).vhost).toBe('/');
     expect(taskQueueArguments('q', options)).toEqual({ 'x-max-priority': 10, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'q.dead' });

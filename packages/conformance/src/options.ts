@@ -37,6 +37,22 @@ export interface ConformanceScale {
   readonly largeBodyBytes: number;
 }
 
+/**
+ * The liveness group: a broker that goes silent (half-open connection) must be noticed within a
+ * bound. The kit cannot wait the adapter's default bound (up to 30 s) in every test, so the
+ * adapter names the URL parameters that shorten its liveness timeouts.
+ */
+export interface ConformanceLiveness {
+  /** Query parameters added to the broker URL in the liveness tests (e.g. { socket_timeout: '1' }). Default none. */
+  readonly query?: Readonly<Record<string, string>>;
+  /**
+   * Longest a silent connection may go unnoticed with those parameters: a publish on it rejects,
+   * a consumer opens a new connection, close() returns, within this. Default 30 000 (tq's
+   * documented bound with default options).
+   */
+  readonly detectionMs?: number;
+}
+
 export interface ConformanceOptions {
   /** Broker URL the kit connects to, e.g. 'redis://127.0.0.1:6379/15'. */
   readonly url: string;
@@ -63,6 +79,8 @@ export interface ConformanceOptions {
    * (they are then skipped unless the hooks above are given).
    */
   readonly proxyUrl?: ((target: URL, proxyPort: number) => URL) | false;
+  /** The liveness group's parameters; `false` skips the group (it also needs the fault proxy). */
+  readonly liveness?: ConformanceLiveness | false;
   /** Where `reject(false)` puts messages when capabilities.deadLetter. Default `${queue}.dead`. */
   readonly deadLetterQueue?: (queue: string) => string;
   /**
@@ -87,6 +105,7 @@ export interface ResolvedConformanceOptions {
   readonly cutConnection: ((broker: Broker) => Promise<void>) | undefined;
   readonly proxyUrl: ((target: URL, proxyPort: number) => URL) | undefined;
   readonly deadLetterQueue: (queue: string) => string;
+  readonly liveness: Required<ConformanceLiveness> | undefined;
   readonly deleteQueues: ((queues: readonly string[]) => Promise<void>) | undefined;
   readonly queuePrefix: string;
   readonly retry: RetryPolicy;
@@ -130,6 +149,7 @@ export function resolveOptions(options: ConformanceOptions): ResolvedConformance
     cutConnection: options.cutConnection,
     proxyUrl: options.proxyUrl === false ? undefined : (options.proxyUrl ?? (proxyTarget(url) ? viaProxy : undefined)),
     deadLetterQueue: options.deadLetterQueue ?? ((queue) => `${queue}.dead`),
+    liveness: options.liveness === false ? undefined : { query: {}, detectionMs: 30_000, ...options.liveness },
     deleteQueues: options.deleteQueues,
     queuePrefix: options.queuePrefix ?? 'tqc',
     retry: options.retry ?? { maxRetries: 3, initialDelayMs: 100, maxDelayMs: 1_000 },

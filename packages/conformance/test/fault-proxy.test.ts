@@ -76,6 +76,16 @@ describe('FaultProxy', () => {
     expect(await roundTrip(socket, 'back')).toBe('back');
   });
 
+  it('silence makes the open connections half-open for good; new ones follow the mode', async () => {
+    const socket = await open();
+    proxy.silence();
+    expect(await roundTrip(socket, 'lost', 300)).toBe('');
+    expect(socket.destroyed).toBe(false);
+    proxy.setMode('forward');
+    expect(await roundTrip(socket, 'still lost', 300)).toBe('');
+    expect(await roundTrip(await open(), 'fresh')).toBe('fresh');
+  });
+
   it('cut resets every open connection', async () => {
     const socket = await open();
     const closed = new Promise<string>((resolve) => {

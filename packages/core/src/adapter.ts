@@ -12,6 +12,7 @@ export { RuntimeBroker } from './broker/runtime-broker.js';
 export type { ResultBackend, ResultBackendCapabilities, StoreOptions } from './backend/result-backend.js';
 export { RuntimeBackend } from './backend/runtime-backend.js';
 export { Lifecycle } from './adapters/lifecycle.js';
+export { withDeadline, setLongTimeout, MAX_TIMER_MS, type LongTimeout } from './adapters/timers.js';
 export { withRetry, isConnectionError, defaultRetryPolicy, type RetryPolicy } from './adapters/retry-policy.js';
 export { redactUrl, redactText, parseUrl, schemeOf } from './adapters/url.js';
 export { pythonJsonStringify, pythonJsonString, safeJsonParse, jsonSerializer } from './serializer/json.js';

@@ -61,6 +61,35 @@ describe('countdown and ETA', () => {
     await worker.stop();
   });
 
+  it('an ETA beyond setTimeout\'s 24.8-day limit waits quietly (no 1 ms re-dispatch loop, no TimeoutOverflowWarning)', async () => {
+    for (const delayedDelivery of [false, true]) {
+      const name = `eta${randomUUID().slice(0, 6)}`;
+      app = createApp({ broker: `memory://${name}?delayedDelivery=${delayedDelivery}`, resultBackend: `memory://${name}`, adapters: [createMemoryAdapter()], logLevel: 'silent' });
+      let ran = 0;
+      app.task('tq.far', () => void ran++);
+      const worker = app.worker({ concurrency: 1 });
+      let received = 0;
+      worker.on('task-received', () => void received++);
+      const warnings: string[] = [];
+      const onWarning = (warning: Error) => void warnings.push(warning.name);
+      process.on('warning', onWarning);
+      try {
+        await worker.start();
+        await app.sendTask('tq.far', [], {}, { eta: new Date(Date.now() + 30 * 86_400_000) });
+        await sleep(400);
+        expect(warnings.filter((w) => w === 'TimeoutOverflowWarning'), `delayedDelivery=${delayedDelivery}`).toEqual([]);
+        expect(ran).toBe(0);
+        // Held once (worker) or not delivered yet (broker): never taken again and again.
+        expect(received).toBeLessThanOrEqual(1);
+        if (!delayedDelivery) expect((worker.inspect('scheduled') as unknown[]).length).toBe(1);
+      } finally {
+        process.off('warning', onWarning);
+        await worker.stop();
+        await app.close();
+      }
+    }
+  });
+
   it('a task waiting for its SUCCESS record does not hold a prefetch slot', async () => {
     app = memoryApp();
     const starts: number[] = [];

@@ -1,4 +1,6 @@
 import {
+  BrokerConnectionError,
+  withDeadline,
   brokerCapabilities,
   ClosedError,
   redactText,
@@ -11,6 +13,7 @@ import {
 } from '@tq/core/adapter';
 import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type LogEntry, type Producer, type TopicMessages } from 'kafkajs';
 import { toTqError } from './errors.js';
+import { livenessSocketFactory } from './liveness.js';
 import { encodeHeaders } from './headers.js';
 import type { KafkaOptions } from './options.js';
 import { PublishBatcher } from './publish-batcher.js';
@@ -57,7 +60,7 @@ export class KafkaBroker implements Broker {
       clientId: options.clientId,
       ssl: options.ssl,
       ...(options.sasl ? { sasl: options.sasl } : {}),
-      ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),
+      socketFactory: livenessSocketFactory(options.socketFactory, options.requestTimeoutMs),
       connectionTimeout: options.connectionTimeoutMs,
       requestTimeout: options.requestTimeoutMs,
       // A few quick retries inside kafkajs; longer outages surface as BrokerConnectionError and core retries.
@@ -95,12 +98,20 @@ export class KafkaBroker implements Broker {
     }
   }
 
-  async publish(queue: string, message: BrokerMessage): Promise<void> {
+  /**
+   * Bounded by requestTimeoutMs as a whole: kafkajs retries a timed-out request by itself, so a
+   * silent broker would otherwise hold a publish for several request timeouts.
+   */
+  publish(queue: string, message: BrokerMessage): Promise<void> {
     const batcher = this.#open().batcher;
     const topic = topicForQueue(queue);
-    await this.ensureTopic(topic);
-    const body = message.body;
-    await batcher.add(topic, { value: Buffer.from(body.buffer, body.byteOffset, body.byteLength), headers: encodeHeaders(message) });
+    const { requestTimeoutMs } = this.options;
+    const publishing = (async () => {
+      await this.ensureTopic(topic);
+      const body = message.body;
+      await batcher.add(topic, { value: Buffer.from(body.buffer, body.byteOffset, body.byteLength), headers: encodeHeaders(message) });
+    })();
+    return withDeadline(publishing, requestTimeoutMs, () => new BrokerConnectionError(`kafka: publishing to ${topic} got no answer within ${requestTimeoutMs} ms (requestTimeoutMs)`));
   }
 
   consume(queue: string, options: ConsumeOptions): AsyncIterable<Delivery> {

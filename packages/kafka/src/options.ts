@@ -53,7 +53,12 @@ export interface KafkaOptions {
   readonly maxWaitTimeMs: number;
   /** TCP connect timeout, ms. Default 3 000. */
   readonly connectionTimeoutMs: number;
-  /** kafkajs request timeout, ms. Default 30 000. */
+  /**
+   * kafkajs request timeout, ms. Also the liveness bound: a publish rejects with
+   * BrokerConnectionError after this long in all, and a connection that received nothing for
+   * this long after a request is dropped and reopened (a half-open connection or a frozen
+   * broker). Default 30 000.
+   */
   readonly requestTimeoutMs: number;
   /**
    * Settlements are committed at most this long after they happen, many per request. A crash

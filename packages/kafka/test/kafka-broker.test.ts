@@ -229,6 +229,24 @@ describe('KafkaBroker', () => {
     expect(ends.reduce((sum, p) => sum + Number(p.high), 0)).toBe(500);
   });
 
+  it('liveness: a publish on a silent connection rejects with BrokerConnectionError within requestTimeoutMs, and succeeds again after the heal', async () => {
+    const queue = uniqueQueue('silent');
+    const broker = open('&requestTimeoutMs=2000&connectionTimeoutMs=1000');
+    await broker.connect();
+    await broker.publish(queue, taskMessage('before'));
+    const silence = cutter.silence(broker);
+    const started = Date.now();
+    const error = await broker.publish(queue, taskMessage('during')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const tookMs = Date.now() - started;
+    expect(isTqError(error, 'TQ_BROKER_UNAVAILABLE'), `expected BrokerConnectionError, got ${String(error)}`).toBe(true);
+    expect(tookMs).toBeLessThan(2_000 + 1_500);
+    silence.heal();
+    await eventually(() => broker.publish(queue, taskMessage('after')), 20_000);
+  }, 60_000);
+
   it('an unreachable cluster is a BrokerConnectionError whose message hides the password', async () => {
     const broker = kafka.createBroker!(new URL('kafka://alice:hunter2@127.0.0.1:1?connectionTimeoutMs=300&idempotent=false'), {});
     const error = await broker.connect().then(

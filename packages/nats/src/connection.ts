@@ -16,6 +16,11 @@ export async function openConnection(settings: NatsConnectionSettings, adapterOp
     // Keep reconnecting forever: a cluster node going away must not end the worker.
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
+    // Liveness: a silent server (half-open connection) is declared stale after maxPingOut
+    // unanswered PINGs, i.e. within (maxPingOut + 1) × pingInterval, and the client reconnects.
+    pingInterval: settings.pingIntervalMs,
+    maxPingOut: settings.maxPingOut,
+    timeout: settings.connectTimeoutMs,
     // nats.js captures a stack trace for every request (each publish and ack): ~15% of the CPU
     // per message. tq's errors say what was being done instead.
     noAsyncTraces: true,

@@ -32,7 +32,7 @@ import { openConnection } from './connection.js';
 import { toTqError } from './errors.js';
 import { WriteBatch } from './write-batch.js';
 import { encodeHeaders } from './headers.js';
-import type { NatsBrokerOptions } from './options.js';
+import { livenessBoundMs, type NatsBrokerOptions } from './options.js';
 import { QueueConsumer } from './queue-consumer.js';
 import { Subjects } from './subjects.js';
 
@@ -99,7 +99,7 @@ export class NatsBroker implements Broker {
       const jsm = await jetstreamManager(nc);
       const js = jetstream(nc);
       await this.#ensureStreams(jsm);
-      this.#connected = { nc, js, jsm, writes: new WriteBatch(nc) };
+      this.#connected = { nc, js, jsm, writes: new WriteBatch(nc, livenessBoundMs(this.#options)) };
     } catch (error) {
       await nc.close().catch(() => undefined);
       throw toTqError(error, `preparing stream ${this.#options.stream} on ${this.#options.redacted}`, { connecting: true });
@@ -255,11 +255,11 @@ export class NatsBroker implements Broker {
   }
 
   async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
-    const { nc } = this.#live();
+    const { nc, writes } = this.#live();
     try {
       const keyed = route?.kind === 'topic' || route?.kind === 'direct';
       nc.publish(keyed ? this.subjects.topicBroadcast(channel, route.routingKey ?? '') : this.subjects.broadcast(channel), body);
-      await nc.flush();
+      await writes.flush();
     } catch (error) {
       throw toTqError(error, `broadcasting on "${channel}"`);
     }
@@ -295,7 +295,7 @@ export class NatsBroker implements Broker {
     this.#consumers.clear();
     if (!connected) return;
     try {
-      await connected.nc.flush();
+      await connected.writes.flush();
     } catch {
       // Already disconnected: the server redelivers after AckWait instead.
     }

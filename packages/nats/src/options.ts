@@ -24,6 +24,11 @@ export interface NatsAuth {
 }
 
 /** What every NATS connection tq opens needs, broker or result backend. */
+/** How long a silent server may go unnoticed: (maxPingOut + 1) × pingIntervalMs. */
+export function livenessBoundMs(settings: NatsConnectionSettings): number {
+  return (settings.maxPingOut + 1) * settings.pingIntervalMs;
+}
+
 export interface NatsConnectionSettings {
   /** host:port entries; the first from the URL authority, more from `?servers=`. */
   readonly servers: readonly string[];
@@ -32,6 +37,22 @@ export interface NatsConnectionSettings {
   readonly auth: NatsAuth;
   /** Connection name shown by the server's monitoring. Default 'tq'. */
   readonly name: string;
+  /**
+   * Liveness: the client PINGs the server this often (ms). URL: ?pingIntervalMs=. Default 10 000
+   * (nats.js's is 2 minutes).
+   */
+  readonly pingIntervalMs: number;
+  /**
+   * PINGs left unanswered before the connection is declared stale and reopened: a silent server
+   * is noticed within (maxPingOut + 1) × pingIntervalMs. URL: ?maxPingOut=. Default 2 (30 s bound).
+   */
+  readonly maxPingOut: number;
+  /**
+   * Longest one connect (or reconnect) attempt may take, ms: TCP, TLS and the server's INFO.
+   * An attempt to a silent server is given up after this and the next one starts. URL:
+   * ?connectTimeoutMs=. Default 10 000 (nats.js's is 20 s).
+   */
+  readonly connectTimeoutMs: number;
   /** The URL with secrets hidden, for messages. */
   readonly redacted: string;
 }
@@ -67,7 +88,7 @@ export interface NatsResultBackendOptions extends NatsConnectionSettings {
 
 const brokerParams = new Set(['stream', 'subjectPrefix', 'replicas', 'ackWaitMs', 'maxDeliver', 'duplicateWindowMs', 'maxMessageBytes', 'pullExpiresMs']);
 const backendParams = new Set(['bucket', 'bucketTtlMs', 'resultTtlMs', 'replicas']);
-const connectionParams = new Set(['servers', 'token', 'nkey', 'creds', 'tlsCa', 'tlsCert', 'tlsKey', 'tls', 'name']);
+const connectionParams = new Set(['servers', 'token', 'nkey', 'creds', 'tlsCa', 'tlsCert', 'tlsKey', 'tls', 'name', 'pingIntervalMs', 'maxPingOut', 'connectTimeoutMs']);
 
 class IssueCollector {
   readonly issues: ConfigIssue[] = [];
@@ -131,7 +152,16 @@ function connectionSettings(url: URL, options: AdapterOptions, issues: IssueColl
   const tls = wantsTls ? { ...fromUrl, ...fromOptions } : undefined;
   if (tls && (tls.certFile || tls.cert) && !(tls.keyFile || tls.key)) issues.add('tlsKey', 'a client certificate needs its key');
 
-  return { servers, tls, auth, name: url.searchParams.get('name') ?? 'tq', redacted: redactUrl(url) };
+  return {
+    servers,
+    tls,
+    auth,
+    name: url.searchParams.get('name') ?? 'tq',
+    pingIntervalMs: issues.integer(url, 'pingIntervalMs', 10_000, 100),
+    maxPingOut: issues.integer(url, 'maxPingOut', 2, 1, 100),
+    connectTimeoutMs: issues.integer(url, 'connectTimeoutMs', 10_000, 100),
+    redacted: redactUrl(url),
+  };
 }
 
 /** Broker URL → options: defaults first, then every problem reported at once. */

@@ -1,4 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { BrokerConnectionError, withDeadline } from '@tq/core/adapter';
 
 interface Pending {
   readonly write: () => unknown;
@@ -23,11 +24,23 @@ interface Pending {
  */
 export class WriteBatch {
   readonly #nc: NatsConnection;
+  readonly #confirmTimeoutMs: number;
   #pending: Pending[] = [];
   #scheduled = false;
 
-  constructor(nc: NatsConnection) {
+  /**
+   * `confirmTimeoutMs`: a confirmed write whose PONG has not come by then rejects with
+   * BrokerConnectionError. While the connection is silent or reconnecting, nats.js holds the
+   * PING until it is back, however long that takes; an ack or a nak on close must not.
+   */
+  constructor(nc: NatsConnection, confirmTimeoutMs: number) {
     this.#nc = nc;
+    this.#confirmTimeoutMs = confirmTimeoutMs;
+  }
+
+  /** nc.flush() bounded by the confirm timeout. */
+  flush(): Promise<void> {
+    return withDeadline(this.#nc.flush(), this.#confirmTimeoutMs, () => new BrokerConnectionError(`NATS server did not answer a PING within ${this.#confirmTimeoutMs} ms`));
   }
 
   /** Runs `write` with the other writes of this moment; resolves to what it returns. */
@@ -66,7 +79,7 @@ export class WriteBatch {
     }
     if (toConfirm.length === 0) return;
     // The PING goes out behind every write above, so its PONG covers them all.
-    this.#nc.flush().then(
+    this.flush().then(
       () => toConfirm.forEach((item) => item.resolve(undefined)),
       (error: unknown) => toConfirm.forEach((item) => item.reject(error)),
     );

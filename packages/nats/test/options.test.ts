@@ -5,8 +5,15 @@ import { parseBrokerOptions, parseResultBackendOptions } from '../src/index.js';
 describe('URL → options', () => {
   it('applies defaults', () => {
     const o = parseBrokerOptions(new URL('nats://127.0.0.1'));
-    expect(o).toMatchObject({ servers: ['127.0.0.1:4222'], stream: 'TQ', subjectPrefix: 'tq.TQ', replicas: 1, ackWaitMs: 30_000, maxDeliver: 5, tls: undefined });
-    expect(parseResultBackendOptions(new URL('nats://127.0.0.1'))).toMatchObject({ bucket: 'tq-results', bucketTtlMs: 86_400_000, resultTtlMs: 86_400_000 });
+    expect(o).toMatchObject({ servers: ['127.0.0.1:4222'], stream: 'TQ', subjectPrefix: 'tq.TQ', replicas: 1, ackWaitMs: 30_000, maxDeliver: 5, tls: undefined, pingIntervalMs: 10_000, maxPingOut: 2 });
+    expect(parseResultBackendOptions(new URL('nats://127.0.0.1'))).toMatchObject({ bucket: 'tq-results', bucketTtlMs: 86_400_000, resultTtlMs: 86_400_000, pingIntervalMs: 10_000, maxPingOut: 2 });
+  });
+
+  it('liveness: pingIntervalMs and maxPingOut from the URL, for broker and result backend', () => {
+    const url = new URL('nats://127.0.0.1?pingIntervalMs=2000&maxPingOut=3');
+    expect(parseBrokerOptions(url)).toMatchObject({ pingIntervalMs: 2_000, maxPingOut: 3 });
+    expect(parseResultBackendOptions(url)).toMatchObject({ pingIntervalMs: 2_000, maxPingOut: 3 });
+    expect(() => parseBrokerOptions(new URL('nats://127.0.0.1?pingIntervalMs=0'))).toThrow(ConfigError);
   });
 
   it('reads servers, auth and TLS, and requires TLS for tls://', () => {

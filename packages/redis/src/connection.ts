@@ -1,8 +1,15 @@
 import { Redis, type RedisOptions as IoredisOptions } from 'ioredis';
+import { withDeadline } from '@tq/core/adapter';
 import type { RedisOptions } from './options.js';
 import { toTqError, type ErrorContext } from './errors.js';
 
 export type { Redis } from 'ioredis';
+
+/**
+ * The consumer's blocking wait's server-side timeout: long enough not to poll, short enough to
+ * notice messages on the lower priority lists when the main list stays empty.
+ */
+export const BLOCK_SECONDS = 5;
 
 /** What a connection is for: it decides how long a command waits for a lost connection to return. */
 export type ConnectionRole =
@@ -22,6 +29,18 @@ function ioredisOptions(options: RedisOptions, role: ConnectionRole, name: strin
     // Reconnect with backoff up to 2 s; ioredis resends unanswered commands after a reconnect.
     retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
     maxRetriesPerRequest: role === 'command' ? 3 : null,
+    // Liveness (a half-open connection or a frozen server sends nothing, not even a FIN):
+    // - socketTimeout: a connection owing a reply that receives nothing for this long is
+    //   destroyed, and ioredis reconnects. A consumer's BLMOVE legitimately stays silent for
+    //   BLOCK_SECONDS, so its connection gets that on top.
+    // - commandTimeout (commands only: it would cut a blocking wait short): the caller gets an
+    //   error after socketTimeoutMs, also while the command waits in the offline queue.
+    // - blockingTimeout: a client-side deadline on blocking reads (BLMOVE's own timeout plus
+    //   socketTimeoutMs): the consumer loop moves on even if the socket never reports.
+    // - keepAlive: TCP probes on idle connections (a pub/sub subscriber owes no reply).
+    socketTimeout: role === 'command' ? options.socketTimeoutMs : BLOCK_SECONDS * 1000 + options.socketTimeoutMs,
+    ...(role === 'command' ? { commandTimeout: options.socketTimeoutMs } : { blockingTimeout: options.socketTimeoutMs, blockingTimeoutGrace: options.socketTimeoutMs }),
+    keepAlive: options.keepAliveMs,
     // No auto-pipelining: ioredis 6.0.0 throws an uncaught TypeError from its auto-pipeline callback
     // ("results[i] is not iterable") when a connection closes with a batch in flight. Commands are
     // still pipelined on the socket (written without waiting for earlier replies).
@@ -70,11 +89,17 @@ export async function openConnection(options: RedisOptions, role: ConnectionRole
   }
 }
 
-/** Closes politely (QUIT) when connected, otherwise drops the socket. Never throws. */
-export async function closeConnection(client: Redis): Promise<void> {
+/**
+ * Closes politely (QUIT) when connected, otherwise drops the socket. Never throws. A QUIT that
+ * gets no reply within `timeoutMs` (a silent server) is given up: the socket is dropped.
+ * Default: the connection's own socketTimeoutMs (see ioredisOptions), else 5 s.
+ */
+export async function closeConnection(client: Redis, timeoutMs?: number): Promise<void> {
   if (client.status === 'ready') {
+    const { commandTimeout, blockingTimeoutGrace } = client.options;
+    const limit = timeoutMs ?? commandTimeout ?? blockingTimeoutGrace ?? 5_000;
     try {
-      await client.quit();
+      await withDeadline(client.quit(), limit, () => new Error('QUIT got no reply'));
       return;
     } catch {
       // fall through to a hard disconnect

@@ -4,7 +4,7 @@ import { BrokerConnectionError, TqError, redactText } from '@tq/core/adapter';
 // core may reconnect and retry these (kombu's connection_errors for redis-py).
 const transientCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 const transientReplies = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN)\b/;
-const transientMessages = /Connection is closed|Stream isn't writeable|connect ETIMEDOUT|Reached the max retries per request|All sentinels are unreachable|Failed to connect|Connection lost|socket closed/i;
+const transientMessages = /Connection is closed|Stream isn't writeable|connect ETIMEDOUT|Reached the max retries per request|All sentinels are unreachable|Failed to connect|Connection lost|socket closed|Command timed out|Socket timeout/i;
 const authReplies = /^(NOAUTH|WRONGPASS|NOPERM)\b|invalid password|ERR AUTH/i;
 // Certificate problems: retrying cannot fix them.
 const tlsCodes = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS|ERR_SSL/;

@@ -29,6 +29,16 @@ export interface RedisOptions {
   readonly keyPrefix: string;
   /** How long a connect may take before it fails. Default 10_000. */
   readonly connectTimeoutMs: number;
+  /**
+   * Liveness: a command whose reply has not come within this long fails with
+   * BrokerConnectionError, and the connection is dropped and reopened (a half-open or frozen
+   * server answers nothing and sends no FIN). A consumer's blocking wait gets this long on top
+   * of its own 5 s server-side timeout. URL: ?socket_timeout=<seconds> (kombu's name).
+   * Default 10_000: a silent server is noticed within 10 s by commands, 15 s by consumers.
+   */
+  readonly socketTimeoutMs: number;
+  /** TCP keep-alive: first probe after this long idle, for idle connections (pub/sub). Default 10_000. */
+  readonly keepAliveMs: number;
   /** Result backend: default record lifetime (Celery's result_expires). Default 86_400_000 (1 day). */
   readonly resultTtlMs: number;
   /** The URL with its password hidden, for messages. */
@@ -54,6 +64,8 @@ export interface RedisAdapterOptions {
   readonly prioritySteps?: readonly number[];
   readonly keyPrefix?: string;
   readonly connectTimeoutMs?: number;
+  readonly socketTimeoutMs?: number;
+  readonly keepAliveMs?: number;
   readonly resultTtlMs?: number;
 }
 
@@ -64,7 +76,7 @@ const defaultSentinelPort = 26379;
  * URL → RedisOptions. Query parameters use kombu's transport option names, so a Celery
  * broker_url works unchanged:
  *
- *   redis://[[username]:password@]host[:port][/db][?visibility_timeout=30&priority_steps=0,3,6,9&global_keyprefix=p]
+ *   redis://[[username]:password@]host[:port][/db][?visibility_timeout=30&priority_steps=0,3,6,9&global_keyprefix=p&socket_timeout=10&socket_connect_timeout=10]
  *   rediss://…[?ssl_cert_reqs=required|optional|none&ssl_ca_certs=/ca.pem&ssl_certfile=…&ssl_keyfile=…]
  *   redis+sentinel://[:password@]sentinel1:26379[/db]?master_name=mymaster[&sentinels=s2:26379,s3:26379][&ssl=true]
  *
@@ -126,6 +138,10 @@ export function parseRedisOptions(url: URL, adapterOptions: AdapterOptions = {})
   const keyPrefix = extra.keyPrefix ?? query.get('global_keyprefix') ?? '';
   const connectTimeoutMs = extra.connectTimeoutMs ?? seconds('socket_connect_timeout') ?? 10_000;
   const resultTtlMs = extra.resultTtlMs ?? seconds('result_expires') ?? 86_400_000;
+  const socketTimeoutMs = extra.socketTimeoutMs ?? seconds('socket_timeout') ?? 10_000;
+  if (!(socketTimeoutMs > 0)) issue('socketTimeoutMs', 'must be > 0');
+  const keepAliveMs = extra.keepAliveMs ?? 10_000;
+  if (!(keepAliveMs >= 0)) issue('keepAliveMs', 'must be >= 0 (0 turns TCP keep-alive off)');
 
   const wantsTls = scheme === 'rediss' || (isSentinel && query.get('ssl') === 'true') || extra.tls !== undefined;
   const tls = wantsTls ? tlsOptions(query, extra.tls, issue) : undefined;
@@ -156,6 +172,8 @@ export function parseRedisOptions(url: URL, adapterOptions: AdapterOptions = {})
     prioritySteps,
     keyPrefix,
     connectTimeoutMs,
+    socketTimeoutMs,
+    keepAliveMs,
     resultTtlMs,
     displayUrl,
   };

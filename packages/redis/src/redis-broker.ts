@@ -115,6 +115,7 @@ export class RedisBroker implements Broker {
       context: this.#context,
       deadLetterSuffix: this.#deadLetterSuffix,
       outstanding: this.#outstanding,
+      closing: () => this.#closed,
     });
     this.#consumers.add(consumer);
     this.#startRestorer(store);
@@ -194,6 +195,6 @@ export class RedisBroker implements Broker {
     await Promise.all([...this.#outstanding].map((d) => d.settle('restore').catch(() => undefined)));
     this.#broadcasts.close();
     await this.#pubSub.close();
-    if (this.#commands) await closeConnection(this.#commands);
+    if (this.#commands) await closeConnection(this.#commands, this.options.socketTimeoutMs);
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Delivery } from '@tq/core/adapter';
-import { closeConnection, openConnection, type Redis } from './connection.js';
+import { BLOCK_SECONDS, closeConnection, openConnection, type Redis } from './connection.js';
 import { decodeEnvelope, type DecodedEnvelope } from './envelope.js';
 import { toTqError, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
@@ -8,11 +8,6 @@ import type { RedisOptions } from './options.js';
 import { RedisDelivery, type SettleHooks } from './redis-delivery.js';
 import { UnackedStore } from './unacked-store.js';
 
-/**
- * The blocking wait's server-side timeout: long enough not to poll, short enough to notice a
- * half-open socket and messages on the lower priority lists when the main list stays empty.
- */
-const BLOCK_SECONDS = 5;
 /** Most messages taken in one atomic pop; bounded by the free prefetch room too. */
 const MAX_BATCH = 100;
 
@@ -26,6 +21,8 @@ export interface RedisConsumerDeps {
   readonly deadLetterSuffix: string;
   /** Every unsettled delivery of the broker, kept past the end of its consumer's iteration. */
   readonly outstanding: Set<RedisDelivery>;
+  /** True once the broker is closing: failed settles are not retried any more. */
+  readonly closing: () => boolean;
 }
 
 /**
@@ -87,7 +84,7 @@ export class RedisConsumer {
           // Not a kombu envelope: keep it for inspection rather than looping on it or dropping it.
           return taker.deadLetter(tag, raw, deadLetterQueue);
         }
-        const delivery = new RedisDelivery(decoded, tag, this.queue, deadLetterQueue, store, context, this.#hooks);
+        const delivery = new RedisDelivery(decoded, tag, this.queue, deadLetterQueue, store, context, this.#hooks, options.visibilityTimeoutMs);
         this.#unacked.add(delivery);
         this.#deps.outstanding.add(delivery);
         unread.push(delivery);
@@ -177,7 +174,7 @@ export class RedisConsumer {
       this.#signal.removeEventListener('abort', onAbort);
       this.#stopped = true;
       await this.#returnUnread?.();
-      if (this.#connection) await closeConnection(this.#connection);
+      if (this.#connection) await closeConnection(this.#connection, this.#deps.options.socketTimeoutMs);
       onEnd();
     }
   }
@@ -200,6 +197,7 @@ export class RedisConsumer {
       wake?.();
     },
     settled: (delivery) => void this.#deps.outstanding.delete(delivery),
+    retrying: () => !this.#deps.closing(),
   };
 
   async #waitForMessage(connection: Redis, list: string): Promise<void> {
@@ -219,7 +217,7 @@ export class RedisConsumer {
     await this.#returnUnread?.();
     const pop = this.#pop;
     if (!pop) {
-      if (this.#connection) await closeConnection(this.#connection);
+      if (this.#connection) await closeConnection(this.#connection, this.#deps.options.socketTimeoutMs);
       return;
     }
     let settled = false;

@@ -1,4 +1,4 @@
-import type { BrokerMessage, Delivery } from '@tq/core/adapter';
+import { isConnectionError, type BrokerMessage, type Delivery } from '@tq/core/adapter';
 import type { DecodedEnvelope, Envelope } from './envelope.js';
 import type { UnackedStore } from './unacked-store.js';
 import { toTqError, translated, type ErrorContext } from './errors.js';
@@ -11,7 +11,15 @@ export interface SettleHooks {
   leavingWindow(delivery: RedisDelivery): void;
   /** Redis confirmed the settle. */
   settled(delivery: RedisDelivery): void;
+  /** False once the broker is closing: a failed settle is then not tried again. */
+  retrying(): boolean;
 }
+
+/** First wait before a failed settle is sent again; doubled per attempt up to the maximum. */
+const settleRetryInitialMs = 100;
+const settleRetryMaxMs = 2_000;
+/** A retry is not started this close to the visibility deadline: the restorer may take the delivery then. */
+const settleRetryMarginMs = 1_000;
 
 /**
  * One popped message, recorded in the unacked hash until settled. The first settle wins;
@@ -29,6 +37,9 @@ export class RedisDelivery implements Delivery {
   readonly #store: UnackedStore;
   readonly #context: ErrorContext;
   readonly #hooks: SettleHooks;
+  readonly #visibilityTimeoutMs: number;
+  /** Since when the unacked record's score counts: the pop, then each successful extend(). */
+  #leaseFrom = Date.now();
   #settling: Promise<void> | undefined;
   #settled = false;
 
@@ -40,6 +51,7 @@ export class RedisDelivery implements Delivery {
     store: UnackedStore,
     context: ErrorContext,
     hooks: SettleHooks,
+    visibilityTimeoutMs: number,
   ) {
     this.message = decoded.message;
     this.redelivered = decoded.redelivered;
@@ -50,6 +62,7 @@ export class RedisDelivery implements Delivery {
     this.#store = store;
     this.#context = context;
     this.#hooks = hooks;
+    this.#visibilityTimeoutMs = visibilityTimeoutMs;
   }
 
   get settled(): boolean {
@@ -67,7 +80,9 @@ export class RedisDelivery implements Delivery {
   /** Moves the visibility deadline forward; core calls it while the task runs. */
   async extend(): Promise<void> {
     if (this.#settled || this.#settling) return;
+    const sent = Date.now();
     await translated(this.#context, () => this.#store.extend(this.tag));
+    this.#leaseFrom = sent;
   }
 
   /** 'restore' is the adapter's own: a closing connection hands the message back to the front of its queue. */
@@ -81,18 +96,46 @@ export class RedisDelivery implements Delivery {
     this.#hooks.leavingWindow(this);
     // Plain promise chain rather than async wrappers: an ack runs once per task.
     const attempt = this.#send(outcome).then(
-      () => {
-        this.#settled = true;
-        this.#settling = undefined;
-        this.#hooks.settled(this);
-      },
-      (error: unknown) => {
-        this.#settling = undefined;
-        throw toTqError(error, this.#context);
-      },
+      () => this.#done(),
+      (error: unknown) => this.#retry(outcome, toTqError(error, this.#context), 0),
     );
     this.#settling = attempt;
     return attempt;
+  }
+
+  #done(): void {
+    this.#settled = true;
+    this.#settling = undefined;
+    this.#hooks.settled(this);
+  }
+
+  /**
+   * A settle that failed on the connection (a blip, a reconnect in progress) is sent again with
+   * backoff while the delivery is still ours: until shortly before its visibility deadline,
+   * after which the restorer may hand the message to another consumer. Without this, every task
+   * in flight during a blip ran again after the visibility timeout. Every settle is idempotent
+   * (its script does nothing once the tag left the unacked hash), so a first attempt that did
+   * reach Redis does no harm. Gives up with the last error; the broker closing stops it too.
+   */
+  async #retry(outcome: Settlement, error: unknown, attempt: number): Promise<void> {
+    let last = error;
+    for (let n = attempt; ; n++) {
+      const delay = Math.min(settleRetryMaxMs, settleRetryInitialMs * 2 ** n);
+      const deadline = this.#leaseFrom + this.#visibilityTimeoutMs - settleRetryMarginMs;
+      if (!isConnectionError(last) || !this.#hooks.retrying() || Date.now() + delay >= deadline) {
+        this.#settling = undefined;
+        throw last;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (!this.#hooks.retrying()) continue;
+      try {
+        await this.#send(outcome);
+        this.#done();
+        return;
+      } catch (retryError) {
+        last = toTqError(retryError, this.#context);
+      }
+    }
   }
 
   #send(outcome: Settlement): Promise<unknown> {

@@ -141,6 +141,6 @@ export class RedisResultBackend implements ResultBackend {
     this.#closed = true;
     this.#broadcasts.close();
     await this.#pubSub.close();
-    if (this.#client) await closeConnection(this.#client);
+    if (this.#client) await closeConnection(this.#client, this.options.socketTimeoutMs);
   }
 }

@@ -47,11 +47,18 @@ return 0
  * The hash entry is kombu's [envelope, exchange, routing_key], built by concatenation so the
  * envelope keeps its exact bytes; exchange "" + the queue routes a restore straight back here.
  * Returns a flat array: list, message, list, message, …
+ * Runs at most once per tag range: when its first tag is already recorded, it takes nothing.
+ * ioredis re-sends a command that was in flight when its connection dropped (a silent server
+ * timed out by socket_timeout, then back): if the first run did execute, a second one would pop
+ * more messages under the same tags and overwrite the first batch's records, losing those
+ * messages. Their records stand instead, and the restorer returns them after the visibility
+ * timeout (the consumer never saw that reply).
  */
 export const POP_AND_RECORD = `
 local popped = {}
 local first = tonumber(ARGV[4])
 local wanted = tonumber(ARGV[5])
+if redis.call('HEXISTS', KEYS[1], ARGV[3] .. string.format('%d', first)) == 1 then return popped end
 local list = 3
 while #popped < wanted * 2 and list <= #KEYS do
   local message = redis.call('RPOP', KEYS[list])

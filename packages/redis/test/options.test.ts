@@ -23,6 +23,8 @@ describe('parseRedisOptions', () => {
       prioritySteps: [0, 3, 6, 9],
       keyPrefix: '',
       resultTtlMs: 86_400_000,
+      socketTimeoutMs: 10_000,
+      keepAliveMs: 10_000,
     });
   });
 
@@ -39,13 +41,13 @@ describe('parseRedisOptions', () => {
   });
 
   it("kombu's transport options from the query", () => {
-    const o = parse('redis://h/0?visibility_timeout=30&priority_steps=0,5,9&global_keyprefix=app1:&result_expires=60');
-    expect(o).toMatchObject({ visibilityTimeoutMs: 30_000, prioritySteps: [0, 5, 9], keyPrefix: 'app1:', resultTtlMs: 60_000 });
+    const o = parse('redis://h/0?visibility_timeout=30&priority_steps=0,5,9&global_keyprefix=app1:&result_expires=60&socket_timeout=2.5');
+    expect(o).toMatchObject({ visibilityTimeoutMs: 30_000, prioritySteps: [0, 5, 9], keyPrefix: 'app1:', resultTtlMs: 60_000, socketTimeoutMs: 2_500 });
   });
 
   it('adapter options override the URL', () => {
-    const o = parse('redis://h/0?visibility_timeout=30', { visibilityTimeoutMs: 5_000, keyPrefix: 'x:' });
-    expect(o).toMatchObject({ visibilityTimeoutMs: 5_000, keyPrefix: 'x:' });
+    const o = parse('redis://h/0?visibility_timeout=30&socket_timeout=20', { visibilityTimeoutMs: 5_000, keyPrefix: 'x:', socketTimeoutMs: 3_000, keepAliveMs: 0 });
+    expect(o).toMatchObject({ visibilityTimeoutMs: 5_000, keyPrefix: 'x:', socketTimeoutMs: 3_000, keepAliveMs: 0 });
   });
 
   it('rediss:// turns TLS on and verifies the server by default', () => {

@@ -59,3 +59,40 @@ it('a consumer resumes on the same stream after a 4 s outage; messages published
   controller.abort();
   await iterator.return?.();
 }, 30_000);
+
+it('an ack that fails during a blip is sent again once Redis answers, while the delivery is still ours (not redelivered after the visibility timeout)', async () => {
+  const target = new URL(baseUrl);
+  const blip = await FaultProxy.start({ host: target.hostname, port: Number(target.port || 6379) });
+  try {
+    const viaProxy = urlWith(prefix, { socket_timeout: '1', visibility_timeout: '10' });
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(blip.port);
+    const consumerSide = await openBroker(viaProxy);
+    const direct = await openBroker(urlWith(prefix));
+    brokers.push(consumerSide, direct);
+    const q = uniqueName('ack-blip');
+    await direct.publish(q, message('acked-in-blip'));
+    const controller = new AbortController();
+    const iterator = consumerSide.consume(q, { prefetch: 1, signal: controller.signal })[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    const delivery = first.value!;
+    expect(delivery.message.headers['id']).toBe('acked-in-blip');
+
+    // The connection goes silent: the ack's first attempt times out after socket_timeout (1 s).
+    blip.silence();
+    blip.setMode('drop');
+    const acking = delivery.ack().then(
+      () => 'acked',
+      (error: unknown) => `failed: ${String(error)}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    blip.setMode('forward');
+    expect(await acking).toBe('acked');
+    // Settled for good: nothing left in the unacked hash to be restored after the visibility timeout.
+    expect(await client.hlen(`${prefix}unacked`)).toBe(0);
+    controller.abort();
+    await iterator.return?.();
+  } finally {
+    await blip.close();
+  }
+}, 30_000);

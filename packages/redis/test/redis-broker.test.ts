@@ -5,6 +5,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Delivery } from '@tq/core/adapter';
 import { decodeEnvelope } from '../src/envelope.js';
+import { RedisKeys } from '../src/keys.js';
+import { UnackedStore } from '../src/unacked-store.js';
 import type { RedisBroker } from '../src/redis-broker.js';
 import { deleteKeys, first, openBroker, rawClient, uniqueName, urlWith } from './support/test-redis.js';
 
@@ -245,6 +247,24 @@ describe('unacked bookkeeping (kombu QoS)', () => {
     expect(await client.hlen(`${prefix}unacked`)).toBe(1); // a: read, still owned by the caller
     await first.value!.ack();
     expect(await client.hlen(`${prefix}unacked`)).toBe(0);
+  });
+
+  it('a take re-sent with the same tags (ioredis resends what was in flight on a dropped connection) takes nothing and keeps the first batch recorded', async () => {
+    const prefix = newPrefix('resend');
+    const keys = new RedisKeys(prefix, 0);
+    const store = new UnackedStore(client, keys, [0], 3_600_000);
+    const q = uniqueName('q');
+    for (const id of ['a', 'b', 'c', 'd']) await client.lpush(keys.queue(q, 0), JSON.stringify({ id }));
+    const firstRun = await store.popAndRecord(q, [keys.queue(q, 0)], 'tagX.', 0, 2);
+    const resent = await store.popAndRecord(q, [keys.queue(q, 0)], 'tagX.', 0, 2);
+    expect(firstRun.map(([, raw]) => JSON.parse(raw).id)).toEqual(['a', 'b']);
+    expect(resent).toEqual([]);
+    expect(await client.llen(keys.queue(q, 0))).toBe(2);
+    const recorded = await client.hgetall(`${prefix}unacked`);
+    expect(Object.keys(recorded).sort()).toEqual(['tagX.0', 'tagX.1']);
+    expect(JSON.parse(recorded['tagX.0']!)[0]).toEqual({ id: 'a' });
+    // A fresh tag range takes again.
+    expect((await store.popAndRecord(q, [keys.queue(q, 0)], 'tagX.', 2, 2)).map(([, raw]) => JSON.parse(raw).id)).toEqual(['c', 'd']);
   });
 
   it('concurrent publishes share one LPUSH and keep their order; concurrent acks share one script call', async () => {

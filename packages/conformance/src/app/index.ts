@@ -1,8 +1,10 @@
 import { createApp, createMemoryAdapter, TaskError, type App, type TaskContext, type Worker } from '@tq/core';
 import type { TqAdapter } from '@tq/core/adapter';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveOptions, type ConformanceOptions } from '../options.js';
-import { withTimeout } from '../support/timing.js';
+import { proxyTarget, resolveOptions, type ConformanceOptions } from '../options.js';
+import { FaultProxy } from '../support/fault-proxy.js';
+import { sleep, withTimeout } from '../support/timing.js';
+import { needs } from '../support/titles.js';
 import { uniqueName } from '../support/unique-name.js';
 
 /**
@@ -89,6 +91,52 @@ export function describeApp(adapter: TqAdapter, options: ConformanceOptions): vo
       expect(await result.get({ timeout: deliveryMs * 2 })).toBe('ok after 2 retries');
       expect(attempts).toBe(3);
     });
+
+    const liveness = resolved.liveness;
+    const canSilence = adapter.createBroker !== undefined && liveness !== undefined && resolved.proxyUrl !== undefined && proxyTarget(resolved.url) !== undefined;
+    const budget = (liveness?.detectionMs ?? 30_000) + 3_000;
+    it.skipIf(!canSilence)(
+      `worker.stop() and app.close() finish within the liveness bound while the broker is silent, with a task running and one held for its ETA ${needs.liveness}`,
+      async () => {
+        const proxy = await FaultProxy.start(proxyTarget(resolved.url)!);
+        const queue = uniqueName('app-silent', resolved.queuePrefix);
+        const url = resolved.proxyUrl!(resolved.url, proxy.port);
+        for (const [key, value] of Object.entries(liveness!.query)) url.searchParams.set(key, value);
+        const app = createApp({
+          broker: adapter.createBroker!(url, resolved.adapterOptions),
+          resultBackend: memory.createResultBackend!(new URL(`memory://${queue}`), {}),
+          logLevel: 'silent',
+          publishRetry: { maxRetries: 0, initialDelayMs: 100, maxDelayMs: 100 },
+        });
+        let started = 0;
+        app.task('tq.slow', async () => {
+          started++;
+          await sleep(500);
+          return 'done';
+        });
+        const worker = app.worker({ queues: [queue], concurrency: 2 });
+        try {
+          await worker.start();
+          await app.sendTask('tq.slow', [], {}, { queue, countdown: 600 });
+          await app.sendTask('tq.slow', [], {}, { queue });
+          const deadline = Date.now() + deliveryMs;
+          while (started === 0 && Date.now() < deadline) await sleep(20);
+          expect(started, 'the task never started').toBe(1);
+          proxy.silence();
+          proxy.setMode('drop');
+          const stopping = Date.now();
+          await withTimeout(worker.stop(), budget, `worker.stop() while the broker is silent, within ${budget - 3_000} ms (it hung)`);
+          await withTimeout(app.close(), budget, `app.close() while the broker is silent, within ${budget - 3_000} ms (it hung)`);
+          console.info(`[conformance] worker.stop() + app.close() with a silent broker took ${Date.now() - stopping} ms`);
+        } finally {
+          await worker.stop({ force: true }).catch(() => undefined);
+          await app.close().catch(() => undefined);
+          await proxy.close();
+          if (resolved.deleteQueues) await resolved.deleteQueues([queue, resolved.deadLetterQueue(queue)]);
+        }
+      },
+      3 * budget + deliveryMs + 30_000,
+    );
 
     it('countdown: the task does not run before its ETA', async () => {
       let ranAt = 0;

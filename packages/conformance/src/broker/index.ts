@@ -5,6 +5,7 @@ import { describeBroadcast } from './broadcast.js';
 import { describeClose } from './close.js';
 import { describeCompetingConsumers } from './competing-consumers.js';
 import { describeDelayedDelivery } from './delayed.js';
+import { describeLiveness } from './liveness.js';
 import { describeManyQueues } from './many-queues.js';
 import { describeOrdering } from './ordering.js';
 import { describeOutage } from './outage.js';
@@ -20,6 +21,7 @@ export {
   describeClose,
   describeCompetingConsumers,
   describeDelayedDelivery,
+  describeLiveness,
   describeManyQueues,
   describeOrdering,
   describeOutage,
@@ -45,6 +47,7 @@ export const brokerGroups = [
   describeCompetingConsumers,
   describeManyQueues,
   describeOutage,
+  describeLiveness,
 ] as const;
 
 /**

@@ -16,7 +16,8 @@ export interface FaultProxyTarget {
 /**
  * A TCP proxy a test owns, to inject faults between a client and its broker without touching
  * the broker: `cut()` kills every connection abruptly (RST, as when a host or cable dies),
- * `setDelay()` adds latency, `setMode('drop' | 'refuse')` simulates an outage. Listens on
+ * `setDelay()` adds latency, `setMode('drop' | 'refuse')` simulates an outage, `silence()` turns
+ * the connections open now into half-open ones (silent for good). Listens on
  * 127.0.0.1 on a free port; point the client at `proxy.port` instead of the broker's.
  *
  * ```ts
@@ -32,6 +33,8 @@ export class FaultProxy {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #clients = new Set<Socket>();
+  /** Sockets silenced for good by silence(): their bytes are discarded whatever the mode. */
+  readonly #silenced = new WeakSet<Socket>();
   #mode: FaultMode = 'forward';
   #delayMs = 0;
   #accepted = 0;
@@ -91,6 +94,17 @@ export class FaultProxy {
     this.#clients.clear();
   }
 
+  /**
+   * Every connection open now goes silent for good, in both directions, without a FIN or RST:
+   * a half-open connection (the broker's host rebooted, a NAT or firewall dropped the flow). The
+   * client sees nothing until it gives up on the connection itself; a later setMode('forward')
+   * does not revive these, only new connections. Combine with setMode('drop') so that new
+   * connections are silent too until the network "heals".
+   */
+  silence(): void {
+    for (const socket of this.#sockets) this.#silenced.add(socket);
+  }
+
   /** Stop listening and cut every connection. Idempotent. */
   async close(): Promise<void> {
     this.cut();
@@ -130,7 +144,7 @@ export class FaultProxy {
     let chain = Promise.resolve();
     let waiting = 0;
     from.on('data', (chunk: Buffer) => {
-      if (this.#mode === 'drop') return;
+      if (this.#mode === 'drop' || this.#silenced.has(from)) return;
       const delay = this.#delayMs;
       if (delay === 0 && waiting === 0) {
         if (!to.destroyed) to.write(chunk);
@@ -142,7 +156,7 @@ export class FaultProxy {
           new Promise<void>((resolve) =>
             setTimeout(() => {
               waiting--;
-              if (!to.destroyed && this.#mode !== 'drop') to.write(chunk);
+              if (!to.destroyed && this.#mode !== 'drop' && !this.#silenced.has(from)) to.write(chunk);
               resolve();
             }, delay),
           ),

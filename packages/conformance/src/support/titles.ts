@@ -4,4 +4,5 @@ export const needs = {
   cut: '(needs: cutConnection hook or fault proxy)',
   proxy: '(needs: fault proxy, i.e. a host:port broker URL)',
   restart: '(needs: restartBroker hook or fault proxy)',
+  liveness: '(needs: fault proxy, liveness not disabled)',
 } as const;

@@ -1,3 +1,4 @@
+import { setLongTimeout, type LongTimeout } from '../adapters/timers.js';
 import type { DeliveryBuffer } from '../broker/delivery-buffer.js';
 import { MemoryQueue, type StoredMessage } from './memory-queue.js';
 
@@ -22,7 +23,7 @@ export class MemoryHub {
   readonly #cursor = new Map<string, number>();
   /** Broadcast subscribers per channel, each with its topic pattern ('#' on fanout channels). */
   readonly subscribers = new Map<string, Set<{ readonly pattern: string; readonly buffer: DeliveryBuffer<Uint8Array> }>>();
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #timers = new Set<LongTimeout>();
 
   queue(name: string): MemoryQueue {
     let queue = this.#queues.get(name);
@@ -39,11 +40,14 @@ export class MemoryHub {
   }
 
   enqueueAt(name: string, stored: StoredMessage, notBefore: number): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      this.enqueue(name, stored);
-    }, Math.max(0, notBefore - Date.now()));
-    timer.unref();
+    const timer = setLongTimeout(
+      () => {
+        this.#timers.delete(timer);
+        this.enqueue(name, stored);
+      },
+      notBefore - Date.now(),
+      { unref: true },
+    );
     this.#timers.add(timer);
   }
 

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { App } from '../app.js';
+import { setLongTimeout, type LongTimeout } from '../adapters/timers.js';
 import type { Consumer, Delivery } from '../broker/broker.js';
 import type { RuntimeBroker } from '../broker/runtime-broker.js';
 import { chooseBroadcastBus } from '../control/broadcast-bus.js';
@@ -102,7 +103,7 @@ interface Active {
 interface Held {
   readonly request: TaskRequest;
   readonly queue: string;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: LongTimeout;
   readonly stopLease: () => void;
   readonly reason: 'eta' | 'rate-limit';
 }
@@ -412,7 +413,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Holds a delivery without an executor slot: widens the prefetch window and keeps its lease. */
   #hold(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, attempt: number, waitMs: number, reason: Held['reason']): void {
-    const timer = setTimeout(async () => {
+    // An ETA weeks away is longer than setTimeout allows (it would fire at once, in a loop).
+    const timer = setLongTimeout(async () => {
       this.#release(delivery);
       if (!(await this.#slots.acquire())) return;
       if (this.#state !== 'running') {
@@ -430,7 +432,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const held = this.#held.get(delivery);
     if (!held) return undefined;
     this.#held.delete(delivery);
-    clearTimeout(held.timer);
+    held.timer.clear();
     held.stopLease();
     this.#count(this.#heldCount, held.queue, -1);
     return held;

@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { AdapterOptions, Broker } from '@tq/core/adapter';
 import type { ISocketFactory } from 'kafkajs';
@@ -44,12 +44,14 @@ export async function startTestCluster(): Promise<TestCluster> {
  * would (and refuse its reconnects), leaving the other brokers alone.
  */
 export class ConnectionCutter {
-  readonly #sockets = new WeakMap<object, { open: Set<Socket>; dead: boolean }>();
+  readonly #sockets = new WeakMap<object, { open: Set<Socket>; dead: boolean; silent: boolean }>();
 
   /** A fresh broker whose sockets are tracked, so `cut` can kill them. */
   createBroker(url: URL, base: AdapterOptions): Broker {
-    const state = { open: new Set<Socket>(), dead: false };
+    const state = { open: new Set<Socket>(), dead: false, silent: false };
     const socketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+      // A black hole: the connect never completes (kafkajs's connectionTimeout gives up).
+      if (state.silent) return new Socket();
       const socket = ssl ? tlsConnect({ host, port, servername: host, ...ssl }, onConnect) : netConnect({ host, port }, onConnect);
       if (state.dead) {
         queueMicrotask(() => socket.destroy(new Error('connection refused (cut by test)')));
@@ -62,6 +64,21 @@ export class ConnectionCutter {
     const broker = kafka.createBroker!(url, { ...base, socketFactory });
     this.#sockets.set(broker, state);
     return broker;
+  }
+
+  /**
+   * Every open connection of `owner` goes silent for good (nothing more is read from it: a
+   * half-open connection), and new ones never connect, until `heal`.
+   */
+  silence(owner: Broker): { heal(): void } {
+    const state = this.#sockets.get(owner);
+    if (!state) throw new Error('unknown broker: create it through ConnectionCutter.createBroker');
+    state.silent = true;
+    for (const socket of state.open) {
+      socket.pause();
+      socket.removeAllListeners('data');
+    }
+    return { heal: () => void (state.silent = false) };
   }
 
   /** Destroys every connection of `owner` and refuses new ones. */
