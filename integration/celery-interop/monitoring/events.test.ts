@@ -22,6 +22,7 @@ import {
   ensureAmqp,
   EventsMonitor,
   startCeleryWorker,
+  deleteNamedQueues,
   uniqueName,
   type MonitoredBroker,
 } from './peers.js';
@@ -32,6 +33,10 @@ function tqApp(broker: MonitoredBroker | string, queue: string, extra: { sendSen
   const url = typeof broker === 'string' ? broker : broker.url;
   return createApp({ broker: url, resultBackend: backendUrl, adapters, defaultQueue: queue, resultTtlMs: 600_000, ...extra });
 }
+
+afterAll(async () => {
+  for (const broker of brokers) await deleteNamedQueues(broker);
+});
 
 for (const broker of brokers) {
   describe(`tq events seen by Celery's EventReceiver and State (${broker.name})`, () => {

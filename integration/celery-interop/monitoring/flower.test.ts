@@ -8,10 +8,14 @@ import { createApp, type App, type Worker } from '@tq/core';
 import amqpAdapter from '@tq/amqp';
 import redisAdapter from '@tq/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backendUrl, brokers, ensureAmqp, Flower, uniqueName } from './peers.js';
+import { backendUrl, brokers, deleteNamedQueues, ensureAmqp, Flower, uniqueName } from './peers.js';
 
 const adapters = [redisAdapter, amqpAdapter];
 type FlowerTask = Record<string, unknown> & { state?: string };
+
+afterAll(async () => {
+  for (const broker of brokers) await deleteNamedQueues(broker);
+});
 
 for (const broker of brokers) {
   describe(`Flower shows and controls tq (${broker.name})`, () => {

@@ -5,6 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'amqplib';
+import { deleteAmqpQueues } from '../../harness/amqp-cleanup.js';
 
 export const python = process.env.TQ_PYTHON ?? '/usr/bin/python3';
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -22,8 +23,18 @@ export const brokers: readonly MonitoredBroker[] = [
   { name: 'amqp', url: process.env.TQ_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/tq_test' },
 ];
 
+const named: string[] = [];
+
+/** A name no other run uses; queues so named are deleted by deleteNamedQueues. */
 export function uniqueName(label: string): string {
-  return `tqmon-${label}-${randomBytes(4).toString('hex')}`;
+  const name = `tqmon-${label}-${randomBytes(4).toString('hex')}`;
+  named.push(name);
+  return name;
+}
+
+/** Deletes, on RabbitMQ, every durable queue this file named (Redis lists vanish when empty). */
+export async function deleteNamedQueues(broker: MonitoredBroker): Promise<void> {
+  if (broker.name === 'amqp') await deleteAmqpQueues(broker.url, named).catch(() => undefined);
 }
 
 /** Creates `vhost` on the local RabbitMQ (guest may use it); a no-op when it exists. */

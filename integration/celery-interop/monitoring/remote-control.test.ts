@@ -8,9 +8,13 @@ import { createApp, type App, type Worker } from '@tq/core';
 import amqpAdapter from '@tq/amqp';
 import redisAdapter from '@tq/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backendUrl, brokers, celeryCli, ensureAmqp, startCeleryWorker, uniqueName } from './peers.js';
+import { backendUrl, brokers, celeryCli, deleteNamedQueues, ensureAmqp, startCeleryWorker, uniqueName } from './peers.js';
 
 const adapters = [redisAdapter, amqpAdapter];
+
+afterAll(async () => {
+  for (const broker of brokers) await deleteNamedQueues(broker);
+});
 
 for (const broker of brokers) {
   describe(`Celery's CLI controls a tq worker (${broker.name})`, () => {
@@ -70,6 +74,21 @@ for (const broker of brokers) {
       expect(json, output).toEqual([{ [hostname]: { ok: `terminate: ${result.id}` } }]);
       await expect(result.get({ timeout: 10_000 })).rejects.toThrow(/revoked|terminated/i);
       expect((await inspect('revoked')) as string[]).toContain(result.id);
+    });
+
+    it('celery control add_consumer and cancel_consumer change the queues a tq worker consumes', { timeout: 60_000 }, async () => {
+      const extra = uniqueName(`rc-extra-${broker.name}`);
+      const added = await celeryCli(broker.url, ['control', 'add_consumer', extra, '-d', hostname, '-t', '5', '-j']);
+      expect(added.json, added.output).toEqual([{ [hostname]: { ok: `add consumer ${extra}` } }]);
+      expect(await app.sendTask<number>('mon.add', [1, 2], {}, { queue: extra }).then((r) => r.get({ timeout: 10_000 }))).toBe(3);
+      expect(((await inspect('active_queues')) as { name: string }[]).map((q) => q.name).sort()).toEqual([queue, extra].sort());
+
+      const cancelled = await celeryCli(broker.url, ['control', 'cancel_consumer', extra, '-d', hostname, '-t', '5', '-j']);
+      expect(cancelled.json, cancelled.output).toEqual([{ [hostname]: { ok: `no longer consuming from ${extra}` } }]);
+      await app.sendTask('mon.add', [3, 4], {}, { queue: extra });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect((await app.queueStats(extra)).ready, 'a task on a cancelled queue was consumed').toBe(1);
+      await app.purge(extra);
     });
 
     it('celery control rate_limit changes a tq task, and refuses an unknown one', async () => {

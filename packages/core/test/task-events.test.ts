@@ -38,13 +38,15 @@ describe('EventDispatcher publishes as Celery 5 does', () => {
     });
   });
 
-  it("task events of one turn go out as one task.multi array (Celery's buffered task group); a lone one under its own key", async () => {
+  it("task events within 50 ms go out as one task.multi array (Celery's buffered task group); a lone one under its own key", async () => {
     const bus = recordingBus();
     const events = new EventDispatcher(bus, { enabled: true, hostname: 'w@test', logger });
     events.send('task-received', { uuid: 'a' });
     events.send('task-started', { uuid: 'a' });
-    events.send('task-succeeded', () => ({ uuid: 'a', result: '1' }));
     await tick();
+    events.send('task-succeeded', () => ({ uuid: 'a', result: '1' }));
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(bus.sent).toHaveLength(1);
     events.send('task-failed', { uuid: 'b' });
     await events.flush();
     expect(bus.sent.map((s) => s.route?.routingKey)).toEqual(['task.multi', 'task.failed']);
@@ -99,5 +101,16 @@ describe('Celery shapes', () => {
     expect(topicMatches('*.x.#', 'a.x')).toBe(true);
     expect(topicMatches('a.#.z', 'a.b.c.z')).toBe(true);
     expect(topicMatches('a.#.z', 'a.b.c')).toBe(false);
+  });
+});
+
+describe('EventDispatcher batches', () => {
+  it('a full batch (100 task events) goes out at once, without waiting for the window', async () => {
+    const bus = recordingBus();
+    const events = new EventDispatcher(bus, { enabled: true, hostname: 'w@test', logger });
+    for (let i = 0; i < 100; i++) events.send('task-started', { uuid: String(i) });
+    await tick();
+    expect(bus.sent).toHaveLength(1);
+    expect(bus.sent[0]!.body).toHaveLength(100);
   });
 });

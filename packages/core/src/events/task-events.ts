@@ -33,17 +33,27 @@ export type EventPattern = string;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Celery's utcoffset(): hours west of UTC, as Python's time.timezone // 3600. */
-function utcoffset(): number {
-  return Math.floor(new Date().getTimezoneOffset() / 60);
+/** Celery's utcoffset(): hours west of UTC, as Python's time.timezone // 3600. Read once a minute (DST changes it). */
+let offset = { hours: 0, until: 0 };
+function utcoffset(now: number): number {
+  if (now >= offset.until) offset = { hours: Math.floor(new Date(now).getTimezoneOffset() / 60), until: now + 60_000 };
+  return offset.hours;
 }
+
+/**
+ * Task events wait this long, or until this many are waiting, and go out as one "task.multi"
+ * batch: one publish for many tasks, as Celery's worker buffers its task group. Monitors see
+ * them at most this late.
+ */
+const batchWindowMs = 50;
+const batchLimit = 100;
 
 /**
  * Publishes events exactly as Celery 5 does (worker option `events: true`, `tq worker -E`;
  * producers with `sendSentEvent`): JSON bodies on the `celeryev` topic channel with a
- * `hostname` header. Task events of one event-loop turn go out together as one "task.multi"
- * batch, as Celery's worker buffers its task group. Best effort, like Celery's: an event that
- * cannot be published is logged once and dropped, never failing a task.
+ * `hostname` header. Task events go out in "task.multi" batches (see batchWindowMs), as Celery's
+ * worker buffers its task group. Best effort, like Celery's: an event that cannot be published
+ * is logged once and dropped, never failing a task.
  */
 export class EventDispatcher {
   #enabled: boolean;
@@ -53,7 +63,7 @@ export class EventDispatcher {
   readonly #headers: { readonly hostname: string };
   readonly #pending = new Set<Promise<void>>();
   #batch: TaskEvent[] = [];
-  #flushScheduled = false;
+  #flushTimer: NodeJS.Timeout | undefined;
   #clock = 0;
   #warned = false;
 
@@ -76,21 +86,23 @@ export class EventDispatcher {
   }
 
   build(type: TaskEventType, fields: Readonly<Record<string, unknown>> = {}): TaskEvent {
-    return { hostname: this.hostname, utcoffset: utcoffset(), pid: process.pid, clock: ++this.#clock, ...fields, timestamp: Date.now() / 1000, type };
+    const now = Date.now();
+    return { hostname: this.hostname, utcoffset: utcoffset(now), pid: process.pid, clock: ++this.#clock, ...fields, timestamp: now / 1000, type };
   }
 
   /**
    * `fields` may be a function, so a disabled dispatcher costs nothing per task. Task events are
-   * batched per event-loop turn; worker events go out at once.
+   * batched (batchWindowMs, batchLimit); worker events go out at once.
    */
   send(type: TaskEventType, fields: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>) = {}): void {
     if (!this.#enabled) return;
     const event = this.build(type, typeof fields === 'function' ? fields() : fields);
     if (type.startsWith('task-') && type !== 'task-sent') {
       this.#batch.push(event);
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.#flushBatch());
+      if (this.#batch.length >= batchLimit) this.#flushBatch();
+      else if (!this.#flushTimer) {
+        this.#flushTimer = setTimeout(() => this.#flushBatch(), batchWindowMs);
+        this.#flushTimer.unref();
       }
       return;
     }
@@ -104,7 +116,8 @@ export class EventDispatcher {
   }
 
   #flushBatch(): void {
-    this.#flushScheduled = false;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
     const batch = this.#batch;
     if (batch.length === 0) return;
     this.#batch = [];

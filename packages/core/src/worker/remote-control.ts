@@ -20,7 +20,7 @@ export interface HeldTask {
 export interface ControlledWorker {
   readonly app: App;
   readonly hostname: string;
-  readonly queues: readonly string[];
+  queues(): readonly string[];
   readonly concurrency: number;
   readonly prefetch: number;
   readonly poolKind: string;
@@ -34,6 +34,8 @@ export interface ControlledWorker {
   scheduled(): readonly HeldTask[];
   revokedIds(): readonly string[];
   revoke(ids: readonly string[], terminate: boolean): void;
+  addQueue(queue: string): boolean;
+  cancelQueue(queue: string): boolean;
   eventsEnabled(): boolean;
   setEvents(enabled: boolean): void;
   sendHeartbeat(): void;
@@ -100,7 +102,7 @@ function answerRequest(request: PidboxRequest, worker: ControlledWorker): Answer
     case 'registered':
       return [...worker.app.tasks.keys()].sort();
     case 'active_queues':
-      return worker.queues.map(queueInfo);
+      return worker.queues().map(queueInfo);
     case 'revoked':
       return [...worker.revokedIds()];
     case 'conf':
@@ -137,13 +139,19 @@ function answerRequest(request: PidboxRequest, worker: ControlledWorker): Answer
     case 'shutdown':
       worker.shutdown();
       return noReply;
+    case 'add_consumer': {
+      const queue = String(args['queue']);
+      return worker.addQueue(queue) ? ok(`add consumer ${queue}`) : ok(`already consuming from ${queue}`);
+    }
+    case 'cancel_consumer': {
+      const queue = String(args['queue']);
+      return worker.cancelQueue(queue) ? ok(`no longer consuming from ${queue}`) : nok(`not consuming from ${queue}`);
+    }
     case 'pool_grow':
     case 'pool_shrink':
     case 'autoscale':
     case 'pool_restart':
-    case 'add_consumer':
-    case 'cancel_consumer':
-      return nok(`${request.method} is not supported by tq workers: restart the worker with other --concurrency or --queues`);
+      return nok(`${request.method} is not supported by tq workers: restart the worker with another --concurrency`);
     default:
       // What kombu's Node answers for a method it has no handler for.
       return nok(`KeyError('${request.method}')`);

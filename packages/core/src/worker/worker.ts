@@ -117,7 +117,6 @@ interface Held {
  */
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly app: App;
-  readonly queues: readonly string[];
   readonly concurrency: number;
   readonly prefetch: number;
   readonly hostname: string;
@@ -126,6 +125,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #logger: Logger;
   readonly #slots: Slots;
   readonly #consumeController = new AbortController();
+  readonly #configuredQueues: readonly string[];
+  /** One per consumed queue: aborting it cancels that queue's consumer only. */
+  readonly #queueStops = new Map<string, AbortController>();
   readonly #active = new Map<Delivery, Active>();
   readonly #held = new Map<Delivery, Held>();
   readonly #heldCount = new Map<string, number>();
@@ -158,7 +160,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     super();
     this.app = app;
     this.#options = options;
-    this.queues = options.queues?.length ? [...options.queues] : [app.config.defaultQueue];
+    this.#configuredQueues = options.queues?.length ? [...options.queues] : [app.config.defaultQueue];
     this.concurrency = options.concurrency ?? Math.max(2, availableParallelism());
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new ConfigError([{ path: 'concurrency', message: `expected a positive integer, got ${options.concurrency}` }]);
@@ -222,7 +224,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#cleanups.push(() => controller.abort());
       listenForRemoteControl(bus, this.#controlled(), this.#logger, controller.signal);
     }
-    for (const queue of this.queues) this.#loops.push(this.#consumeLoop(broker, queue));
+    for (const queue of this.#configuredQueues) this.addQueue(queue);
     this.#logger.info(`worker ${this.hostname} consuming [${this.queues.join(', ')}] with ${this.pool.kind} pool of ${this.concurrency}`, {
       tasks: [...this.app.tasks.keys()],
     });
@@ -260,8 +262,34 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * broker restarted, the connection died), it consumes again with backoff: a worker outlives
    * broker outages instead of stopping.
    */
-  async #consumeLoop(broker: RuntimeBroker, queue: string): Promise<void> {
-    const signal = this.#consumeController.signal;
+  /** Queues consumed now (the configured ones until start; remote control may add or cancel). */
+  get queues(): readonly string[] {
+    return this.#state === 'new' ? this.#configuredQueues : [...this.#queueStops.keys()];
+  }
+
+  /** Starts consuming `queue` as well (Celery's add_consumer); false when already consuming it. */
+  addQueue(queue: string): boolean {
+    if (this.#state !== 'running' || this.#queueStops.has(queue)) return false;
+    const stop = new AbortController();
+    this.#queueStops.set(queue, stop);
+    this.#loops.push(this.#consumeLoop(this.#broker, queue, AbortSignal.any([this.#consumeController.signal, stop.signal])));
+    return true;
+  }
+
+  /**
+   * Stops consuming `queue` (Celery's cancel_consumer): what was prefetched and not started goes
+   * back to the broker; tasks already running or held finish. False when not consuming it.
+   */
+  cancelQueue(queue: string): boolean {
+    const stop = this.#queueStops.get(queue);
+    if (!stop) return false;
+    this.#queueStops.delete(queue);
+    this.#consumers.delete(queue);
+    stop.abort();
+    return true;
+  }
+
+  async #consumeLoop(broker: RuntimeBroker, queue: string, signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
       try {
@@ -697,7 +725,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return {
       app: this.app,
       hostname: this.hostname,
-      queues: this.queues,
+      queues: () => this.queues,
       concurrency: this.concurrency,
       prefetch: this.prefetch,
       poolKind: this.pool.kind,
@@ -708,6 +736,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       reserved: () => held('rate-limit'),
       scheduled: () => held('eta'),
       revokedIds: () => this.#revoked.ids(),
+      addQueue: (queue) => this.addQueue(queue),
+      cancelQueue: (queue) => this.cancelQueue(queue),
       revoke: (ids, terminate) => {
         for (const id of ids) {
           this.#revoked.add(id);
