@@ -31,4 +31,24 @@ describe('Slots', () => {
     expect(await kept).toBe(true);
     expect(slots.active).toBe(1);
   });
+
+  it('resize: growing wakes waiters at once; shrinking waits for running work to release', async () => {
+    const slots = new Slots(1);
+    await slots.acquire();
+    const waiting = slots.acquire();
+    slots.resize(2);
+    expect(await waiting).toBe(true);
+    expect(slots.active).toBe(2);
+    slots.resize(1);
+    const third = slots.acquire();
+    let granted = false;
+    void third.then(() => (granted = true));
+    slots.release(); // pays the shrink
+    await Promise.resolve();
+    expect(granted).toBe(false);
+    slots.release(); // now one of one is free
+    expect(await third).toBe(true);
+    expect(slots.size).toBe(1);
+    expect(slots.active).toBe(1);
+  });
 });

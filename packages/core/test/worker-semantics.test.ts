@@ -167,6 +167,35 @@ describe('countdown and ETA', () => {
 });
 
 describe('remote control', () => {
+  it('with fewer executors than queues, an idle queue does not keep the others waiting', async () => {
+    app = memoryApp();
+    app.task('tq.where', () => 'ran');
+    const worker = app.worker({ concurrency: 1, queues: ['idle', 'busy'] });
+    await worker.start();
+    const results = await Promise.all([1, 2, 3].map(() => app.sendTask('tq.where', [], {}, { queue: 'busy' })));
+    for (const result of results) expect(await result.get({ timeout: 2000 })).toBe('ran');
+    await worker.stop();
+  });
+
+  it('pool_grow and pool_shrink resize the async pool and its prefetch; add_consumer and cancel_consumer change its queues', async () => {
+    app = memoryApp();
+    app.task('tq.where', () => 'here');
+    const worker = app.worker({ concurrency: 2, hostname: 'pool@test' });
+    await worker.start();
+    const ask = async (method: string, args: Record<string, unknown> = {}) => (await app.control.broadcast(method, args, { timeoutMs: 300, destination: ['pool@test'] }))[0]?.result;
+    expect(await ask('pool_grow', { n: 2 })).toEqual({ ok: 'pool will grow' });
+    expect([worker.concurrency, worker.prefetch]).toEqual([4, 16]);
+    expect(await ask('pool_shrink', { n: 3 })).toEqual({ ok: 'pool will shrink' });
+    expect(worker.concurrency).toBe(1);
+    expect(await ask('pool_shrink')).toEqual({ error: 'pool cannot shrink below one executor' });
+    expect(await ask('add_consumer', { queue: 'extra' })).toEqual({ ok: 'add consumer extra' });
+    expect(await (await app.sendTask('tq.where', [], {}, { queue: 'extra' })).get({ timeout: 2000 })).toBe('here');
+    expect(await ask('cancel_consumer', { queue: 'extra' })).toEqual({ ok: 'no longer consuming from extra' });
+    expect(worker.queues).toEqual(['celery']);
+    expect(await ask('cancel_consumer', { queue: 'extra' })).toEqual({ error: 'not consuming from extra' });
+    await worker.stop();
+  });
+
   it('ping and inspect reach every worker', async () => {
     app = memoryApp();
     app.task('tq.a', () => 1);

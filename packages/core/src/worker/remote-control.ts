@@ -21,8 +21,9 @@ export interface ControlledWorker {
   readonly app: App;
   readonly hostname: string;
   queues(): readonly string[];
-  readonly concurrency: number;
-  readonly prefetch: number;
+  concurrency(): number;
+  prefetch(): number;
+  resizePool(concurrency: number): boolean;
   readonly poolKind: string;
   readonly startedAt: number;
   /** Tasks received per task name since start (Celery's stats "total"). */
@@ -148,10 +149,16 @@ function answerRequest(request: PidboxRequest, worker: ControlledWorker): Answer
       return worker.cancelQueue(queue) ? ok(`no longer consuming from ${queue}`) : nok(`not consuming from ${queue}`);
     }
     case 'pool_grow':
-    case 'pool_shrink':
+    case 'pool_shrink': {
+      const n = typeof args['n'] === 'number' ? args['n'] : 1;
+      const size = request.method === 'pool_grow' ? worker.concurrency() + n : worker.concurrency() - n;
+      if (size < 1) return nok('pool cannot shrink below one executor');
+      if (!worker.resizePool(size)) return nok(`${request.method} needs the async pool: thread and process pools keep the size they started with`);
+      return ok(`pool will ${request.method === 'pool_grow' ? 'grow' : 'shrink'}`);
+    }
     case 'autoscale':
     case 'pool_restart':
-      return nok(`${request.method} is not supported by tq workers: restart the worker with another --concurrency`);
+      return nok(`${request.method} is not supported by tq workers`);
     default:
       // What kombu's Node answers for a method it has no handler for.
       return nok(`KeyError('${request.method}')`);
@@ -275,7 +282,7 @@ function stats(worker: ControlledWorker): Record<string, unknown> {
     clock: '0',
     uptime: Math.round((Date.now() - worker.startedAt) / 1000),
     pool: {
-      'max-concurrency': worker.concurrency,
+      'max-concurrency': worker.concurrency(),
       processes: [process.pid],
       'max-tasks-per-child': 'N/A',
       'put-guarded-by-semaphore': false,
@@ -283,7 +290,7 @@ function stats(worker: ControlledWorker): Record<string, unknown> {
       implementation: `tq:${worker.poolKind}`,
     },
     broker: brokerInfo(worker),
-    prefetch_count: worker.prefetch,
+    prefetch_count: worker.prefetch(),
     rusage: {
       utime: usage.userCPUTime / 1e6,
       stime: usage.systemCPUTime / 1e6,
@@ -314,8 +321,8 @@ function conf(worker: ControlledWorker): Record<string, unknown> {
     broker_url: url(config.broker),
     result_backend: url(config.resultBackend),
     task_default_queue: config.defaultQueue,
-    worker_concurrency: worker.concurrency,
-    worker_prefetch_multiplier: worker.prefetch / worker.concurrency,
+    worker_concurrency: worker.concurrency(),
+    worker_prefetch_multiplier: worker.prefetch() / worker.concurrency(),
     include: [],
   };
 }

@@ -1,17 +1,34 @@
 /** A counting semaphore: the worker's executor slots. acquire() waits for a free one. */
 export class Slots {
-  readonly size: number;
+  #size: number;
   #free: number;
   readonly #waiters: { readonly resolve: (granted: boolean) => void; readonly signal: AbortSignal | undefined }[] = [];
   readonly #watched = new WeakSet<AbortSignal>();
 
   constructor(size: number) {
-    this.size = size;
+    this.#size = size;
     this.#free = size;
   }
 
+  get size(): number {
+    return this.#size;
+  }
+
   get active(): number {
-    return this.size - this.#free;
+    return this.#size - this.#free;
+  }
+
+  /**
+   * Grows or shrinks the pool (remote control's pool_grow/pool_shrink). Growing wakes waiters at
+   * once; shrinking takes effect as running work releases its slots.
+   */
+  resize(size: number): void {
+    this.#free += size - this.#size;
+    this.#size = size;
+    while (this.#free > 0 && this.#waiters.length > 0) {
+      this.#free--;
+      this.#waiters.shift()!.resolve(true);
+    }
   }
 
   /** Resolves true once a slot is taken, or false if `signal` aborts first. */
@@ -38,8 +55,13 @@ export class Slots {
   }
 
   release(): void {
+    // After a shrink, a released slot pays the debt first.
+    if (this.#free < 0) {
+      this.#free++;
+      return;
+    }
     const next = this.#waiters.shift();
     if (next) next.resolve(true);
-    else this.#free = Math.min(this.size, this.#free + 1);
+    else this.#free = Math.min(this.#size, this.#free + 1);
   }
 }

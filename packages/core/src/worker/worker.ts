@@ -117,8 +117,7 @@ interface Held {
  */
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly app: App;
-  readonly concurrency: number;
-  readonly prefetch: number;
+  readonly #prefetchMultiplier: number;
   readonly hostname: string;
   readonly pool: ExecutorPool;
   readonly #options: WorkerOptions;
@@ -161,14 +160,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.app = app;
     this.#options = options;
     this.#configuredQueues = options.queues?.length ? [...options.queues] : [app.config.defaultQueue];
-    this.concurrency = options.concurrency ?? Math.max(2, availableParallelism());
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
+    const concurrency = options.concurrency ?? Math.max(2, availableParallelism());
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new ConfigError([{ path: 'concurrency', message: `expected a positive integer, got ${options.concurrency}` }]);
     }
-    this.prefetch = this.concurrency * (options.prefetchMultiplier ?? 4);
+    this.#prefetchMultiplier = options.prefetchMultiplier ?? 4;
     this.hostname = options.hostname ?? `${process.pid}@${app.config.hostname}`;
     this.#logger = options.logger ?? app.logger;
-    this.#slots = new Slots(this.concurrency);
+    this.#slots = new Slots(concurrency);
     this.pool = this.#createPool(options);
   }
 
@@ -262,6 +261,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * broker restarted, the connection died), it consumes again with backoff: a worker outlives
    * broker outages instead of stopping.
    */
+  /** Tasks run at once: the pool size (pool_grow/pool_shrink change it on the async pool). */
+  get concurrency(): number {
+    return this.#slots.size;
+  }
+
+  /** Unacked messages reserved per queue: concurrency × prefetchMultiplier. */
+  get prefetch(): number {
+    return this.concurrency * this.#prefetchMultiplier;
+  }
+
+  /**
+   * Resizes the async pool (Celery's pool_grow/pool_shrink) and the prefetch windows with it;
+   * false for thread and process pools, whose executors are started up front.
+   */
+  resizePool(concurrency: number): boolean {
+    if (this.pool.kind !== 'async' || !Number.isInteger(concurrency) || concurrency < 1) return false;
+    this.#slots.resize(concurrency);
+    for (const queue of this.#consumers.keys()) this.#resizePrefetch(queue);
+    return true;
+  }
+
   /** Queues consumed now (the configured ones until start; remote control may add or cancel). */
   get queues(): readonly string[] {
     return this.#state === 'new' ? this.#configuredQueues : [...this.#queueStops.keys()];
@@ -299,17 +319,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
         const iterator = consumer[Symbol.asyncIterator]();
         try {
           while (!signal.aborted) {
-            // Pull the next delivery only when an executor slot is free: back-pressure.
-            if (!(await this.#slots.acquire(signal))) break;
-            let next: IteratorResult<Delivery>;
-            try {
-              next = await iterator.next();
-            } catch (error) {
-              this.#slots.release();
-              throw error;
-            }
-            if (next.done) {
-              this.#slots.release();
+            // Take the next delivery of this queue's prefetch window, then wait for a free
+            // executor: back-pressure, one waiting delivery per queue. (Waiting for the slot
+            // first would let an idle queue hold it while another queue's tasks wait.)
+            const next = await iterator.next();
+            if (next.done) break;
+            if (!(await this.#slots.acquire(signal))) {
+              await next.value.reject(true).catch(this.#requeueFailed);
               break;
             }
             failures = 0;
@@ -726,8 +742,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       app: this.app,
       hostname: this.hostname,
       queues: () => this.queues,
-      concurrency: this.concurrency,
-      prefetch: this.prefetch,
+      concurrency: () => this.concurrency,
+      prefetch: () => this.prefetch,
+      resizePool: (concurrency) => this.resizePool(concurrency),
       poolKind: this.pool.kind,
       startedAt: this.#startedAt,
       totals: this.#totals,
