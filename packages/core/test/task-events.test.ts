@@ -104,6 +104,20 @@ describe('Celery shapes', () => {
   });
 });
 
+describe('EventDispatcher templates', () => {
+  it('taskStarted and taskSucceeded write what build() + JSON would, field for field', async () => {
+    const bus = recordingBus();
+    const events = new EventDispatcher(bus, { enabled: true, hostname: 'w"@test', logger });
+    events.taskStarted('id-"1');
+    events.taskSucceeded('id-"1', "{'a': 1}", 0.25);
+    await events.flush();
+    const [started, succeeded] = bus.sent[0]!.body as Record<string, unknown>[];
+    expect(started).toEqual({ hostname: 'w"@test', utcoffset: expect.any(Number), pid: process.pid, clock: 1, uuid: 'id-"1', timestamp: expect.any(Number), type: 'task-started' });
+    expect(succeeded).toEqual({ hostname: 'w"@test', utcoffset: expect.any(Number), pid: process.pid, clock: 2, uuid: 'id-"1', result: "{'a': 1}", runtime: 0.25, timestamp: expect.any(Number), type: 'task-succeeded' });
+    expect(Object.keys(started!)).toEqual(Object.keys(events.build('task-started', { uuid: 'x', pid: 1 })));
+  });
+});
+
 describe('EventDispatcher batches', () => {
   it('a full batch (100 task events) goes out at once, without waiting for the window', async () => {
     const bus = recordingBus();

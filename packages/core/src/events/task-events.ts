@@ -2,7 +2,7 @@ import { hostname as osHostname, loadavg as osLoadavg } from 'node:os';
 import type { BroadcastRoute } from '../broker/broker.js';
 import type { BroadcastBus } from '../control/broadcast-bus.js';
 import type { Logger } from '../logger.js';
-import { pythonJsonStringify, safeJsonParse } from '../serializer/json.js';
+import { safeJsonParse } from '../serializer/json.js';
 
 /**
  * Celery's event exchange: a durable topic exchange named "celeryev" (on Redis, kombu turns it
@@ -62,7 +62,12 @@ export class EventDispatcher {
   readonly #logger: Logger;
   readonly #headers: { readonly hostname: string };
   readonly #pending = new Set<Promise<void>>();
-  #batch: TaskEvent[] = [];
+  /** Task events waiting for the batch to go out, as JSON text, and the type of the first. */
+  #batch: string[] = [];
+  #firstType = '';
+  /** `{"hostname": …, "utcoffset": …, "pid": …, "clock": ` — the start every event shares. */
+  #prefix = '';
+  #prefixOffset = NaN;
   #flushTimer: NodeJS.Timeout | undefined;
   #clock = 0;
   #warned = false;
@@ -97,16 +102,47 @@ export class EventDispatcher {
   send(type: TaskEventType, fields: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>) = {}): void {
     if (!this.#enabled) return;
     const event = this.build(type, typeof fields === 'function' ? fields() : fields);
-    if (type.startsWith('task-') && type !== 'task-sent') {
-      this.#batch.push(event);
-      if (this.#batch.length >= batchLimit) this.#flushBatch();
-      else if (!this.#flushTimer) {
-        this.#flushTimer = setTimeout(() => this.#flushBatch(), batchWindowMs);
-        this.#flushTimer.unref();
-      }
-      return;
+    if (type.startsWith('task-') && type !== 'task-sent') this.#add(type, JSON.stringify(event));
+    else this.#publish(routingKeyOf(type), JSON.stringify(event));
+  }
+
+  /**
+   * task-started, the event every task sends, written from a template: no object per event.
+   * (The same fields build() would give, in the same order.)
+   */
+  taskStarted(uuid: string): void {
+    if (!this.#enabled) return;
+    const now = Date.now();
+    this.#add('task-started', `${this.#start(now)}${++this.#clock}, "uuid": ${JSON.stringify(uuid)}, "pid": ${process.pid}, "timestamp": ${now / 1000}, "type": "task-started"}`);
+  }
+
+  /** task-succeeded from a template; `result` is already Python's repr() text. */
+  taskSucceeded(uuid: string, result: string, runtimeSeconds: number): void {
+    if (!this.#enabled) return;
+    const now = Date.now();
+    this.#add(
+      'task-succeeded',
+      `${this.#start(now)}${++this.#clock}, "uuid": ${JSON.stringify(uuid)}, "result": ${JSON.stringify(result)}, "runtime": ${runtimeSeconds}, "timestamp": ${now / 1000}, "type": "task-succeeded"}`,
+    );
+  }
+
+  #start(now: number): string {
+    const hours = utcoffset(now);
+    if (hours !== this.#prefixOffset) {
+      this.#prefixOffset = hours;
+      this.#prefix = `{"hostname": ${JSON.stringify(this.hostname)}, "utcoffset": ${hours}, "pid": ${process.pid}, "clock": `;
     }
-    this.#publish(routingKeyOf(type), event);
+    return this.#prefix;
+  }
+
+  #add(type: string, json: string): void {
+    if (this.#batch.length === 0) this.#firstType = type;
+    this.#batch.push(json);
+    if (this.#batch.length >= batchLimit) this.#flushBatch();
+    else if (!this.#flushTimer) {
+      this.#flushTimer = setTimeout(() => this.#flushBatch(), batchWindowMs);
+      this.#flushTimer.unref();
+    }
   }
 
   /** Publishes what is batched and waits for every publish under way (before a worker closes its broker). */
@@ -121,13 +157,17 @@ export class EventDispatcher {
     const batch = this.#batch;
     if (batch.length === 0) return;
     this.#batch = [];
-    if (batch.length === 1) this.#publish(routingKeyOf(batch[0]!.type), batch[0]!);
-    else this.#publish('task.multi', batch);
+    if (batch.length === 1) this.#publish(routingKeyOf(this.#firstType), batch[0]!);
+    else this.#publish('task.multi', `[${batch.join(', ')}]`);
   }
 
-  #publish(routingKey: string, body: TaskEvent | readonly TaskEvent[]): void {
+  /**
+   * Bodies are written with JSON.stringify and templates, not the Python-style writer of task
+   * messages: receivers parse any JSON, and events must stay cheap (events-overhead.mjs).
+   */
+  #publish(routingKey: string, json: string): void {
     const route: BroadcastRoute = { kind: 'topic', routingKey, headers: this.#headers };
-    const sent = this.#bus!.broadcast(eventChannel, encoder.encode(pythonJsonStringify(body)), route).catch((error: unknown) => {
+    const sent = this.#bus!.broadcast(eventChannel, encoder.encode(json), route).catch((error: unknown) => {
       if (!this.#warned) this.#logger.warn(`could not publish ${routingKey} events: ${(error as Error).message}`);
       this.#warned = true;
     });

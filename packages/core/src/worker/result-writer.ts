@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { TaskRequest } from '../protocol/message.js';
 import { celeryDate, encodeRecord, exceptionInfo, type ResultRecord } from '../result/record.js';
 import { TaskState, type TaskStateName } from '../result/states.js';
+import { DeadlineWatch } from './deadline-watch.js';
 
 /**
  * How long the worker keeps retrying an outcome record (SUCCESS, FAILURE, REVOKED) while it
@@ -56,6 +57,7 @@ export class ResultWriter {
   readonly #retry: Required<ResultRetryOptions>;
   /** Aborted by abandonRetries(): outcome records being retried give up at once. */
   readonly #giveUp = new AbortController();
+  readonly #deadlines = new DeadlineWatch(this.#giveUp.signal);
 
   constructor(backend: ResultBackend | null, options: { ttlMs: number; logger: Logger; hostname: string; retry?: ResultRetryOptions }) {
     this.#backend = backend;
@@ -146,7 +148,7 @@ export class ResultWriter {
         // Raced against the deadline, the first try too: a backend that never answers (a black-holed
         // link) must not hold the message forever. Every try waits for the task's STARTED record
         // first, so a STARTED that lands late can never overwrite the outcome.
-        await withDeadline(after ? after.then(store) : store(), deadline, this.#giveUp.signal);
+        await this.#deadlines.race(after ? after.then(store) : store(), deadline);
         if (tries > 1) this.#logger.info(`stored ${status} for task ${request.id} after ${tries} tries`);
         return true;
       } catch (error) {
@@ -216,24 +218,6 @@ const resolved = Promise.resolve();
 const resolvedTrue = Promise.resolve(true);
 
 /** `work`, or a rejection at `deadline` or when `signal` aborts, whichever comes first. */
-function withDeadline<T>(work: Promise<T>, deadline: number, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new Error('abandoned'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => done(() => reject(new Error('abandoned by a forced stop')));
-    const timer = setTimeout(() => done(() => reject(new Error(`no answer from the result backend within the retry limit`))), Math.max(0, deadline - Date.now()));
-    const done = (settle: () => void) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      settle();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => done(() => resolve(value)),
-      (error: unknown) => done(() => reject(error)),
-    );
-  });
-}
-
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();

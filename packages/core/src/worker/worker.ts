@@ -509,7 +509,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const stopLease = acksLate ? this.#leases.keep(delivery) : () => undefined;
     const started = performance.now();
     if (this.listenerCount('task-started') > 0) this.emit('task-started', { id: request.id, name: request.task });
-    if (this.#events.enabled) this.#events.send('task-started', () => ({ uuid: request.id, pid: process.pid }));
+    this.#events.taskStarted(request.id);
     // The task does not wait for its STARTED record (a round trip per task); the writer keeps
     // the task's records in order, so STARTED never lands after PROGRESS or the outcome.
     writer.started(request, attempt);
@@ -598,7 +598,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #succeeded(delivery: Delivery, request: TaskRequest, value: unknown, runtimeMs: number): Promise<void> {
     this.stats.succeeded++;
     if (this.listenerCount('task-succeeded') > 0) this.emit('task-succeeded', { id: request.id, name: request.task, result: value, runtimeMs });
-    if (this.#events.enabled) this.#events.send('task-succeeded', () => ({ uuid: request.id, result: valueRepr(value), runtime: runtimeMs / 1000 }));
+    if (this.#events.enabled) this.#events.taskSucceeded(request.id, valueRepr(value), runtimeMs / 1000);
     return this.#settle(delivery, 'ack');
   }
 
