@@ -7,6 +7,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { basicAuth } from 'hono/basic-auth';
 import { bearerAuth } from 'hono/bearer-auth';
 import { some } from 'hono/combine';
+import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import type { ResolvedAuth } from './auth.js';
 import type { HistoryStore, TaskQuery } from './history-store.js';
@@ -26,7 +27,8 @@ const files: Readonly<Record<string, () => string>> = {
   '/style.css': () => join(uiDir, 'style.css'),
   '/vendor/preact.js': () => join(dirname(require.resolve('preact/package.json')), 'dist', 'preact.module.js'),
   '/vendor/preact-hooks.js': () => join(dirname(require.resolve('preact/package.json')), 'hooks', 'dist', 'hooks.module.js'),
-  '/vendor/htm.js': () => join(dirname(require.resolve('htm/package.json')), 'dist', 'htm.module.js'),
+  // htm exports no ./package.json; its main file sits beside the ESM build.
+  '/vendor/htm.js': () => join(dirname(require.resolve('htm')), 'htm.module.js'),
 };
 
 const contentTypes: Readonly<Record<string, string>> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
@@ -179,6 +181,8 @@ export function createServer(options: { app: App; store: HistoryStore; feed: Liv
   );
 
   server.onError((error, c) => {
+    // The auth middlewares answer 401 by throwing their response.
+    if (error instanceof HTTPException) return error.getResponse();
     app.logger.error(`dashboard: ${c.req.method} ${c.req.path}: ${error.message}`);
     return c.json({ error: error.message }, 500);
   });
