@@ -240,11 +240,15 @@ export class HistoryStore {
   tasks(query: TaskQuery = {}): TaskRow[] {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (query.id) (where.push('uuid LIKE ?'), params.push(`${query.id}%`));
-    if (query.name) (where.push('name LIKE ?'), params.push(`%${query.name}%`));
-    if (query.state) (where.push('state = ?'), params.push(query.state));
-    if (query.from !== undefined) (where.push('first_seen >= ?'), params.push(query.from));
-    if (query.to !== undefined) (where.push('first_seen <= ?'), params.push(query.to));
+    const add = (clause: string, value: unknown) => {
+      where.push(clause);
+      params.push(value);
+    };
+    if (query.id) add('uuid LIKE ?', `${query.id}%`);
+    if (query.name) add('name LIKE ?', `%${query.name}%`);
+    if (query.state) add('state = ?', query.state);
+    if (query.from !== undefined) add('first_seen >= ?', query.from);
+    if (query.to !== undefined) add('first_seen <= ?', query.to);
     const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY first_seen DESC, uuid LIMIT ? OFFSET ?`;
     params.push(Math.min(query.limit ?? 100, 1000), query.offset ?? 0);
     return this.#db.prepare(sql).all(...params) as TaskRow[];

@@ -18,8 +18,10 @@ export function parsePythonLiteral(source: string): unknown {
     while (source[i] !== close) {
       items.push(value());
       skip();
-      if (source[i] === ',') (i++, skip());
-      else if (source[i] !== close) fail(`expected , or ${close}`);
+      if (source[i] === ',') {
+        i++;
+        skip();
+      } else if (source[i] !== close) fail(`expected , or ${close}`);
     }
     i++;
     return items;
@@ -61,8 +63,10 @@ export function parsePythonLiteral(source: string): unknown {
         if (source[i++] !== ':') fail('expected :');
         out[String(key)] = value();
         skip();
-        if (source[i] === ',') (i++, skip());
-        else if (source[i] !== '}') fail('expected , or }');
+        if (source[i] === ',') {
+          i++;
+          skip();
+        } else if (source[i] !== '}') fail('expected , or }');
       }
       i++;
       return out;
