@@ -25,9 +25,11 @@ export function isLoopback(host: string): boolean {
  * it can revoke, retry and purge, so an open port would hand that to the network.
  */
 export function resolveAuth(options: AuthOptions, host: string, env: NodeJS.ProcessEnv = process.env): ResolvedAuth {
-  const token = options.token ?? env['TQ_DASHBOARD_TOKEN'] ?? undefined;
-  const user = options.user ?? env['TQ_DASHBOARD_USER'] ?? undefined;
-  const password = options.password ?? env['TQ_DASHBOARD_PASSWORD'] ?? undefined;
+  // An empty variable counts as unset, as shells leave them (TQ_DASHBOARD_TOKEN= …).
+  const fromEnv = (name: string) => env[name] || undefined;
+  const token = options.token ?? fromEnv('TQ_DASHBOARD_TOKEN');
+  const user = options.user ?? fromEnv('TQ_DASHBOARD_USER');
+  const password = options.password ?? fromEnv('TQ_DASHBOARD_PASSWORD');
   const issues: { path: string; message: string }[] = [];
   if ((user === undefined) !== (password === undefined)) issues.push({ path: 'dashboard.user', message: 'basic auth needs both --user and --password (or TQ_DASHBOARD_USER and TQ_DASHBOARD_PASSWORD)' });
   if (token === '') issues.push({ path: 'dashboard.token', message: 'the token is empty' });
