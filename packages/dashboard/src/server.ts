@@ -88,6 +88,8 @@ export function createServer(options: { app: App; store: HistoryStore; feed: Liv
   // Client-side routes (#/tasks/ID) need no server route; /tasks/ID links land on the page too.
   server.get('/tasks/*', (c) => c.redirect('/'));
 
+  server.get('/api/config', (c) => c.json({ defaultQueue: app.config.defaultQueue }));
+
   server.get('/api/workers', async (c) => {
     const replies = await workerStats();
     const pools = new Map(replies.map((r) => [r.hostname, (r.result as { pool?: unknown } | null)?.pool ?? null]));

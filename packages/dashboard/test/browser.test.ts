@@ -163,6 +163,18 @@ describe.skipIf(!haveChromium)('dashboard in a browser', () => {
     await page.screenshot({ path: join(imagesDir, 'dashboard-after-restart.png') });
   }, 30_000);
 
+  it("purges a queue from the workers page, which starts on the app's default queue", async () => {
+    await workerApp.sendTask('dash.add', [1, 1], {}, { countdown: 3600, queue: 'dashboard-purge-only' });
+    await page.goto(`${dashboard.url}#/workers`);
+    const input = page.getByLabel('queue');
+    // The form starts on the app's default queue.
+    for (const deadline = Date.now() + 5000; (await input.inputValue()) !== queue && Date.now() < deadline; ) await sleep(100);
+    expect(await input.inputValue()).toBe(queue);
+    await input.fill('dashboard-purge-only');
+    await page.getByRole('button', { name: 'Purge' }).click();
+    await page.getByText('purged 1 message(s) from dashboard-purge-only').waitFor({ timeout: 10_000 });
+  }, 30_000);
+
   it('asks for credentials: the API answers 401 without them', async () => {
     const response = await fetch(`${dashboard.url}api/tasks`);
     expect(response.status).toBe(401);

@@ -125,6 +125,9 @@ function WorkersPage() {
   const [message, setMessage] = useState('');
   const load = useCallback(() => api('/api/workers').then(setWorkers).catch(() => undefined), []);
   useEffect(() => {
+    api('/api/config').then((config) => setQueue(config.defaultQueue), () => undefined);
+  }, []);
+  useEffect(() => {
     load();
     // Online turns to offline by heartbeat expiry, without an event: re-read now and then.
     const timer = setInterval(load, 3000);
