@@ -129,6 +129,8 @@ export class HistoryStore {
   readonly #db: Database.Database;
   readonly #retention: Required<RetentionOptions>;
   readonly #apply: (event: TaskEvent) => void;
+  /** Statements prepared once: an event costs a few bound executions, not a parse of SQL each time. */
+  readonly #statements = new Map<string, Database.Statement>();
 
   constructor(path: string, retention: RetentionOptions = {}) {
     this.#db = new Database(path);
@@ -137,6 +139,12 @@ export class HistoryStore {
     this.#db.exec(schema);
     this.#retention = { maxTasks: retention.maxTasks ?? 100_000, maxAgeMs: retention.maxAgeMs ?? 7 * 24 * 3600_000 };
     this.#apply = this.#db.transaction((event: TaskEvent) => this.#applyOne(event));
+  }
+
+  #sql(text: string): Database.Statement {
+    let statement = this.#statements.get(text);
+    if (!statement) this.#statements.set(text, (statement = this.#db.prepare(text)));
+    return statement;
   }
 
   /** Records one Celery event; returns what it changed: a task uuid, a worker hostname, or nothing. */
@@ -154,8 +162,7 @@ export class HistoryStore {
     const uuid = event['uuid'] as string;
     const at = Math.round(event.timestamp * 1000);
     const { type: _type, ...fields } = event;
-    this.#db
-      .prepare('INSERT INTO task_events (uuid, type, timestamp, hostname, fields) VALUES (?, ?, ?, ?, ?)')
+    this.#sql('INSERT INTO task_events (uuid, type, timestamp, hostname, fields) VALUES (?, ?, ?, ?, ?)')
       .run(uuid, event.type, at, event.hostname ?? null, JSON.stringify(fields));
     const current = this.task(uuid);
     const incoming = stateOf[event.type];
@@ -186,8 +193,7 @@ export class HistoryStore {
       first_seen: current?.first_seen ?? at,
       updated_at: Math.max(at, current?.updated_at ?? 0),
     };
-    this.#db
-      .prepare(
+    this.#sql(
         `INSERT OR REPLACE INTO tasks (uuid, name, state, args, kwargs, result, exception, traceback, worker, queue, sent_at, received_at,
            started_at, finished_at, runtime, retries, parent_id, root_id, progress, first_seen, updated_at)
          VALUES (@uuid, @name, @state, @args, @kwargs, @result, @exception, @traceback, @worker, @queue, @sent_at, @received_at,
@@ -199,8 +205,7 @@ export class HistoryStore {
   #applyWorker(event: TaskEvent): void {
     const at = Math.round(event.timestamp * 1000);
     const offline = event.type === 'worker-offline';
-    this.#db
-      .prepare(
+    this.#sql(
         `INSERT INTO workers (hostname, last_heartbeat, freq, active, processed, loadavg, sw_ident, sw_ver, sw_sys, pid, offline_at, updated_at)
          VALUES (@hostname, @last_heartbeat, @freq, @active, @processed, @loadavg, @sw_ident, @sw_ver, @sw_sys, @pid, @offline_at, @updated_at)
          ON CONFLICT(hostname) DO UPDATE SET
@@ -230,11 +235,11 @@ export class HistoryStore {
   setProgress(uuid: string, state: string, meta: unknown): void {
     const current = this.task(uuid);
     if (!current || finalStates.has(current.state)) return;
-    this.#db.prepare('UPDATE tasks SET state = ?, progress = ? WHERE uuid = ?').run(state, JSON.stringify(meta ?? null), uuid);
+    this.#sql('UPDATE tasks SET state = ?, progress = ? WHERE uuid = ?').run(state, JSON.stringify(meta ?? null), uuid);
   }
 
   task(uuid: string): TaskRow | undefined {
-    return this.#db.prepare('SELECT * FROM tasks WHERE uuid = ?').get(uuid) as TaskRow | undefined;
+    return this.#sql('SELECT * FROM tasks WHERE uuid = ?').get(uuid) as TaskRow | undefined;
   }
 
   tasks(query: TaskQuery = {}): TaskRow[] {
@@ -256,7 +261,7 @@ export class HistoryStore {
 
   /** The task's timeline, oldest first. */
   events(uuid: string): TaskEventRow[] {
-    return this.#db.prepare('SELECT * FROM task_events WHERE uuid = ? ORDER BY timestamp, id').all(uuid) as TaskEventRow[];
+    return this.#sql('SELECT * FROM task_events WHERE uuid = ? ORDER BY timestamp, id').all(uuid) as TaskEventRow[];
   }
 
   children(uuid: string): TaskRow[] {
@@ -264,7 +269,7 @@ export class HistoryStore {
   }
 
   workers(now = Date.now()): WorkerRow[] {
-    const rows = this.#db.prepare('SELECT * FROM workers ORDER BY hostname').all() as (Omit<WorkerRow, 'online' | 'loadavg'> & { loadavg: string | null })[];
+    const rows = this.#sql('SELECT * FROM workers ORDER BY hostname').all() as (Omit<WorkerRow, 'online' | 'loadavg'> & { loadavg: string | null })[];
     return rows.map((row) => ({
       ...row,
       loadavg: row.loadavg ? (JSON.parse(row.loadavg) as number[]) : null,

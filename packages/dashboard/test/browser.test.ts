@@ -175,6 +175,22 @@ describe.skipIf(!haveChromium)('dashboard in a browser', () => {
     await page.getByText('purged 1 message(s) from dashboard-purge-only').waitFor({ timeout: 10_000 });
   }, 30_000);
 
+  it('with a token: the page asks for it once, then shows live data', async () => {
+    const tokenDashboard = await startDashboard({ app: dashboardApp, port: 0, db: join(dir, 'token.sqlite'), token: 'open-sesame' });
+    const tokenPage = await (await browser.newContext()).newPage();
+    try {
+      await tokenPage.goto(`${tokenDashboard.url}#/tasks`);
+      await tokenPage.getByLabel('token').fill('open-sesame');
+      await tokenPage.getByRole('button', { name: 'Sign in' }).click();
+      await tokenPage.getByTestId('live').getByText('live').waitFor({ timeout: 10_000 });
+      const sent = await workerApp.sendTask('dash.add', [20, 22]);
+      await tokenPage.locator(`tr[data-task="${sent.id}"]`).getByText('SUCCESS').waitFor({ timeout: 10_000 });
+    } finally {
+      await tokenPage.context().close();
+      await tokenDashboard.close();
+    }
+  }, 30_000);
+
   it('asks for credentials: the API answers 401 without them', async () => {
     const response = await fetch(`${dashboard.url}api/tasks`);
     expect(response.status).toBe(401);
