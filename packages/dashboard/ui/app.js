@@ -118,6 +118,13 @@ function ProgressBar({ task }) {
     <span class="mono"> ${p.label}</span>`;
 }
 
+/** From `inspect stats`: tq names its pool ("tq:async"); Celery's prefork pool gives only its size. */
+function poolText(pool) {
+  if (!pool) return '—';
+  const size = pool['max-concurrency'] ?? '?';
+  return pool.implementation ? `${pool.implementation} × ${size}` : `${size} processes`;
+}
+
 // ---- Pages.
 function WorkersPage() {
   const [workers, setWorkers] = useState([]);
@@ -159,7 +166,7 @@ function WorkersPage() {
           (w) => html`<tr key=${w.hostname} data-worker=${w.hostname}>
             <td class="mono">${w.hostname}</td>
             <td class=${w.online ? 'online' : 'offline'}>${w.online ? 'online' : 'offline'}</td>
-            <td>${w.pool ? `${w.pool.implementation ?? ''} × ${w.pool['max-concurrency'] ?? '?'}` : '—'}</td>
+            <td>${poolText(w.pool)}</td>
             <td>${w.active ?? ''}</td>
             <td>${w.processed ?? ''}</td>
             <td>${w.loadavg ? w.loadavg.join(', ') : ''}</td>
