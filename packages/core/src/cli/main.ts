@@ -3,7 +3,7 @@ import { redactUrl } from '../adapters/url.js';
 import type { App } from '../app.js';
 import type { InspectWhat } from '../control/control-client.js';
 import type { ControlReply } from '../control/pidbox.js';
-import { ConfigError, isTqError, TaskError } from '../errors.js';
+import { ConfigError, isTqError, TaskError, TqError } from '../errors.js';
 import { receiveEvents } from '../events/task-events.js';
 import { readyStates } from '../result/states.js';
 import type { Logger, LogLevel } from '../logger.js';
@@ -27,6 +27,7 @@ Usage:
   tq ping [-d WORKER,…] [--timeout S]
   tq queues [-Q a,b] [--watch]
   tq events
+  tq dashboard --app ./tasks.js [--port 5555] [--host 127.0.0.1] [--db FILE] [--token T]
 
 Every command takes --broker URL and --backend URL (or TQ_BROKER_URL / TQ_RESULT_BACKEND,
 or a tq.config.json in the current directory) and --app ./tasks.js to load an app's config.
@@ -165,6 +166,31 @@ if none does.`,
 Print task and worker events live (workers must run with -E) until interrupted.`,
     options: { ...common },
   },
+  dashboard: {
+    help: `tq dashboard --app ./tasks.js [options]
+
+Serve tq's web UI (the @tq/dashboard package): workers, tasks with search and live updates, task
+detail with progress, traceback and timeline, and revoke/terminate/retry/purge. Every event is
+kept in a SQLite file, so a restart loses no history (workers must run with -E).
+  --port N            port (default 5555; 0 picks a free one)
+  --host ADDR         address to listen on (default 127.0.0.1); anything else needs auth
+  --db FILE           history file (default ./tq-dashboard.sqlite)
+  --token T           require "Authorization: Bearer T" (env TQ_DASHBOARD_TOKEN)
+  --user U --password P   require basic auth (env TQ_DASHBOARD_USER / TQ_DASHBOARD_PASSWORD)
+  --max-tasks N       tasks kept (default 100000; the least recently updated go first)
+  --max-age HOURS     tasks and workers kept this long after their last event (default 168)`,
+    options: {
+      ...common,
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      db: { type: 'string' },
+      token: { type: 'string' },
+      user: { type: 'string' },
+      password: { type: 'string' },
+      'max-tasks': { type: 'string' },
+      'max-age': { type: 'string' },
+    },
+  },
 } as const;
 
 type CommandName = keyof typeof commands;
@@ -243,6 +269,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runPing(values);
       case 'events':
         return await runEvents(values);
+      case 'dashboard':
+        return await runDashboard(values);
     }
   } catch (error) {
     return reportError(name, error);
@@ -545,5 +573,56 @@ async function runEvents(values: Record<string, string | boolean | undefined>): 
   } finally {
     await app.close();
   }
+  return 0;
+}
+
+/** The part of @tq/dashboard the CLI uses: core does not depend on it, it is loaded on demand. */
+interface DashboardModule {
+  startDashboard(options: Record<string, unknown> & { app: App }): Promise<{ url: string; close(): Promise<void> }>;
+}
+
+async function loadDashboard(load: (name: string) => Promise<unknown> = (name) => import(name)): Promise<DashboardModule> {
+  try {
+    return (await load('@tq/dashboard')) as DashboardModule;
+  } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((cause as Error).message).includes('@tq/dashboard')) {
+      throw new TqError('TQ_ADAPTER_NOT_INSTALLED', 'the dashboard is a separate package: install @tq/dashboard (npm install @tq/dashboard)', { cause });
+    }
+    throw cause;
+  }
+}
+
+async function runDashboard(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const port = parseNumber(values['port'] as string | undefined, '--port');
+  const maxTasks = parseNumber(values['max-tasks'] as string | undefined, '--max-tasks');
+  const maxAgeHours = parseNumber(values['max-age'] as string | undefined, '--max-age');
+  const dashboardModule = await loadDashboard();
+  const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
+  const str = (key: string) => (typeof values[key] === 'string' ? { [key]: values[key] } : {});
+  let dashboard: { url: string; close(): Promise<void> };
+  try {
+    dashboard = await dashboardModule.startDashboard({
+      app,
+      ...(port !== undefined ? { port } : {}),
+      ...(maxTasks !== undefined ? { maxTasks } : {}),
+      ...(maxAgeHours !== undefined ? { maxAgeMs: maxAgeHours * 3600_000 } : {}),
+      ...str('host'),
+      ...str('db'),
+      ...str('token'),
+      ...str('user'),
+      ...str('password'),
+    });
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  process.stderr.write(`tq dashboard on ${dashboard.url} (workers need -E); Ctrl-C to stop\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await dashboard.close();
+  await app.close();
   return 0;
 }

@@ -1,0 +1,198 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { createApp, type App, type TaskContext, type Worker } from '@tq/core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDashboard, type Dashboard } from '../src/index.js';
+
+// What a person sees in a real headless Chromium (Debian's, installed by scripts/setup.sh),
+// against a real Redis broker and a tq worker with events on. In CI a missing Chromium fails
+// the run instead of skipping it: a skipped browser test would pass unnoticed.
+const chromiumPath = '/usr/bin/chromium';
+const haveChromium = existsSync(chromiumPath);
+const brokerUrl = 'redis://127.0.0.1:6379/12';
+const imagesDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'docs', 'images');
+const credentials = { username: 'ops', password: 'dashboard-test' };
+
+if (!haveChromium && process.env['CI'] === 'true') {
+  describe('dashboard in a browser', () => {
+    it('needs Chromium', () => {
+      throw new Error(`no Chromium at ${chromiumPath}: scripts/setup.sh installs Debian's chromium package`);
+    });
+  });
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+describe.skipIf(!haveChromium)('dashboard in a browser', () => {
+  const queue = `dashboard-test-${randomUUID().slice(0, 8)}`;
+  const dir = mkdtempSync(join(tmpdir(), 'tq-dashboard-browser-'));
+  const db = join(dir, 'history.sqlite');
+  let workerApp: App;
+  let dashboardApp: App;
+  let worker: Worker;
+  let dashboard: Dashboard;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    mkdirSync(imagesDir, { recursive: true });
+    workerApp = createApp({ broker: brokerUrl, resultBackend: brokerUrl, defaultQueue: queue, logLevel: 'warn' });
+    workerApp.task('dash.add', (a: number, b: number) => a + b);
+    workerApp.task('dash.progress', async function (this: TaskContext, total: number) {
+      for (let current = 1; current <= total; current++) {
+        await sleep(350);
+        await this.updateState('PROGRESS', { current, total });
+      }
+      return total;
+    });
+    workerApp.task('dash.fail', () => {
+      throw new TypeError('the invoice total is not a number');
+    });
+    workerApp.task('dash.sleep', async function (this: TaskContext, seconds: number) {
+      await sleep(seconds * 1000, this.signal);
+      return 'woke up';
+    });
+    dashboardApp = createApp({ broker: brokerUrl, resultBackend: brokerUrl, defaultQueue: queue, logLevel: 'warn' });
+    // The dashboard first, so it sees the worker come online.
+    dashboard = await startDashboard({ app: dashboardApp, port: 0, db, user: credentials.username, password: credentials.password });
+    worker = workerApp.worker({ events: true, concurrency: 4 });
+    await worker.start();
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    context = await browser.newContext({ httpCredentials: credentials, viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    page.on('dialog', (dialog) => void dialog.accept());
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await worker?.stop({ force: true });
+    await dashboard?.close();
+    await Promise.allSettled([workerApp?.close(), dashboardApp?.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  const taskRow = (id: string) => page.locator(`tr[data-task="${id}"]`);
+
+  it('shows the worker online with its pool, from its heartbeats', async () => {
+    await page.goto(`${dashboard.url}#/workers`);
+    const row = page.locator('[data-testid=workers] tbody tr', { hasText: 'online' });
+    await row.first().waitFor({ timeout: 15_000 });
+    await row.first().getByText('tq:async × 4').waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(imagesDir, 'dashboard-workers.png') });
+  }, 30_000);
+
+  it('shows a task appear and succeed live, without reloading', async () => {
+    await page.goto(`${dashboard.url}#/tasks`);
+    await page.getByTestId('live').getByText('live').waitFor();
+    const sent = await workerApp.sendTask('dash.add', [2, 3]);
+    ids['add'] = sent.id;
+    await taskRow(sent.id).getByText('SUCCESS').waitFor({ timeout: 10_000 });
+    expect(await taskRow(sent.id).textContent()).toContain('dash.add');
+    expect(await taskRow(sent.id).textContent()).toContain('(2, 3)');
+    await page.screenshot({ path: join(imagesDir, 'dashboard-tasks.png') });
+  }, 30_000);
+
+  it('moves a progress bar for a task that reports PROGRESS', async () => {
+    const sent = await workerApp.sendTask('dash.progress', [12]);
+    ids['progress'] = sent.id;
+    await page.goto(`${dashboard.url}#/tasks/${sent.id}`);
+    const bar = page.locator('dl [role=progressbar]');
+    await bar.waitFor({ timeout: 10_000 });
+    const first = Number(await bar.getAttribute('aria-valuenow'));
+    expect(first).toBeLessThan(100);
+    // The bar moves live, with no reload.
+    let now = first;
+    for (const deadline = Date.now() + 10_000; now <= first && Date.now() < deadline; ) {
+      await sleep(100);
+      now = Number(await bar.getAttribute('aria-valuenow'));
+    }
+    expect(now).toBeGreaterThan(first);
+    await page.screenshot({ path: join(imagesDir, 'dashboard-progress.png') });
+    await page.locator('h2').getByText('SUCCESS').waitFor({ timeout: 15_000 });
+    expect(await bar.getAttribute('aria-valuenow')).toBe('100');
+  }, 40_000);
+
+  it('shows the traceback of a failed task, and retries it', async () => {
+    const sent = await workerApp.sendTask('dash.fail', [], { invoice: 7 });
+    ids['fail'] = sent.id;
+    await page.goto(`${dashboard.url}#/tasks/${sent.id}`);
+    const traceback = page.getByTestId('traceback');
+    await traceback.waitFor({ timeout: 10_000 });
+    expect(await traceback.textContent()).toContain('the invoice total is not a number');
+    expect(await page.locator('h2').textContent()).toContain('FAILURE');
+    await page.screenshot({ path: join(imagesDir, 'dashboard-failure.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Retry' }).click();
+    const message = page.getByTestId('action-message');
+    await message.getByText('sent again as').waitFor({ timeout: 10_000 });
+    const retryId = (await message.locator('a').textContent())!.trim();
+    await page.goto(`${dashboard.url}#/tasks/${retryId}`);
+    await page.locator('h2').getByText('FAILURE').waitFor({ timeout: 10_000 });
+    expect(await page.locator('dl').textContent()).toContain("{'invoice': 7}");
+  }, 40_000);
+
+  it('terminates a running task from its page', async () => {
+    const sent = await workerApp.sendTask('dash.sleep', [60]);
+    ids['sleep'] = sent.id;
+    await page.goto(`${dashboard.url}#/tasks/${sent.id}`);
+    await page.locator('h2').getByText('STARTED').waitFor({ timeout: 10_000 });
+    await page.getByRole('button', { name: 'Terminate' }).click();
+    await page.locator('h2').getByText('REVOKED').waitFor({ timeout: 10_000 });
+    expect(await page.getByTestId('timeline').textContent()).toContain('terminated');
+  }, 30_000);
+
+  it('keeps the history across a dashboard restart', async () => {
+    await dashboard.close();
+    dashboard = await startDashboard({ app: dashboardApp, port: 0, db, user: credentials.username, password: credentials.password });
+    await page.goto(`${dashboard.url}#/tasks`);
+    for (const [kind, state] of [['add', 'SUCCESS'], ['progress', 'SUCCESS'], ['fail', 'FAILURE'], ['sleep', 'REVOKED']] as const) {
+      await taskRow(ids[kind]!).getByText(state).waitFor({ timeout: 10_000 });
+    }
+    await page.screenshot({ path: join(imagesDir, 'dashboard-after-restart.png') });
+  }, 30_000);
+
+  it("purges a queue from the workers page, which starts on the app's default queue", async () => {
+    await workerApp.sendTask('dash.add', [1, 1], {}, { countdown: 3600, queue: 'dashboard-purge-only' });
+    await page.goto(`${dashboard.url}#/workers`);
+    const input = page.getByLabel('queue');
+    // The form starts on the app's default queue.
+    for (const deadline = Date.now() + 5000; (await input.inputValue()) !== queue && Date.now() < deadline; ) await sleep(100);
+    expect(await input.inputValue()).toBe(queue);
+    await input.fill('dashboard-purge-only');
+    await page.getByRole('button', { name: 'Purge' }).click();
+    await page.getByText('purged 1 message(s) from dashboard-purge-only').waitFor({ timeout: 10_000 });
+  }, 30_000);
+
+  it('with a token: the page asks for it once, then shows live data', async () => {
+    const tokenDashboard = await startDashboard({ app: dashboardApp, port: 0, db: join(dir, 'token.sqlite'), token: 'open-sesame' });
+    const tokenPage = await (await browser.newContext()).newPage();
+    try {
+      await tokenPage.goto(`${tokenDashboard.url}#/tasks`);
+      await tokenPage.getByLabel('token').fill('open-sesame');
+      await tokenPage.getByRole('button', { name: 'Sign in' }).click();
+      await tokenPage.getByTestId('live').getByText('live').waitFor({ timeout: 10_000 });
+      const sent = await workerApp.sendTask('dash.add', [20, 22]);
+      await tokenPage.locator(`tr[data-task="${sent.id}"]`).getByText('SUCCESS').waitFor({ timeout: 10_000 });
+    } finally {
+      await tokenPage.context().close();
+      await tokenDashboard.close();
+    }
+  }, 30_000);
+
+  it('asks for credentials: the API answers 401 without them', async () => {
+    const response = await fetch(`${dashboard.url}api/tasks`);
+    expect(response.status).toBe(401);
+  });
+});

@@ -1,0 +1,57 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createApp } from '@tq/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HistoryStore } from '../src/history-store.js';
+import { LiveFeed } from '../src/live-feed.js';
+import { createServer } from '../src/server.js';
+
+describe('dashboard HTTP API', () => {
+  let dir: string;
+  let store: HistoryStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tq-dash-server-'));
+    store = new HistoryStore(join(dir, 'h.sqlite'));
+    store.apply({ type: 'task-received', hostname: 'w@h', timestamp: 1_800_000_000, uuid: 'id-1', name: 'mail.send', args: "('a@b',)", kwargs: '{}' });
+    store.apply({ type: 'task-failed', hostname: 'w@h', timestamp: 1_800_000_001, uuid: 'id-1', exception: "ValueError('x')", traceback: 'Traceback (most recent call last)…' });
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('with a token: the page is public, the API needs "Authorization: Bearer"', async () => {
+    const server = createServer({ app: createApp({ broker: 'memory://', logLevel: 'error' }), store, feed: new LiveFeed(), auth: { token: 's3cret' } });
+    expect((await server.request('/')).status).toBe(200);
+    expect((await server.request('/vendor/htm.js')).status).toBe(200);
+    expect((await server.request('/api/tasks')).status).toBe(401);
+    expect((await server.request('/api/tasks', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    const ok = await server.request('/api/tasks?state=failure&name=mail', { headers: { authorization: 'Bearer s3cret' } });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { uuid: string }[]).map((t) => t.uuid)).toEqual(['id-1']);
+    const detail = (await (await server.request('/api/tasks/id-1', { headers: { authorization: 'Bearer s3cret' } })).json()) as { task: { traceback: string }; events: unknown[] };
+    expect(detail.task.traceback).toContain('Traceback');
+    expect(detail.events).toHaveLength(2);
+  });
+
+  it('with basic auth: everything, the page too, needs the credentials', async () => {
+    const server = createServer({ app: createApp({ broker: 'memory://', logLevel: 'error' }), store, feed: new LiveFeed(), auth: { basic: { username: 'u', password: 'p' } } });
+    const denied = await server.request('/');
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('www-authenticate')).toMatch(/^Basic/);
+    expect((await server.request('/api/workers', { headers: { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` } })).status).toBe(200);
+  });
+});
+
+describe('tq dashboard (CLI)', () => {
+  it('refuses a non-loopback address without auth, and says what to do', () => {
+    const bin = fileURLToPath(new URL('../../core/bin/tq.js', import.meta.url));
+    const run = spawnSync(process.execPath, [bin, 'dashboard', '--host', '0.0.0.0', '--broker', 'memory://'], { encoding: 'utf8', env: { ...process.env, TQ_DASHBOARD_TOKEN: '', TQ_DASHBOARD_USER: '', TQ_DASHBOARD_PASSWORD: '' } });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('refusing to serve the dashboard on 0.0.0.0 without authentication');
+    expect(run.stderr).toContain('--token TOKEN');
+  });
+});
