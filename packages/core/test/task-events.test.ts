@@ -116,6 +116,19 @@ describe('EventDispatcher templates', () => {
     expect(succeeded).toEqual({ hostname: 'w"@test', utcoffset: expect.any(Number), pid: process.pid, clock: 2, uuid: 'id-"1', result: "{'a': 1}", runtime: 0.25, timestamp: expect.any(Number), type: 'task-succeeded' });
     expect(Object.keys(started!)).toEqual(Object.keys(events.build('task-started', { uuid: 'x', pid: 1 })));
   });
+
+  it('taskReceived writes Celery\'s task-received fields from the request headers', async () => {
+    const bus = recordingBus();
+    const events = new EventDispatcher(bus, { enabled: true, hostname: 'w@test', logger });
+    const headers = { argsrepr: "('a\\n', 1)", kwargsrepr: '{}', eta: '2026-12-03T10:00:00+00:00' };
+    events.taskReceived({ id: 'r1', task: 'tq.add', headers, rootId: 'r0', parentId: null, retries: 2 });
+    await events.flush();
+    expect(bus.sent[0]!.route?.routingKey).toBe('task.received');
+    expect(bus.sent[0]!.body).toEqual({
+      hostname: 'w@test', utcoffset: expect.any(Number), pid: process.pid, clock: 1, uuid: 'r1', name: 'tq.add', args: "('a\\n', 1)", kwargs: '{}',
+      root_id: 'r0', parent_id: null, retries: 2, eta: '2026-12-03T10:00:00+00:00', expires: null, timestamp: expect.any(Number), type: 'task-received',
+    });
+  });
 });
 
 describe('EventDispatcher batches', () => {

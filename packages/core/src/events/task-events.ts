@@ -2,6 +2,7 @@ import { hostname as osHostname, loadavg as osLoadavg } from 'node:os';
 import type { BroadcastRoute } from '../broker/broker.js';
 import type { BroadcastBus } from '../control/broadcast-bus.js';
 import type { Logger } from '../logger.js';
+import type { TaskRequest } from '../protocol/message.js';
 import { safeJsonParse } from '../serializer/json.js';
 
 /**
@@ -107,9 +108,22 @@ export class EventDispatcher {
   }
 
   /**
-   * task-started, the event every task sends, written from a template: no object per event.
-   * (The same fields build() would give, in the same order.)
+   * task-received, task-started and task-succeeded, the events every task sends, are written
+   * from templates: no object per event (the same fields build() would give, in Celery's order).
    */
+  taskReceived(request: Pick<TaskRequest, 'id' | 'task' | 'headers' | 'rootId' | 'parentId' | 'retries'>): void {
+    if (!this.#enabled) return;
+    const now = Date.now();
+    const headers = request.headers;
+    const json = (value: unknown) => JSON.stringify(value ?? null);
+    this.#add(
+      'task-received',
+      `${this.#start(now)}${++this.#clock}, "uuid": ${json(request.id)}, "name": ${json(request.task)}, "args": ${json(headers['argsrepr'])}, ` +
+        `"kwargs": ${json(headers['kwargsrepr'])}, "root_id": ${json(request.rootId)}, "parent_id": ${json(request.parentId)}, "retries": ${request.retries}, ` +
+        `"eta": ${json(headers['eta'])}, "expires": ${json(headers['expires'])}, "timestamp": ${now / 1000}, "type": "task-received"}`,
+    );
+  }
+
   taskStarted(uuid: string): void {
     if (!this.#enabled) return;
     const now = Date.now();

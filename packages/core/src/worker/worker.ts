@@ -378,17 +378,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.emit('task-received', { id: request.id, name: request.task, args: request.args, kwargs: request.kwargs, retries: request.retries, eta: request.eta, queue });
     }
     // Guarded here, not only in send(): the payload closure would otherwise be allocated per task.
-    if (this.#events.enabled) this.#events.send('task-received', () => ({
-      uuid: request.id,
-      name: request.task,
-      args: request.headers['argsrepr'] ?? null,
-      kwargs: request.headers['kwargsrepr'] ?? null,
-      root_id: request.rootId,
-      parent_id: request.parentId,
-      retries: request.retries,
-      eta: request.headers['eta'] ?? null,
-      expires: request.headers['expires'] ?? null,
-    }));
+    if (this.#events.enabled) this.#events.taskReceived(request);
     // A first delivery is attempt 1 without a look at the backend (no await on the hot path).
     const attempt = !delivery.redelivered && !this.#lostRuns.has(request.id) ? 1 : await this.#attempt(delivery, request);
     const poisonThreshold = this.#options.poisonThreshold ?? 3;
