@@ -147,6 +147,32 @@ export function createServer(options: { app: App; store: HistoryStore; feed: Liv
     return c.json({ id: sent.id, retryOf: id });
   });
 
+  let queueNames: { at: number; names: Promise<string[]> } | undefined;
+  /** The default queue and every queue a live worker consumes (its inspect active_queues), cached. */
+  const knownQueues = (): Promise<string[]> => {
+    if (!queueNames || Date.now() - queueNames.at > statsCacheMs) {
+      const names = app.control
+        .inspect('active_queues', { timeoutMs: 500 })
+        .catch(() => [])
+        .then((replies) => {
+          const found = new Set([app.config.defaultQueue]);
+          for (const reply of replies) for (const queue of (reply.result as { name?: unknown }[] | null) ?? []) if (typeof queue?.name === 'string') found.add(queue.name);
+          return [...found].sort();
+        });
+      queueNames = { at: Date.now(), names };
+    }
+    return queueNames.names;
+  };
+
+  /** Each queue's counts as its broker keeps them (ready, unacked, dead, consumers); null where it cannot tell. */
+  server.get('/api/queues', async (c) => {
+    const broker = await app.broker();
+    if (!broker.capabilities.queueStats) return c.json({ error: 'this broker cannot count its queues', queues: [] });
+    const names = await knownQueues();
+    const queues = await Promise.all(names.map(async (name) => ({ name, ...(await app.queueStats(name)) })));
+    return c.json({ at: Date.now(), queues });
+  });
+
   server.post('/api/queues/:queue/purge', async (c) => {
     const queue = c.req.param('queue');
     return c.json({ queue, purged: await app.purge(queue) });

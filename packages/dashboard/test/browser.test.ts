@@ -95,6 +95,10 @@ describe.skipIf(!haveChromium)('dashboard in a browser', () => {
     const row = page.locator('[data-testid=workers] tbody tr', { hasText: 'online' });
     await row.first().waitFor({ timeout: 15_000 });
     await row.first().getByText('tq:async × 4').waitFor({ timeout: 10_000 });
+    // The queues the worker consumes, with Redis's counts ("–" where Redis cannot tell).
+    const queueRow = page.locator(`[data-testid=queues] tr[data-queue="${queue}"]`);
+    await queueRow.waitFor({ timeout: 10_000 });
+    expect(await queueRow.locator('td').allInnerTexts()).toEqual([queue, '0', expect.any(String), '–', '0', '–']);
     await page.screenshot({ path: join(imagesDir, 'dashboard-workers.png') });
   }, 30_000);
 

@@ -46,6 +46,33 @@ describe('dashboard HTTP API', () => {
   });
 });
 
+describe('dashboard queues API', () => {
+  it("lists the default queue and every queue a live worker consumes, with the broker's counts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tq-dash-queues-'));
+    const history = new HistoryStore(join(dir, 'h.sqlite'));
+    const app = createApp({ broker: `memory://dash-queues-${Date.now()}`, logLevel: 'error' });
+    app.task('q.add', (a: number, b: number) => a + b);
+    const worker = app.worker({ queues: ['celery', 'extra'], concurrency: 1 });
+    await worker.start();
+    try {
+      worker.cancelQueue('extra');
+      for (let i = 0; i < 3; i++) await app.sendTask('q.add', [i, i], {}, { queue: 'extra' });
+      worker.addQueue('other'); // a live worker's queues come from its active_queues answer
+      const server = createServer({ app, store: history, feed: new LiveFeed(), auth: {} });
+      const body = (await (await server.request('/api/queues')).json()) as { queues: { name: string; ready: number; consumers: number | null }[] };
+      expect(body.queues.map((q) => q.name)).toEqual(['celery', 'other']);
+      expect(body.queues.find((q) => q.name === 'celery')).toMatchObject({ ready: 0, consumers: 1 });
+      worker.addQueue('extra');
+      await expect.poll(async () => (await app.queueStats('extra')).ready).toBe(0);
+    } finally {
+      await worker.stop();
+      await app.close();
+      history.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('tq dashboard (CLI)', () => {
   it('refuses a non-loopback address without auth, and says what to do', () => {
     const bin = fileURLToPath(new URL('../../core/bin/tq.js', import.meta.url));

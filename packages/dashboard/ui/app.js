@@ -126,6 +126,44 @@ function poolText(pool) {
 }
 
 // ---- Pages.
+/** Queue counts, polled: ready/s is the change of ready messages between two polls. */
+function QueuesTable() {
+  const [state, setState] = useState({ queues: [], rates: {}, error: '' });
+  useEffect(() => {
+    let last;
+    const load = () =>
+      api('/api/queues').then(
+        (r) => {
+          const rates = {};
+          if (last) for (const q of r.queues) {
+            const before = last.queues.find((p) => p.name === q.name);
+            if (before) rates[q.name] = ((q.ready - before.ready) * 1000) / Math.max(1, r.at - last.at);
+          }
+          last = r;
+          setState({ queues: r.queues, rates, error: r.error ?? '' });
+        },
+        () => undefined,
+      );
+    load();
+    const timer = setInterval(load, 2000);
+    return () => clearInterval(timer);
+  }, []);
+  const cell = (v) => (v === null || v === undefined ? '–' : v);
+  return html`<h3>Queues</h3>
+    ${state.error && html`<p>${state.error}</p>`}
+    <table data-testid="queues">
+      <thead><tr><th>Queue</th><th>Ready</th><th>Ready/s</th><th>Unacked</th><th>Dead letters</th><th>Consumers</th></tr></thead>
+      <tbody>
+        ${state.queues.map(
+          (q) => html`<tr key=${q.name} data-queue=${q.name}>
+            <td class="mono">${q.name}</td><td>${q.ready}</td><td>${state.rates[q.name] === undefined ? '' : state.rates[q.name].toFixed(1)}</td>
+            <td>${cell(q.unacked)}</td><td>${cell(q.dead)}</td><td>${cell(q.consumers)}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>`;
+}
+
 function WorkersPage() {
   const [workers, setWorkers] = useState([]);
   const [queue, setQueue] = useState('celery');
@@ -177,6 +215,7 @@ function WorkersPage() {
       </tbody>
     </table>
     ${workers.length === 0 && html`<p>No worker seen yet: workers must run with events on (<code>tq worker -E</code>, <code>celery worker -E</code>).</p>`}
+    <${QueuesTable} />
     <h3>Purge a queue</h3>
     <form class="filters" onSubmit=${purge}>
       <input aria-label="queue" value=${queue} onInput=${(e) => setQueue(e.target.value)} />
