@@ -21,6 +21,7 @@ import {
   describeExchange,
   ensureAmqp,
   EventsMonitor,
+  PythonPeer,
   startCeleryWorker,
   deleteNamedQueues,
   uniqueName,
@@ -91,6 +92,30 @@ for (const broker of brokers) {
       expect(failure).toMatchObject({ state: 'FAILURE', name: 'mon.fail', args: "('no such page',)", exception: "RangeError('no such page')", worker: hostname });
       expect(String(failure['traceback'])).toContain('no such page');
       expect(state.workers[hostname]).toMatchObject({ alive: false, processed: 2 });
+    });
+
+    it('celery events --dump prints the tq worker and its tasks', { timeout: 60_000 }, async () => {
+      const dumpQueue = uniqueName(`dump-${broker.name}`);
+      const dumpApp = tqApp(broker, dumpQueue);
+      dumpApp.task('mon.add', (a: number, b: number) => a + b);
+      const dumpWorker = dumpApp.worker({ queues: [dumpQueue], events: true, heartbeatIntervalMs: 500 });
+      const dump = new PythonPeer(['-m', 'celery', '-A', 'celery_app', 'events', '--dump'], broker.url);
+      try {
+        await dump.waitFor('celery events --dump to start', (out) => out.includes('starting capture'));
+        await dumpWorker.start();
+        // Its subscription has no ready signal: the worker's heartbeats show when it listens.
+        await dump.waitFor('a tq heartbeat in the dump', (out) => out.includes(`${dumpWorker.hostname} [`) && out.includes('heartbeat'));
+        const result = await dumpApp.sendTask<number>('mon.add', [4, 5]);
+        expect(await result.get({ timeout: 10_000 })).toBe(9);
+        const line = await dump.waitFor('the task in the dump', (out) => out.split('\n').find((l) => l.includes('task succeeded') && l.includes(result.id)));
+        expect(line).toContain(`${dumpWorker.hostname} [`);
+        expect(line).toContain(`mon.add(${result.id}) args=(4, 5) kwargs={}`);
+        expect(line).toContain('result=9');
+      } finally {
+        await dumpWorker.stop();
+        await dumpApp.close();
+        await dump.stop();
+      }
     });
   });
 
