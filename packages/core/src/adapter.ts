@@ -3,6 +3,7 @@
  * kit) builds on. Users import from '@tq/core' instead. See docs/writing-an-adapter.md.
  */
 export type { TqAdapter, AdapterOptions } from './adapters/descriptor.js';
+export { loggerOf } from './adapters/descriptor.js';
 export type { Broker, BrokerMessage, Consumer, Delivery, ConsumeOptions, MessageProperties, MessageHeaders, HeaderValue, BroadcastKind, BroadcastRoute, BroadcastBinding, QueueStats } from './broker/broker.js';
 export { topicMatches } from './broker/topic-pattern.js';
 export { brokerCapabilities, defaultBrokerCapabilities, type BrokerCapabilities } from './broker/capabilities.js';

@@ -57,6 +57,11 @@ describe('bad input never stops the worker', () => {
     // A caller waiting on an unknown task gets the reason, not a timeout.
     const error = await app.asyncResult('unknown').get({ timeout: 2000 }).catch((e: unknown) => e);
     expect((error as TaskError).excType).toBe('UnknownTaskError');
+    // So does one waiting on a malformed message whose id header is readable (#16 item 7).
+    for (const [id, excType] of [['bad-json', 'MessageDecodeError'], ['no-task', 'MessageDecodeError'], ['proto', 'MessageDecodeError']] as const) {
+      const failure = await app.asyncResult(id).get({ timeout: 2000 }).catch((e: unknown) => e);
+      expect((failure as TaskError).excType, id).toBe(excType);
+    }
     await worker.stop();
   });
 

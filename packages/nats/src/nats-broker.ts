@@ -18,6 +18,7 @@ import {
   brokerCapabilities,
   ClosedError,
   DeliveryBuffer,
+  loggerOf,
   type AdapterOptions,
   type BroadcastBinding,
   type BroadcastRoute,
@@ -171,6 +172,7 @@ export class NatsBroker implements Broker {
       subjects: this.subjects,
       maxDeliver: this.#options.maxDeliver,
       pullExpiresMs: this.#options.pullExpiresMs,
+      ...(loggerOf(this.#adapterOptions) ? { logger: loggerOf(this.#adapterOptions)! } : {}),
       consumerFor: (q, refresh) => this.#durable(q, refresh),
       onStop: () => this.#consumers.delete(consumer),
     });

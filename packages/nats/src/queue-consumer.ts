@@ -1,6 +1,6 @@
 import type { Consumer, ConsumeCallback, ConsumerMessages, FetchOptions, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DeliveryBuffer, MessageDecodeError, type BrokerMessage, type Delivery } from '@tq/core/adapter';
+import { DeliveryBuffer, MessageDecodeError, type BrokerMessage, type Delivery, type Logger } from '@tq/core/adapter';
 import { deadLetter } from './dead-letter.js';
 import { toTqError } from './errors.js';
 import type { WriteBatch } from './write-batch.js';
@@ -15,6 +15,8 @@ export interface QueueConsumerContext {
   readonly subjects: Subjects;
   readonly maxDeliver: number;
   readonly pullExpiresMs: number;
+  /** The app's logger, for messages moved to the dead-letter stream before core sees them. */
+  readonly logger?: Logger;
   /** Resolves to the durable consumer of `queue`, creating it if needed; `refresh` after a failure. */
   readonly consumerFor: (queue: string, refresh: boolean) => Promise<Consumer>;
   /** Stopped for good (abort, return, close) with every delivery settled. */
@@ -182,6 +184,7 @@ export class QueueConsumer {
 
   #deadLetterRaw(msg: JsMsg, reason: string): void {
     const { js, subjects } = this.#context;
+    this.#context.logger?.warn(`nats: a message on ${this.#queue} was moved to the dead-letter stream: ${reason}`);
     deadLetter(js, subjects, this.#queue, msg, reason)
       .then(() => this.#context.writes.confirmed(() => msg.ack()))
       .catch(() => {

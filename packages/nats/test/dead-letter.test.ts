@@ -83,8 +83,11 @@ describe('dead letters (<stream>_DLQ)', () => {
     expect(await queueDepth(b, queue)).toBe(0);
   });
 
-  it('after maxDeliver deliveries (naks) the next one is dead-lettered instead of handed out', async () => {
-    const b = broker('maxDeliver=2');
+  it('after maxDeliver deliveries (naks) the next one is dead-lettered instead of handed out, with a log line', async () => {
+    const warnings: string[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, warn: (m: string) => void warnings.push(m), error: () => undefined };
+    const b = createTestBroker(stream, 'maxDeliver=2', undefined, { logger });
+    brokers.push(b);
     await b.connect();
     const queue = uniqueName('q');
     await b.publish(queue, taskMessage('poison'));
@@ -97,6 +100,7 @@ describe('dead letters (<stream>_DLQ)', () => {
     const [dead] = await deadLetters(b, queue, 1);
     expect(dead!.header.get(deadReasonHeader)).toMatch(/delivered 2 times without an ack \(maxDeliver=2\)/);
     expect(await queueDepth(b, queue)).toBe(0);
+    expect(warnings).toEqual([expect.stringMatching(new RegExp(`nats: a message on ${queue} was moved to the dead-letter stream: delivered 2 times`))]);
   });
 
   it('counts AckWait expiries as deliveries too', async () => {

@@ -1,6 +1,7 @@
+import type { Logger } from '@tq/core/adapter';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { ConfigError, redactUrl, schemeOf, type AdapterOptions, type ConfigIssue } from '@tq/core/adapter';
+import { ConfigError, loggerOf, redactUrl, schemeOf, type AdapterOptions, type ConfigIssue } from '@tq/core/adapter';
 import { DEFAULT_PRIORITY_STEPS } from './keys.js';
 
 /** Where and how to reach Redis, and the kombu transport options that shape the key layout. */
@@ -43,6 +44,8 @@ export interface RedisOptions {
   readonly resultTtlMs: number;
   /** The URL with its password hidden, for messages. */
   readonly displayUrl: string;
+  /** The app's logger (redacting), for what the adapter drops or moves aside on its own. */
+  readonly logger?: Logger;
 }
 
 export interface SentinelOptions {
@@ -176,6 +179,7 @@ export function parseRedisOptions(url: URL, adapterOptions: AdapterOptions = {})
     keepAliveMs,
     resultTtlMs,
     displayUrl,
+    ...(loggerOf(adapterOptions) ? { logger: loggerOf(adapterOptions)! } : {}),
   };
 }
 

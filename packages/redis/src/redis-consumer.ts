@@ -80,8 +80,9 @@ export class RedisConsumer {
         let decoded: DecodedEnvelope;
         try {
           decoded = decodeEnvelope(raw);
-        } catch {
+        } catch (error) {
           // Not a kombu envelope: keep it for inspection rather than looping on it or dropping it.
+          options.logger?.warn(`redis: a message on ${this.queue} is not a kombu envelope (${(error as Error).message}); moved to ${deadLetterQueue}`);
           return taker.deadLetter(tag, raw, deadLetterQueue);
         }
         const delivery = new RedisDelivery(decoded, tag, this.queue, deadLetterQueue, store, context, this.#hooks, options.visibilityTimeoutMs);

@@ -7,7 +7,8 @@ import type { Delivery } from '@tq/core/adapter';
 import { decodeEnvelope } from '../src/envelope.js';
 import { RedisKeys } from '../src/keys.js';
 import { UnackedStore } from '../src/unacked-store.js';
-import type { RedisBroker } from '../src/redis-broker.js';
+import { parseRedisOptions } from '../src/options.js';
+import { RedisBroker } from '../src/redis-broker.js';
 import { deleteKeys, first, openBroker, rawClient, uniqueName, urlWith } from './support/test-redis.js';
 
 const client = rawClient();
@@ -184,9 +185,13 @@ describe('unacked bookkeeping (kombu QoS)', () => {
     controller.abort();
   });
 
-  it('a list item that is not a kombu envelope goes to "<queue>.dead" and consumption goes on', async () => {
+  it('a list item that is not a kombu envelope goes to "<queue>.dead" with a log line, and consumption goes on', async () => {
     const prefix = newPrefix('malformed');
-    const broker = await isolatedBroker(prefix);
+    const warnings: string[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, warn: (m: string) => void warnings.push(m), error: () => undefined };
+    const broker = new RedisBroker(parseRedisOptions(urlWith(prefix, { visibility_timeout: '3600' }), { logger }));
+    await broker.connect();
+    brokers.push(broker);
     const q = uniqueName('q');
     await client.lpush(`${prefix}${q}`, 'not json at all');
     await broker.publish(q, message('good'));
@@ -195,6 +200,7 @@ describe('unacked bookkeeping (kombu QoS)', () => {
     expect(delivery.message.headers['id']).toBe('good');
     await delivery.ack();
     expect(await client.lrange(`${prefix}${q}.dead`, 0, -1)).toEqual(['not json at all']);
+    expect(warnings).toEqual([expect.stringContaining(`redis: a message on ${q} is not a kombu envelope`)]);
     controller.abort();
   });
 

@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 import type { ResultBackend } from '../backend/result-backend.js';
 import type { Broker } from '../broker/broker.js';
 
@@ -6,6 +7,12 @@ import type { Broker } from '../broker/broker.js';
  * material. Core adds `logger` (the app's Logger, redacting) for adapters whose client logs.
  */
 export type AdapterOptions = Readonly<Record<string, unknown>>;
+
+/** The app's logger core put in `options`, when there is one. */
+export function loggerOf(options: AdapterOptions): Logger | undefined {
+  const logger = options['logger'] as Partial<Logger> | undefined;
+  return logger && typeof logger.warn === 'function' && typeof logger.error === 'function' ? (logger as Logger) : undefined;
+}
 
 /**
  * What an adapter package default-exports: its name, the URL schemes it serves, and

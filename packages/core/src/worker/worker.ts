@@ -701,8 +701,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const reason = (error as Error).message;
     this.#logger.warn(`rejected a message from ${queue}${id ? ` (task ${name}[${id}])` : ''}: ${reason}`);
     this.emit('task-rejected', { id, name, queue, reason, error });
-    if (id && !isTqError(error, 'TQ_MESSAGE_MALFORMED')) {
-      // The sender may be waiting on get(): give it the reason instead of a timeout.
+    if (id) {
+      // The sender may be waiting on get(): give it the reason instead of a timeout (a malformed
+      // body or header too, as docs/guarantees.md promises, whenever the id header is readable).
       // Dead-lettered even if the record cannot be stored: the message is kept there either way.
       await this.#recordKeepingLease(delivery, () => this.#writer.failure({ id, ignoreResult: false, properties: delivery.message.properties }, error));
     }

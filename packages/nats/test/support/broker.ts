@@ -1,3 +1,4 @@
+import type { AdapterOptions } from '@tq/core/adapter';
 import { jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { BrokerMessage, Delivery } from '@tq/core/adapter';
@@ -20,9 +21,9 @@ export function bodyText(delivery: Delivery): string {
 }
 
 /** A broker on a fresh stream of the shared server; `params` are extra URL parameters. */
-export function createTestBroker(stream: string, params = '', base = sharedNatsUrl): NatsBroker {
+export function createTestBroker(stream: string, params = '', base = sharedNatsUrl, options: AdapterOptions = {}): NatsBroker {
   const url = new URL(`${base}${base.includes('?') ? '&' : '?'}stream=${stream}${params ? `&${params}` : ''}`);
-  return natsAdapter.createBroker!(url, {}) as NatsBroker;
+  return natsAdapter.createBroker!(url, options) as NatsBroker;
 }
 
 /** Deletes a stream and its dead-letter stream (test cleanup). */
