@@ -6,6 +6,7 @@ import { closeConnection, openConnection, type Redis } from './connection.js';
 import { encodeEnvelope } from './envelope.js';
 import { translated, type ErrorContext } from './errors.js';
 import { RedisKeys, priorityStep } from './keys.js';
+import { warnIfNotPersistent } from './persistence-check.js';
 import { PubSubChannels } from './pub-sub.js';
 import type { RedisOptions } from './options.js';
 import { DEFAULT_WIRE_PRIORITY, MAX_PRIORITY, toWirePriority } from './priority.js';
@@ -74,6 +75,7 @@ export class RedisBroker implements Broker {
     const commands = await openConnection(this.options, 'command', 'tq:broker', this.#context, options?.signal);
     this.#commands = commands;
     this.#store = new UnackedStore(commands, this.#keys, this.options.prioritySteps, this.options.visibilityTimeoutMs);
+    void warnIfNotPersistent(commands, this.options.displayUrl, this.options.logger);
   }
 
   #open(): { commands: Redis; store: UnackedStore } {

@@ -185,6 +185,19 @@ describe('unacked bookkeeping (kombu QoS)', () => {
     controller.abort();
   });
 
+  it('says once at connect when Redis keeps nothing on disk (this server runs with save "" and appendonly no)', async () => {
+    const [, save] = (await client.config('GET', 'save')) as [string, string];
+    const [, appendonly] = (await client.config('GET', 'appendonly')) as [string, string];
+    const warnings: string[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, warn: (m: string) => void warnings.push(m), error: () => undefined };
+    const broker = new RedisBroker(parseRedisOptions(urlWith(newPrefix('persist')), { logger }));
+    brokers.push(broker);
+    await broker.connect();
+    const expected = save.trim() === '' && appendonly === 'no' ? 1 : 0;
+    await expect.poll(() => warnings.length).toBe(expected);
+    if (expected) expect(warnings[0]).toMatch(/keeps nothing on disk .*appendonly yes/);
+  });
+
   it('a list item that is not a kombu envelope goes to "<queue>.dead" with a log line, and consumption goes on', async () => {
     const prefix = newPrefix('malformed');
     const warnings: string[] = [];
