@@ -213,7 +213,7 @@ describe('unacked bookkeeping (kombu QoS)', () => {
     expect(delivery.message.headers['id']).toBe('good');
     await delivery.ack();
     expect(await client.lrange(`${prefix}${q}.dead`, 0, -1)).toEqual(['not json at all']);
-    expect(warnings).toEqual([expect.stringContaining(`redis: a message on ${q} is not a kombu envelope`)]);
+    expect(warnings.filter((w) => w.includes('kombu envelope'))).toEqual([expect.stringContaining(`redis: a message on ${q} is not a kombu envelope`)]);
     controller.abort();
   });
 
