@@ -95,9 +95,9 @@ export class MemoryBroker implements Broker {
   async queueStats(queue: string): Promise<QueueStats> {
     const consumers = this.#hub.consumersOf(queue);
     return {
-      ready: this.#hub.queue(queue).size,
+      ready: this.#hub.size(queue),
       unacked: consumers.reduce((sum, consumer) => sum + consumer.unacked, 0),
-      dead: this.#hub.queue(`${queue}${this.#deadLetterSuffix}`).size,
+      dead: this.#hub.size(`${queue}${this.#deadLetterSuffix}`),
       consumers: consumers.length,
     };
   }

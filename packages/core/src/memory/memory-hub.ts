@@ -25,6 +25,11 @@ export class MemoryHub {
   readonly subscribers = new Map<string, Set<{ readonly pattern: string; readonly buffer: DeliveryBuffer<Uint8Array> }>>();
   readonly #timers = new Set<LongTimeout>();
 
+  /** Ready messages in `name`, without creating the queue (counting is a read). */
+  size(name: string): number {
+    return this.#queues.get(name)?.size ?? 0;
+  }
+
   queue(name: string): MemoryQueue {
     let queue = this.#queues.get(name);
     if (!queue) {
