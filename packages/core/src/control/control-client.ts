@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { App } from '../app.js';
 import { UnsupportedError } from '../errors.js';
-import { celeryDate, encodeRecord } from '../result/record.js';
-import { TaskState } from '../result/states.js';
+import { recordRevokedUnlessFinished } from './revoke-record.js';
 import { decodePidboxReply, encodePidbox, mailboxChannel, replyChannel, requestRoute, type ControlReply, type PidboxRequest } from './pidbox.js';
 
 /** What `inspect` can ask, Celery's names. */
@@ -40,7 +39,8 @@ export class Control {
   /**
    * Revoke tasks: workers skip them when they arrive; with terminate, running ones are aborted
    * (their executor is terminated in the thread and process pools). Also records REVOKED in the
-   * result backend, which workers without a broadcast bus check before running a task.
+   * result backend, which workers without a broadcast bus check before running a task, unless
+   * the task has already finished: a finished task's record is never replaced.
    */
   async revoke(taskIds: string | readonly string[], options: { terminate?: boolean; signal?: string } = {}): Promise<void> {
     const ids = typeof taskIds === 'string' ? [taskIds] : [...taskIds];
@@ -51,10 +51,7 @@ export class Control {
     }
     const backend = await this.#app.backend();
     if (backend) {
-      for (const id of ids) {
-        const record = { status: TaskState.REVOKED, result: { exc_type: 'TaskRevokedError', exc_message: ['revoked'], exc_module: 'celery.exceptions' }, traceback: null, children: [], date_done: celeryDate(), task_id: id };
-        await backend.store(id, encodeRecord(record), { ttlMs: this.#app.config.resultTtlMs });
-      }
+      for (const id of ids) await recordRevokedUnlessFinished(backend, id, this.#app.config.resultTtlMs);
     }
   }
 
