@@ -18,10 +18,12 @@ import { celeryIsoTime, encodeTaskMessage } from './protocol/encode.js';
 import type { TaskCall } from './protocol/message.js';
 import { argsRepr, kwargsRepr } from './protocol/repr.js';
 import type { SendOptions } from './producer/send-options.js';
+import { validateSendOptions } from './producer/send-option-rules.js';
 import { AsyncResult } from './result/async-result.js';
 import { jsonSerializer } from './serializer/json.js';
 import { SerializerRegistry } from './serializer/serializer.js';
 import type { TaskDefinition, TaskFunction, TaskOptions } from './task.js';
+import { validateTaskOptions } from './task-option-rules.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 
 /** Arguments of a task function without the kwargs object callers may append. */
@@ -72,6 +74,7 @@ export class App {
   /** Register a task by name. Inside `fn`, `this` is the TaskContext (or call taskContext()). */
   task<A extends unknown[], R>(name: string, fn: TaskFunction<A, R>, options: TaskOptions = {}): Task<A, Awaited<R>> {
     if (this.#tasks.has(name)) throw new ConfigError([{ path: `tasks.${name}`, message: 'a task with this name is already registered' }]);
+    validateTaskOptions(name, options);
     this.#tasks.set(name, { name, fn: fn as unknown as TaskFunction<never[], unknown>, options });
     return {
       name,
@@ -93,6 +96,7 @@ export class App {
   retuneTask(name: string, changes: Partial<Pick<TaskOptions, 'rateLimit' | 'timeLimit' | 'softTimeLimit'>>): void {
     const definition = this.#tasks.get(name);
     if (!definition) throw new UnknownTaskError(name, [...this.#tasks.keys()]);
+    validateTaskOptions(name, changes);
     this.#tasks.set(name, { ...definition, options: { ...definition.options, ...changes } });
   }
 
@@ -178,6 +182,7 @@ export class App {
 
   /** Send a task by name, without importing its code. */
   async sendTask<R = unknown>(name: string, args: readonly unknown[] = [], kwargs: Record<string, unknown> = {}, options: SendOptions = {}): Promise<AsyncResult<R>> {
+    validateSendOptions(options);
     const definition = this.#tasks.get(name);
     const queue = options.queue ?? definition?.options.queue ?? routeTask(name, this.config.routes, this.config.defaultQueue);
     const id = options.taskId ?? randomUUID();

@@ -23,7 +23,8 @@ export type TqErrorCode =
   | 'TQ_WORKER_LOST'
   | 'TQ_REJECTED'
   | 'TQ_POISON_MESSAGE'
-  | 'TQ_UNSUPPORTED';
+  | 'TQ_UNSUPPORTED'
+  | 'TQ_INVALID_OPTION';
 
 export class TqError extends Error {
   override name = 'TqError';
@@ -212,6 +213,19 @@ export class UnsupportedError extends TqError {
   override name = 'UnsupportedError';
   constructor(message: string) {
     super('TQ_UNSUPPORTED', message);
+  }
+}
+
+/** A send option (sendTask, applyAsync) with a wrong value or an unknown name; `issues` lists every one. */
+export class InvalidOptionError extends TqError {
+  override name = 'InvalidOptionError';
+  /** The first offending option, e.g. 'priority'. */
+  readonly option: string;
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    super('TQ_INVALID_OPTION', `invalid send option${issues.length > 1 ? 's' : ''}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+    this.option = issues[0]?.path ?? '';
+    this.issues = issues;
   }
 }
 
