@@ -47,4 +47,25 @@ describe('revoking a finished task (#15)', () => {
     await app.control.revoke(result.id);
     await expect(result.get({ timeout: 1000 })).rejects.toBeInstanceOf(TaskRevokedError);
   });
+
+  it('a terminated task that ignores its signal cannot replace REVOKED with later progress', async () => {
+    app = memoryApp();
+    app.task('tq.stubborn', async function () {
+      for (let i = 1; i <= 4; i++) {
+        await sleep(60);
+        await this.updateState('PROGRESS', { current: i });
+      }
+      return 'done anyway';
+    });
+    const worker = app.worker();
+    await worker.start();
+    const result = await app.sendTask('tq.stubborn');
+    await sleep(90);
+    await app.control.revoke(result.id, { terminate: true });
+    await expect(result.get({ timeout: 5000 })).rejects.toBeInstanceOf(TaskRevokedError);
+    await sleep(300); // the task body runs on and calls updateState three more times
+    const backend = (await app.backend())!;
+    expect(decodeRecord((await backend.fetch(result.id))!).status).toBe('REVOKED');
+    await worker.stop();
+  });
 });

@@ -98,6 +98,8 @@ interface Active {
   readonly startedAt: number;
   /** Set when a forced stop gave the message back: the run's outcome is then discarded. */
   abandoned: boolean;
+  /** Set when the run has an outcome (or was terminated): later updateState calls of a task that ignores its signal are dropped, so they cannot replace the outcome record. */
+  settled: boolean;
 }
 
 interface Held {
@@ -494,7 +496,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const writer = this.#writer;
     const acksLate = definition.options.acksLate ?? true;
     if (!acksLate) await this.#settle(delivery, 'ack');
-    const active: Active = { request, delivery, queue, cancel: new CancelToken(), startedAt: Date.now(), abandoned: false };
+    const active: Active = { request, delivery, queue, cancel: new CancelToken(), startedAt: Date.now(), abandoned: false, settled: false };
     this.#active.set(delivery, active);
     const stopLease = acksLate ? this.#leases.keep(delivery) : () => undefined;
     const started = performance.now();
@@ -506,13 +508,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const run = () =>
       this.pool.run({ definition, request, hostname: this.hostname }, {
         updateState: async (state, meta) => {
-          if (active.abandoned) return;
+          if (active.abandoned || active.settled || active.cancel.cancelled) return;
           this.emit('task-progress', { id: request.id, name: request.task, state, meta });
           await writer.write(request, state, meta);
         },
       }, active.cancel);
     const instrumentations = this.app.instrumentations;
     const outcome = await (instrumentations.length ? instrumentRun(instrumentations, request, queue, run) : run());
+    active.settled = true;
     this.#active.delete(delivery);
     if (active.abandoned) {
       stopLease();
