@@ -1,4 +1,4 @@
-import { ConfigError, redactUrl, type AdapterOptions, type ConfigIssue } from '@tq/core/adapter';
+import { ConfigError, redactUrl, unknownUrlParameters, type AdapterOptions, type ConfigIssue } from '@tq/core/adapter';
 
 /** TLS material for amqps://, passed to Node's tls.connect. PEM strings or Buffers. */
 export interface AmqpTlsOptions {
@@ -64,6 +64,9 @@ export interface AmqpOptions {
 }
 
 const integerParams = ['heartbeat', 'confirmTimeout', 'frameMax', 'connectTimeout', 'maxPriority', 'resultExpires'] as const;
+
+/** Every query parameter parseAmqpOptions reads; core rejects any other (TqAdapter.urlParameters). */
+export const amqpUrlParameters: readonly string[] = [...integerParams, 'queueType', 'deadLetter', 'deadLetterExchange'];
 
 function readParam(url: URL, options: AdapterOptions, name: string): unknown {
   if (options[name] !== undefined) return options[name];
@@ -131,10 +134,7 @@ export function parseAmqpOptions(url: URL, options: AdapterOptions = {}): AmqpOp
   if (scheme === 'amqps') protocol = 'amqps';
   else if (scheme !== 'amqp' && scheme !== 'rpc') issues.push({ path: 'url', message: `expected amqp:// or amqps://, got ${redactUrl(url)}` });
 
-  const known = new Set<string>([...integerParams, 'queueType', 'deadLetter', 'deadLetterExchange']);
-  for (const key of url.searchParams.keys()) {
-    if (!known.has(key)) issues.push({ path: `url?${key}`, message: `unknown parameter (known: ${[...known].join(', ')})` });
-  }
+  for (const { parameter, message } of unknownUrlParameters(url, amqpUrlParameters)) issues.push({ path: `url?${parameter}`, message });
 
   const heartbeat = readInteger(readParam(url, options, 'heartbeat'), 'heartbeat', issues, 0, 65_535) ?? 10;
   const confirmTimeoutMs = readInteger(readParam(url, options, 'confirmTimeout'), 'confirmTimeout', issues, 1, 2 ** 31 - 1) ?? 10_000;

@@ -16,6 +16,7 @@ export { Lifecycle } from './adapters/lifecycle.js';
 export { withDeadline, setLongTimeout, MAX_TIMER_MS, type LongTimeout } from './adapters/timers.js';
 export { withRetry, isConnectionError, defaultRetryPolicy, type RetryPolicy } from './adapters/retry-policy.js';
 export { redactUrl, redactText, parseUrl, schemeOf } from './adapters/url.js';
+export { unknownUrlParameters } from './adapters/url-parameters.js';
 export { pythonJsonStringify, pythonJsonString, safeJsonParse, jsonSerializer } from './serializer/json.js';
 export { encodeRecord, decodeRecord, celeryDate, type ResultRecord } from './result/record.js';
 export { encodeTaskMessage } from './protocol/encode.js';

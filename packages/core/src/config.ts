@@ -5,6 +5,7 @@ import type { AdapterOptions, TqAdapter } from './adapters/descriptor.js';
 import { defaultRetryPolicy, type RetryPolicy } from './adapters/retry-policy.js';
 import type { ResultBackend } from './backend/result-backend.js';
 import type { Broker } from './broker/broker.js';
+import { unknownConfigKeys } from './config-keys.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import type { Logger, LogLevel } from './logger.js';
 import type { Serializer } from './serializer/serializer.js';
@@ -84,6 +85,7 @@ export function loadConfigFile(env: NodeJS.ProcessEnv = process.env, cwd = proce
   const path = resolve(cwd, explicit ?? 'tq.config.json');
   if (!explicit && !existsSync(path)) return {};
   let text: string;
+  let config: TqConfig;
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
@@ -92,10 +94,13 @@ export function loadConfigFile(env: NodeJS.ProcessEnv = process.env, cwd = proce
   try {
     const parsed: unknown = JSON.parse(text);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('expected a JSON object');
-    return parsed as TqConfig;
+    config = parsed as TqConfig;
   } catch (cause) {
     throw new ConfigError([{ path: path, message: `invalid JSON config: ${(cause as Error).message}` }], { cause });
   }
+  const unknown = unknownConfigKeys(config, `${path}: `);
+  if (unknown.length > 0) throw new ConfigError(unknown);
+  return config;
 }
 
 /**
@@ -112,7 +117,7 @@ export function resolveConfig(config: TqConfig = {}, env: NodeJS.ProcessEnv = pr
   else if (merged.resultBackend !== undefined) resultBackend = merged.resultBackend;
   else resultBackend = typeof broker === 'string' && broker.startsWith('memory:') ? broker : null;
 
-  const issues: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = unknownConfigKeys(merged, '');
   // Only the scheme is checked here: adapters may accept URLs the WHATWG parser rejects
   // (several hosts), and parse them themselves when the app opens them.
   const checkUrl = (value: unknown, path: string) => {

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { ConfigError, redactUrl, type AdapterOptions, type ConfigIssue, type Logger } from '@tq/core/adapter';
+import { ConfigError, redactUrl, unknownUrlParameters, type AdapterOptions, type ConfigIssue, type Logger } from '@tq/core/adapter';
 import type { ISocketFactory, SASLOptions } from 'kafkajs';
 
 export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
@@ -110,7 +110,8 @@ const numberKeys: readonly NumberKey[] = [
   'lingerMs',
   'commitIntervalMs',
 ];
-const knownParams = new Set<string>([
+/** Every query parameter parseKafkaOptions reads; core rejects any other (TqAdapter.urlParameters). */
+export const kafkaUrlParameters: readonly string[] = [
   ...numberKeys,
   'brokers',
   'clientId',
@@ -120,7 +121,7 @@ const knownParams = new Set<string>([
   'deadLetterSuffix',
   'sasl',
   'ssl',
-]);
+];
 
 /**
  * URL + brokerOptions → KafkaOptions, reporting every problem in one ConfigError.
@@ -133,9 +134,7 @@ export function parseKafkaOptions(url: URL, adapterOptions: AdapterOptions = {})
   const params = url.searchParams;
   const scheme = url.protocol.replace(/:$/, '').toLowerCase();
   if (scheme !== 'kafka' && scheme !== 'kafka+ssl') issue('broker', `scheme must be kafka:// or kafka+ssl://, got ${scheme}://`);
-  for (const key of params.keys()) {
-    if (!knownParams.has(key)) issue(`broker.${key}`, `unknown query parameter "${key}"`);
-  }
+  for (const { parameter, message } of unknownUrlParameters(url, kafkaUrlParameters)) issue(`broker.${parameter}`, message);
 
   const pick = (key: string): unknown => (adapterOptions[key] !== undefined ? adapterOptions[key] : (params.get(key) ?? undefined));
 

@@ -1,5 +1,5 @@
 import type { AdapterOptions, ConfigIssue } from '@tq/core/adapter';
-import { ConfigError, redactUrl } from '@tq/core/adapter';
+import { ConfigError, redactUrl, unknownUrlParameters } from '@tq/core/adapter';
 import { streamNamePattern } from './subjects.js';
 
 /** TLS material: file paths (URL or options) or PEM contents (options only). */
@@ -114,15 +114,16 @@ class IssueCollector {
   }
 }
 
-// One URL may serve as broker and result backend: each side ignores the other's parameters.
-const knownParams = new Set([...connectionParams, ...brokerParams, ...backendParams]);
+/**
+ * Every query parameter the NATS adapter reads; core rejects any other (TqAdapter.urlParameters).
+ * One URL may serve as broker and result backend: each side ignores the other's parameters.
+ */
+export const natsUrlParameters: readonly string[] = [...new Set([...connectionParams, ...brokerParams, ...backendParams])];
 
 function connectionSettings(url: URL, options: AdapterOptions, issues: IssueCollector): NatsConnectionSettings {
   const scheme = url.protocol.replace(/:$/, '');
   if (scheme !== 'nats' && scheme !== 'tls') issues.add('scheme', `expected nats:// or tls://, got ${scheme}://`);
-  for (const key of url.searchParams.keys()) {
-    if (!knownParams.has(key)) issues.add(key, `unknown parameter (known: ${[...knownParams].join(', ')})`);
-  }
+  for (const { parameter, message } of unknownUrlParameters(url, natsUrlParameters)) issues.add(parameter, message);
   const host = url.hostname || '127.0.0.1';
   const servers = [`${host}:${url.port || '4222'}`];
   for (const extra of (url.searchParams.get('servers') ?? '').split(',')) {

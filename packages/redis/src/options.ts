@@ -1,7 +1,7 @@
 import type { Logger } from '@tq/core/adapter';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { ConfigError, loggerOf, redactUrl, schemeOf, type AdapterOptions, type ConfigIssue } from '@tq/core/adapter';
+import { ConfigError, loggerOf, redactUrl, schemeOf, unknownUrlParameters, type AdapterOptions, type ConfigIssue } from '@tq/core/adapter';
 import { DEFAULT_PRIORITY_STEPS } from './keys.js';
 
 /** Where and how to reach Redis, and the kombu transport options that shape the key layout. */
@@ -72,6 +72,23 @@ export interface RedisAdapterOptions {
   readonly resultTtlMs?: number;
 }
 
+/** Every query parameter parseRedisOptions reads (kombu's names); core rejects any other. */
+export const redisUrlParameters: readonly string[] = [
+  'visibility_timeout',
+  'priority_steps',
+  'global_keyprefix',
+  'socket_timeout',
+  'socket_connect_timeout',
+  'result_expires',
+  'ssl',
+  'ssl_cert_reqs',
+  'ssl_ca_certs',
+  'ssl_certfile',
+  'ssl_keyfile',
+  'master_name',
+  'sentinels',
+];
+
 const defaultPort = 6379;
 const defaultSentinelPort = 26379;
 
@@ -94,6 +111,7 @@ export function parseRedisOptions(url: URL, adapterOptions: AdapterOptions = {})
   const issue = (path: string, message: string) => issues.push({ path, message });
 
   if (!['redis', 'rediss', 'redis+sentinel'].includes(scheme)) issue('url', `unsupported scheme "${scheme}://" for the redis adapter`);
+  for (const { parameter, message } of unknownUrlParameters(url, redisUrlParameters)) issue(`url?${parameter}`, message);
   const isSentinel = scheme === 'redis+sentinel';
 
   const host = url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';

@@ -102,4 +102,17 @@ describe('parseRedisOptions', () => {
     );
     expect(config.message).not.toContain('hunter2');
   });
+
+  it('rejects a misspelt URL option with the nearest known name (#15)', () => {
+    let error: unknown;
+    try {
+      parse('redis://h:6379/0?visiblity_timeout=60&socket_timeout=5');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const config = error as ConfigError;
+    expect(config.issues.map((i) => i.path)).toEqual(['url?visiblity_timeout']);
+    expect(config.message).toMatch(/unknown URL option "visiblity_timeout" \(did you mean "visibility_timeout"\?\)/);
+  });
 });

@@ -11,6 +11,7 @@ import type { PoolKind } from '../worker/pool/pool.js';
 import type { Worker } from '../worker/worker.js';
 import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
 import { progressBar, StatusLine } from './status-line.js';
+import { commandHint, flagHint } from './suggest.js';
 
 const usage = `tq — a distributed task queue, wire-compatible with Celery
 
@@ -226,7 +227,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (!(name in commands)) {
-    process.stderr.write(`tq: unknown command "${name}"\n\n${usage}\n`);
+    process.stderr.write(`tq: unknown command "${name}"${commandHint(name, Object.keys(commands))}\n\n${usage}\n`);
     return 2;
   }
   const command = commands[name as CommandName];
@@ -238,7 +239,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       positionals: string[];
     });
   } catch (error) {
-    process.stderr.write(`tq ${name}: ${(error as Error).message}\n\n${command.help}\n`);
+    process.stderr.write(`tq ${name}: ${(error as Error).message}${flagHint(error, command.options)}\n\n${command.help}\n`);
     return 2;
   }
   if (values['help']) {

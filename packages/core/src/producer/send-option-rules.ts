@@ -1,6 +1,7 @@
 import { nearest } from '../adapters/resolve.js';
 import { InvalidOptionError } from '../errors.js';
 import type { ConfigIssue } from '../errors.js';
+import type { SendOptions } from './send-options.js';
 
 /**
  * One rule per send option: `check` returns null when the value is acceptable, else what is
@@ -24,7 +25,8 @@ const isTime = (value: unknown): boolean =>
 const isPlainObject = (value: unknown): boolean => value !== null && typeof value === 'object' && !Array.isArray(value);
 const orNull = (check: (value: unknown) => boolean) => (value: unknown) => value === null || check(value);
 
-export const sendOptionRules: Record<string, SendOptionRule> = {
+/** Typed against SendOptions: a field added there without a rule here fails the typecheck. */
+export const sendOptionRules: Readonly<Record<keyof SendOptions, SendOptionRule>> = {
   queue: { allowed: 'a non-empty queue name', check: isNonEmptyString },
   countdown: { allowed: 'a finite number of seconds', check: isFiniteNumber },
   eta: { allowed: 'a valid Date or an ISO 8601 date string', check: isTime },
