@@ -6,6 +6,7 @@ export type { Broker, BrokerMessage, Delivery, MessageHeaders, HeaderValue, Queu
 export type { ResultBackend } from './backend/result-backend.js';
 export type { Serializer } from './serializer/serializer.js';
 export { jsonSerializer } from './serializer/json.js';
+export { losslessJsonSerializer, parseJsonLossless } from './serializer/lossless-json.js';
 export { TaskState, type TaskStateName } from './result/states.js';
 export type { ResultRecord } from './result/record.js';
 export type { TaskRequest, TaskCall, EmbeddedOptions, TimeLimit } from './protocol/message.js';

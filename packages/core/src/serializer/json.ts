@@ -58,7 +58,8 @@ function writeValue(value: unknown, key: string): string | undefined {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'bigint':
-      throw new TypeError('Do not know how to serialize a BigInt');
+      // An exact JSON integer: Python reads it as an int of any size (decode it back losslessly with losslessJsonSerializer).
+      return value.toString();
     case 'object': {
       const toJSON = (value as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') return writeValue(toJSON.call(value, key), key);
