@@ -24,7 +24,8 @@ export type TqErrorCode =
   | 'TQ_REJECTED'
   | 'TQ_POISON_MESSAGE'
   | 'TQ_UNSUPPORTED'
-  | 'TQ_INVALID_OPTION';
+  | 'TQ_INVALID_OPTION'
+  | 'TQ_INVALID_ARGUMENTS';
 
 export class TqError extends Error {
   override name = 'TqError';
@@ -226,6 +227,18 @@ export class InvalidOptionError extends TqError {
     super('TQ_INVALID_OPTION', `invalid send option${issues.length > 1 ? 's' : ''}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
     this.option = issues[0]?.path ?? '';
     this.issues = issues;
+  }
+}
+
+/** A task's arguments do not fit its declared `params`: `argument` names the unknown, missing or doubled one. */
+export class ArgumentBindingError extends TqError {
+  override name = 'ArgumentBindingError';
+  readonly taskName: string;
+  readonly argument: string | undefined;
+  constructor(taskName: string, message: string, argument?: string) {
+    super('TQ_INVALID_ARGUMENTS', `${taskName}: ${message}`);
+    this.taskName = taskName;
+    this.argument = argument;
   }
 }
 

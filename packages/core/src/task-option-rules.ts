@@ -33,5 +33,10 @@ export function validateTaskOptions(taskName: string, options: Partial<TaskOptio
   }
   if (options.queue !== undefined && !(typeof options.queue === 'string' && options.queue.length > 0)) issue('queue', 'expected a non-empty queue name');
   if (options.rateLimitKey !== undefined && typeof options.rateLimitKey !== 'function') issue('rateLimitKey', 'expected a function (args, kwargs) => string');
+  if (options.params !== undefined) {
+    const names = Array.isArray(options.params) ? options.params.map((p) => (typeof p === 'string' ? p.replace(/\?$/, '') : '')) : [];
+    if (!Array.isArray(options.params) || names.some((n) => n === '')) issue('params', 'expected an array of parameter names, e.g. ["x", "y", "z?"]');
+    else if (new Set(names).size !== names.length) issue('params', 'parameter names must be unique');
+  }
   if (issues.length > 0) throw new ConfigError(issues);
 }

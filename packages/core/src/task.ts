@@ -6,6 +6,13 @@ import type { TaskStateName } from './result/states.js';
 export interface TaskOptions {
   /** Queue this task is sent to when the caller names none. */
   readonly queue?: string;
+  /**
+   * Parameter names, in order, so keyword arguments (Python's `send_task(kwargs=...)`) bind by
+   * name: `params: ['x', 'y']` runs `fn(x, y)` for args [2] and kwargs {y: 3}. A name ending in
+   * '?' is optional (undefined when not given). An unknown, missing or doubled argument fails
+   * the task with ArgumentBindingError. Without params, kwargs arrive as one trailing object.
+   */
+  readonly params?: readonly string[];
   /** Do not store results (state records are skipped too). Default false. */
   readonly ignoreResult?: boolean;
   /** Hard time limit, seconds: the task fails with TimeLimitExceeded. */

@@ -1,3 +1,4 @@
+import { bindArguments } from './bind-arguments.js';
 import { SoftTimeLimitExceeded, TimeLimitExceeded } from '../errors.js';
 import type { TaskRequest } from '../protocol/message.js';
 import { runInTaskContext, type TaskDefinition } from '../task.js';
@@ -36,7 +37,6 @@ export function runTask(input: RunTaskInput): Promise<RunOutcome> {
   let hardTimer: NodeJS.Timeout | undefined;
   const ctx = new RunningTask(definition, request, input.hostname, cancel, input.updateState);
   if (soft !== null) softTimer = setTimeout(() => ctx.softLimitReached(new SoftTimeLimitExceeded(soft)), soft * 1000);
-  const callArgs: readonly unknown[] = hasKeys(request.kwargs) ? [...request.args, request.kwargs] : request.args;
 
   // Cancelled before it started (a forced shutdown): it does not run.
   if (cancel.cancelled) {
@@ -46,6 +46,7 @@ export function runTask(input: RunTaskInput): Promise<RunOutcome> {
   const startedAt = hard !== null ? performance.now() : 0;
   let value: unknown;
   try {
+    const callArgs = bindArguments(definition, request.args, request.kwargs, hasKeys(request.kwargs));
     value = runInTaskContext(ctx, definition.options.asyncContext ?? false, () => (definition.fn as (...a: unknown[]) => unknown).apply(ctx, callArgs as unknown[]));
   } catch (error) {
     clearTimeout(softTimer);
