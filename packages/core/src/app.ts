@@ -19,6 +19,7 @@ import type { TaskCall } from './protocol/message.js';
 import { argsRepr, kwargsRepr } from './protocol/repr.js';
 import type { SendOptions } from './producer/send-options.js';
 import { validateSendOptions } from './producer/send-option-rules.js';
+import { claimSend, releaseSendClaim } from './producer/dedupe.js';
 import { AsyncResult } from './result/async-result.js';
 import { jsonSerializer } from './serializer/json.js';
 import { SerializerRegistry } from './serializer/serializer.js';
@@ -213,7 +214,14 @@ export class App {
       ...(replyTo !== undefined ? { replyTo } : {}),
       ...(options.priority !== undefined ? { priority: options.priority } : {}),
     };
-    await this.publishCall(queue, call, broker);
+    const claim = options.dedupe !== undefined || options.taskId !== undefined ? await claimSend(backend, options, id, this.config.resultTtlMs) : null;
+    if (claim && 'heldBy' in claim) return new AsyncResult<R>(claim.heldBy, backend);
+    try {
+      await this.publishCall(queue, call, broker);
+    } catch (error) {
+      if (claim) await releaseSendClaim(backend, claim);
+      throw error;
+    }
     if (this.config.sendSentEvent) {
       this.#events ??= new EventDispatcher(chooseBroadcastBus(broker, backend), { enabled: true, hostname: this.#origin, logger: this.logger });
       this.#events.send('task-sent', {

@@ -54,6 +54,11 @@ export class RedisKeys {
     return `${this.prefix}/${this.db}.${channel}`;
   }
 
+  /** A deduplication claim (tq's own; Celery has none). */
+  claim(key: string): string {
+    return `${this.prefix}tq-dedupe-${key}`;
+  }
+
   /** Celery's result key; also the pub/sub channel its redis backend publishes each update on. */
   result(taskId: string): string {
     return `${this.prefix}celery-task-meta-${taskId}`;

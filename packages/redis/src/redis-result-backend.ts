@@ -6,7 +6,7 @@ import { closeConnection, openConnection, type Redis } from './connection.js';
 import { toTqError, translated, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
 import { PubSubChannels } from './pub-sub.js';
-import { script, STORE_RESULTS } from './scripts.js';
+import { CLAIM, RELEASE_CLAIM, script, STORE_RESULTS } from './scripts.js';
 import type { RedisOptions } from './options.js';
 
 interface PendingStore {
@@ -21,7 +21,7 @@ interface PendingStore {
  * Celery's own AsyncResult.get() listens there too.
  */
 export class RedisResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, broadcast: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, broadcast: true, claim: true };
   readonly options: RedisOptions;
   readonly #keys: RedisKeys;
   readonly #context: ErrorContext;
@@ -95,6 +95,24 @@ export class RedisResultBackend implements ResultBackend {
         throw toTqError(error, this.#context);
       },
     );
+  }
+
+  /** SET NX with GET in one script (SET … NX GET needs Redis 7): the current holder, or null when this call claimed it. */
+  async claim(key: string, value: string, ttlMs: number): Promise<string | null> {
+    try {
+      const held = await script(this.#open(), 'tqClaim', CLAIM, 1)(this.#keys.claim(key), value, String(Math.max(1, Math.ceil(ttlMs))));
+      return held === null || held === undefined ? null : String(held);
+    } catch (error) {
+      throw toTqError(error, this.#context);
+    }
+  }
+
+  async releaseClaim(key: string, value: string): Promise<void> {
+    try {
+      await script(this.#open(), 'tqReleaseClaim', RELEASE_CLAIM, 1)(this.#keys.claim(key), value);
+    } catch (error) {
+      throw toTqError(error, this.#context);
+    }
   }
 
   /** Subscribes first, then reads the current record, so no update between the two is missed. */

@@ -118,3 +118,17 @@ export function script(client: Redis, name: string, lua: string, numberOfKeys: n
   if (typeof commands[name] !== 'function') client.defineCommand(name, numberOfKeys === 'first-argument' ? { lua } : { lua, numberOfKeys });
   return (...keysAndArgs) => (commands[name] as ScriptRunner).apply(client, keysAndArgs);
 }
+
+/** KEYS[1] = claim key, ARGV = value, ttl ms. Returns the current holder, or nil after claiming. */
+export const CLAIM = `
+local held = redis.call('GET', KEYS[1])
+if held then return held end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+`;
+
+/** KEYS[1] = claim key, ARGV[1] = value: deletes the claim only while it holds that value. */
+export const RELEASE_CLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`;

@@ -1,7 +1,7 @@
 /** Broken result backends, each with one bug; see broker.mutant.ts. */
 import { createMemoryAdapter } from '@tq/core/adapter';
 import { describe } from 'vitest';
-import { describeExpiry, describeStoreFetch } from '../../src/index.js';
+import { describeClaim, describeExpiry, describeStoreFetch } from '../../src/index.js';
 import type { BackendFactory } from '../../src/options.js';
 import { mutantBackend, type BackendMutation } from './mutant-broker.js';
 
@@ -23,4 +23,19 @@ describe('mutant: store keeps the first record', () => {
 
 describe('mutant: claims expiry, ignores ttlMs', () => {
   describeExpiry(factoryWith({ store: (inner, taskId, record) => inner.store(taskId, record, {}) }), { url: 'memory://mutants' });
+});
+
+describe('mutant: a claim on a held key overwrites it (last writer wins)', () => {
+  describeClaim(
+    factoryWith({
+      claim: async (inner, key, value, ttlMs) => {
+        const held = await inner.claim!(key, value, ttlMs);
+        if (held === null) return null;
+        await inner.releaseClaim!(key, held);
+        await inner.claim!(key, value, ttlMs);
+        return null;
+      },
+    }),
+    { url: 'memory://mutants' },
+  );
 });

@@ -53,6 +53,7 @@ export function mutantBroker(inner: Broker, mutation: BrokerMutation): Broker {
 
 export interface BackendMutation {
   store?(inner: ResultBackend, taskId: string, record: Uint8Array, options: StoreOptions): Promise<void>;
+  claim?(inner: ResultBackend, key: string, value: string, ttlMs: number): Promise<string | null>;
 }
 
 export function mutantBackend(inner: ResultBackend, mutation: BackendMutation): ResultBackend {
@@ -64,5 +65,7 @@ export function mutantBackend(inner: ResultBackend, mutation: BackendMutation): 
     watch: inner.watch ? (taskId, signal) => inner.watch!(taskId, signal) : undefined,
     forget: (taskId) => inner.forget(taskId),
     close: () => inner.close(),
+    ...(inner.claim ? { claim: (key: string, value: string, ttlMs: number) => (mutation.claim ? mutation.claim(inner, key, value, ttlMs) : inner.claim!(key, value, ttlMs)) } : {}),
+    ...(inner.releaseClaim ? { releaseClaim: (key: string, value: string) => inner.releaseClaim!(key, value) } : {}),
   };
 }

@@ -10,6 +10,8 @@ export interface ResultBackendCapabilities {
    * that have no broadcast channel of their own, such as Kafka. Default false.
    */
   readonly broadcast?: boolean;
+  /** `claim` sets a key only when absent, atomically (deduplication of sends). Default false. */
+  readonly claim?: boolean;
 }
 
 export interface StoreOptions {
@@ -48,6 +50,14 @@ export interface ResultBackend {
    * broker's subscribe. When capabilities.broadcast.
    */
   subscribe?(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array>;
+  /**
+   * Atomically: when `key` is absent (or expired), set it to `value` for `ttlMs` and return null;
+   * otherwise leave it and return its current value. Two concurrent claims of one key, from any
+   * clients, see exactly one null. Keys live apart from task records. When capabilities.claim.
+   */
+  claim?(key: string, value: string, ttlMs: number): Promise<string | null>;
+  /** Deletes the claim on `key` if it still holds `value` (a send that failed after claiming). When capabilities.claim. */
+  releaseClaim?(key: string, value: string): Promise<void>;
   /** Delete the record. */
   forget(taskId: string): Promise<void>;
   /** Idempotent. */

@@ -40,6 +40,18 @@ export class RuntimeBackend implements ResultBackend {
     return this.#call(() => this.inner.fetch(taskId));
   }
 
+  get claim(): ((key: string, value: string, ttlMs: number) => Promise<string | null>) | undefined {
+    const inner = this.inner;
+    if (!inner.claim) return undefined;
+    return (key, value, ttlMs) => this.#call(() => inner.claim!(key, value, ttlMs));
+  }
+
+  get releaseClaim(): ((key: string, value: string) => Promise<void>) | undefined {
+    const inner = this.inner;
+    if (!inner.releaseClaim) return undefined;
+    return (key, value) => this.#call(() => inner.releaseClaim!(key, value));
+  }
+
   forget(taskId: string): Promise<void> {
     return this.#call(() => this.inner.forget(taskId));
   }

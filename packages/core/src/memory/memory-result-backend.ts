@@ -6,11 +6,12 @@ import { ClosedError } from '../errors.js';
 export class MemoryResultStore {
   readonly records = new Map<string, { bytes: Uint8Array; expiresAt: number | null }>();
   readonly watchers = new Map<string, Set<DeliveryBuffer<Uint8Array>>>();
+  readonly claims = new Map<string, { value: string; expiresAt: number }>();
 }
 
 /** Result records in this process's memory, with expiry and push-based watch. */
 export class MemoryResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, claim: true };
   readonly #store: MemoryResultStore;
   readonly #defaultTtlMs: number;
   #closed = false;
@@ -66,6 +67,21 @@ export class MemoryResultBackend implements ResultBackend {
     const current = this.#current(taskId);
     if (current) buffer.push(current);
     return buffer;
+  }
+
+  /** Synchronous between check and set, so claims in one process cannot interleave. */
+  async claim(key: string, value: string, ttlMs: number): Promise<string | null> {
+    this.#assertOpen();
+    const now = Date.now();
+    const held = this.#store.claims.get(key);
+    if (held && held.expiresAt > now) return held.value;
+    this.#store.claims.set(key, { value, expiresAt: now + ttlMs });
+    return null;
+  }
+
+  async releaseClaim(key: string, value: string): Promise<void> {
+    this.#assertOpen();
+    if (this.#store.claims.get(key)?.value === value) this.#store.claims.delete(key);
   }
 
   async forget(taskId: string): Promise<void> {

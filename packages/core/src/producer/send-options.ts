@@ -17,8 +17,18 @@ export interface SendOptions {
   readonly timeLimit?: number;
   /** Soft time limit, seconds. */
   readonly softTimeLimit?: number;
-  /** Use this id instead of a random UUID (idempotent re-sends). */
+  /**
+   * Use this id instead of a random UUID. Idempotent where the result backend can claim keys
+   * (capabilities.claim: memory, redis): a second send with the same id within the result TTL
+   * publishes nothing and returns the first send's AsyncResult.
+   */
   readonly taskId?: string;
+  /**
+   * Deduplicate by `key` for `ttl` seconds: a send while an earlier one with the same key holds
+   * the window publishes nothing and returns the earlier task's AsyncResult. Atomic across
+   * producers; needs a result backend with capabilities.claim (else UnsupportedError).
+   */
+  readonly dedupe?: { readonly key: string; readonly ttl: number };
   readonly ignoreResult?: boolean;
   /** Extra message headers, passed through to the worker untouched. */
   readonly headers?: MessageHeaders;

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp, UnsupportedError, type App } from '../src/index.js';
+import { createMemoryAdapter } from '../src/memory/index.js';
+import { memoryApp, sleep } from './helpers.js';
+
+let apps: App[] = [];
+afterEach(async () => {
+  await Promise.all(apps.map((a) => a.close()));
+  apps = [];
+});
+
+/** Several producers (each its own app and clients) on one memory namespace. */
+function producers(count: number): App[] {
+  const name = `d${randomUUID().slice(0, 8)}`;
+  const adapter = createMemoryAdapter();
+  const made = Array.from({ length: count }, () => createApp({ broker: `memory://${name}`, resultBackend: `memory://${name}`, adapters: [adapter], logLevel: 'silent' }));
+  apps.push(...made);
+  return made;
+}
+
+describe('deduplication (#15)', () => {
+  it('a taskId sent twice is enqueued and run once; both sends return the same result', async () => {
+    const [app] = producers(1);
+    let runs = 0;
+    app!.task('tq.once', () => ++runs);
+    const first = await app!.sendTask('tq.once', [], {}, { taskId: 'order-42', queue: 'q-once' });
+    const second = await app!.sendTask('tq.once', [], {}, { taskId: 'order-42', queue: 'q-once' });
+    expect(second.id).toBe('order-42');
+    expect((await app!.queueStats('q-once')).ready).toBe(1);
+    const worker = app!.worker({ queues: ['q-once'] });
+    await worker.start();
+    expect(await first.get({ timeout: 5000 })).toBe(1);
+    expect(await second.get({ timeout: 5000 })).toBe(1);
+    await sleep(50);
+    expect(runs).toBe(1);
+    await worker.stop();
+  });
+
+  it('dedupe { key, ttl }: concurrent producers enqueue one task and all get its AsyncResult', async () => {
+    const clients = producers(5);
+    const sends = clients.flatMap((app) => Array.from({ length: 4 }, () => app.sendTask('tq.report', [], {}, { queue: 'q-dedupe', dedupe: { key: 'report:7', ttl: 60 } })));
+    const results = await Promise.all(sends);
+    expect(new Set(results.map((r) => r.id)).size).toBe(1);
+    expect((await clients[0]!.queueStats('q-dedupe')).ready).toBe(1);
+  });
+
+  it('after the window a send with the same key is enqueued again; other keys are independent', async () => {
+    const [app] = producers(1);
+    const a = await app!.sendTask('tq.x', [], {}, { queue: 'q-window', dedupe: { key: 'k', ttl: 0.2 } });
+    const b = await app!.sendTask('tq.x', [], {}, { queue: 'q-window', dedupe: { key: 'other', ttl: 0.2 } });
+    expect(b.id).not.toBe(a.id);
+    await sleep(300);
+    const c = await app!.sendTask('tq.x', [], {}, { queue: 'q-window', dedupe: { key: 'k', ttl: 0.2 } });
+    expect(c.id).not.toBe(a.id);
+    expect((await app!.queueStats('q-window')).ready).toBe(3);
+  });
+
+  it('a send whose publish fails releases its claim, so a retry goes through', async () => {
+    const [app] = producers(1);
+    const broker = await app!.broker();
+    const publish = broker.publish.bind(broker);
+    let fail = true;
+    broker.publish = async (...args) => {
+      if (fail) throw new Error('broker down');
+      return publish(...args);
+    };
+    await expect(app!.sendTask('tq.x', [], {}, { queue: 'q-retry', taskId: 'retry-me' })).rejects.toThrow(/broker down/);
+    fail = false;
+    await app!.sendTask('tq.x', [], {}, { queue: 'q-retry', taskId: 'retry-me' });
+    expect((await app!.queueStats('q-retry')).ready).toBe(1);
+  });
+
+  it('dedupe without a claim-capable result backend is an UnsupportedError; taskId then sends as before', async () => {
+    const app = memoryApp({ resultBackend: null });
+    apps.push(app);
+    await expect(app.sendTask('tq.x', [], {}, { dedupe: { key: 'k', ttl: 10 } })).rejects.toBeInstanceOf(UnsupportedError);
+    await app.sendTask('tq.x', [], {}, { taskId: 'same', queue: 'q-plain' });
+    await app.sendTask('tq.x', [], {}, { taskId: 'same', queue: 'q-plain' });
+    expect((await app.queueStats('q-plain')).ready).toBe(2);
+  });
+});
