@@ -35,7 +35,7 @@ interface Connected {
  * forget() purges `<key>` and every chunk set; superseded chunk sets go with the bucket TTL.
  */
 export class KvResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, claim: true };
   readonly #options: NatsResultBackendOptions;
   readonly #adapterOptions: AdapterOptions;
   #connected: Connected | undefined;
@@ -186,6 +186,68 @@ export class KvResultBackend implements ResultBackend {
     return buffer;
   }
 
+  /** A claim's key: outside the task-id space (escapeToken never writes '_tq_claim.'). */
+  #claimSubject(key: string): string {
+    return `$KV.${this.#options.bucket}._tq_claim.${resultKey(key)}`;
+  }
+
+  /** The claim's last message and its sequence (0 when none): the base of a compare-and-set. */
+  async #lastClaim(subject: string): Promise<{ seq: number; value: string | null }> {
+    const { jsm } = this.#live();
+    let stored: StoredMsg | null;
+    try {
+      stored = await jsm.direct.getMessage(this.#streamName, { last_by_subj: subject });
+    } catch (error) {
+      if (isNotFound(error)) return { seq: 0, value: null };
+      throw error;
+    }
+    if (!stored) return { seq: 0, value: null };
+    const live = liveValue(stored.header, stored.data);
+    return { seq: stored.seq, value: live === null ? null : new TextDecoder().decode(live) };
+  }
+
+  /**
+   * Create-if-absent as JetStream's compare-and-set: publish with the expected last sequence of
+   * the claim's subject (0 = none), so of two racing claimers the server accepts one. An expired
+   * or released claim is replaced the same way, based on its sequence.
+   */
+  async claim(key: string, value: string, ttlMs: number): Promise<string | null> {
+    const { js } = this.#live();
+    const subject = this.#claimSubject(key);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const last = await this.#lastClaim(subject);
+        if (last.value !== null) return last.value;
+        const h = natsHeaders();
+        h.set(expiresAtHeader, String(Date.now() + ttlMs));
+        try {
+          await js.publish(subject, new TextEncoder().encode(value), { headers: h, expect: { streamName: this.#streamName, lastSubjectSequence: last.seq } });
+          return null;
+        } catch (error) {
+          // Another claimer got there first: read what it wrote.
+          if (!isWrongLastSequence(error) || attempt >= 10) throw error;
+        }
+      }
+    } catch (error) {
+      throw toTqError(error, `claiming ${key}`, { backend: true });
+    }
+  }
+
+  async releaseClaim(key: string, value: string): Promise<void> {
+    const { js } = this.#live();
+    const subject = this.#claimSubject(key);
+    try {
+      const last = await this.#lastClaim(subject);
+      if (last.value !== value) return;
+      const h = natsHeaders();
+      h.set(kvOperationHeader, 'DEL');
+      await js.publish(subject, Empty, { headers: h, expect: { streamName: this.#streamName, lastSubjectSequence: last.seq } });
+    } catch (error) {
+      if (isWrongLastSequence(error)) return; // changed meanwhile: no longer ours to release
+      throw toTqError(error, `releasing the claim on ${key}`, { backend: true });
+    }
+  }
+
   async forget(taskId: string): Promise<void> {
     const { kv, jsm } = this.#live();
     try {
@@ -212,6 +274,11 @@ function liveValue(headers: MsgHdrs | undefined, data: Uint8Array): Uint8Array |
   const expiresAt = headers?.get(expiresAtHeader);
   if (expiresAt && Number(expiresAt) <= Date.now()) return null;
   return data;
+}
+
+function isWrongLastSequence(error: unknown): boolean {
+  const code = (error as { code?: unknown; api_error?: { err_code?: unknown } }).api_error?.err_code ?? (error as { code?: unknown }).code;
+  return code === 10071 || /wrong last sequence/i.test(String((error as Error).message));
 }
 
 function isNotFound(error: unknown): boolean {

@@ -16,7 +16,7 @@ export interface SendClaim {
 export async function claimSend(backend: RuntimeBackend | null, options: SendOptions, id: string, resultTtlMs: number): Promise<{ heldBy: string } | SendClaim | null> {
   const claim = backend?.claim;
   if (options.dedupe) {
-    if (!claim) throw new UnsupportedError('dedupe needs a result backend that can claim keys atomically (capabilities.claim: memory://, redis://)');
+    if (!claim) throw new UnsupportedError('dedupe needs a result backend that can claim keys atomically (capabilities.claim: memory://, redis://, nats://)');
     const key = `key:${options.dedupe.key}`;
     const heldBy = await claim(key, id, options.dedupe.ttl * 1000);
     return heldBy === null ? { key, id } : { heldBy };

@@ -19,7 +19,7 @@ export interface SendOptions {
   readonly softTimeLimit?: number;
   /**
    * Use this id instead of a random UUID. Idempotent where the result backend can claim keys
-   * (capabilities.claim: memory, redis): a second send with the same id within the result TTL
+   * (capabilities.claim: memory, redis, nats): a second send with the same id within the result TTL
    * publishes nothing and returns the first send's AsyncResult.
    */
   readonly taskId?: string;
