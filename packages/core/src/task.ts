@@ -15,6 +15,11 @@ export interface TaskOptions {
   readonly params?: readonly string[];
   /** Do not store results (state records are skipped too). Default false. */
   readonly ignoreResult?: boolean;
+  /**
+   * With ignoreResult: still record FAILURE (only SUCCESS and the in-progress states are
+   * skipped), as Celery's store_errors_even_if_ignored. Default false (Celery's).
+   */
+  readonly storeErrorsEvenIfIgnored?: boolean;
   /** Hard time limit, seconds: the task fails with TimeLimitExceeded. */
   readonly timeLimit?: number;
   /** Soft time limit, seconds: ctx.signal aborts with SoftTimeLimitExceeded. */

@@ -629,7 +629,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#events.send('task-retried', { uuid: request.id, exception: exceptionRepr(retry.reason), traceback: traceback(retry.reason) });
       return this.#settle(delivery, 'ack');
     }
-    if (!(await this.#writer.failure(request, error)) && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
+    // Celery's store_errors_even_if_ignored: an ignored result still records its FAILURE.
+    const failureRequest = request.ignoreResult && definition.options.storeErrorsEvenIfIgnored ? { ...request, ignoreResult: false } : request;
+    if (!(await this.#writer.failure(failureRequest, error)) && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
     this.stats.failed++;
     this.#logger.warn(`task ${request.task}[${request.id}] failed: ${describe(error)}`);
     this.emit('task-failed', { id: request.id, name: request.task, error, traceback: traceback(error), runtimeMs });
