@@ -20,6 +20,7 @@ import { argsRepr, kwargsRepr } from './protocol/repr.js';
 import type { SendOptions } from './producer/send-options.js';
 import { validateSendOptions } from './producer/send-option-rules.js';
 import { claimSend, releaseSendClaim } from './producer/dedupe.js';
+import { sendMany, type BulkCall } from './producer/send-many.js';
 import { AsyncResult } from './result/async-result.js';
 import { jsonSerializer } from './serializer/json.js';
 import { SerializerRegistry } from './serializer/serializer.js';
@@ -35,6 +36,8 @@ export interface Task<A extends unknown[], R> {
   delay(...args: A): Promise<AsyncResult<R>>;
   /** Send with arguments, keyword arguments and options. */
   applyAsync(args: A, kwargs?: Record<string, unknown>, options?: SendOptions): Promise<AsyncResult<R>>;
+  /** Send many calls of this task at once (see App.sendMany). */
+  bulk(calls: readonly { readonly args: A; readonly kwargs?: Record<string, unknown>; readonly options?: SendOptions }[]): Promise<AsyncResult<R>[]>;
 }
 
 /**
@@ -82,6 +85,7 @@ export class App {
       options,
       delay: (...args: A) => this.sendTask<Awaited<R>>(name, args, {}, {}),
       applyAsync: (args: A, kwargs = {}, sendOptions = {}) => this.sendTask<Awaited<R>>(name, args, kwargs, sendOptions),
+      bulk: (calls) => this.sendMany(calls.map((call) => ({ name, ...call }))) as Promise<AsyncResult<Awaited<R>>[]>,
     };
   }
 
@@ -240,6 +244,14 @@ export class App {
       });
     }
     return new AsyncResult<R>(id, backend);
+  }
+
+  /**
+   * Send many calls at once, pipelined: options checked for all first, then published in chunks
+   * that each adapter sends in about one round trip. Not atomic (see producer/send-many.ts).
+   */
+  sendMany(calls: readonly BulkCall[]): Promise<AsyncResult<unknown>[]> {
+    return sendMany(this, calls);
   }
 
   /** Encode and publish a prepared call (used by sendTask and by worker retries). */

@@ -58,6 +58,18 @@ export function describeApp(adapter: TqAdapter, options: ConformanceOptions): vo
       expect(await sum.state()).toBe('SUCCESS');
     });
 
+    it('sendMany: 1500 calls (two chunks) all run, results in call order, one bad option publishes nothing', async () => {
+      const { app, queue } = await start((a) => {
+        a.task('tq.double', (x: number) => x * 2);
+      });
+      await expect(app.sendMany([{ name: 'tq.double', args: [1], options: { queue } }, { name: 'tq.double', args: [2], options: { queue, priority: 42 } }])).rejects.toThrow(/\[1\]\.priority/);
+      const calls = Array.from({ length: 1500 }, (_, i) => ({ name: 'tq.double', args: [i], options: { queue } }));
+      const results = await app.sendMany(calls);
+      expect(new Set(results.map((r) => r.id)).size).toBe(1500);
+      const values = await Promise.all(results.map((r) => r.get({ timeout: deliveryMs * 4 })));
+      expect(values).toEqual(calls.map((_, i) => i * 2));
+    }, 120_000);
+
     it('a failing task rethrows TaskError with type, message and traceback', async () => {
       const { app, queue } = await start((a) => {
         a.task('tq.fail', () => {
