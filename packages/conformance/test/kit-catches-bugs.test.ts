@@ -33,6 +33,7 @@ const mustFail: Readonly<Record<string, readonly string[]>> = {
   'mutant: queueStats counts unacked deliveries as ready': ['counts ready, unacked and dead-lettered messages of one queue'],
   'mutant: store keeps the first record': ['store replaces the previous record', 'progress updates: every fetch sees the latest'],
   'mutant: claims expiry, ignores ttlMs': ['records expire after ttlMs'],
+  'mutant: retain keeps one record too many': ['retain keeps the newest N of a group'],
   'mutant: a claim on a held key overwrites it (last writer wins)': ['20 clients claiming one key at once', 'a claim ends after its ttl'],
   'mutant: gives unread deliveries back only 8 s after the stop': ['aborting gives unread deliveries back at once, while the connection stays open'],
 };

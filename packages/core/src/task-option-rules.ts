@@ -33,6 +33,13 @@ export function validateTaskOptions(taskName: string, options: Partial<TaskOptio
   }
   if (options.queue !== undefined && !(typeof options.queue === 'string' && options.queue.length > 0)) issue('queue', 'expected a non-empty queue name');
   if (options.rateLimitKey !== undefined && typeof options.rateLimitKey !== 'function') issue('rateLimitKey', 'expected a function (args, kwargs) => string');
+  if (options.keepResults !== undefined) {
+    const keep = options.keepResults as Record<string, unknown>;
+    for (const [name, value] of Object.entries(keep)) {
+      if (name !== 'succeeded' && name !== 'failed') issue(`keepResults.${name}`, 'unknown field (known: succeeded, failed)');
+      else if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 1)) issue(`keepResults.${name}`, `expected an integer >= 1, got ${String(value)}`);
+    }
+  }
   if (options.params !== undefined) {
     const names = Array.isArray(options.params) ? options.params.map((p) => (typeof p === 'string' ? p.replace(/\?$/, '') : '')) : [];
     if (!Array.isArray(options.params) || names.some((n) => n === '')) issue('params', 'expected an array of parameter names, e.g. ["x", "y", "z?"]');

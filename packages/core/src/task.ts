@@ -20,6 +20,12 @@ export interface TaskOptions {
    * skipped), as Celery's store_errors_even_if_ignored. Default false (Celery's).
    */
   readonly storeErrorsEvenIfIgnored?: boolean;
+  /**
+   * Besides the TTL, keep only the newest N SUCCESS (`succeeded`) / FAILURE (`failed`) records of
+   * this task name; older ones are forgotten as new ones are stored. Needs a result backend with
+   * capabilities.retain (memory, redis); without one, only the TTL applies.
+   */
+  readonly keepResults?: { readonly succeeded?: number; readonly failed?: number };
   /** Hard time limit, seconds: the task fails with TimeLimitExceeded. */
   readonly timeLimit?: number;
   /** Soft time limit, seconds: ctx.signal aborts with SoftTimeLimitExceeded. */

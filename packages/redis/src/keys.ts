@@ -54,6 +54,11 @@ export class RedisKeys {
     return `${this.prefix}/${this.db}.${channel}`;
   }
 
+  /** A retention group: task ids scored by store time (tq's own). */
+  retention(group: string): string {
+    return `${this.prefix}tq-retain-${group}`;
+  }
+
   /** A deduplication claim (tq's own; Celery has none). */
   claim(key: string): string {
     return `${this.prefix}tq-dedupe-${key}`;

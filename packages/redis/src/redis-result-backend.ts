@@ -6,7 +6,7 @@ import { closeConnection, openConnection, type Redis } from './connection.js';
 import { toTqError, translated, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
 import { PubSubChannels } from './pub-sub.js';
-import { CLAIM, RELEASE_CLAIM, script, STORE_RESULTS } from './scripts.js';
+import { CLAIM, RELEASE_CLAIM, RETAIN, script, STORE_RESULTS } from './scripts.js';
 import type { RedisOptions } from './options.js';
 
 interface PendingStore {
@@ -21,7 +21,7 @@ interface PendingStore {
  * Celery's own AsyncResult.get() listens there too.
  */
 export class RedisResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, broadcast: true, claim: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, broadcast: true, claim: true, retain: true };
   readonly options: RedisOptions;
   readonly #keys: RedisKeys;
   readonly #context: ErrorContext;
@@ -102,6 +102,16 @@ export class RedisResultBackend implements ResultBackend {
     try {
       const held = await script(this.#open(), 'tqClaim', CLAIM, 1)(this.#keys.claim(key), value, String(Math.max(1, Math.ceil(ttlMs))));
       return held === null || held === undefined ? null : String(held);
+    } catch (error) {
+      throw toTqError(error, this.#context);
+    }
+  }
+
+  /** ZADD, then the members beyond the newest `keep` lose their records and their place, in one script. */
+  async retain(group: string, taskId: string, keep: number): Promise<void> {
+    try {
+      const ttlMs = String(Math.max(1, Math.ceil(this.options.resultTtlMs)));
+      await script(this.#open(), 'tqRetain', RETAIN, 1)(this.#keys.retention(group), taskId, String(Date.now()), String(keep), this.#keys.result(''), ttlMs);
     } catch (error) {
       throw toTqError(error, this.#context);
     }

@@ -132,3 +132,20 @@ export const RELEASE_CLAIM = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 `;
+
+/**
+ * KEYS[1] = retention sorted set; ARGV = task id, now ms, keep, result key prefix, ttl ms.
+ * Adds the id, deletes the records of the oldest members beyond `keep` and removes them; the set
+ * itself expires with the records it indexes.
+ */
+export const RETAIN = `
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+if excess > 0 then
+  local old = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
+  for _, id in ipairs(old) do redis.call('DEL', ARGV[4] .. id) end
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, excess - 1)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return excess
+`;

@@ -2,6 +2,7 @@ import { describe } from 'vitest';
 import type { BackendFactory, ConformanceOptions } from '../options.js';
 import { describeBackendBroadcast } from './broadcast.js';
 import { describeClaim } from './claim.js';
+import { describeRetain } from './retain.js';
 import { describeConcurrentWriters } from './concurrent-writers.js';
 import { describeExpiry } from './expiry.js';
 import { describeForget } from './forget.js';
@@ -9,9 +10,9 @@ import { describeBackendOutage } from './outage.js';
 import { describeStoreFetch } from './store-fetch.js';
 import { describeWatch } from './watch.js';
 
-export { describeBackendBroadcast, describeBackendOutage, describeClaim, describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
+export { describeBackendBroadcast, describeBackendOutage, describeClaim, describeRetain, describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
 
-export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters, describeBackendBroadcast, describeClaim, describeBackendOutage] as const;
+export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters, describeBackendBroadcast, describeClaim, describeRetain, describeBackendOutage] as const;
 
 /**
  * Registers the whole result backend suite. `factory` is called for every test (and every

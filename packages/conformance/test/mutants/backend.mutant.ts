@@ -1,7 +1,7 @@
 /** Broken result backends, each with one bug; see broker.mutant.ts. */
 import { createMemoryAdapter } from '@tq/core/adapter';
 import { describe } from 'vitest';
-import { describeClaim, describeExpiry, describeStoreFetch } from '../../src/index.js';
+import { describeClaim, describeExpiry, describeRetain, describeStoreFetch } from '../../src/index.js';
 import type { BackendFactory } from '../../src/options.js';
 import { mutantBackend, type BackendMutation } from './mutant-broker.js';
 
@@ -38,4 +38,8 @@ describe('mutant: a claim on a held key overwrites it (last writer wins)', () =>
     }),
     { url: 'memory://mutants' },
   );
+});
+
+describe('mutant: retain keeps one record too many', () => {
+  describeRetain(factoryWith({ retain: (inner, group, taskId, keep) => inner.retain!(group, taskId, keep + 1) }), { url: 'memory://mutants' });
 });

@@ -54,6 +54,7 @@ export function mutantBroker(inner: Broker, mutation: BrokerMutation): Broker {
 export interface BackendMutation {
   store?(inner: ResultBackend, taskId: string, record: Uint8Array, options: StoreOptions): Promise<void>;
   claim?(inner: ResultBackend, key: string, value: string, ttlMs: number): Promise<string | null>;
+  retain?(inner: ResultBackend, group: string, taskId: string, keep: number): Promise<void>;
 }
 
 export function mutantBackend(inner: ResultBackend, mutation: BackendMutation): ResultBackend {
@@ -66,6 +67,7 @@ export function mutantBackend(inner: ResultBackend, mutation: BackendMutation): 
     forget: (taskId) => inner.forget(taskId),
     close: () => inner.close(),
     ...(inner.claim ? { claim: (key: string, value: string, ttlMs: number) => (mutation.claim ? mutation.claim(inner, key, value, ttlMs) : inner.claim!(key, value, ttlMs)) } : {}),
+    ...(inner.retain ? { retain: (group: string, taskId: string, keep: number) => (mutation.retain ? mutation.retain(inner, group, taskId, keep) : inner.retain!(group, taskId, keep)) } : {}),
     ...(inner.releaseClaim ? { releaseClaim: (key: string, value: string) => inner.releaseClaim!(key, value) } : {}),
   };
 }

@@ -12,6 +12,8 @@ export interface ResultBackendCapabilities {
   readonly broadcast?: boolean;
   /** `claim` sets a key only when absent, atomically (deduplication of sends). Default false. */
   readonly claim?: boolean;
+  /** `retain` keeps the last N records of a group (retention per task name). Default false. */
+  readonly retain?: boolean;
 }
 
 export interface StoreOptions {
@@ -58,6 +60,12 @@ export interface ResultBackend {
   claim?(key: string, value: string, ttlMs: number): Promise<string | null>;
   /** Deletes the claim on `key` if it still holds `value` (a send that failed after claiming). When capabilities.claim. */
   releaseClaim?(key: string, value: string): Promise<void>;
+  /**
+   * Adds `taskId` (just stored) as the newest member of `group`, then forgets the records of the
+   * group's oldest members beyond the newest `keep`, and drops them from the group. Atomic per
+   * call where the store allows (Redis: one script). When capabilities.retain.
+   */
+  retain?(group: string, taskId: string, keep: number): Promise<void>;
   /** Delete the record. */
   forget(taskId: string): Promise<void>;
   /** Idempotent. */

@@ -52,6 +52,12 @@ export class RuntimeBackend implements ResultBackend {
     return (key, value) => this.#call(() => inner.releaseClaim!(key, value));
   }
 
+  get retain(): ((group: string, taskId: string, keep: number) => Promise<void>) | undefined {
+    const inner = this.inner;
+    if (!inner.retain) return undefined;
+    return (group, taskId, keep) => this.#call(() => inner.retain!(group, taskId, keep));
+  }
+
   forget(taskId: string): Promise<void> {
     return this.#call(() => this.inner.forget(taskId));
   }

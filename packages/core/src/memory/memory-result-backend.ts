@@ -7,11 +7,13 @@ export class MemoryResultStore {
   readonly records = new Map<string, { bytes: Uint8Array; expiresAt: number | null }>();
   readonly watchers = new Map<string, Set<DeliveryBuffer<Uint8Array>>>();
   readonly claims = new Map<string, { value: string; expiresAt: number }>();
+  /** Retention groups: task ids, oldest first. */
+  readonly groups = new Map<string, string[]>();
 }
 
 /** Result records in this process's memory, with expiry and push-based watch. */
 export class MemoryResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, claim: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, claim: true, retain: true };
   readonly #store: MemoryResultStore;
   readonly #defaultTtlMs: number;
   #closed = false;
@@ -77,6 +79,14 @@ export class MemoryResultBackend implements ResultBackend {
     if (held && held.expiresAt > now) return held.value;
     this.#store.claims.set(key, { value, expiresAt: now + ttlMs });
     return null;
+  }
+
+  async retain(group: string, taskId: string, keep: number): Promise<void> {
+    this.#assertOpen();
+    const members = (this.#store.groups.get(group) ?? []).filter((id) => id !== taskId);
+    members.push(taskId);
+    for (const old of members.splice(0, Math.max(0, members.length - keep))) this.#store.records.delete(old);
+    this.#store.groups.set(group, members);
   }
 
   async releaseClaim(key: string, value: string): Promise<void> {

@@ -17,6 +17,7 @@ import type { TaskRequest } from '../protocol/message.js';
 import { decodeRecord } from '../result/record.js';
 import { TaskState } from '../result/states.js';
 import { Ignore, Reject, Retry } from '../task-signals.js';
+import type { RuntimeBackend } from '../backend/runtime-backend.js';
 import type { TaskDefinition } from '../task.js';
 import { coreVersion } from '../version.js';
 import { CancelToken } from './cancel-token.js';
@@ -25,6 +26,7 @@ import { LeaseKeeper } from './lease.js';
 import { ChildExecutorPool } from './pool/executor-pool.js';
 import { AsyncPool, type ExecutorPool, type PoolKind, type RunOutcome } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limit.js';
+import { applyRetention } from './retention.js';
 import { ResultWriter, traceback, type ResultRetryOptions } from './result-writer.js';
 import { backoffSeconds, shouldAutoretry } from './retry.js';
 import { listenForRemoteControl, type ControlledWorker, type HeldTask } from './remote-control.js';
@@ -143,6 +145,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #totals = new Map<string, number>();
   #startedAt = Date.now();
   readonly #rateLimiter = new RateLimiter();
+  /** For retention (keepResults); null when results are disabled. */
+  #backend: RuntimeBackend | null = null;
   readonly #lostRuns = new Map<string, number>();
   readonly #cleanups: (() => void)[] = [];
   /** Outcomes being recorded and acked in the background (see #track). */
@@ -208,6 +212,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#startedAt = Date.now();
     const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend(), this.pool.start()]);
     this.#broker = broker;
+    this.#backend = backend;
     const bus = chooseBroadcastBus(broker, backend);
     // Without a broadcast bus, revocations reach the worker only as REVOKED records in the backend.
     this.#revocationsInBackend = bus === null && backend !== null;
@@ -569,6 +574,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#count(this.#recordingCount, queue, -1);
     }
     if (!stored && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
+    if (stored) applyRetention(this.#backend, definition, request.id, 'SUCCESS', this.#logger);
     await this.#succeeded(delivery, request, value, runtimeMs);
   }
 
@@ -631,7 +637,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     // Celery's store_errors_even_if_ignored: an ignored result still records its FAILURE.
     const failureRequest = request.ignoreResult && definition.options.storeErrorsEvenIfIgnored ? { ...request, ignoreResult: false } : request;
-    if (!(await this.#writer.failure(failureRequest, error)) && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
+    const failureStored = await this.#writer.failure(failureRequest, error);
+    if (!failureStored && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
+    if (failureStored && this.#writer.records(failureRequest)) applyRetention(this.#backend, definition, request.id, 'FAILURE', this.#logger);
     this.stats.failed++;
     this.#logger.warn(`task ${request.task}[${request.id}] failed: ${describe(error)}`);
     this.emit('task-failed', { id: request.id, name: request.task, error, traceback: traceback(error), runtimeMs });
