@@ -8,6 +8,7 @@ import type { Broker, QueueStats } from './broker/broker.js';
 import { RuntimeBroker } from './broker/runtime-broker.js';
 import { chooseBroadcastBus, type BroadcastBus } from './control/broadcast-bus.js';
 import { Control } from './control/control-client.js';
+import { DeadLetters } from './dead/dead-letters.js';
 import { EventDispatcher, receiveEvents, type EventPattern, type TaskEvent } from './events/task-events.js';
 import { resolveConfig, routeTask, type ResolvedConfig, type TqConfig } from './config.js';
 import { ConfigError, PayloadTooLargeError, TqError, UnknownTaskError, UnsupportedError } from './errors.js';
@@ -46,6 +47,7 @@ export class App {
   readonly #tasks = new Map<string, TaskDefinition>();
   #broker: Promise<RuntimeBroker> | undefined;
   #control: Control | undefined;
+  #deadLetters: DeadLetters | undefined;
   #events: EventDispatcher | undefined;
   #backend: Promise<RuntimeBackend | null> | undefined;
   /** The broker and backend once connected: sendTask reads them without awaiting a promise per call. */
@@ -262,6 +264,11 @@ export class App {
   /** A queue's counts as the broker keeps them (ready, unacked, dead, consumers): for autoscalers and dashboards. */
   async queueStats(queue = this.config.defaultQueue): Promise<QueueStats> {
     return (await this.broker()).queueStats(queue);
+  }
+
+  /** The dead letters of a queue: list, show, replay, purge (works on every broker's dead-letter store). */
+  get deadLetters(): DeadLetters {
+    return (this.#deadLetters ??= new DeadLetters(() => this.broker(), { suffix: this.config.deadLetterSuffix ?? '.dead' }));
   }
 
   /** Delete every waiting message in a queue (default: the default queue). */

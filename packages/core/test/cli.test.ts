@@ -97,6 +97,12 @@ describe('tq CLI against a running worker', () => {
     expect(run.stdout).toContain('purged 0 message(s) from unused');
   });
 
+  it('tq dead over memory:// says it needs the worker process', async () => {
+    const run = await tq(['dead', 'list']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('memory:// can only be consumed inside the process that owns it');
+  });
+
   it('tq queues prints the counts the broker keeps', async () => {
     for (let i = 0; i < 3; i++) await tq(['call', 'tq.add', '--args', '[1,1]', '--queue', 'counted']);
     const run = await tq(['queues', '-Q', 'counted,celery']);
@@ -120,7 +126,7 @@ describe('tq remote control against a running worker', () => {
     const run = await tq(['inspect', 'registered', '--timeout', '0.5']);
     expect(run.code).toBe(0);
     const [reply] = run.stdout.trim().split('\n').map((line) => Object.values(JSON.parse(line))[0]);
-    expect(reply).toEqual(['tq.add', 'tq.fail', 'tq.slow']);
+    expect(reply).toEqual(['tq.add', 'tq.fail', 'tq.reject', 'tq.slow']);
   });
 
   it('tq control rate_limit answers per worker; an unknown task is refused', async () => {

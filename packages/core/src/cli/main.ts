@@ -9,6 +9,7 @@ import { readyStates } from '../result/states.js';
 import type { Logger, LogLevel } from '../logger.js';
 import type { PoolKind } from '../worker/pool/pool.js';
 import type { Worker } from '../worker/worker.js';
+import { deadHelp, deadOptions, runDead } from './dead.js';
 import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
 import { progressBar, StatusLine } from './status-line.js';
 
@@ -26,6 +27,7 @@ Usage:
              [-d WORKER,…] [--timeout S]
   tq ping [-d WORKER,…] [--timeout S]
   tq queues [-Q a,b] [--watch]
+  tq dead list|show ID|replay [ID…]|purge [ID…] [--queue Q] [--task NAME] [--since WHEN]
   tq events
   tq dashboard --app ./tasks.js [--port 5555] [--host 127.0.0.1] [--db FILE] [--token T]
 
@@ -153,6 +155,7 @@ dead (dead letters) and consumers; "-" where the broker cannot tell. --watch ref
 second and adds the change of ready messages per second. Default queue: the app's default.`,
     options: { ...common, queues: { type: 'string', short: 'Q' }, watch: { type: 'boolean', short: 'w' } },
   },
+  dead: { help: deadHelp, options: { ...common, ...deadOptions } },
   ping: {
     help: `tq ping [-d WORKER,…] [--timeout S]
 
@@ -265,6 +268,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runInspect(positionals, values);
       case 'queues':
         return await runQueues(values);
+      case 'dead':
+        return await withApp(values, (app) => runDead(app, positionals, values, (message) => new UsageError(message)));
       case 'ping':
         return await runPing(values);
       case 'events':
@@ -532,6 +537,15 @@ async function runQueues(values: Record<string, string | boolean | undefined>): 
       await new Promise((resolve) => setTimeout(resolve, 1000));
       if (stop.signal.aborted) return 0;
     }
+  } finally {
+    await app.close();
+  }
+}
+
+async function withApp(values: Record<string, string | boolean | undefined>, run: (app: App) => Promise<number>): Promise<number> {
+  const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
+  try {
+    return await run(app);
   } finally {
     await app.close();
   }
