@@ -11,6 +11,7 @@ import type { PoolKind } from '../worker/pool/pool.js';
 import type { Worker } from '../worker/worker.js';
 import { deadHelp, deadOptions, runDead } from './dead.js';
 import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
+import { queueHelp, runQueue } from './queue.js';
 import { progressBar, StatusLine } from './status-line.js';
 
 const usage = `tq — a distributed task queue, wire-compatible with Celery
@@ -27,6 +28,7 @@ Usage:
              [-d WORKER,…] [--timeout S]
   tq ping [-d WORKER,…] [--timeout S]
   tq queues [-Q a,b] [--watch]
+  tq queue pause|resume|status NAME…
   tq dead list|show ID|replay [ID…]|purge [ID…] [--queue Q] [--task NAME] [--since WHEN]
   tq events
   tq dashboard --app ./tasks.js [--port 5555] [--host 127.0.0.1] [--db FILE] [--token T]
@@ -156,6 +158,7 @@ second and adds the change of ready messages per second. Default queue: the app'
     options: { ...common, queues: { type: 'string', short: 'Q' }, watch: { type: 'boolean', short: 'w' } },
   },
   dead: { help: deadHelp, options: { ...common, ...deadOptions } },
+  queue: { help: queueHelp, options: { ...common } },
   ping: {
     help: `tq ping [-d WORKER,…] [--timeout S]
 
@@ -268,6 +271,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runInspect(positionals, values);
       case 'queues':
         return await runQueues(values);
+      case 'queue':
+        return await withApp(values, (app) => runQueue(app, positionals, (message) => new UsageError(message)));
       case 'dead':
         return await withApp(values, (app) => runDead(app, positionals, values, (message) => new UsageError(message)));
       case 'ping':

@@ -21,6 +21,7 @@ import type { TaskDefinition } from '../task.js';
 import { coreVersion } from '../version.js';
 import { CancelToken } from './cancel-token.js';
 import { deadLetter } from './dead-letter.js';
+import { PauseWatch } from '../queues/pause-watch.js';
 import { LeaseKeeper } from './lease.js';
 import { ChildExecutorPool } from './pool/executor-pool.js';
 import { AsyncPool, type ExecutorPool, type PoolKind, type RunOutcome } from './pool/pool.js';
@@ -74,6 +75,8 @@ export interface WorkerOptions {
    * Prefetched tasks that have not started go back at once either way.
    */
   readonly shutdownTimeoutMs?: number;
+  /** How often the pause state of the consumed queues is read (app.queues.pause), in ms. Default 1000. */
+  readonly pauseCheckMs?: number;
 }
 
 /** What the worker emits, for live status displays and tests. */
@@ -143,6 +146,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #rateLimiter = new RateLimiter();
   readonly #lostRuns = new Map<string, number>();
   readonly #cleanups: (() => void)[] = [];
+  #pauses: PauseWatch | undefined;
   /** Outcomes being recorded and acked in the background (see #track). */
   #finishing = 0;
   readonly #finishingIdle: (() => void)[] = [];
@@ -223,7 +227,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#cleanups.push(() => controller.abort());
       listenForRemoteControl(bus, this.#controlled(), this.#logger, controller.signal);
     }
-    for (const queue of this.#configuredQueues) this.addQueue(queue);
+    if (backend) {
+      // Paused queues (app.queues.pause) are not consumed, now or after a restart.
+      const pauses = new PauseWatch(backend, this.#configuredQueues, this, this.#logger);
+      this.#pauses = pauses;
+      this.#cleanups.push(() => pauses.stop());
+      await pauses.start(this.#options.pauseCheckMs ?? 1000);
+    } else for (const queue of this.#configuredQueues) this.addQueue(queue);
     this.#logger.info(`worker ${this.hostname} consuming [${this.queues.join(', ')}] with ${this.pool.kind} pool of ${this.concurrency}`, {
       tasks: [...this.app.tasks.keys()],
     });
@@ -746,6 +756,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       revokedIds: () => this.#revoked.ids(),
       addQueue: (queue) => this.addQueue(queue),
       cancelQueue: (queue) => this.cancelQueue(queue),
+      checkPauses: () => void this.#pauses?.check(),
       revoke: (ids, terminate) => {
         for (const id of ids) {
           this.#revoked.add(id);
