@@ -108,10 +108,12 @@ describe('tq CLI against a running worker', () => {
     const run = await tq(['queues', '-Q', 'counted,celery']);
     expect(run.code).toBe(0);
     const [header, counted, celery] = run.stdout.trim().split('\n').map((line) => line.trim().split(/\s+/));
-    expect(header).toEqual(['queue', 'ready', 'unacked', 'dead', 'consumers']);
-    expect(counted).toEqual(['counted', '3', '0', '0', '0']);
+    expect(header).toEqual(['queue', 'ready', 'delayed', 'unacked', 'dead', 'consumers', 'oldest']);
+    expect(counted!.slice(0, 6)).toEqual(['counted', '3', '0', '0', '0', '0']);
+    expect(counted![6]).toMatch(/^\d+(\.\d)?[sm]$/);
     expect(celery![0]).toBe('celery');
-    expect(celery![4]).toBe('1');
+    expect(celery![5]).toBe('1');
+    expect(celery![6]).toBe('-');
   });
 });
 

@@ -241,12 +241,17 @@ export class NatsBroker implements Broker {
     try {
       const route = this.subjects.route(queue);
       const dead = await onSubject(this.subjects.route(this.subjects.deadLetterQueue(queue)));
+      // The first message left on the subject is the oldest not yet acked (work-queue retention).
+      const oldestAgeMs = await jsm.streams.getMessage(route.stream, { next_by_subj: route.subject, seq: 0 } as unknown as { seq: number }).then(
+        (message) => (message ? Math.max(0, Date.now() - message.time.getTime()) : null),
+        () => null,
+      );
       try {
         const consumer = await jsm.consumers.info(route.stream, route.consumer);
-        return { ready: consumer.num_pending, unacked: consumer.num_ack_pending, dead, consumers: null };
+        return { ready: consumer.num_pending, unacked: consumer.num_ack_pending, dead, consumers: null, oldestAgeMs };
       } catch (error) {
         if (!(error instanceof JetStreamApiError) || error.code !== consumerNotFound) throw error;
-        return { ready: await onSubject(route), unacked: 0, dead, consumers: null };
+        return { ready: await onSubject(route), unacked: 0, dead, consumers: null, oldestAgeMs };
       }
     } catch (error) {
       throw toTqError(error, `counting queue "${queue}"`);

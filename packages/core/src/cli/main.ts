@@ -152,8 +152,9 @@ timeout, default 1s), in Celery's shapes:
   queues: {
     help: `tq queues [-Q a,b] [--watch]
 
-Print each queue's counts as the broker keeps them: ready, unacked (delivered, not yet acked),
-dead (dead letters) and consumers; "-" where the broker cannot tell. --watch refreshes every
+Print each queue's counts as the broker keeps them: ready, delayed (held by the broker for a
+countdown/ETA), unacked (delivered, not yet acked), dead (dead letters), consumers, and the age
+of the oldest waiting message; "-" where the broker cannot tell. --watch refreshes every
 second and adds the change of ready messages per second. Default queue: the app's default.`,
     options: { ...common, queues: { type: 'string', short: 'Q' }, watch: { type: 'boolean', short: 'w' } },
   },
@@ -526,10 +527,11 @@ async function runQueues(values: Record<string, string | boolean | undefined>): 
     let previous: Map<string, number> | undefined;
     for (;;) {
       const rows = await Promise.all(queues.map(async (queue) => [queue, await app.queueStats(queue)] as const));
-      const lines = [['queue', 'ready', 'unacked', 'dead', 'consumers', ...(previous ? ['ready/s'] : [])]];
+      const lines = [['queue', 'ready', 'delayed', 'unacked', 'dead', 'consumers', 'oldest', ...(previous ? ['ready/s'] : [])]];
       for (const [queue, stats] of rows) {
         const rate = previous ? [String(stats.ready - (previous.get(queue) ?? stats.ready))] : [];
-        lines.push([queue, cell(stats.ready), cell(stats.unacked), cell(stats.dead), cell(stats.consumers), ...rate]);
+        const oldest = stats.oldestAgeMs === undefined || stats.oldestAgeMs === null ? '-' : formatAge(stats.oldestAgeMs);
+        lines.push([queue, cell(stats.ready), cell(stats.delayed ?? null), cell(stats.unacked), cell(stats.dead), cell(stats.consumers), oldest, ...rate]);
       }
       const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
       const table = lines.map((l) => l.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
@@ -554,6 +556,13 @@ async function withApp(values: Record<string, string | boolean | undefined>, run
   } finally {
     await app.close();
   }
+}
+
+/** 950 ms → "0.9s", 95 s → "95s", 2 h → "120m". */
+function formatAge(ms: number): string {
+  if (ms < 10_000) return `${(Math.floor(ms / 100) / 10).toFixed(1)}s`;
+  if (ms < 600_000) return `${Math.floor(ms / 1000)}s`;
+  return `${Math.floor(ms / 60_000)}m`;
 }
 
 async function runPing(values: Record<string, string | boolean | undefined>): Promise<number> {
