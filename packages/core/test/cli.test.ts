@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,6 +118,22 @@ describe('tq CLI against a running worker', () => {
 });
 
 describe('tq remote control against a running worker', () => {
+  it('tq worker -n names the worker with %h expanded (seen by ping)', async () => {
+    const named = spawn(process.execPath, [bin, 'worker', '--app', tasks, '-n', 'named@%h', '--queues', 'named-only'], {
+      env: { ...env, TQ_MEMORY_SOCKET: join(tmpdir(), `tq-cli-n-${randomUUID().slice(0, 8)}.sock`) },
+      cwd: here,
+    });
+    let log = '';
+    named.stderr!.on('data', (d) => (log += d));
+    try {
+      const started = Date.now();
+      while (!log.includes('consuming') && Date.now() - started < 15_000) await new Promise((r) => setTimeout(r, 50));
+      expect(log).toMatch(new RegExp(`worker named@${hostname().replace(/\./g, '\\.')} consuming`));
+    } finally {
+      named.kill('SIGKILL');
+    }
+  });
+
   it('tq ping lists the worker', async () => {
     const run = await tq(['ping', '--timeout', '0.5']);
     expect(run.code).toBe(0);

@@ -12,6 +12,7 @@ import type { Worker } from '../worker/worker.js';
 import { deadHelp, deadOptions, runDead } from './dead.js';
 import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
 import { queueHelp, runQueue } from './queue.js';
+import { expandHostname } from './hostname.js';
 import { progressBar, StatusLine } from './status-line.js';
 
 const usage = `tq — a distributed task queue, wire-compatible with Celery
@@ -54,6 +55,8 @@ returns unfinished tasks to the queue).
   --app FILE          module exporting the app (export default app)          (required)
   --queues a,b        queues to consume (default: the app's defaultQueue, "celery")
   --concurrency N     tasks run at once (default: number of CPUs)
+  -n, --hostname NAME the worker's node name (default PID@host); %h host, %n host name part,
+                      %d domain part, as Celery: -n worker1@%h
   --pool KIND         async (default) | threads | processes
   --max-tasks-per-child N      replace a thread/process executor after N tasks
   --max-memory-per-child MB    replace a thread/process executor past MB of memory
@@ -72,6 +75,7 @@ returns unfinished tasks to the queue).
     options: {
       ...common,
       queues: { type: 'string', short: 'Q' },
+      hostname: { type: 'string', short: 'n' },
       concurrency: { type: 'string', short: 'c' },
       pool: { type: 'string', short: 'P' },
       'max-tasks-per-child': { type: 'string' },
@@ -320,7 +324,8 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
   const logFormat = (values['log-format'] as string | undefined) ?? process.env['TQ_LOG_FORMAT'] ?? 'text';
   if (logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log-format must be text or json, got "${logFormat}"`);
   const observability = metricsPort !== undefined || logFormat === 'json' ? await importObservability() : undefined;
-  const hostname = `${process.pid}@${app.config.hostname}`;
+  const hostname = typeof values['hostname'] === 'string' ? expandHostname(values['hostname']) : `${process.pid}@${app.config.hostname}`;
+  if (!hostname.trim()) throw new UsageError('--hostname must not be empty');
   if (logFormat === 'json') app.useLogger(observability!.createJsonLogger({ level: app.config.logLevel, bindings: { worker: hostname } }));
   const shutdownTimeout = parseNumber(values['shutdown-timeout'] as string | undefined, '--shutdown-timeout');
   const resultRetryLimit = parseNumber(values['result-retry-limit'] as string | undefined, '--result-retry-limit');
