@@ -92,6 +92,30 @@ describe('queue administration on redis', () => {
     await expect.poll(() => ran.length, { timeout: 3_000 }).toBe(6);
   });
 
+  it("rateLimitScope 'cluster': two workers together keep one rate; 'process' lets each run at it", async () => {
+    const runs = async (scope: 'cluster' | 'process') => {
+      const queue = uniqueName(`rate-${scope}`);
+      const admin = app();
+      const times: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const a = app();
+        a.task('t.limited', () => void times.push(Date.now()), { rateLimit: '5/s', rateLimitScope: scope });
+        const w = a.worker({ queues: [queue], concurrency: 2 });
+        workers.push(w);
+        await w.start();
+      }
+      for (let i = 0; i < 11; i++) await admin.sendTask('t.limited', [], {}, { queue });
+      await expect.poll(() => times.length, { timeout: 10_000 }).toBe(11);
+      times.sort((x, y) => x - y);
+      // The most runs that started within any one second.
+      return Math.max(...times.map((start) => times.filter((t) => t >= start && t < start + 1_000).length));
+    };
+    // At 5/s with a 1-token bucket, one second holds at most 5 runs (6 with clock jitter at the
+    // edge) when the limit is shared; per process, each of the two workers runs up to 5.
+    expect(await runs('cluster')).toBeLessThanOrEqual(6);
+    expect(await runs('process')).toBeGreaterThanOrEqual(7);
+  });
+
   it('tq queue pause/status/resume and tq dead list/replay/purge', async () => {
     const queue = uniqueName('cli');
     expect((await tq(['queue', 'pause', queue])).stdout).toBe(`${queue}: paused\n`);

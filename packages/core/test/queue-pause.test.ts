@@ -91,3 +91,14 @@ describe('app.queues.pause / resume', () => {
     await expect(app.queues.pause('jobs')).rejects.toMatchObject({ code: 'TQ_UNSUPPORTED' });
   });
 });
+
+describe("rateLimitScope: 'cluster'", () => {
+  it('a worker refuses to start when its backend keeps no rate-limit buckets (memory://)', async () => {
+    const make = cluster();
+    const app = make();
+    app.task('t.limited', () => 1, { rateLimit: '5/s', rateLimitScope: 'cluster' });
+    const worker = app.worker({ queues: ['jobs'] });
+    workers.push(worker);
+    await expect(worker.start()).rejects.toMatchObject({ code: 'TQ_CONFIG_INVALID', issues: [{ path: 'tasks.t.limited.rateLimitScope' }] });
+  });
+});

@@ -4,13 +4,14 @@ import { describeBackendBroadcast } from './broadcast.js';
 import { describeConcurrentWriters } from './concurrent-writers.js';
 import { describeExpiry } from './expiry.js';
 import { describeForget } from './forget.js';
+import { describeRateLimitBuckets } from './rate-limit.js';
 import { describeBackendOutage } from './outage.js';
 import { describeStoreFetch } from './store-fetch.js';
 import { describeWatch } from './watch.js';
 
-export { describeBackendBroadcast, describeBackendOutage, describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
+export { describeBackendBroadcast, describeBackendOutage, describeConcurrentWriters, describeExpiry, describeForget, describeRateLimitBuckets, describeStoreFetch, describeWatch };
 
-export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters, describeBackendBroadcast, describeBackendOutage] as const;
+export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters, describeBackendBroadcast, describeRateLimitBuckets, describeBackendOutage] as const;
 
 /**
  * Registers the whole result backend suite. `factory` is called for every test (and every

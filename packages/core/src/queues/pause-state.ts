@@ -21,7 +21,8 @@ const decoder = new TextDecoder();
 
 export async function writePause(backend: ResultBackend, queue: string, by: string): Promise<void> {
   const record: PauseRecord = { paused: true, at: new Date().toISOString(), by };
-  await backend.store(pauseKey(queue), encoder.encode(JSON.stringify(record)), {});
+  // ttlMs 0: no expiry where the backend allows it (a NATS KV bucket's max age still applies).
+  await backend.store(pauseKey(queue), encoder.encode(JSON.stringify(record)), { ttlMs: 0 });
 }
 
 export async function clearPause(backend: ResultBackend, queue: string): Promise<void> {

@@ -26,6 +26,7 @@ import { LeaseKeeper } from './lease.js';
 import { ChildExecutorPool } from './pool/executor-pool.js';
 import { AsyncPool, type ExecutorPool, type PoolKind, type RunOutcome } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limit.js';
+import { assertClusterRateLimits, reserveClusterToken } from './cluster-rate-limit.js';
 import { ResultWriter, traceback, type ResultRetryOptions } from './result-writer.js';
 import { backoffSeconds, shouldAutoretry } from './retry.js';
 import { listenForRemoteControl, type ControlledWorker, type HeldTask } from './remote-control.js';
@@ -209,6 +210,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#state = 'running';
     this.#startedAt = Date.now();
     const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend(), this.pool.start()]);
+    assertClusterRateLimits(this.app, backend ? backend.capabilities : null);
     this.#broker = broker;
     const bus = chooseBroadcastBus(broker, backend);
     // Without a broadcast bus, revocations reach the worker only as REVOKED records in the backend.
@@ -431,7 +433,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const rate = definition.options.rateLimit;
     if (rate !== undefined) {
       const key = definition.options.rateLimitKey ? `${request.task}:${definition.options.rateLimitKey(request.args, request.kwargs)}` : request.task;
-      const rateWait = this.#rateLimiter.reserve(key, parseRate(rate));
+      const rateWait =
+        definition.options.rateLimitScope === 'cluster' ? await reserveClusterToken(this.app, key, parseRate(rate), this.#logger) : this.#rateLimiter.reserve(key, parseRate(rate));
       if (rateWait > 0) {
         this.#slots.release();
         this.#hold(delivery, request, definition, queue, attempt, rateWait, 'rate-limit');
