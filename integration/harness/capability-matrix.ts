@@ -19,6 +19,7 @@ const rows: { key: keyof BrokerCapabilities; label: string; show: (value: Broker
   { key: 'maxMessageBytes', label: 'largest message body', show: (v) => (v === null ? 'no limit' : bytes(Number(v))) },
   { key: 'purge', label: 'purge a queue', show: yesNo },
   { key: 'queueStats', label: 'queue counts (`tq queues`)', show: yesNo },
+  { key: 'requeueInPlace', label: 'requeue in place (`tq dead` list/replay/purge)', show: yesNo },
 ];
 
 function yesNo(value: unknown): string {

@@ -8,7 +8,7 @@
  *   restarts through the launcher, and no group of two live kafkajs members ever syncs, so
  *   "competing consumers" is skipped there with that reason (it runs on a real Kafka).
  */
-import { brokerGroups, describeApp, describeCompetingConsumers, type ConformanceOptions } from '@tq/conformance';
+import { brokerGroups, describeApp, describeCompetingConsumers, describeDeadLetters, type ConformanceOptions } from '@tq/conformance';
 import { describe, it } from 'vitest';
 import { runConformance } from '../harness/run-conformance.js';
 import { SocketCutter } from '../harness/socket-cutter.js';
@@ -47,5 +47,6 @@ await runConformance({
       }
     });
     describeApp(tracked, options);
+    describeDeadLetters(tracked, options);
   },
 });

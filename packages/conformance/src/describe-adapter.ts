@@ -1,5 +1,6 @@
 import type { TqAdapter } from '@tq/core/adapter';
 import { describe, expect, it } from 'vitest';
+import { describeDeadLetters } from './app/dead-letters.js';
 import { describeApp } from './app/index.js';
 import { describeResultBackend } from './backend/index.js';
 import { describeBroker } from './broker/index.js';
@@ -33,5 +34,6 @@ export function describeAdapter(adapter: TqAdapter, options: ConformanceOptions)
       describeResultBackend((url) => createBackend(url, adapterOptions), { ...options, url: options.resultBackendUrl ?? options.url });
     }
     describeApp(adapter, options);
+    if (createBroker) describeDeadLetters(adapter, options);
   });
 }

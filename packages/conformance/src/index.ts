@@ -16,6 +16,7 @@ export type { BrokerFactory, BackendFactory, ConformanceOptions, ConformanceLive
 export * from './broker/index.js';
 export * from './backend/index.js';
 export * from './app/index.js';
+export { describeDeadLetters } from './app/dead-letters.js';
 export { FaultProxy, type FaultMode, type FaultProxyTarget } from './support/fault-proxy.js';
 export { uniqueName } from './support/unique-name.js';
 export { eventually, sleep, withTimeout } from './support/timing.js';

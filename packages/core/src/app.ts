@@ -8,6 +8,8 @@ import type { Broker, QueueStats } from './broker/broker.js';
 import { RuntimeBroker } from './broker/runtime-broker.js';
 import { chooseBroadcastBus, type BroadcastBus } from './control/broadcast-bus.js';
 import { Control } from './control/control-client.js';
+import { DeadLetters } from './dead/dead-letters.js';
+import { QueueAdmin } from './queues/queue-admin.js';
 import { EventDispatcher, receiveEvents, type EventPattern, type TaskEvent } from './events/task-events.js';
 import { resolveConfig, routeTask, type ResolvedConfig, type TqConfig } from './config.js';
 import { ConfigError, PayloadTooLargeError, TqError, UnknownTaskError, UnsupportedError } from './errors.js';
@@ -52,6 +54,8 @@ export class App {
   readonly #tasks = new Map<string, TaskDefinition>();
   #broker: Promise<RuntimeBroker> | undefined;
   #control: Control | undefined;
+  #deadLetters: DeadLetters | undefined;
+  #queueAdmin: QueueAdmin | undefined;
   #events: EventDispatcher | undefined;
   #backend: Promise<RuntimeBackend | null> | undefined;
   /** The broker and backend once connected: sendTask reads them without awaiting a promise per call. */
@@ -287,6 +291,16 @@ export class App {
   /** A queue's counts as the broker keeps them (ready, unacked, dead, consumers): for autoscalers and dashboards. */
   async queueStats(queue = this.config.defaultQueue): Promise<QueueStats> {
     return (await this.broker()).queueStats(queue);
+  }
+
+  /** Cluster-wide queue administration: pause and resume (stored in the result backend). */
+  get queues(): QueueAdmin {
+    return (this.#queueAdmin ??= new QueueAdmin(this));
+  }
+
+  /** The dead letters of a queue: list, show, replay, purge (works on every broker's dead-letter store). */
+  get deadLetters(): DeadLetters {
+    return (this.#deadLetters ??= new DeadLetters(() => this.broker(), { suffix: this.config.deadLetterSuffix ?? '.dead' }));
   }
 
   /** Delete every waiting message in a queue (default: the default queue). */

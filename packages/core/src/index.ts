@@ -30,6 +30,9 @@ export type { BroadcastOptions as ControlOptions, InspectWhat } from './control/
 export { decodeEvents, eventChannel, receiveEvents, routingKeyOf, type EventPattern, type TaskEvent, type TaskEventType } from './events/task-events.js';
 export type { BroadcastBus } from './control/broadcast-bus.js';
 export { deadLetterHeaders } from './worker/dead-letter.js';
+export { QueueAdmin } from './queues/queue-admin.js';
+export type { PauseRecord } from './queues/pause-state.js';
+export { DeadLetters, replayCountHeader, type DeadLetter, type DeadLetterFilter, type DeadLetterOptions } from './dead/dead-letters.js';
 export type { PoolKind } from './worker/pool/pool.js';
 export type { Instrumentation } from './instrumentation.js';
 export type { RunOutcome } from './worker/run-task.js';

@@ -48,6 +48,11 @@ export interface TaskOptions {
   readonly dontAutoretryFor?: readonly (abstract new (...args: never[]) => Error)[];
   /** At most this many runs per worker: '10/s', '100/m', '1000/h', or a number per second. */
   readonly rateLimit?: string | number;
+  /**
+   * 'process' (default, as Celery): rateLimit holds per worker process. 'cluster': one token
+   * bucket in the result backend shared by every worker (needs capabilities.rateLimit: Redis).
+   */
+  readonly rateLimitScope?: 'process' | 'cluster';
   /** Rate-limit per key (e.g. per customer) instead of per task: the key for a call. */
   readonly rateLimitKey?: (args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>) => string;
   /**

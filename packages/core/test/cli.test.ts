@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,19 +97,43 @@ describe('tq CLI against a running worker', () => {
     expect(run.stdout).toContain('purged 0 message(s) from unused');
   });
 
+  it('tq dead over memory:// says it needs the worker process', async () => {
+    const run = await tq(['dead', 'list']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('memory:// can only be consumed inside the process that owns it');
+  });
+
   it('tq queues prints the counts the broker keeps', async () => {
     for (let i = 0; i < 3; i++) await tq(['call', 'tq.add', '--args', '[1,1]', '--queue', 'counted']);
     const run = await tq(['queues', '-Q', 'counted,celery']);
     expect(run.code).toBe(0);
     const [header, counted, celery] = run.stdout.trim().split('\n').map((line) => line.trim().split(/\s+/));
-    expect(header).toEqual(['queue', 'ready', 'unacked', 'dead', 'consumers']);
-    expect(counted).toEqual(['counted', '3', '0', '0', '0']);
+    expect(header).toEqual(['queue', 'ready', 'delayed', 'unacked', 'dead', 'consumers', 'oldest']);
+    expect(counted!.slice(0, 6)).toEqual(['counted', '3', '0', '0', '0', '0']);
+    expect(counted![6]).toMatch(/^\d+(\.\d)?[sm]$/);
     expect(celery![0]).toBe('celery');
-    expect(celery![4]).toBe('1');
+    expect(celery![5]).toBe('1');
+    expect(celery![6]).toBe('-');
   });
 });
 
 describe('tq remote control against a running worker', () => {
+  it('tq worker -n names the worker with %h expanded (seen by ping)', async () => {
+    const named = spawn(process.execPath, [bin, 'worker', '--app', tasks, '-n', 'named@%h', '--queues', 'named-only'], {
+      env: { ...env, TQ_MEMORY_SOCKET: join(tmpdir(), `tq-cli-n-${randomUUID().slice(0, 8)}.sock`) },
+      cwd: here,
+    });
+    let log = '';
+    named.stderr!.on('data', (d) => (log += d));
+    try {
+      const started = Date.now();
+      while (!log.includes('consuming') && Date.now() - started < 15_000) await new Promise((r) => setTimeout(r, 50));
+      expect(log).toMatch(new RegExp(`worker named@${hostname().replace(/\./g, '\\.')} consuming`));
+    } finally {
+      named.kill('SIGKILL');
+    }
+  });
+
   it('tq ping lists the worker', async () => {
     const run = await tq(['ping', '--timeout', '0.5']);
     expect(run.code).toBe(0);
@@ -120,7 +144,7 @@ describe('tq remote control against a running worker', () => {
     const run = await tq(['inspect', 'registered', '--timeout', '0.5']);
     expect(run.code).toBe(0);
     const [reply] = run.stdout.trim().split('\n').map((line) => Object.values(JSON.parse(line))[0]);
-    expect(reply).toEqual(['tq.add', 'tq.fail', 'tq.slow']);
+    expect(reply).toEqual(['tq.add', 'tq.fail', 'tq.reject', 'tq.slow']);
   });
 
   it('tq control rate_limit answers per worker; an unknown task is refused', async () => {

@@ -49,6 +49,8 @@ export class KafkaBroker implements Broker {
       fifo: options.partitions === 1 && options.topicCreation !== 'auto',
       maxMessageBytes: options.maxMessageBytes,
       purge: true,
+      // reject(true) appends a copy at the end of the topic.
+      requeueInPlace: false,
     });
   }
 

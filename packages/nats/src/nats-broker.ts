@@ -164,14 +164,22 @@ export class NatsBroker implements Broker {
   }
 
   consume(queue: string, options: ConsumeOptions): TqConsumer {
-    const { nc, js, writes } = this.#live();
+    const { nc, js, jsm, writes } = this.#live();
+    const route = this.subjects.route(queue);
+    // The dead-letter stream keeps messages (limits retention): an ack there must delete the
+    // message, or a replayed/purged dead letter would stay counted; and reading dead letters
+    // again and again (tq dead list) must never move them on as "delivered too often".
+    const deadLetters = route.stream === this.subjects.deadLetterStream;
     const consumer: QueueConsumer = new QueueConsumer(queue, options.prefetch, options.signal, {
       nc,
       writes,
       js,
       subjects: this.subjects,
-      maxDeliver: this.#options.maxDeliver,
-      pullExpiresMs: this.#options.pullExpiresMs,
+      maxDeliver: deadLetters ? Number.POSITIVE_INFINITY : this.#options.maxDeliver,
+      ...(deadLetters ? { deleteOnAck: (seq: number) => deleteIfPresent(jsm, route.stream, seq) } : {}),
+      // Short pulls on dead letters: a reader (tq dead list) gives back what it only looked at
+      // once its pull ends, so the next reader must not wait the full pull expiry for them.
+      pullExpiresMs: deadLetters ? Math.min(this.#options.pullExpiresMs, 1_000) : this.#options.pullExpiresMs,
       ...(loggerOf(this.#adapterOptions) ? { logger: loggerOf(this.#adapterOptions)! } : {}),
       consumerFor: (q, refresh) => this.#durable(q, refresh),
       onStop: () => this.#consumers.delete(consumer),
@@ -233,12 +241,17 @@ export class NatsBroker implements Broker {
     try {
       const route = this.subjects.route(queue);
       const dead = await onSubject(this.subjects.route(this.subjects.deadLetterQueue(queue)));
+      // The first message left on the subject is the oldest not yet acked (work-queue retention).
+      const oldestAgeMs = await jsm.streams.getMessage(route.stream, { next_by_subj: route.subject, seq: 0 } as unknown as { seq: number }).then(
+        (message) => (message ? Math.max(0, Date.now() - message.time.getTime()) : null),
+        () => null,
+      );
       try {
         const consumer = await jsm.consumers.info(route.stream, route.consumer);
-        return { ready: consumer.num_pending, unacked: consumer.num_ack_pending, dead, consumers: null };
+        return { ready: consumer.num_pending, unacked: consumer.num_ack_pending, dead, consumers: null, oldestAgeMs };
       } catch (error) {
         if (!(error instanceof JetStreamApiError) || error.code !== consumerNotFound) throw error;
-        return { ready: await onSubject(route), unacked: 0, dead, consumers: null };
+        return { ready: await onSubject(route), unacked: 0, dead, consumers: null, oldestAgeMs };
       }
     } catch (error) {
       throw toTqError(error, `counting queue "${queue}"`);
@@ -302,5 +315,14 @@ export class NatsBroker implements Broker {
       // Already disconnected: the server redelivers after AckWait instead.
     }
     await connected.nc.close().catch(() => undefined);
+  }
+}
+
+/** Deletes one message from a stream; one already gone (purged meanwhile) is fine. */
+async function deleteIfPresent(jsm: JetStreamManager, stream: string, seq: number): Promise<void> {
+  try {
+    await jsm.streams.deleteMessage(stream, seq, false);
+  } catch (error) {
+    if (!/no message found/i.test(String((error as Error)?.message ?? error))) throw error;
   }
 }

@@ -14,6 +14,8 @@ export interface QueueConsumerContext {
   readonly js: JetStreamClient;
   readonly subjects: Subjects;
   readonly maxDeliver: number;
+  /** Set for a queue of the dead-letter stream (limits retention): removes an acked message from the stream. */
+  readonly deleteOnAck?: (seq: number) => Promise<void>;
   readonly pullExpiresMs: number;
   /** The app's logger, for messages moved to the dead-letter stream before core sees them. */
   readonly logger?: Logger;
@@ -205,6 +207,7 @@ export class QueueConsumer {
       switch (outcome) {
         case 'ack':
           await settleWith(() => msg.ack());
+          await this.#context.deleteOnAck?.(msg.seq);
           break;
         case 'requeue':
         case 'abandon':
@@ -250,7 +253,10 @@ export class QueueConsumer {
     this.#stopped = true;
     this.#wakeUp();
     const handBack = [...(this.buffer.drainUnread() as NatsDelivery[]), ...alsoGiveBack];
-    if (handBack.length === 0 || this.#fetches.size === 0) {
+    // Deliveries the reader still holds count too: settled after the stop (reject(true)), their
+    // NAK must reach an open pull of ours, not one the client already left.
+    const held = [...this.#unacked].some((d) => !d.settled && !handBack.includes(d));
+    if ((handBack.length === 0 && !held) || this.#fetches.size === 0) {
       for (const fetch of this.#fetches) fetch.stop();
       this.#handedBack = this.#giveBack(handBack);
       this.#forgetIfDone();

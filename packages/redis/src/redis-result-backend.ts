@@ -6,7 +6,7 @@ import { closeConnection, openConnection, type Redis } from './connection.js';
 import { toTqError, translated, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
 import { PubSubChannels } from './pub-sub.js';
-import { CLAIM, RELEASE_CLAIM, RETAIN, script, STORE_RESULTS } from './scripts.js';
+import { CLAIM, RELEASE_CLAIM, RESERVE_TOKEN, RETAIN, script, STORE_RESULTS } from './scripts.js';
 import type { RedisOptions } from './options.js';
 
 interface PendingStore {
@@ -21,7 +21,7 @@ interface PendingStore {
  * Celery's own AsyncResult.get() listens there too.
  */
 export class RedisResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, broadcast: true, claim: true, retain: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, broadcast: true, claim: true, retain: true, rateLimit: true };
   readonly options: RedisOptions;
   readonly #keys: RedisKeys;
   readonly #context: ErrorContext;
@@ -84,6 +84,16 @@ export class RedisResultBackend implements ResultBackend {
     const keys = stores.map((s) => s.key);
     const values = stores.map((s) => s.value);
     return script(this.#open(), 'tqStoreResults', STORE_RESULTS, 'first-argument')(keys.length, ...keys, ttlMs, ...values);
+  }
+
+  /** A token bucket per key in one script call, on the server's clock (see core's rateLimitScope). */
+  async reserveToken(key: string, perMs: number): Promise<number> {
+    try {
+      const wait = await script(this.#open(), 'tqReserveToken', RESERVE_TOKEN, 1)(`${this.#keys.prefix}${key}`, String(perMs));
+      return Number(wait);
+    } catch (error) {
+      throw toTqError(error, this.#context);
+    }
   }
 
   /** The reads of one moment share one MGET (a worker without broadcast reads a record per task). */

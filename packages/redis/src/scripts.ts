@@ -149,3 +149,23 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return excess
 `;
+
+/**
+ * Cluster-wide token bucket (capacity 1, as Celery's rate limits), refilled at ARGV[1] tokens
+ * per ms on the server's clock, so workers' clocks do not matter. Takes the token and returns 0,
+ * or returns the ms until one is due. KEYS[1]: the bucket hash (tokens, at); it expires once idle.
+ */
+export const RESERVE_TOKEN = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rate = tonumber(ARGV[1])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1]) or 1
+local at = tonumber(b[2]) or now
+tokens = math.min(1, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rate) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(1 / rate) + 60000)
+return wait
+`;

@@ -40,5 +40,22 @@ export function describeQueueStats(factory: BrokerFactory, options: ConformanceO
         await expect.poll(async () => (await broker.queueStats!(queue)).dead, { timeout: deliveryMs }).toBe(1);
       }
     });
+
+    it.skipIf(!claimed)(`the age of the oldest waiting message, where reported, grows from its publish ${needs.capability('queueStats')}`, async () => {
+      const queue = h.queue('stats-age');
+      const broker = h.broker();
+      await broker.connect();
+      const empty = await broker.queueStats!(queue);
+      if (empty.oldestAgeMs !== undefined) expect(empty.oldestAgeMs, 'an empty queue has no oldest message').toBeNull();
+      const before = Date.now();
+      await broker.publish(queue, kitMessage('age-1'));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await broker.publish(queue, kitMessage('age-2'));
+      const stats = await broker.queueStats!(queue);
+      if (stats.oldestAgeMs === undefined || stats.oldestAgeMs === null) return;
+      expect(stats.oldestAgeMs, 'the first message is the oldest').toBeGreaterThanOrEqual(250);
+      expect(stats.oldestAgeMs).toBeLessThanOrEqual(Date.now() - before + 1_000);
+      if (stats.delayed !== undefined && stats.delayed !== null) expect(stats.delayed).toBe(0);
+    });
   });
 }

@@ -14,6 +14,8 @@ export interface ResultBackendCapabilities {
   readonly claim?: boolean;
   /** `retain` keeps the last N records of a group (retention per task name). Default false. */
   readonly retain?: boolean;
+  /** `reserveToken` keeps cluster-wide rate-limit buckets (rateLimitScope: 'cluster'). Default false. */
+  readonly rateLimit?: boolean;
 }
 
 export interface StoreOptions {
@@ -31,6 +33,12 @@ export interface StoreOptions {
 export interface ResultBackend {
   readonly capabilities: ResultBackendCapabilities;
   connect(options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Cluster-wide token bucket for `key` (capacity 1 token, refilled at `perMs` tokens per ms,
+   * on the backend's clock): takes the token and resolves 0 when there is one, else resolves
+   * the ms to wait and takes nothing. Atomic across every worker. When capabilities.rateLimit.
+   */
+  reserveToken?(key: string, perMs: number): Promise<number>;
   /** Replace the record for `taskId`. */
   store(taskId: string, record: Uint8Array, options: StoreOptions): Promise<void>;
   /** The latest record, or null when none (unknown, expired or forgotten). */

@@ -36,6 +36,12 @@ export class RuntimeBackend implements ResultBackend {
     return this.#call(() => this.inner.store(taskId, record, options));
   }
 
+  reserveToken(key: string, perMs: number): Promise<number> {
+    const inner = this.inner;
+    if (!inner.reserveToken) return Promise.reject(new UnsupportedError('this result backend keeps no cluster-wide rate limits (capabilities.rateLimit)'));
+    return this.#call(() => inner.reserveToken!(key, perMs));
+  }
+
   fetch(taskId: string): Promise<Uint8Array | null> {
     return this.#call(() => this.inner.fetch(taskId));
   }

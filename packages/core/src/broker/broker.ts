@@ -107,6 +107,10 @@ export interface QueueStats {
   readonly dead: number | null;
   /** Consumers attached now. */
   readonly consumers: number | null;
+  /** Held by the broker for a later delivery time (countdown/ETA); absent or null when it cannot tell. */
+  readonly delayed?: number | null;
+  /** Age in ms of the oldest message waiting to be delivered; null when empty or unknown. */
+  readonly oldestAgeMs?: number | null;
 }
 
 /**

@@ -33,6 +33,11 @@ export interface BrokerCapabilities {
   readonly purge: boolean;
   /** `queueStats(queue)` is implemented: ready counts at least. Default false. */
   readonly queueStats: boolean;
+  /**
+   * reject(true) gives the message itself back to its queue (not a copy appended at the end), so
+   * core can read a queue and give back what it only looked at (app.deadLetters). Default true.
+   */
+  readonly requeueInPlace: boolean;
 }
 
 export const defaultBrokerCapabilities: BrokerCapabilities = Object.freeze({
@@ -46,6 +51,7 @@ export const defaultBrokerCapabilities: BrokerCapabilities = Object.freeze({
   maxMessageBytes: null,
   purge: false,
   queueStats: false,
+  requeueInPlace: true,
 });
 
 /** Fills unspecified flags with their defaults. */

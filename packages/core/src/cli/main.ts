@@ -9,7 +9,10 @@ import { readyStates } from '../result/states.js';
 import type { Logger, LogLevel } from '../logger.js';
 import type { PoolKind } from '../worker/pool/pool.js';
 import type { Worker } from '../worker/worker.js';
+import { deadHelp, deadOptions, runDead } from './dead.js';
 import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
+import { queueHelp, runQueue } from './queue.js';
+import { expandHostname } from './hostname.js';
 import { progressBar, StatusLine } from './status-line.js';
 import { commandHint, flagHint } from './suggest.js';
 
@@ -27,6 +30,8 @@ Usage:
              [-d WORKER,…] [--timeout S]
   tq ping [-d WORKER,…] [--timeout S]
   tq queues [-Q a,b] [--watch]
+  tq queue pause|resume|status NAME…
+  tq dead list|show ID|replay [ID…]|purge [ID…] [--queue Q] [--task NAME] [--since WHEN]
   tq events
   tq dashboard --app ./tasks.js [--port 5555] [--host 127.0.0.1] [--db FILE] [--token T]
 
@@ -51,6 +56,8 @@ returns unfinished tasks to the queue).
   --app FILE          module exporting the app (export default app)          (required)
   --queues a,b        queues to consume (default: the app's defaultQueue, "celery")
   --concurrency N     tasks run at once (default: number of CPUs)
+  -n, --hostname NAME the worker's node name (default PID@host); %h host, %n host name part,
+                      %d domain part, as Celery: -n worker1@%h
   --pool KIND         async (default) | threads | processes
   --max-tasks-per-child N      replace a thread/process executor after N tasks
   --max-memory-per-child MB    replace a thread/process executor past MB of memory
@@ -69,6 +76,7 @@ returns unfinished tasks to the queue).
     options: {
       ...common,
       queues: { type: 'string', short: 'Q' },
+      hostname: { type: 'string', short: 'n' },
       concurrency: { type: 'string', short: 'c' },
       pool: { type: 'string', short: 'P' },
       'max-tasks-per-child': { type: 'string' },
@@ -149,11 +157,14 @@ timeout, default 1s), in Celery's shapes:
   queues: {
     help: `tq queues [-Q a,b] [--watch]
 
-Print each queue's counts as the broker keeps them: ready, unacked (delivered, not yet acked),
-dead (dead letters) and consumers; "-" where the broker cannot tell. --watch refreshes every
+Print each queue's counts as the broker keeps them: ready, delayed (held by the broker for a
+countdown/ETA), unacked (delivered, not yet acked), dead (dead letters), consumers, and the age
+of the oldest waiting message; "-" where the broker cannot tell. --watch refreshes every
 second and adds the change of ready messages per second. Default queue: the app's default.`,
     options: { ...common, queues: { type: 'string', short: 'Q' }, watch: { type: 'boolean', short: 'w' } },
   },
+  dead: { help: deadHelp, options: { ...common, ...deadOptions } },
+  queue: { help: queueHelp, options: { ...common } },
   ping: {
     help: `tq ping [-d WORKER,…] [--timeout S]
 
@@ -266,6 +277,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runInspect(positionals, values);
       case 'queues':
         return await runQueues(values);
+      case 'queue':
+        return await withApp(values, (app) => runQueue(app, positionals, (message) => new UsageError(message)));
+      case 'dead':
+        return await withApp(values, (app) => runDead(app, positionals, values, (message) => new UsageError(message)));
       case 'ping':
         return await runPing(values);
       case 'events':
@@ -310,7 +325,8 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
   const logFormat = (values['log-format'] as string | undefined) ?? process.env['TQ_LOG_FORMAT'] ?? 'text';
   if (logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log-format must be text or json, got "${logFormat}"`);
   const observability = metricsPort !== undefined || logFormat === 'json' ? await importObservability() : undefined;
-  const hostname = `${process.pid}@${app.config.hostname}`;
+  const hostname = typeof values['hostname'] === 'string' ? expandHostname(values['hostname']) : `${process.pid}@${app.config.hostname}`;
+  if (!hostname.trim()) throw new UsageError('--hostname must not be empty');
   if (logFormat === 'json') app.useLogger(observability!.createJsonLogger({ level: app.config.logLevel, bindings: { worker: hostname } }));
   const shutdownTimeout = parseNumber(values['shutdown-timeout'] as string | undefined, '--shutdown-timeout');
   const resultRetryLimit = parseNumber(values['result-retry-limit'] as string | undefined, '--result-retry-limit');
@@ -517,10 +533,11 @@ async function runQueues(values: Record<string, string | boolean | undefined>): 
     let previous: Map<string, number> | undefined;
     for (;;) {
       const rows = await Promise.all(queues.map(async (queue) => [queue, await app.queueStats(queue)] as const));
-      const lines = [['queue', 'ready', 'unacked', 'dead', 'consumers', ...(previous ? ['ready/s'] : [])]];
+      const lines = [['queue', 'ready', 'delayed', 'unacked', 'dead', 'consumers', 'oldest', ...(previous ? ['ready/s'] : [])]];
       for (const [queue, stats] of rows) {
         const rate = previous ? [String(stats.ready - (previous.get(queue) ?? stats.ready))] : [];
-        lines.push([queue, cell(stats.ready), cell(stats.unacked), cell(stats.dead), cell(stats.consumers), ...rate]);
+        const oldest = stats.oldestAgeMs === undefined || stats.oldestAgeMs === null ? '-' : formatAge(stats.oldestAgeMs);
+        lines.push([queue, cell(stats.ready), cell(stats.delayed ?? null), cell(stats.unacked), cell(stats.dead), cell(stats.consumers), oldest, ...rate]);
       }
       const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
       const table = lines.map((l) => l.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
@@ -536,6 +553,22 @@ async function runQueues(values: Record<string, string | boolean | undefined>): 
   } finally {
     await app.close();
   }
+}
+
+async function withApp(values: Record<string, string | boolean | undefined>, run: (app: App) => Promise<number>): Promise<number> {
+  const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
+  try {
+    return await run(app);
+  } finally {
+    await app.close();
+  }
+}
+
+/** 950 ms → "0.9s", 95 s → "95s", 2 h → "120m". */
+function formatAge(ms: number): string {
+  if (ms < 10_000) return `${(Math.floor(ms / 100) / 10).toFixed(1)}s`;
+  if (ms < 600_000) return `${Math.floor(ms / 1000)}s`;
+  return `${Math.floor(ms / 60_000)}m`;
 }
 
 async function runPing(values: Record<string, string | boolean | undefined>): Promise<number> {

@@ -57,7 +57,7 @@ export class MemoryBroker implements Broker {
   async publish(queue: string, message: BrokerMessage): Promise<void> {
     if (this.#closed) throw new ClosedError('memory broker');
     // Copy the body: the broker owns its bytes, as a network broker would.
-    const stored: StoredMessage = { message: { ...message, body: new Uint8Array(message.body) }, redelivered: false };
+    const stored: StoredMessage = { message: { ...message, body: new Uint8Array(message.body) }, redelivered: false, publishedAt: Date.now() };
     if (this.capabilities.delayedDelivery && message.notBefore !== undefined && message.notBefore > Date.now()) {
       this.#hub.enqueueAt(queue, stored, message.notBefore);
     } else {
@@ -99,6 +99,8 @@ export class MemoryBroker implements Broker {
       unacked: consumers.reduce((sum, consumer) => sum + consumer.unacked, 0),
       dead: this.#hub.size(`${queue}${this.#deadLetterSuffix}`),
       consumers: consumers.length,
+      delayed: this.#hub.delayedCount(queue),
+      oldestAgeMs: ageOf(this.#hub.oldestPublishedAt(queue)),
     };
   }
 
@@ -257,4 +259,8 @@ class MemoryDelivery implements Delivery {
     clearTimeout(this.#expiry);
     this.#settle(this, outcome);
   }
+}
+
+function ageOf(publishedAt: number | null): number | null {
+  return publishedAt === null ? null : Math.max(0, Date.now() - publishedAt);
 }

@@ -24,6 +24,18 @@ export class MemoryHub {
   /** Broadcast subscribers per channel, each with its topic pattern ('#' on fanout channels). */
   readonly subscribers = new Map<string, Set<{ readonly pattern: string; readonly buffer: DeliveryBuffer<Uint8Array> }>>();
   readonly #timers = new Set<LongTimeout>();
+  /** Messages held for a later delivery time, per queue. */
+  readonly #delayed = new Map<string, number>();
+
+  /** Messages of `name` waiting for their delivery time. */
+  delayedCount(name: string): number {
+    return this.#delayed.get(name) ?? 0;
+  }
+
+  /** Publish time of the oldest ready message of `name`, or null. */
+  oldestPublishedAt(name: string): number | null {
+    return this.#queues.get(name)?.oldestPublishedAt() ?? null;
+  }
 
   /** Ready messages in `name`, without creating the queue (counting is a read). */
   size(name: string): number {
@@ -48,12 +60,14 @@ export class MemoryHub {
     const timer = setLongTimeout(
       () => {
         this.#timers.delete(timer);
+        this.#delayed.set(name, (this.#delayed.get(name) ?? 1) - 1);
         this.enqueue(name, stored);
       },
       notBefore - Date.now(),
       { unref: true },
     );
     this.#timers.add(timer);
+    this.#delayed.set(name, (this.#delayed.get(name) ?? 0) + 1);
   }
 
   addConsumer(consumer: HubConsumer): void {

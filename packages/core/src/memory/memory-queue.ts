@@ -3,6 +3,8 @@ import type { BrokerMessage } from '../broker/broker.js';
 export interface StoredMessage {
   readonly message: BrokerMessage;
   redelivered: boolean;
+  /** When it was published (epoch ms): the age of the oldest message in queueStats. */
+  readonly publishedAt?: number;
 }
 
 /** A FIFO with O(1) push, shift and unshift (a plain array's shift is O(n) on a long queue). */
@@ -21,6 +23,10 @@ class Deque<T> {
   unshift(item: T): void {
     if (this.#head > 0) this.#items[--this.#head] = item;
     else this.#items.unshift(item);
+  }
+
+  first(): T | undefined {
+    return this.#items[this.#head];
   }
 
   shift(): T | undefined {
@@ -67,6 +73,16 @@ export class MemoryQueue {
       }
     }
     return undefined;
+  }
+
+  /** Publish time of the oldest message waiting, or null (empty, or nothing recorded). */
+  oldestPublishedAt(): number | null {
+    let oldest: number | null = null;
+    for (const level of this.#levels.values()) {
+      const at = level.first()?.publishedAt;
+      if (at !== undefined && (oldest === null || at < oldest)) oldest = at;
+    }
+    return oldest;
   }
 
   clear(): number {

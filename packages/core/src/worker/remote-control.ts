@@ -1,4 +1,5 @@
 import type { App } from '../app.js';
+import { pauseChangedCommand } from '../queues/queue-admin.js';
 import { redactUrl } from '../adapters/url.js';
 import type { BroadcastBus } from '../control/broadcast-bus.js';
 import { decodePidboxRequest, encodePidbox, isAddressedTo, mailboxChannel, replyRoute, type PidboxRequest } from '../control/pidbox.js';
@@ -18,6 +19,8 @@ export interface HeldTask {
 
 /** What remote control may see and change of a worker: the worker hands this to the listener. */
 export interface ControlledWorker {
+  /** Read the queues' pause state now (app.queues.pause/resume announced a change). */
+  checkPauses(): void;
   readonly app: App;
   readonly hostname: string;
   queues(): readonly string[];
@@ -144,6 +147,9 @@ function answerRequest(request: PidboxRequest, worker: ControlledWorker): Answer
       const queue = String(args['queue']);
       return worker.addQueue(queue) ? ok(`add consumer ${queue}`) : ok(`already consuming from ${queue}`);
     }
+    case pauseChangedCommand:
+      worker.checkPauses();
+      return noReply;
     case 'cancel_consumer': {
       const queue = String(args['queue']);
       return worker.cancelQueue(queue) ? ok(`no longer consuming from ${queue}`) : nok(`not consuming from ${queue}`);

@@ -22,11 +22,13 @@ import type { TaskDefinition } from '../task.js';
 import { coreVersion } from '../version.js';
 import { CancelToken } from './cancel-token.js';
 import { deadLetter } from './dead-letter.js';
+import { PauseWatch } from '../queues/pause-watch.js';
 import { LeaseKeeper } from './lease.js';
 import { ChildExecutorPool } from './pool/executor-pool.js';
 import { AsyncPool, type ExecutorPool, type PoolKind, type RunOutcome } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limit.js';
 import { applyRetention } from './retention.js';
+import { assertClusterRateLimits, reserveClusterToken } from './cluster-rate-limit.js';
 import { ResultWriter, traceback, type ResultRetryOptions } from './result-writer.js';
 import { backoffSeconds, shouldAutoretry } from './retry.js';
 import { listenForRemoteControl, type ControlledWorker, type HeldTask } from './remote-control.js';
@@ -76,6 +78,8 @@ export interface WorkerOptions {
    * Prefetched tasks that have not started go back at once either way.
    */
   readonly shutdownTimeoutMs?: number;
+  /** How often the pause state of the consumed queues is read (app.queues.pause), in ms. Default 1000. */
+  readonly pauseCheckMs?: number;
 }
 
 /** What the worker emits, for live status displays and tests. */
@@ -149,6 +153,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #backend: RuntimeBackend | null = null;
   readonly #lostRuns = new Map<string, number>();
   readonly #cleanups: (() => void)[] = [];
+  #pauses: PauseWatch | undefined;
   /** Outcomes being recorded and acked in the background (see #track). */
   #finishing = 0;
   readonly #finishingIdle: (() => void)[] = [];
@@ -211,6 +216,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#state = 'running';
     this.#startedAt = Date.now();
     const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend(), this.pool.start()]);
+    assertClusterRateLimits(this.app, backend ? backend.capabilities : null);
     this.#broker = broker;
     this.#backend = backend;
     const bus = chooseBroadcastBus(broker, backend);
@@ -230,7 +236,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#cleanups.push(() => controller.abort());
       listenForRemoteControl(bus, this.#controlled(), this.#logger, controller.signal);
     }
-    for (const queue of this.#configuredQueues) this.addQueue(queue);
+    if (backend) {
+      // Paused queues (app.queues.pause) are not consumed, now or after a restart.
+      const pauses = new PauseWatch(backend, this.#configuredQueues, this, this.#logger);
+      this.#pauses = pauses;
+      this.#cleanups.push(() => pauses.stop());
+      await pauses.start(this.#options.pauseCheckMs ?? 1000);
+    } else for (const queue of this.#configuredQueues) this.addQueue(queue);
     this.#logger.info(`worker ${this.hostname} consuming [${this.queues.join(', ')}] with ${this.pool.kind} pool of ${this.concurrency}`, {
       tasks: [...this.app.tasks.keys()],
     });
@@ -428,7 +440,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const rate = definition.options.rateLimit;
     if (rate !== undefined) {
       const key = definition.options.rateLimitKey ? `${request.task}:${definition.options.rateLimitKey(request.args, request.kwargs)}` : request.task;
-      const rateWait = this.#rateLimiter.reserve(key, parseRate(rate));
+      const rateWait =
+        definition.options.rateLimitScope === 'cluster' ? await reserveClusterToken(this.app, key, parseRate(rate), this.#logger) : this.#rateLimiter.reserve(key, parseRate(rate));
       if (rateWait > 0) {
         this.#slots.release();
         this.#hold(delivery, request, definition, queue, attempt, rateWait, 'rate-limit');
@@ -759,6 +772,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       revokedIds: () => this.#revoked.ids(),
       addQueue: (queue) => this.addQueue(queue),
       cancelQueue: (queue) => this.cancelQueue(queue),
+      checkPauses: () => void this.#pauses?.check(),
       revoke: (ids, terminate) => {
         for (const id of ids) {
           this.#revoked.add(id);
