@@ -8,6 +8,7 @@ import type { Broker } from './broker/broker.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import type { Logger, LogLevel } from './logger.js';
 import type { Serializer } from './serializer/serializer.js';
+import { scheduleIssues, type ScheduleDefinition } from './schedule/schedule-entry.js';
 
 /** Everything an app needs; producers and workers share one (see loadConfigFile). */
 export interface TqConfig {
@@ -50,6 +51,8 @@ export interface TqConfig {
   readonly deadLetterSuffix?: string | null;
   /** Send Celery-format task-sent events from producers (needs a broadcast-capable broker). Default false. */
   readonly sendSentEvent?: boolean;
+  /** Periodic tasks run by `tq beat` / `tq worker --beat`, by name (see docs/scheduling.md). */
+  readonly schedules?: Readonly<Record<string, ScheduleDefinition>>;
 }
 
 export interface ResolvedConfig {
@@ -71,6 +74,7 @@ export interface ResolvedConfig {
   readonly logLevel: LogLevel;
   readonly deadLetterSuffix: string | null;
   readonly sendSentEvent: boolean;
+  readonly schedules: Readonly<Record<string, ScheduleDefinition>>;
 }
 
 const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -135,6 +139,7 @@ export function resolveConfig(config: TqConfig = {}, env: NodeJS.ProcessEnv = pr
   }
   const logLevel = (env['TQ_LOG_LEVEL'] as LogLevel | undefined) ?? merged.logLevel ?? 'info';
   if (!logLevels.includes(logLevel)) issues.push({ path: 'logLevel', message: `expected one of ${logLevels.join(', ')}` });
+  for (const [name, definition] of Object.entries(merged.schedules ?? {})) issues.push(...scheduleIssues(name, definition));
   if (issues.length) throw new ConfigError(issues);
 
   return {
@@ -156,6 +161,7 @@ export function resolveConfig(config: TqConfig = {}, env: NodeJS.ProcessEnv = pr
     logLevel,
     deadLetterSuffix: merged.deadLetterSuffix === undefined ? '.dead' : merged.deadLetterSuffix,
     sendSentEvent: merged.sendSentEvent ?? false,
+    schedules: merged.schedules ?? {},
   };
 }
 

@@ -1,4 +1,4 @@
-import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from '../backend/result-backend.js';
+import type { ResultBackend, ResultBackendCapabilities, StoreOptions, VersionedValue } from '../backend/result-backend.js';
 import { DeliveryBuffer } from '../broker/delivery-buffer.js';
 import { ClosedError } from '../errors.js';
 
@@ -6,11 +6,13 @@ import { ClosedError } from '../errors.js';
 export class MemoryResultStore {
   readonly records = new Map<string, { bytes: Uint8Array; expiresAt: number | null }>();
   readonly watchers = new Map<string, Set<DeliveryBuffer<Uint8Array>>>();
+  /** Coordination records (beat's lease and schedules), each with a counter as its version. */
+  readonly versioned = new Map<string, { value: Uint8Array; version: number }>();
 }
 
 /** Result records in this process's memory, with expiry and push-based watch. */
 export class MemoryResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, compareAndSet: true };
   readonly #store: MemoryResultStore;
   readonly #defaultTtlMs: number;
   #closed = false;
@@ -66,6 +68,21 @@ export class MemoryResultBackend implements ResultBackend {
     const current = this.#current(taskId);
     if (current) buffer.push(current);
     return buffer;
+  }
+
+  async getVersioned(key: string): Promise<VersionedValue | null> {
+    this.#assertOpen();
+    const record = this.#store.versioned.get(key);
+    return record ? { value: new Uint8Array(record.value), version: String(record.version) } : null;
+  }
+
+  async compareAndSet(key: string, value: Uint8Array, expected: string | null): Promise<string | null> {
+    this.#assertOpen();
+    const current = this.#store.versioned.get(key);
+    if ((current ? String(current.version) : null) !== expected) return null;
+    const version = (current?.version ?? 0) + 1;
+    this.#store.versioned.set(key, { value: new Uint8Array(value), version });
+    return String(version);
   }
 
   async forget(taskId: string): Promise<void> {
