@@ -1,7 +1,7 @@
 /** Broken result backends, each with one bug; see broker.mutant.ts. */
 import { createMemoryAdapter } from '@tq/core/adapter';
 import { describe } from 'vitest';
-import { describeExpiry, describeStoreFetch } from '../../src/index.js';
+import { describeCompareAndSet, describeExpiry, describeStoreFetch } from '../../src/index.js';
 import type { BackendFactory } from '../../src/options.js';
 import { mutantBackend, type BackendMutation } from './mutant-broker.js';
 
@@ -23,4 +23,19 @@ describe('mutant: store keeps the first record', () => {
 
 describe('mutant: claims expiry, ignores ttlMs', () => {
   describeExpiry(factoryWith({ store: (inner, taskId, record) => inner.store(taskId, record, {}) }), { url: 'memory://mutants' });
+});
+
+describe('mutant: compare-and-set writes whatever the version (last writer wins)', () => {
+  describeCompareAndSet(
+    factoryWith({
+      compareAndSet: async (inner, key, value) => {
+        for (;;) {
+          const current = await inner.getVersioned!(key);
+          const written = await inner.compareAndSet!(key, value, current?.version ?? null);
+          if (written !== null) return written;
+        }
+      },
+    }),
+    { url: 'memory://mutants' },
+  );
 });

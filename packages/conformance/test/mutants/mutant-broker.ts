@@ -53,6 +53,7 @@ export function mutantBroker(inner: Broker, mutation: BrokerMutation): Broker {
 
 export interface BackendMutation {
   store?(inner: ResultBackend, taskId: string, record: Uint8Array, options: StoreOptions): Promise<void>;
+  compareAndSet?(inner: ResultBackend, key: string, value: Uint8Array, expected: string | null): Promise<string | null>;
 }
 
 export function mutantBackend(inner: ResultBackend, mutation: BackendMutation): ResultBackend {
@@ -64,5 +65,9 @@ export function mutantBackend(inner: ResultBackend, mutation: BackendMutation): 
     watch: inner.watch ? (taskId, signal) => inner.watch!(taskId, signal) : undefined,
     forget: (taskId) => inner.forget(taskId),
     close: () => inner.close(),
+    ...(inner.getVersioned ? { getVersioned: (key: string) => inner.getVersioned!(key) } : {}),
+    ...(inner.compareAndSet
+      ? { compareAndSet: (key: string, value: Uint8Array, expected: string | null) => (mutation.compareAndSet ? mutation.compareAndSet(inner, key, value, expected) : inner.compareAndSet!(key, value, expected)) }
+      : {}),
   };
 }
