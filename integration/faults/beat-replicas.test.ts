@@ -68,7 +68,7 @@ for (const name of ['redis', 'nats'] as const) {
       };
       const startReplica = (): Replica => {
         const child = spawn(process.execPath, [tqBin, 'beat', '--app', fixture, '--broker', url, '--backend', url, '--namespace', namespace, '--lease', '3'], {
-          env: { ...process.env, BEAT_TEST_QUEUE: queue, TQ_CONFIG: '' },
+          env: { ...withoutTqSettings(process.env), BEAT_TEST_QUEUE: queue },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         const replica: Replica = { child, output: '' };
@@ -133,4 +133,9 @@ async function deleteBeatRecords(name: 'redis' | 'nats', url: string, namespace:
   const jsm = await jetstreamManager(nc);
   await jsm.streams.purge('KV_tq-results-coord', { filter: `$KV.tq-results-coord.tq-beat.${namespace}.>` });
   await nc.close();
+}
+
+/** The environment minus TQ_* settings that would repoint the replicas (the command line sets them). */
+function withoutTqSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([key]) => !['TQ_CONFIG', 'TQ_BROKER_URL', 'TQ_RESULT_BACKEND'].includes(key)));
 }
