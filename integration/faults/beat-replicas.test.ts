@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { beatTaskId, createApp, type App, type TqAdapter, type Worker } from '@tq/core';
+import { beatTaskId, createApp, type App, type RoundOutcome, type TqAdapter, type Worker } from '@tq/core';
 import { RuntimeBackend } from '@tq/core/adapter';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -117,6 +117,48 @@ for (const name of ['redis', 'nats'] as const) {
       await store.close();
       await deleteBeatRecords(name, url, namespace);
     }, 90_000);
+
+    const lastBeforeTick = (round: RoundOutcome) => Math.max(...round.fired.filter((f) => f.entry === 'all').map((f) => f.tick));
+
+    it('a beat restarted after an outage applies each entry catchUp (all / once / none) from the stored last tick', async () => {
+      const queue = uniqueName('beat.restart');
+      const namespace = queue.replace(/[^A-Za-z0-9_-]/g, '-');
+      const open = () => {
+        const app = createApp({ broker: url, resultBackend: url, defaultQueue: queue, adapters: [adapters[name]], logLevel: 'silent' });
+        apps.push(app);
+        for (const catchUp of ['all', 'once', 'none'] as const) app.schedule(catchUp, { task: 'beat.noop', every: '1s', catchUp });
+        return app;
+      };
+      const first = open().beat({ namespace, leaseMs: 4000 });
+      await first.round();
+      await sleep(1200);
+      const before = await first.round();
+      expect(before.fired.map((f) => f.entry).sort()).toEqual(['all', 'none', 'once']);
+      await first.stop(); // releases the lease, keeps each entry's last tick
+      const stoppedAt = Date.now();
+      // Restart half-way between two ticks, so the latest missed one is ~500 ms late (past graceMs).
+      await sleep(lastBeforeTick(before) + 3500 - Date.now());
+      const second = open().beat({ namespace, leaseMs: 4000, graceMs: 1 });
+      const after = await second.round();
+      expect(after.leader).toBe(true);
+      const ticksOf = (entry: string) => after.fired.filter((f) => f.entry === entry).map((f) => f.tick);
+      const lastBefore = lastBeforeTick(before);
+      // all: every second missed, in order, from the one after the last tick sent before the stop.
+      const all = ticksOf('all');
+      expect(all.length).toBeGreaterThanOrEqual(3);
+      expect(all).toEqual(Array.from({ length: all.length }, (_, i) => lastBefore + (i + 1) * 1000));
+      expect(all[0]! - 1000).toBeLessThan(stoppedAt);
+      // once: only the latest of them; none: nothing older than graceMs (1 ms).
+      expect(ticksOf('once')).toEqual([all.at(-1)]);
+      expect(ticksOf('none')).toEqual([]);
+      // The next round sends nothing again.
+      expect((await second.round()).fired.filter((f) => f.tick <= all.at(-1)!)).toEqual([]);
+      await second.stop();
+      const client = name === 'redis' ? new Redis(url) : undefined;
+      await client?.del(queue);
+      client?.disconnect();
+      await deleteBeatRecords(name, url, namespace);
+    }, 30_000);
   });
 }
 
