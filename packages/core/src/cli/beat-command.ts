@@ -1,4 +1,5 @@
 import type { App } from '../app.js';
+import { bridgedIfMemory } from './load-app.js';
 import { ConfigError } from '../errors.js';
 import type { Beat } from '../schedule/beat.js';
 import { assertSchedule } from '../schedule/assert-schedule.js';
@@ -45,8 +46,9 @@ function definitionArg(name: string | undefined, json: string | undefined): [str
 
 /** `tq beat` and its subcommands. */
 export async function runBeat(app: App, positionals: readonly string[], values: Record<string, string | boolean | undefined>): Promise<number> {
-  const beat = app.beat(beatFlags(values));
   const [action, name, json] = positionals;
+  // Edits on memory:// go to the `tq worker --beat` that keeps the records, through its bridge.
+  const beat = (action === undefined ? app : bridgedIfMemory(app)).beat(beatFlags(values));
   try {
     if (action === undefined) return await runScheduler(beat);
     const admin = beat.schedules;
@@ -72,6 +74,7 @@ export async function runBeat(app: App, positionals: readonly string[], values: 
     return 0;
   } finally {
     await beat.stop();
+    await beat.app.close();
     await app.close();
   }
 }
