@@ -66,6 +66,9 @@ describe('tq worker --beat and tq beat list|add|pause|resume|remove (memory://, 
     const refused = await tq(['beat', 'remove', 'code-tick', '--app', tasks]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/defined in code: pause it instead/);
+    const standalone = await tq(['beat', '--app', tasks]);
+    expect(standalone.code).toBe(2);
+    expect(standalone.stderr).toMatch(/standalone tq beat on memory:\/\/ would send into its own process/);
     const bad = await tq(['beat', 'add', 'bad', '{"task":"x","every":"soon"}', '--app', tasks]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/schedules\.bad\.every: expected a positive duration/);

@@ -64,6 +64,14 @@ describe('schedules: definitions', () => {
     expect(paths.some((p) => p.endsWith('.cron') || p.endsWith('.timezone'))).toBe(true);
   });
 
+  it('checks the send options too', () => {
+    const app = memoryApp();
+    apps.push(app);
+    expect(() => app.schedule('opts', { task: 't', every: '1s', options: { queue: '', priority: 1.5, expires: -1, countdown: 3 } as never })).toThrow(
+      /options\.countdown: unknown option[\s\S]*options\.queue[\s\S]*options\.priority[\s\S]*options\.expires/,
+    );
+  });
+
   it('rejects an unknown time zone and a 7-field cron', () => {
     const app = memoryApp();
     apps.push(app);

@@ -47,6 +47,10 @@ function definitionArg(name: string | undefined, json: string | undefined): [str
 /** `tq beat` and its subcommands. */
 export async function runBeat(app: App, positionals: readonly string[], values: Record<string, string | boolean | undefined>): Promise<number> {
   const [action, name, json] = positionals;
+  if (action === undefined && typeof app.config.broker === 'string' && app.config.broker.startsWith('memory:')) {
+    await app.close();
+    throw new ConfigError([{ path: 'broker', message: 'a standalone tq beat on memory:// would send into its own process, where no worker runs: use tq worker --beat, or a shared broker (--broker redis://…)' }]);
+  }
   // Edits on memory:// go to the `tq worker --beat` that keeps the records, through its bridge.
   const beat = (action === undefined ? app : bridgedIfMemory(app)).beat(beatFlags(values));
   try {

@@ -50,6 +50,7 @@ export function scheduleIssues(name: string, definition: unknown, path = `schedu
   const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
   if (d['kwargs'] !== undefined && !isObject(d['kwargs'])) issues.push({ path: `${path}.kwargs`, message: 'expected an object' });
   if (d['options'] !== undefined && !isObject(d['options'])) issues.push({ path: `${path}.options`, message: 'expected an object' });
+  else if (d['options'] !== undefined) issues.push(...optionIssues(d['options'] as Record<string, unknown>, `${path}.options`));
   const when = (['cron', 'every', 'at'] as const).filter((k) => d[k] !== undefined);
   if (when.length !== 1) issues.push({ path, message: `give exactly one of cron, every, at (got ${when.length ? when.join(', ') : 'none'})` });
   if (d['timezone'] !== undefined && d['cron'] === undefined) issues.push({ path: `${path}.timezone`, message: 'timezone applies to cron only' });
@@ -79,4 +80,22 @@ export function scheduleIssues(name: string, definition: unknown, path = `schedu
 /** What decides the ticks: when it changes, beat starts the entry afresh instead of catching up. */
 export function timingKey(definition: ScheduleDefinition): string {
   return JSON.stringify([definition.cron ?? null, definition.timezone ?? null, definition.every ?? null, definition.at ?? null]);
+}
+
+const sendOptionNames = new Set(['queue', 'priority', 'expires', 'timeLimit', 'softTimeLimit', 'ignoreResult', 'headers']);
+
+function optionIssues(options: Record<string, unknown>, path: string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const key of Object.keys(options)) if (!sendOptionNames.has(key)) issues.push({ path: `${path}.${key}`, message: `unknown option (expected ${[...sendOptionNames].join(', ')})` });
+  if (options['queue'] !== undefined && (typeof options['queue'] !== 'string' || options['queue'] === '')) issues.push({ path: `${path}.queue`, message: 'expected a queue name' });
+  const priority = options['priority'];
+  if (priority !== undefined && !(Number.isInteger(priority) && (priority as number) >= 0 && (priority as number) <= 255)) issues.push({ path: `${path}.priority`, message: 'expected an integer 0..255' });
+  for (const key of ['expires', 'timeLimit', 'softTimeLimit']) {
+    const value = options[key];
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) issues.push({ path: `${path}.${key}`, message: 'expected a positive number of seconds' });
+  }
+  if (options['ignoreResult'] !== undefined && typeof options['ignoreResult'] !== 'boolean') issues.push({ path: `${path}.ignoreResult`, message: 'expected true or false' });
+  const headers = options['headers'];
+  if (headers !== undefined && (headers === null || typeof headers !== 'object' || Array.isArray(headers))) issues.push({ path: `${path}.headers`, message: 'expected an object' });
+  return issues;
 }
