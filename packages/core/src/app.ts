@@ -29,6 +29,9 @@ import { SerializerRegistry } from './serializer/serializer.js';
 import type { TaskDefinition, TaskFunction, TaskOptions } from './task.js';
 import { validateTaskOptions } from './task-option-rules.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
+import { assertSchedule } from './schedule/assert-schedule.js';
+import { Beat, type BeatOptions } from './schedule/beat.js';
+import type { ScheduleDefinition } from './schedule/schedule-entry.js';
 
 /** Arguments of a task function without the kwargs object callers may append. */
 export interface Task<A extends unknown[], R> {
@@ -91,6 +94,26 @@ export class App {
       applyAsync: (args: A, kwargs = {}, sendOptions = {}) => this.sendTask<Awaited<R>>(name, args, kwargs, sendOptions),
       bulk: (calls) => this.sendMany(calls.map((call) => ({ name, ...call }))) as Promise<AsyncResult<Awaited<R>>[]>,
     };
+  }
+
+  readonly #schedules = new Map<string, ScheduleDefinition>();
+
+  /** A periodic task run by `tq beat` or `tq worker --beat` (cron with timezone, every, or a one-off at). */
+  schedule(name: string, definition: ScheduleDefinition): this {
+    assertSchedule(name, definition);
+    if (this.#schedules.has(name)) throw new ConfigError([{ path: `schedules.${name}`, message: 'a schedule with this name is already defined' }]);
+    this.#schedules.set(name, definition);
+    return this;
+  }
+
+  /** Schedules defined in code with schedule(). */
+  get schedules(): ReadonlyMap<string, ScheduleDefinition> {
+    return this.#schedules;
+  }
+
+  /** A beat for this app (start() it to run schedules; .schedules edits them at runtime). */
+  beat(options: BeatOptions = {}): Beat {
+    return new Beat(this, options);
   }
 
   /** Remote control: revoke tasks, ping and inspect workers (app.control.revoke(id)). */

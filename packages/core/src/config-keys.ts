@@ -25,6 +25,7 @@ const knownConfigKeys: Record<keyof TqConfig, true> = {
   logLevel: true,
   deadLetterSuffix: true,
   sendSentEvent: true,
+  schedules: true,
 };
 
 /** Issues for keys of `config` that TqConfig does not have (a misspelt key is otherwise ignored), with the nearest known key. */

@@ -9,6 +9,7 @@ import { unknownConfigKeys } from './config-keys.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import type { Logger, LogLevel } from './logger.js';
 import type { Serializer } from './serializer/serializer.js';
+import { scheduleIssues, type ScheduleDefinition } from './schedule/schedule-entry.js';
 
 /** Everything an app needs; producers and workers share one (see loadConfigFile). */
 export interface TqConfig {
@@ -51,6 +52,8 @@ export interface TqConfig {
   readonly deadLetterSuffix?: string | null;
   /** Send Celery-format task-sent events from producers (needs a broadcast-capable broker). Default false. */
   readonly sendSentEvent?: boolean;
+  /** Periodic tasks run by `tq beat` / `tq worker --beat`, by name (see docs/scheduling.md). */
+  readonly schedules?: Readonly<Record<string, ScheduleDefinition>>;
 }
 
 export interface ResolvedConfig {
@@ -72,6 +75,7 @@ export interface ResolvedConfig {
   readonly logLevel: LogLevel;
   readonly deadLetterSuffix: string | null;
   readonly sendSentEvent: boolean;
+  readonly schedules: Readonly<Record<string, ScheduleDefinition>>;
 }
 
 const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -140,6 +144,7 @@ export function resolveConfig(config: TqConfig = {}, env: NodeJS.ProcessEnv = pr
   }
   const logLevel = (env['TQ_LOG_LEVEL'] as LogLevel | undefined) ?? merged.logLevel ?? 'info';
   if (!logLevels.includes(logLevel)) issues.push({ path: 'logLevel', message: `expected one of ${logLevels.join(', ')}` });
+  for (const [name, definition] of Object.entries(merged.schedules ?? {})) issues.push(...scheduleIssues(name, definition));
   if (issues.length) throw new ConfigError(issues);
 
   return {
@@ -161,6 +166,7 @@ export function resolveConfig(config: TqConfig = {}, env: NodeJS.ProcessEnv = pr
     logLevel,
     deadLetterSuffix: merged.deadLetterSuffix === undefined ? '.dead' : merged.deadLetterSuffix,
     sendSentEvent: merged.sendSentEvent ?? false,
+    schedules: merged.schedules ?? {},
   };
 }
 

@@ -36,3 +36,8 @@ export { DeadLetters, replayCountHeader, type DeadLetter, type DeadLetterFilter,
 export type { PoolKind } from './worker/pool/pool.js';
 export type { Instrumentation } from './instrumentation.js';
 export type { RunOutcome } from './worker/run-task.js';
+export { Beat, type BeatOptions, type FiredTick, type RoundOutcome } from './schedule/beat.js';
+export { ScheduleAdmin, type ScheduleListing } from './schedule/schedule-admin.js';
+export type { ScheduleDefinition, ScheduleSendOptions, CatchUp } from './schedule/schedule-entry.js';
+export { beatTaskId } from './schedule/beat-task-id.js';
+export type { Clock } from './schedule/clock.js';

@@ -1,7 +1,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Empty, headers as natsHeaders, nuid, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { ClosedError, DeliveryBuffer, type AdapterOptions, type ResultBackend, type ResultBackendCapabilities, type StoreOptions } from '@tq/core/adapter';
+import { ClosedError, DeliveryBuffer, type AdapterOptions, type ResultBackend, type ResultBackendCapabilities, type StoreOptions, type VersionedValue } from '@tq/core/adapter';
 import { openConnection } from './connection.js';
 import { toTqError } from './errors.js';
 import type { NatsResultBackendOptions } from './options.js';
@@ -13,6 +13,8 @@ export const expiresAtHeader = 'Tq-Expires-At';
 export const chunksHeader = 'Tq-Chunks';
 export const chunkSetHeader = 'Tq-Chunk-Set';
 const kvOperationHeader = 'KV-Operation';
+/** JetStream's answer to a publish whose expected last subject sequence is not the current one. */
+const wrongLastSequence = 10071;
 // Room left in each message for headers and protocol framing.
 const headerRoomBytes = 8 * 1024;
 
@@ -35,10 +37,12 @@ interface Connected {
  * forget() purges `<key>` and every chunk set; superseded chunk sets go with the bucket TTL.
  */
 export class KvResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, claim: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, claim: true, compareAndSet: true };
   readonly #options: NatsResultBackendOptions;
   readonly #adapterOptions: AdapterOptions;
   #connected: Connected | undefined;
+  /** The bucket of coordination records (beat), opened on first use: no TTL, unlike results. */
+  #coordination: Promise<KV> | undefined;
   #closed = false;
   readonly #watches = new Set<() => void>();
 
@@ -72,6 +76,34 @@ export class KvResultBackend implements ResultBackend {
     } catch (error) {
       await nc.close().catch(() => undefined);
       throw toTqError(error, `opening KV bucket ${this.#options.bucket} on ${this.#options.redacted}`, { backend: true, connecting: true });
+    }
+  }
+
+  #coordinationBucket(): Promise<KV> {
+    const { js } = this.#live();
+    this.#coordination ??= new Kvm(js).create(`${this.#options.bucket}-coord`, { history: 1, replicas: this.#options.replicas });
+    this.#coordination.catch(() => (this.#coordination = undefined));
+    return this.#coordination;
+  }
+
+  /** The KV revision is the version: compare-and-set is the server's expected-last-sequence check. */
+  async getVersioned(key: string): Promise<VersionedValue | null> {
+    try {
+      const entry = await (await this.#coordinationBucket()).get(key);
+      if (!entry || entry.operation !== 'PUT') return null;
+      return { value: new Uint8Array(entry.value), version: String(entry.revision) };
+    } catch (error) {
+      throw toTqError(error, `reading coordination record ${key}`, { backend: true });
+    }
+  }
+
+  async compareAndSet(key: string, value: Uint8Array, expected: string | null): Promise<string | null> {
+    try {
+      const kv = await this.#coordinationBucket();
+      return String(await kv.put(key, value, { previousSeq: expected === null ? 0 : Number(expected) }));
+    } catch (error) {
+      if ((error as { code?: unknown }).code === wrongLastSequence) return null;
+      throw toTqError(error, `writing coordination record ${key}`, { backend: true });
     }
   }
 

@@ -64,6 +64,11 @@ export class RedisKeys {
     return `${this.prefix}tq-dedupe-${key}`;
   }
 
+  /** A coordination record (tq beat's lease, tick state and schedules): a hash {v, n}. */
+  coordination(key: string): string {
+    return `${this.prefix}tq:coord:${key}`;
+  }
+
   /** Celery's result key; also the pub/sub channel its redis backend publishes each update on. */
   result(taskId: string): string {
     return `${this.prefix}celery-task-meta-${taskId}`;

@@ -1,12 +1,12 @@
 import { isAscii } from 'node:buffer';
-import type { BroadcastBinding, BroadcastRoute, ResultBackend, ResultBackendCapabilities, StoreOptions } from '@tq/core/adapter';
+import type { BroadcastBinding, BroadcastRoute, ResultBackend, ResultBackendCapabilities, StoreOptions, VersionedValue } from '@tq/core/adapter';
 import { ClosedError, DeliveryBuffer, MomentBatch } from '@tq/core/adapter';
 import { RedisBroadcasts } from './broadcasts.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
 import { toTqError, translated, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
 import { PubSubChannels } from './pub-sub.js';
-import { CLAIM, RELEASE_CLAIM, RESERVE_TOKEN, RETAIN, script, STORE_RESULTS } from './scripts.js';
+import { CLAIM, COMPARE_AND_SET, RELEASE_CLAIM, RESERVE_TOKEN, RETAIN, script, STORE_RESULTS } from './scripts.js';
 import type { RedisOptions } from './options.js';
 
 interface PendingStore {
@@ -21,7 +21,7 @@ interface PendingStore {
  * Celery's own AsyncResult.get() listens there too.
  */
 export class RedisResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, broadcast: true, claim: true, retain: true, rateLimit: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, broadcast: true, claim: true, retain: true, rateLimit: true, compareAndSet: true };
   readonly options: RedisOptions;
   readonly #keys: RedisKeys;
   readonly #context: ErrorContext;
@@ -167,6 +167,21 @@ export class RedisResultBackend implements ResultBackend {
   subscribe(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array> {
     this.#open();
     return this.#broadcasts.subscribe(channel, signal, binding);
+  }
+
+  /** A hash per record: `v` the value, `n` a counter bumped by every write (the version). */
+  async getVersioned(key: string): Promise<VersionedValue | null> {
+    const client = this.#open();
+    const [value, version] = await translated(this.#context, () => client.hmgetBuffer(this.#keys.coordination(key), 'v', 'n'));
+    return value && version ? { value: new Uint8Array(value), version: version.toString('latin1') } : null;
+  }
+
+  async compareAndSet(key: string, value: Uint8Array, expected: string | null): Promise<string | null> {
+    const client = this.#open();
+    const written = await translated(this.#context, () =>
+      script(client, 'tqCompareAndSet', COMPARE_AND_SET, 1)(this.#keys.coordination(key), Buffer.from(value), expected ?? ''),
+    );
+    return written === null ? null : String(written);
   }
 
   async forget(taskId: string): Promise<void> {

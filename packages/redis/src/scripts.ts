@@ -108,6 +108,19 @@ return #KEYS
 type ScriptRunner = (...keysAndArgs: (string | number | Buffer)[]) => Promise<unknown>;
 
 /**
+ * Compare-and-set of a coordination hash {v: value, n: version}: writes only when the stored
+ * version is ARGV[2] ('' = the key must be absent), and returns the new version, else nil.
+ * KEYS[1]: the hash. ARGV: the value, the expected version.
+ */
+export const COMPARE_AND_SET = `
+local current = redis.call('HGET', KEYS[1], 'n')
+if (current or '') ~= ARGV[2] then return false end
+local version = redis.call('HINCRBY', KEYS[1], 'n', 1)
+redis.call('HSET', KEYS[1], 'v', ARGV[1])
+return version
+`;
+
+/**
  * Runs a Lua script by its SHA (EVALSHA, loading it on first NOSCRIPT) through ioredis's
  * defineCommand: unlike EVAL with the script text, it is small, and unlike MULTI it is
  * pipelined with the connection's other commands. `numberOfKeys` 'first-argument': the caller

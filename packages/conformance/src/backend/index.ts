@@ -3,6 +3,7 @@ import type { BackendFactory, ConformanceOptions } from '../options.js';
 import { describeBackendBroadcast } from './broadcast.js';
 import { describeClaim } from './claim.js';
 import { describeRetain } from './retain.js';
+import { describeCompareAndSet } from './compare-and-set.js';
 import { describeConcurrentWriters } from './concurrent-writers.js';
 import { describeExpiry } from './expiry.js';
 import { describeForget } from './forget.js';
@@ -11,9 +12,10 @@ import { describeBackendOutage } from './outage.js';
 import { describeStoreFetch } from './store-fetch.js';
 import { describeWatch } from './watch.js';
 
-export { describeBackendBroadcast, describeBackendOutage, describeClaim, describeRetain, describeRateLimitBuckets, describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
+export { describeBackendBroadcast, describeBackendOutage, describeClaim, describeRetain, describeRateLimitBuckets, describeCompareAndSet, describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
 
-export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters, describeBackendBroadcast, describeClaim, describeRetain, describeRateLimitBuckets, describeBackendOutage] as const;
+export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters, describeBackendBroadcast, describeClaim, describeRetain, describeRateLimitBuckets, describeCompareAndSet, describeBackendOutage] as const;
+
 
 /**
  * Registers the whole result backend suite. `factory` is called for every test (and every

@@ -1,7 +1,7 @@
 /** Broken result backends, each with one bug; see broker.mutant.ts. */
 import { createMemoryAdapter } from '@tq/core/adapter';
 import { describe } from 'vitest';
-import { describeClaim, describeExpiry, describeRetain, describeStoreFetch } from '../../src/index.js';
+import { describeClaim, describeCompareAndSet, describeExpiry, describeRetain, describeStoreFetch } from '../../src/index.js';
 import type { BackendFactory } from '../../src/options.js';
 import { mutantBackend, type BackendMutation } from './mutant-broker.js';
 
@@ -34,6 +34,21 @@ describe('mutant: a claim on a held key overwrites it (last writer wins)', () =>
         await inner.releaseClaim!(key, held);
         await inner.claim!(key, value, ttlMs);
         return null;
+      },
+    }),
+    { url: 'memory://mutants' },
+  );
+});
+
+describe('mutant: compare-and-set writes whatever the version (last writer wins)', () => {
+  describeCompareAndSet(
+    factoryWith({
+      compareAndSet: async (inner, key, value) => {
+        for (;;) {
+          const current = await inner.getVersioned!(key);
+          const written = await inner.compareAndSet!(key, value, current?.version ?? null);
+          if (written !== null) return written;
+        }
       },
     }),
     { url: 'memory://mutants' },

@@ -55,6 +55,7 @@ export interface BackendMutation {
   store?(inner: ResultBackend, taskId: string, record: Uint8Array, options: StoreOptions): Promise<void>;
   claim?(inner: ResultBackend, key: string, value: string, ttlMs: number): Promise<string | null>;
   retain?(inner: ResultBackend, group: string, taskId: string, keep: number): Promise<void>;
+  compareAndSet?(inner: ResultBackend, key: string, value: Uint8Array, expected: string | null): Promise<string | null>;
 }
 
 export function mutantBackend(inner: ResultBackend, mutation: BackendMutation): ResultBackend {
@@ -69,5 +70,9 @@ export function mutantBackend(inner: ResultBackend, mutation: BackendMutation): 
     ...(inner.claim ? { claim: (key: string, value: string, ttlMs: number) => (mutation.claim ? mutation.claim(inner, key, value, ttlMs) : inner.claim!(key, value, ttlMs)) } : {}),
     ...(inner.retain ? { retain: (group: string, taskId: string, keep: number) => (mutation.retain ? mutation.retain(inner, group, taskId, keep) : inner.retain!(group, taskId, keep)) } : {}),
     ...(inner.releaseClaim ? { releaseClaim: (key: string, value: string) => inner.releaseClaim!(key, value) } : {}),
+    ...(inner.getVersioned ? { getVersioned: (key: string) => inner.getVersioned!(key) } : {}),
+    ...(inner.compareAndSet
+      ? { compareAndSet: (key: string, value: Uint8Array, expected: string | null) => (mutation.compareAndSet ? mutation.compareAndSet(inner, key, value, expected) : inner.compareAndSet!(key, value, expected)) }
+      : {}),
   };
 }

@@ -16,6 +16,18 @@ export interface ResultBackendCapabilities {
   readonly retain?: boolean;
   /** `reserveToken` keeps cluster-wide rate-limit buckets (rateLimitScope: 'cluster'). Default false. */
   readonly rateLimit?: boolean;
+  /**
+   * `getVersioned`/`compareAndSet` keep small durable records that change only when the writer
+   * read the latest version: tq beat's leader lease, tick state and schedules live there.
+   * Default false (beat then needs another store).
+   */
+  readonly compareAndSet?: boolean;
+}
+
+/** A coordination record and the version it was read at (opaque: a counter, a stream revision). */
+export interface VersionedValue {
+  readonly value: Uint8Array;
+  readonly version: string;
 }
 
 export interface StoreOptions {
@@ -74,6 +86,14 @@ export interface ResultBackend {
    * call where the store allows (Redis: one script). When capabilities.retain.
    */
   retain?(group: string, taskId: string, keep: number): Promise<void>;
+  /** The coordination record at `key` and its version; null when absent. When capabilities.compareAndSet. */
+  getVersioned?(key: string): Promise<VersionedValue | null>;
+  /**
+   * Writes `value` at `key` only if the record's version is still `expected` (null: only if
+   * absent), atomically, durably and with no expiry. Returns the new version, or null when
+   * another writer got there first. Keys are [A-Za-z0-9_.-]. When capabilities.compareAndSet.
+   */
+  compareAndSet?(key: string, value: Uint8Array, expected: string | null): Promise<string | null>;
   /** Delete the record. */
   forget(taskId: string): Promise<void>;
   /** Idempotent. */

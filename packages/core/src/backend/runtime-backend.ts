@@ -2,7 +2,7 @@ import { Lifecycle } from '../adapters/lifecycle.js';
 import { UnsupportedError } from '../errors.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../adapters/retry-policy.js';
 import type { BroadcastBinding, BroadcastRoute } from '../broker/broker.js';
-import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from './result-backend.js';
+import type { ResultBackend, ResultBackendCapabilities, StoreOptions, VersionedValue } from './result-backend.js';
 
 /** The same guard as RuntimeBroker, for result backends. */
 export class RuntimeBackend implements ResultBackend {
@@ -88,6 +88,20 @@ export class RuntimeBackend implements ResultBackend {
     if (!this.inner.subscribe) throw new UnsupportedError('this result backend has no broadcast channel');
     await this.connect();
     yield* this.inner.subscribe(channel, signal, binding);
+  }
+
+  getVersioned(key: string): Promise<VersionedValue | null> {
+    const inner = this.inner;
+    if (!inner.getVersioned) return Promise.reject(new UnsupportedError('this result backend keeps no versioned records (capabilities.compareAndSet)'));
+    return this.#call(() => inner.getVersioned!(key));
+  }
+
+  /** Not retried on a connection error: a write that may have landed must be re-read, not repeated. */
+  async compareAndSet(key: string, value: Uint8Array, expected: string | null): Promise<string | null> {
+    const inner = this.inner;
+    if (!inner.compareAndSet) throw new UnsupportedError('this result backend keeps no versioned records (capabilities.compareAndSet)');
+    await this.connect();
+    return inner.compareAndSet(key, value, expected);
   }
 
   close(): Promise<void> {

@@ -49,6 +49,7 @@ export function bridgedIfMemory(app: App): App {
     logger: app.logger,
   });
   for (const task of app.tasks.values()) bridged.task(task.name, task.fn, task.options);
+  for (const [name, definition] of app.schedules) bridged.schedule(name, definition);
   return bridged;
 }
 

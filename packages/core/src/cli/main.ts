@@ -10,6 +10,7 @@ import type { Logger, LogLevel } from '../logger.js';
 import type { PoolKind } from '../worker/pool/pool.js';
 import type { Worker } from '../worker/worker.js';
 import { deadHelp, deadOptions, runDead } from './dead.js';
+import { beatFlags, beatHelp, beatOptions, runBeat } from './beat-command.js';
 import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
 import { queueHelp, runQueue } from './queue.js';
 import { expandHostname } from './hostname.js';
@@ -33,6 +34,7 @@ Usage:
   tq queue pause|resume|status NAME…
   tq dead list|show ID|replay [ID…]|purge [ID…] [--queue Q] [--task NAME] [--since WHEN]
   tq events
+  tq beat --app ./tasks.js | tq beat list|add|update|remove|pause|resume …
   tq dashboard --app ./tasks.js [--port 5555] [--host 127.0.0.1] [--db FILE] [--token T]
 
 Every command takes --broker URL and --backend URL (or TQ_BROKER_URL / TQ_RESULT_BACKEND,
@@ -66,6 +68,7 @@ returns unfinished tasks to the queue).
   --metrics-host H    address for those endpoints (default 0.0.0.0)
   --log-format F      text (default) | json: one JSON object a line with task id, name and worker
                       (needs @tq/observability)
+  --beat              also run the periodic scheduler (see tq beat --help; --namespace, --lease)
   --shutdown-timeout S         on the first SIGTERM/SIGINT, wait at most S seconds for running
                                tasks, then return them to the queue (default: wait)
   --result-retry-limit S       retry a task's outcome record for at most S seconds while its
@@ -87,8 +90,11 @@ returns unfinished tasks to the queue).
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
       'log-format': { type: 'string' },
+      beat: { type: 'boolean', short: 'B' },
+      ...beatOptions,
     },
   },
+  beat: { help: beatHelp, options: { ...common, ...beatOptions } },
   call: {
     help: `tq call NAME [options]
 
@@ -287,6 +293,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runEvents(values);
       case 'dashboard':
         return await runDashboard(values);
+      case 'beat':
+        return await runBeat(await loadApp(values['app'] as string | undefined), positionals, values);
     }
   } catch (error) {
     return reportError(name, error);
@@ -351,9 +359,12 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
     metricsPort !== undefined ? await observability!.HealthServer.start(worker, { port: metricsPort, ...(typeof values['metrics-host'] === 'string' ? { host: values['metrics-host'] } : {}) }) : undefined;
   if (health) app.logger.info(`metrics on :${health.port}/metrics, health on /healthz and /readyz`);
   await worker.start();
+  const beat = values['beat'] ? app.beat(beatFlags(values)) : undefined;
+  await beat?.start();
   const closeBridge = await serveIfMemory(app);
   const finished = new Promise<void>((resolve) => worker.installSignalHandlers(() => resolve()));
   await finished;
+  await beat?.stop();
   await closeBridge?.();
   await health?.close();
   await app.close();

@@ -8,7 +8,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from '../backend/result-backend.js';
+import type { ResultBackend, ResultBackendCapabilities, StoreOptions, VersionedValue } from '../backend/result-backend.js';
 import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, QueueStats } from '../broker/broker.js';
 import { brokerCapabilities, type BrokerCapabilities } from '../broker/capabilities.js';
 import { DeliveryBuffer } from '../broker/delivery-buffer.js';
@@ -24,7 +24,9 @@ export function bridgeSocketPath(url: URL | string): string {
 
 interface Request {
   readonly id: number;
-  readonly op: 'publish' | 'purge' | 'queueStats' | 'fetch' | 'store' | 'forget' | 'watch' | 'unwatch' | 'broadcast' | 'subscribe';
+  readonly op: 'publish' | 'purge' | 'queueStats' | 'fetch' | 'store' | 'forget' | 'watch' | 'unwatch' | 'broadcast' | 'subscribe' | 'getVersioned' | 'compareAndSet';
+  /** compareAndSet's expected version (null: absent). */
+  readonly expected?: string | null;
   readonly channel?: string;
   readonly body?: string;
   readonly queue?: string;
@@ -131,6 +133,15 @@ async function serve(
       return needBackend().store(request.taskId!, new Uint8Array(Buffer.from(request.record!, 'base64')), request.options ?? {});
     case 'forget':
       return needBackend().forget(request.taskId!);
+    case 'getVersioned': {
+      const read = needBackend().getVersioned ? await needBackend().getVersioned!(request.taskId!) : null;
+      return read ? { value: Buffer.from(read.value).toString('base64'), version: read.version } : null;
+    }
+    case 'compareAndSet': {
+      const target = needBackend();
+      if (!target.compareAndSet) throw new UnsupportedError('the worker result backend keeps no versioned records');
+      return target.compareAndSet(request.taskId!, new Uint8Array(Buffer.from(request.record!, 'base64')), request.expected ?? null);
+    }
     case 'watch': {
       const source = needBackend();
       const controller = new AbortController();
@@ -293,7 +304,7 @@ export class BridgeBroker implements Broker {
 
 /** Reads and watches results kept by the worker that serves memory://. */
 export class BridgeResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, compareAndSet: true };
   readonly #client: BridgeClient;
 
   constructor(client: BridgeClient) {
@@ -319,6 +330,16 @@ export class BridgeResultBackend implements ResultBackend {
 
   async forget(taskId: string): Promise<void> {
     await this.#client.request('forget', { taskId });
+  }
+
+  /** Beat's records, kept by the worker (so `tq beat list|add|…` reach a `tq worker --beat` on memory://). */
+  async getVersioned(key: string): Promise<VersionedValue | null> {
+    const read = (await this.#client.request('getVersioned', { taskId: key })) as { value: string; version: string } | null;
+    return read ? { value: new Uint8Array(Buffer.from(read.value, 'base64')), version: read.version } : null;
+  }
+
+  async compareAndSet(key: string, value: Uint8Array, expected: string | null): Promise<string | null> {
+    return (await this.#client.request('compareAndSet', { taskId: key, record: Buffer.from(value).toString('base64'), expected })) as string | null;
   }
 
   async close(): Promise<void> {

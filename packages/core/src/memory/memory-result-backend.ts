@@ -1,4 +1,4 @@
-import type { ResultBackend, ResultBackendCapabilities, StoreOptions } from '../backend/result-backend.js';
+import type { ResultBackend, ResultBackendCapabilities, StoreOptions, VersionedValue } from '../backend/result-backend.js';
 import { DeliveryBuffer } from '../broker/delivery-buffer.js';
 import { ClosedError } from '../errors.js';
 
@@ -9,11 +9,13 @@ export class MemoryResultStore {
   readonly claims = new Map<string, { value: string; expiresAt: number }>();
   /** Retention groups: task ids, oldest first. */
   readonly groups = new Map<string, string[]>();
+  /** Coordination records (beat's lease and schedules), each with a counter as its version. */
+  readonly versioned = new Map<string, { value: Uint8Array; version: number }>();
 }
 
 /** Result records in this process's memory, with expiry and push-based watch. */
 export class MemoryResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, claim: true, retain: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, claim: true, retain: true, compareAndSet: true };
   readonly #store: MemoryResultStore;
   readonly #defaultTtlMs: number;
   #closed = false;
@@ -92,6 +94,21 @@ export class MemoryResultBackend implements ResultBackend {
   async releaseClaim(key: string, value: string): Promise<void> {
     this.#assertOpen();
     if (this.#store.claims.get(key)?.value === value) this.#store.claims.delete(key);
+  }
+
+  async getVersioned(key: string): Promise<VersionedValue | null> {
+    this.#assertOpen();
+    const record = this.#store.versioned.get(key);
+    return record ? { value: new Uint8Array(record.value), version: String(record.version) } : null;
+  }
+
+  async compareAndSet(key: string, value: Uint8Array, expected: string | null): Promise<string | null> {
+    this.#assertOpen();
+    const current = this.#store.versioned.get(key);
+    if ((current ? String(current.version) : null) !== expected) return null;
+    const version = (current?.version ?? 0) + 1;
+    this.#store.versioned.set(key, { value: new Uint8Array(value), version });
+    return String(version);
   }
 
   async forget(taskId: string): Promise<void> {

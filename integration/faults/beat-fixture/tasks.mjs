@@ -1,0 +1,9 @@
+// The app the beat replica test runs with `tq beat --app`: one schedule, every second, every
+// missed tick sent (catchUp all). Broker, backend and namespace come from the command line.
+import { createApp } from '@tq/core';
+import natsAdapter from '@tq/nats';
+import redisAdapter from '@tq/redis';
+
+const app = createApp({ adapters: [redisAdapter, natsAdapter], defaultQueue: process.env.BEAT_TEST_QUEUE });
+app.schedule('tick', { task: 'beat.tick', every: '1s', catchUp: 'all' });
+export default app;
