@@ -3,6 +3,7 @@ import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOp
 import { brokerCapabilities, ClosedError, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
 import { RedisBroadcasts } from './broadcasts.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
+import { delayedKey, delayedMember, DueMover, moveDue } from './delayed-set.js';
 import { encodeEnvelope } from './envelope.js';
 import { translated, type ErrorContext } from './errors.js';
 import { RedisKeys, priorityStep } from './keys.js';
@@ -40,6 +41,7 @@ export class RedisBroker implements Broker {
   #commands: Redis | undefined;
   #store: UnackedStore | undefined;
   #restoreTimer: NodeJS.Timeout | undefined;
+  readonly #dueMover = new DueMover((queue) => moveDue(this.#open().commands, this.#keys, this.options.prioritySteps, queue));
   #closed = false;
 
   constructor(options: RedisOptions) {
@@ -55,7 +57,8 @@ export class RedisBroker implements Broker {
       openBlocking: () => openConnection(options, 'blocking', 'tq:broadcast:direct', this.#context),
     });
     this.capabilities = brokerCapabilities({
-      delayedDelivery: false,
+      // A sorted set per queue and a due-mover run by every consuming worker: delayed-set.ts.
+      delayedDelivery: true,
       maxPriority: MAX_PRIORITY,
       broadcast: true,
       redeliversUnacked: true,
@@ -89,6 +92,12 @@ export class RedisBroker implements Broker {
     const priority = message.properties.priority;
     const wirePriority = priority === undefined ? undefined : toWirePriority(priority);
     const payload = encodeEnvelope(message, { exchange: '', routingKey: queue, deliveryTag: randomUUID(), wirePriority });
+    if (message.notBefore !== undefined && message.notBefore > Date.now()) {
+      const { commands } = this.#open();
+      const member = delayedMember(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY, payload);
+      await translated(this.#context, () => commands.zadd(delayedKey(this.#keys, queue), message.notBefore!, member));
+      return;
+    }
     const list = this.#keys.queue(queue, priorityStep(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY));
     await this.#publishes.add(list, { queue, payload });
   }
@@ -121,7 +130,8 @@ export class RedisBroker implements Broker {
     });
     this.#consumers.add(consumer);
     this.#startRestorer(store);
-    const deliveries = consumer.deliveries(() => this.#consumers.delete(consumer));
+    const unwatch = this.#dueMover.watch(queue);
+    const deliveries = consumer.deliveries(() => (this.#consumers.delete(consumer), unwatch()));
     return { [Symbol.asyncIterator]: () => deliveries, setPrefetch: (prefetch) => consumer.setPrefetch(prefetch) };
   }
 
@@ -191,6 +201,7 @@ export class RedisBroker implements Broker {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#restoreTimer) clearInterval(this.#restoreTimer);
+    this.#dueMover.stop();
     const consumers = [...this.#consumers];
     await Promise.all(consumers.map((c) => c.stop()));
     // Deliveries handed out, read or not, whose consumer may already have ended.
