@@ -18,22 +18,41 @@ export const DUE_POLL_MS = 200;
 const MOVE_BATCH = 1000;
 
 /**
- * KEYS: the delayed set, then the queue's lists in priority-step order.
- * ARGV: now (epoch ms), most messages to move. Returns how many moved.
+ * KEYS: the registry set, the delayed set, then the queue's lists in priority-step order.
+ * ARGV: now (epoch ms), most messages to move, the queue name. Returns how many moved.
+ * A set left empty leaves the registry in the same step (ADD_DELAYED adds both back atomically).
  */
 const MOVE_DUE = `
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, member in ipairs(due) do
-  redis.call('ZREM', KEYS[1], member)
+  redis.call('ZREM', KEYS[2], member)
   local sep = string.find(member, ':', 1, true)
-  local list = KEYS[2 + tonumber(string.sub(member, 1, sep - 1))]
+  local list = KEYS[3 + tonumber(string.sub(member, 1, sep - 1))]
   redis.call('LPUSH', list, string.sub(member, sep + 1))
 end
+if redis.call('ZCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[1], ARGV[3]) end
 return #due
 `;
 
+/** KEYS: the registry set, the delayed set. ARGV: due time (epoch ms), member, queue name. */
+const ADD_DELAYED = `
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[1], ARGV[3])
+return 1
+`;
+
+/** Adds a delayed message and lists its queue in the registry, in one step. */
+export async function addDelayed(client: Redis, keys: RedisKeys, queue: string, notBefore: number, member: string): Promise<void> {
+  await script(client, 'tqAddDelayed', ADD_DELAYED, 2)(delayedQueuesKey(keys), delayedKey(keys, queue), notBefore, member, queue);
+}
+
 export function delayedKey(keys: RedisKeys, queue: string): string {
   return `${keys.prefix}_tq.delayed.${queue}`;
+}
+
+/** The set of queues that have (or had) a delayed set: what every mover walks. */
+export function delayedQueuesKey(keys: RedisKeys): string {
+  return `${keys.prefix}_tq.delayed`;
 }
 
 /** The member stored for `payload` (a kombu envelope) bound for the list of `wirePriority`. */
@@ -52,42 +71,35 @@ export async function moveDue(client: Redis, keys: RedisKeys, steps: readonly nu
   const run = script(client, 'tqMoveDue', MOVE_DUE, 'first-argument');
   let total = 0;
   for (;;) {
-    const moved = Number(await run(1 + lists.length, delayedKey(keys, queue), ...lists, now, MOVE_BATCH));
+    const moved = Number(await run(2 + lists.length, delayedQueuesKey(keys), delayedKey(keys, queue), ...lists, now, MOVE_BATCH, queue));
     total += moved;
     if (moved < MOVE_BATCH) return total;
   }
 }
 
 /**
- * Runs the due-mover for every queue this broker consumes, every DUE_POLL_MS, one pass at a
- * time (a slow pass is not overlapped by the next).
+ * Runs the due-mover every DUE_POLL_MS over every queue listed in the registry set, one pass at
+ * a time (a slow pass is not overlapped by the next). Every tq process that consumes, or that
+ * published a delayed message and is still connected, runs it: a queue only Python workers
+ * consume still gets its due messages while any tq process is connected to the Redis.
  */
 export class DueMover {
-  readonly #queues = new Map<string, number>();
+  readonly #queues: () => Promise<string[]>;
   readonly #pass: (queue: string) => Promise<unknown>;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
 
-  constructor(pass: (queue: string) => Promise<unknown>) {
+  constructor(queues: () => Promise<string[]>, pass: (queue: string) => Promise<unknown>) {
+    this.#queues = queues;
     this.#pass = pass;
   }
 
-  /** Moves `queue`'s due messages while the returned function has not been called. */
-  watch(queue: string): () => void {
-    this.#queues.set(queue, (this.#queues.get(queue) ?? 0) + 1);
-    if (!this.#timer) {
-      this.#timer = setInterval(() => void this.#tick(), DUE_POLL_MS);
-      this.#timer.unref();
-    }
+  /** Starts the timer (idempotent). */
+  start(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => void this.#tick(), DUE_POLL_MS);
+    this.#timer.unref();
     void this.#tick();
-    let watching = true;
-    return () => {
-      if (!watching) return;
-      watching = false;
-      const count = (this.#queues.get(queue) ?? 1) - 1;
-      if (count > 0) this.#queues.set(queue, count);
-      else this.#queues.delete(queue);
-    };
   }
 
   async #tick(): Promise<void> {
@@ -95,7 +107,8 @@ export class DueMover {
     this.#running = true;
     try {
       // An unreachable Redis fails the pass; the next tick tries again.
-      for (const queue of [...this.#queues.keys()]) await this.#pass(queue).catch(() => undefined);
+      const queues = await this.#queues().catch(() => [] as string[]);
+      for (const queue of queues) await this.#pass(queue).catch(() => undefined);
     } finally {
       this.#running = false;
     }
@@ -104,6 +117,5 @@ export class DueMover {
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#queues.clear();
   }
 }
