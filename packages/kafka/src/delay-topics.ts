@@ -1,3 +1,4 @@
+import { withDeadline } from '@tq/core/adapter';
 import type { Consumer, EachMessagePayload, IHeaders, Kafka } from 'kafkajs';
 import { headerText } from './headers.js';
 import type { KafkaOptions } from './options.js';
@@ -20,6 +21,9 @@ import type { KafkaOptions } from './options.js';
 export const delayLevelsMs: readonly number[] = Object.freeze([
   250, 1_000, 4_000, 16_000, 64_000, 256_000, 1_024_000, 4_096_000, 16_384_000, 65_536_000, 262_144_000, 1_048_576_000,
 ]);
+
+/** How long close() waits for the forwarder to leave its group; the session timeout frees its partitions otherwise. */
+const leaveTimeoutMs = 1_000;
 
 export const delayTargetHeader = 'tq-delay-target';
 export const delayLeaveHeader = 'tq-delay-leave';
@@ -98,6 +102,7 @@ export class DelayForwarder {
     });
     this.#consumer = consumer;
     await consumer.connect();
+    if (this.#stopped) return void (await consumer.disconnect().catch(() => undefined));
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 4, eachMessage: (payload) => this.#onMessage(consumer, payload) });
   }
@@ -129,11 +134,13 @@ export class DelayForwarder {
     await consumer.commitOffsets([{ topic, partition, offset: String(BigInt(message.offset) + 1n) }]);
   }
 
+  /** Leaves the group; bounded, since a dead connection can keep kafkajs's disconnect waiting. */
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const timer of this.#resumeTimers) clearTimeout(timer);
     this.#resumeTimers.clear();
-    await this.#started?.catch(() => undefined);
-    await this.#consumer?.disconnect().catch(() => undefined);
+    const consumer = this.#consumer;
+    if (!consumer) return;
+    await withDeadline(consumer.disconnect(), leaveTimeoutMs, () => new Error(`the delay forwarder did not leave its group within ${leaveTimeoutMs} ms`)).catch(() => undefined);
   }
 }
