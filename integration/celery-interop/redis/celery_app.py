@@ -48,3 +48,10 @@ def flaky(self, succeed_after):
 def where(self):
     """The routing key that delivered this task: shows custom-queue routing end to end."""
     return self.request.delivery_info.get('routing_key')
+
+
+@app.task(name='tq.count')
+def count(key):
+    """Counts its runs in Redis, where the tq side counts too: a double run shows as 2."""
+    import redis
+    redis.Redis.from_url(url).incr(key)

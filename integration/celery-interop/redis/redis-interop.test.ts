@@ -193,10 +193,11 @@ describe('ack bookkeeping shared with kombu (unacked hash + unacked_index)', () 
   const client = new Redis(url);
   const brokers: RedisBroker[] = [];
 
-  async function broker(visibilitySeconds: string): Promise<RedisBroker> {
+  async function broker(visibilitySeconds: string, foreignVisibilitySeconds?: string): Promise<RedisBroker> {
     const u = new URL(url);
     u.searchParams.set('global_keyprefix', env.prefix!);
     u.searchParams.set('visibility_timeout', visibilitySeconds);
+    if (foreignVisibilitySeconds) u.searchParams.set('foreign_visibility_timeout', foreignVisibilitySeconds);
     const b = new RedisBroker(parseRedisOptions(u));
     await b.connect();
     brokers.push(b);
@@ -245,7 +246,8 @@ describe('ack bookkeeping shared with kombu (unacked hash + unacked_index)', () 
     expect(await runScript(env, 'kombu_unacked.py', ['take', queue])).toEqual({ id: sent['id'] });
     expect(await client.llen(`${env.prefix}${queue}`)).toBe(0);
     expect(await client.hlen(`${env.prefix}unacked`)).toBe(1);
-    const tq = await broker('1');
+    // A kombu delivery is restored after the foreign timeout (kombu's 1 h by default), shortened here.
+    const tq = await broker('1', '1');
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await tq.restoreExpired();
     const restored = await takeOne(tq, queue);

@@ -15,6 +15,7 @@ import {
 } from '@tq/core/adapter';
 import { AmqpConsumer } from './amqp-consumer.js';
 import { AmqpSession } from './amqp-session.js';
+import { delayRoutingKey, entryExchange } from './delay-levels.js';
 import { ConfirmPublisher } from './confirm-publisher.js';
 import { BroadcastSubscription, declareBroadcastExchange } from './broadcast-subscription.js';
 import { toTqError } from './errors.js';
@@ -43,7 +44,8 @@ export class AmqpBroker implements Broker {
     this.#session = new AmqpSession(options, 'AMQP broker');
     this.#topology = new Topology(options);
     this.capabilities = brokerCapabilities({
-      delayedDelivery: false,
+      // TTL queue cascade, durable, no plugin: see delay-levels.ts.
+      delayedDelivery: true,
       // Celery's scale stops at 9; x-max-priority above it adds nothing Celery can use.
       maxPriority: Math.min(9, options.maxPriority),
       broadcast: true,
@@ -83,6 +85,13 @@ export class AmqpBroker implements Broker {
     await this.#confirmed(
       what,
       this.#onLiveConnection(what, async (connection) => {
+        const delayMs = message.notBefore === undefined ? 0 : message.notBefore - Date.now();
+        if (delayMs > 0) {
+          // Through the TTL cascade (delay-levels.ts); it ends in this queue.
+          await this.#topology.declareDelayed(connection, queue);
+          await this.#publisher.publish(connection, entryExchange, delayRoutingKey(delayMs, queue), message.body, toPublishOptions(message));
+          return;
+        }
         await this.#topology.declareQueue(connection, queue);
         // The default exchange, routing key = queue name: what Celery 5 does for its task queues.
         await this.#publisher.publish(connection, '', queue, message.body, toPublishOptions(message));

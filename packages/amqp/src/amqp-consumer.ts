@@ -170,6 +170,8 @@ class AmqpDelivery implements Delivery {
   readonly #channel: Channel;
   readonly #onSettled: (delivery: AmqpDelivery) => void;
   #settled = false;
+  /** Made on first read of `lost`: most deliveries are settled without anyone asking. */
+  #lost: AbortController | undefined;
 
   constructor(raw: ConsumeMessage, channel: Channel, onSettled: (delivery: AmqpDelivery) => void) {
     this.#raw = raw;
@@ -187,9 +189,15 @@ class AmqpDelivery implements Delivery {
     this.#finish(() => this.#channel.reject(this.#raw, requeue));
   }
 
+  get lost(): AbortSignal {
+    this.#lost ??= new AbortController();
+    return this.#lost.signal;
+  }
+
   /** Its channel died: the broker redelivers it; a later ack/reject is a no-op. */
   abandon(): void {
     this.#settled = true;
+    this.#lost?.abort();
   }
 
   #finish(call: () => void): void {

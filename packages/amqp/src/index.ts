@@ -15,7 +15,8 @@
  *   client only, as in Celery); records stored without reply_to go to per-task queues any
  *   client can read. Backend capabilities: watch (replies pushed), expiry (record TTL).
  *
- * Capabilities: delayedDelivery no (core holds ETA/countdown), priority 0..9 only with
+ * Capabilities: delayedDelivery yes (a durable cascade of TTL queues tq.delay.00…27 dead-lettering
+ * back to the target queue, 16 ms steps, ≈49.7 days per pass, no plugin: delay-levels.ts), priority 0..9 only with
  * maxPriority set (Celery declares no x-max-priority by default), broadcast yes (fanout
  * exchanges), redelivery of unacked messages when a consumer's channel or connection dies,
  * no redelivery window (RabbitMQ's consumer_timeout, 30 min by default, closes a channel that

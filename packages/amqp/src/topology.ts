@@ -1,4 +1,5 @@
 import type { Channel, ChannelModel } from 'amqplib';
+import { bindDelayTarget, declareDelayLevels } from './delay-levels.js';
 import type { AmqpOptions } from './options.js';
 
 /** The queue that rejected messages reach when deadLetter is on with the default exchange. */
@@ -89,6 +90,31 @@ export class Topology {
       const dead = deadLetterQueueName(queue);
       await channel.assertQueue(dead, { durable, autoDelete: false, exclusive: false, arguments: taskQueueArguments(dead, this.#options) });
     }
+  }
+
+  /** Declares `queue`, the delay cascade and the queue's binding at its end (once per connection). */
+  declareDelayed(connection: ChannelModel, queue: string): Promise<void> {
+    this.#forConnection(connection);
+    const key = `\0delay\0${queue}`;
+    let declared = this.#declared.get(key);
+    if (!declared) {
+      declared = (async () => {
+        await this.declareQueue(connection, queue);
+        let levels = this.#declared.get('\0delay');
+        if (!levels) {
+          levels = this.channel(connection).then(declareDelayLevels);
+          const cache = this.#declared;
+          cache.set('\0delay', levels);
+          levels.catch(() => cache.delete('\0delay'));
+        }
+        await levels;
+        await bindDelayTarget(await this.channel(connection), queue);
+      })();
+      const cache = this.#declared;
+      cache.set(key, declared);
+      declared.catch(() => cache.delete(key));
+    }
+    return declared;
   }
 
   /** Forget the cached declaration (after the queue was deleted, for instance). */

@@ -24,6 +24,12 @@ interface AssertionResult {
 const mustFail: Readonly<Record<string, readonly string[]>> = {
   'mutant: drops unknown headers': ['round trip keeps body, headers and properties exact', 'unicode in body and headers'],
   'mutant: truncates bodies over 64 KiB': ['large body'],
+  'mutant: claims delayedDelivery, delivers at once': [
+    'notBefore holds a message until its time',
+    'delayed messages arrive each once, not early',
+    "a delayed message survives its consumer's lost connection",
+    '10k delayed messages wait in the broker, not in the consumer',
+  ],
   'mutant: ignores prefetch': ['prefetch is never exceeded', 'prefetch 1 hands out one delivery at a time'],
   'mutant: reject(false) requeues': ['reject without requeue never returns the message to its queue'],
   'mutant: every 50th ack also republishes': ['4 consumers get distinct messages'],

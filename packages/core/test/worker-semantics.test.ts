@@ -149,10 +149,10 @@ describe('countdown and ETA', () => {
     await worker.stop();
   });
 
-  it('hands a far ETA from another producer back to a broker that can delay', async () => {
+  it('hands an ETA beyond the hold horizon from another producer back to a broker that can delay', async () => {
     app = memoryApp();
     app.task('tq.eta', () => 'ran');
-    const worker = app.worker({ concurrency: 1 });
+    const worker = app.worker({ concurrency: 1, etaHorizonMs: 1000 });
     await worker.start();
     const broker = await app.broker();
     // As Python Celery sends it: an eta header, no broker-side delay.

@@ -15,7 +15,7 @@
  *   one consumer group per queue, `tq.q`; reject(false) → topic `q.dead`.
  * Capabilities: dead letter, purge (moves an idle group past everything), redelivery of
  *   unfinished work when a consumer leaves or dies (group rebalance). FIFO only with 1 partition.
- *   No native delay (core holds ETA tasks), no priority, no broadcast.
+ *   Delayed delivery through delay topics tq.delay.<ms> (delay-topics.ts); no priority, no broadcast.
  * Guarantees: at-least-once. A publish resolves once all in-sync replicas have it (acks=all,
  *   idempotent producer). Several messages of a partition run at once; only the highest
  *   contiguous completed offset is committed, and completed offsets above it ride in the commit

@@ -12,6 +12,7 @@ import {
   type Logger,
 } from '@tq/core/adapter';
 import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type LogEntry, type Producer, type TopicMessages } from 'kafkajs';
+import { DelayForwarder, nextHop } from './delay-topics.js';
 import { toTqError } from './errors.js';
 import { livenessSocketFactory } from './liveness.js';
 import { encodeHeaders } from './headers.js';
@@ -34,12 +35,14 @@ export class KafkaBroker implements Broker {
   #batcher: PublishBatcher | undefined;
   readonly #topics = new Map<string, Promise<void>>();
   readonly #consumers = new Set<QueueConsumer>();
+  #forwarder: DelayForwarder | undefined;
   #closed = false;
 
   constructor(options: KafkaOptions) {
     this.options = options;
     this.capabilities = brokerCapabilities({
-      delayedDelivery: false,
+      // Delay topics and a forwarder in every consuming worker: delay-topics.ts.
+      delayedDelivery: true,
       maxPriority: 0,
       broadcast: false,
       redeliversUnacked: true,
@@ -109,9 +112,16 @@ export class KafkaBroker implements Broker {
     const topic = topicForQueue(queue);
     const { requestTimeoutMs } = this.options;
     const publishing = (async () => {
-      await this.ensureTopic(topic);
       const body = message.body;
-      await batcher.add(topic, { value: Buffer.from(body.buffer, body.byteOffset, body.byteLength), headers: encodeHeaders(message) });
+      const value = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      if (message.notBefore !== undefined && message.notBefore > Date.now()) {
+        const hop = nextHop(topic, message.notBefore, Date.now());
+        await Promise.all([this.ensureTopic(topic), this.ensureTopic(hop.topic)]);
+        await batcher.add(hop.topic, { value, headers: encodeHeaders(message, hop.headers) });
+        return;
+      }
+      await this.ensureTopic(topic);
+      await batcher.add(topic, { value, headers: encodeHeaders(message) });
     })();
     return withDeadline(publishing, requestTimeoutMs, () => new BrokerConnectionError(`kafka: publishing to ${topic} got no answer within ${requestTimeoutMs} ms (requestTimeoutMs)`));
   }
@@ -121,7 +131,20 @@ export class KafkaBroker implements Broker {
     const consumer = new QueueConsumer(this.#host(), topicForQueue(queue), groupForQueue(queue, this.options.groupIdPrefix), options);
     this.#consumers.add(consumer);
     consumer.start();
+    this.#startForwarder();
     return consumer.buffer;
+  }
+
+  /** A consuming broker forwards due delayed records too; a failed start is retried by the next consume. */
+  #startForwarder(): void {
+    const { kafka, batcher } = this.#open();
+    this.#forwarder ??= new DelayForwarder({
+      kafka,
+      options: this.options,
+      ensureTopic: (topic) => this.ensureTopic(topic),
+      append: (topic, value, headers) => batcher.add(topic, { value, headers }),
+    });
+    this.#forwarder.start().catch((error: unknown) => this.options.logger?.error(`kafka: the delay forwarder stopped: ${(error as Error).message}`));
   }
 
   /**
@@ -227,7 +250,7 @@ export class KafkaBroker implements Broker {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...this.#consumers].map((consumer) => consumer.close()));
+    await Promise.allSettled([...[...this.#consumers].map((consumer) => consumer.close()), this.#forwarder?.stop()]);
     await this.#batcher?.drain();
     await Promise.allSettled([this.#producer?.disconnect(), this.#admin?.disconnect()]);
   }

@@ -76,7 +76,7 @@ describe('Kafka options', () => {
   it('declares FIFO only for single-partition topics it creates itself', () => {
     expect(kafka.createBroker!(new URL('kafka://k:9092'), {}).capabilities).toMatchObject({
       fifo: true,
-      delayedDelivery: false,
+      delayedDelivery: true,
       maxPriority: 0,
       deadLetter: true,
       redeliversUnacked: true,

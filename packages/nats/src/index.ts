@@ -12,7 +12,8 @@
  *
  * Capabilities: broadcast (core NATS subjects), dead letters (stream <stream>_DLQ), purge,
  * redelivery of unacked messages after AckWait (redeliveryWindowMs = ackWaitMs; extend() sends
- * "in progress"), FIFO per queue. No priorities; no delayed delivery (core holds ETA tasks).
+ * "in progress"), FIFO per queue, delayed delivery (delayed nak on a Tq-Not-Before header,
+ * delayed-nak.ts). No priorities.
  *
  * Layout: one work-queue stream captures tq.<stream>.q.>; each queue is one subject with one
  * durable pull consumer shared by every worker (competing consumers). Celery headers and

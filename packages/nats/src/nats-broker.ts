@@ -1,3 +1,4 @@
+import { notBeforeHeader } from './delayed-nak.js';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -74,7 +75,8 @@ export class NatsBroker implements Broker {
     this.#adapterOptions = adapterOptions;
     this.subjects = new Subjects(options.stream, options.subjectPrefix);
     this.capabilities = brokerCapabilities({
-      delayedDelivery: false,
+      // The consumer naks a message before its Tq-Not-Before with that delay: delayed-nak.ts.
+      delayedDelivery: true,
       maxPriority: 0,
       broadcast: true,
       redeliversUnacked: true,
@@ -154,6 +156,7 @@ export class NatsBroker implements Broker {
     const route = this.subjects.route(queue);
     try {
       const headers = encodeHeaders(message.headers, message.properties);
+      if (message.notBefore !== undefined && message.notBefore > Date.now()) headers.append(notBeforeHeader, String(message.notBefore));
       await writes.run(() =>
         js.publish(route.subject, message.body, { headers, msgID, expect: { streamName: route.stream } }),
       );

@@ -16,10 +16,10 @@ export class NatsDelivery implements Delivery {
   readonly #settle: (delivery: NatsDelivery, outcome: Settlement) => Promise<void>;
   #settled = false;
 
-  constructor(raw: JsMsg, message: BrokerMessage, settle: (delivery: NatsDelivery, outcome: Settlement) => Promise<void>) {
+  constructor(raw: JsMsg, message: BrokerMessage, settle: (delivery: NatsDelivery, outcome: Settlement) => Promise<void>, redelivered = raw.redelivered) {
     this.raw = raw;
     this.message = message;
-    this.redelivered = raw.redelivered;
+    this.redelivered = redelivered;
     this.#settle = settle;
   }
 

@@ -1,3 +1,4 @@
+import { deferIfEarly, notBeforeOf } from './delayed-nak.js';
 import type { Consumer, ConsumeCallback, ConsumerMessages, FetchOptions, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DeliveryBuffer, MessageDecodeError, type BrokerMessage, type Delivery, type Logger } from '@tq/core/adapter';
@@ -164,10 +165,14 @@ export class QueueConsumer {
       return;
     }
     const { maxDeliver } = this.#context;
+    const notBefore = notBeforeOf(msg);
+    if (notBefore !== undefined && deferIfEarly(msg, notBefore)) return;
+    // A delayed message's first delivery was its deferral, not an attempt.
+    const deliveries = notBefore === undefined ? msg.info.deliveryCount : Math.max(1, msg.info.deliveryCount - 1);
     // MaxDeliver is enforced here, not by the server: a server-side limit leaves the message
     // stranded in the work-queue stream with only an advisory to show for it.
-    if (msg.info.deliveryCount > maxDeliver) {
-      this.#deadLetterRaw(msg, `delivered ${msg.info.deliveryCount - 1} times without an ack (maxDeliver=${maxDeliver})`);
+    if (deliveries > maxDeliver) {
+      this.#deadLetterRaw(msg, `delivered ${deliveries - 1} times without an ack (maxDeliver=${maxDeliver})`);
       return;
     }
     let decoded: ReturnType<typeof decodeHeaders>;
@@ -179,7 +184,7 @@ export class QueueConsumer {
       return;
     }
     // A copy: nats.js hands out views into its socket buffers (Node Buffers).
-    const delivery = new NatsDelivery(msg, { body: new Uint8Array(msg.data), ...decoded }, (d, outcome) => this.#settle(d, outcome));
+    const delivery = new NatsDelivery(msg, { body: new Uint8Array(msg.data), ...decoded }, (d, outcome) => this.#settle(d, outcome), deliveries > 1);
     this.#unacked.add(delivery);
     if (!this.buffer.push(delivery)) void delivery.abandon();
   }

@@ -12,8 +12,10 @@
  * kombu's 9-p, see priority.ts), broadcast (pub/sub), redelivery of unacked deliveries after the
  * visibility timeout (default 30 s; the worker extends leases while it runs or holds a task) or
  * when the broker is closed, lease extension
- * (Delivery.extend), dead-lettering to the list "<queue>.dead", purge. No delayed delivery:
- * core holds countdown/ETA tasks. Bodies up to 256 MiB.
+ * (Delivery.extend), dead-lettering to the list "<queue>.dead", purge, delayed delivery (a sorted
+ * set per queue moved into the list when due by every tq process: delayed-set.ts; off with
+ * ?delayed_delivery=false). Deliveries other clients took are restored after
+ * foreign_visibility_timeout (default 3600 s). Bodies up to 256 MiB.
  * Capabilities (result backend): celery-task-meta-<id> records with expiry (default 1 day),
  * watch via pub/sub on the key's name.
  *

@@ -24,6 +24,21 @@ export interface RedisOptions {
    * Default 30_000 (kombu's is 1 hour: match it when Python workers share the queues).
    */
   readonly visibilityTimeoutMs: number;
+  /**
+   * An unacked delivery taken by another client (a Python Celery worker: kombu never extends a
+   * lease, and holds ETA tasks unacked until due) returns to its queue only after this long, so
+   * tq's short visibilityTimeoutMs never re-runs a task a live Python worker holds. Default
+   * 3_600_000 (kombu's visibility_timeout), and never less than visibilityTimeoutMs.
+   * URL: ?foreign_visibility_timeout=<seconds>.
+   */
+  readonly foreignVisibilityTimeoutMs: number;
+  /**
+   * Hold countdown/ETA messages in Redis (a sorted set per queue, moved into the queue when due
+   * by every connected tq process). Default true. false (URL ?delayed_delivery=false): publish
+   * them into the queue at once with their eta header, the kombu way, for fleets where only
+   * Python workers consume and no tq process stays connected. See docs/brokers/redis.md.
+   */
+  readonly delayedDelivery: boolean;
   /** kombu's priority_steps: one list per step. Must match the Python side. Default [0, 3, 6, 9]. */
   readonly prioritySteps: readonly number[];
   /** kombu's global_keyprefix, prepended to every key. Default ''. */
@@ -64,6 +79,8 @@ export interface RedisAdapterOptions {
   readonly tls?: TlsOptions;
   readonly sentinelPassword?: string;
   readonly visibilityTimeoutMs?: number;
+  readonly foreignVisibilityTimeoutMs?: number;
+  readonly delayedDelivery?: boolean;
   readonly prioritySteps?: readonly number[];
   readonly keyPrefix?: string;
   readonly connectTimeoutMs?: number;
@@ -96,7 +113,7 @@ const defaultSentinelPort = 26379;
  * URL → RedisOptions. Query parameters use kombu's transport option names, so a Celery
  * broker_url works unchanged:
  *
- *   redis://[[username]:password@]host[:port][/db][?visibility_timeout=30&priority_steps=0,3,6,9&global_keyprefix=p&socket_timeout=10&socket_connect_timeout=10]
+ *   redis://[[username]:password@]host[:port][/db][?visibility_timeout=30&foreign_visibility_timeout=3600&delayed_delivery=true&priority_steps=0,3,6,9&global_keyprefix=p&socket_timeout=10&socket_connect_timeout=10]
  *   rediss://…[?ssl_cert_reqs=required|optional|none&ssl_ca_certs=/ca.pem&ssl_certfile=…&ssl_keyfile=…]
  *   redis+sentinel://[:password@]sentinel1:26379[/db]?master_name=mymaster[&sentinels=s2:26379,s3:26379][&ssl=true]
  *
@@ -145,6 +162,15 @@ export function parseRedisOptions(url: URL, adapterOptions: AdapterOptions = {})
 
   const visibilityTimeoutMs = extra.visibilityTimeoutMs ?? seconds('visibility_timeout') ?? 30_000;
   if (!(visibilityTimeoutMs > 0)) issue('visibilityTimeoutMs', 'must be > 0');
+  const foreignTimeout = extra.foreignVisibilityTimeoutMs ?? seconds('foreign_visibility_timeout') ?? 3_600_000;
+  if (!(foreignTimeout > 0)) issue('foreignVisibilityTimeoutMs', 'must be > 0');
+  const foreignVisibilityTimeoutMs = Math.max(foreignTimeout, visibilityTimeoutMs);
+  let delayedDelivery = extra.delayedDelivery ?? true;
+  const rawDelayed = query.get('delayed_delivery');
+  if (extra.delayedDelivery === undefined && rawDelayed !== null) {
+    if (['true', '1', 'false', '0'].includes(rawDelayed)) delayedDelivery = rawDelayed === 'true' || rawDelayed === '1';
+    else issue('url?delayed_delivery', `must be true or false, got "${rawDelayed}"`);
+  }
 
   let prioritySteps: readonly number[] = DEFAULT_PRIORITY_STEPS;
   const rawSteps = query.get('priority_steps');
@@ -190,6 +216,8 @@ export function parseRedisOptions(url: URL, adapterOptions: AdapterOptions = {})
     tls,
     sentinel,
     visibilityTimeoutMs,
+    foreignVisibilityTimeoutMs,
+    delayedDelivery,
     prioritySteps,
     keyPrefix,
     connectTimeoutMs,

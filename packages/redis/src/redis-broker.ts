@@ -3,6 +3,7 @@ import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOp
 import { brokerCapabilities, ClosedError, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
 import { RedisBroadcasts } from './broadcasts.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
+import { addDelayed, delayedMember, delayedQueuesKey, DueMover, moveDue } from './delayed-set.js';
 import { encodeEnvelope } from './envelope.js';
 import { translated, type ErrorContext } from './errors.js';
 import { RedisKeys, priorityStep } from './keys.js';
@@ -40,6 +41,10 @@ export class RedisBroker implements Broker {
   #commands: Redis | undefined;
   #store: UnackedStore | undefined;
   #restoreTimer: NodeJS.Timeout | undefined;
+  readonly #dueMover = new DueMover(
+    () => this.#open().commands.smembers(delayedQueuesKey(this.#keys)),
+    (queue) => moveDue(this.#open().commands, this.#keys, this.options.prioritySteps, queue),
+  );
   #closed = false;
 
   constructor(options: RedisOptions) {
@@ -55,7 +60,8 @@ export class RedisBroker implements Broker {
       openBlocking: () => openConnection(options, 'blocking', 'tq:broadcast:direct', this.#context),
     });
     this.capabilities = brokerCapabilities({
-      delayedDelivery: false,
+      // A sorted set per queue and a due-mover run by every consuming worker: delayed-set.ts.
+      delayedDelivery: options.delayedDelivery,
       maxPriority: MAX_PRIORITY,
       broadcast: true,
       redeliversUnacked: true,
@@ -74,7 +80,7 @@ export class RedisBroker implements Broker {
     if (this.#commands) return;
     const commands = await openConnection(this.options, 'command', 'tq:broker', this.#context, options?.signal);
     this.#commands = commands;
-    this.#store = new UnackedStore(commands, this.#keys, this.options.prioritySteps, this.options.visibilityTimeoutMs);
+    this.#store = new UnackedStore(commands, this.#keys, this.options.prioritySteps, this.options.visibilityTimeoutMs, this.options.foreignVisibilityTimeoutMs);
     void warnIfNotPersistent(commands, this.options.displayUrl, this.options.logger);
   }
 
@@ -89,6 +95,13 @@ export class RedisBroker implements Broker {
     const priority = message.properties.priority;
     const wirePriority = priority === undefined ? undefined : toWirePriority(priority);
     const payload = encodeEnvelope(message, { exchange: '', routingKey: queue, deliveryTag: randomUUID(), wirePriority });
+    if (message.notBefore !== undefined && message.notBefore > Date.now()) {
+      const { commands } = this.#open();
+      const member = delayedMember(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY, payload);
+      await translated(this.#context, () => addDelayed(commands, this.#keys, queue, message.notBefore!, member));
+      this.#dueMover.start();
+      return;
+    }
     const list = this.#keys.queue(queue, priorityStep(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY));
     await this.#publishes.add(list, { queue, payload });
   }
@@ -121,6 +134,7 @@ export class RedisBroker implements Broker {
     });
     this.#consumers.add(consumer);
     this.#startRestorer(store);
+    if (this.capabilities.delayedDelivery) this.#dueMover.start();
     const deliveries = consumer.deliveries(() => this.#consumers.delete(consumer));
     return { [Symbol.asyncIterator]: () => deliveries, setPrefetch: (prefetch) => consumer.setPrefetch(prefetch) };
   }
@@ -191,6 +205,7 @@ export class RedisBroker implements Broker {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#restoreTimer) clearInterval(this.#restoreTimer);
+    this.#dueMover.stop();
     const consumers = [...this.#consumers];
     await Promise.all(consumers.map((c) => c.stop()));
     // Deliveries handed out, read or not, whose consumer may already have ended.

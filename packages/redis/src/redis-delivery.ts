@@ -42,6 +42,8 @@ export class RedisDelivery implements Delivery {
   #leaseFrom = Date.now();
   #settling: Promise<void> | undefined;
   #settled = false;
+  /** Made on first read of `lost`. */
+  #lost: AbortController | undefined;
 
   constructor(
     decoded: DecodedEnvelope,
@@ -77,12 +79,19 @@ export class RedisDelivery implements Delivery {
     return this.settle(requeue ? 'requeue' : 'dead');
   }
 
-  /** Moves the visibility deadline forward; core calls it while the task runs. */
+  /** Aborts when an extend finds the unacked record gone: a restore gave the message to the queue again. */
+  get lost(): AbortSignal {
+    this.#lost ??= new AbortController();
+    return this.#lost.signal;
+  }
+
+  /** Moves the visibility deadline forward; core calls it while the task runs or is held. */
   async extend(): Promise<void> {
     if (this.#settled || this.#settling) return;
     const sent = Date.now();
-    await translated(this.#context, () => this.#store.extend(this.tag));
-    this.#leaseFrom = sent;
+    const kept = await translated(this.#context, () => this.#store.extend(this.tag));
+    if (kept) this.#leaseFrom = sent;
+    else if (!this.#settled && !this.#settling) this.#lost?.abort();
   }
 
   /** 'restore' is the adapter's own: a closing connection hands the message back to the front of its queue. */

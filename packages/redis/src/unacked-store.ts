@@ -32,11 +32,14 @@ export class UnackedStore {
     { maxItems: MAX_ACKS_PER_CALL },
   );
 
-  constructor(client: Redis, keys: RedisKeys, steps: readonly number[], visibilityTimeoutMs: number) {
+  readonly #foreignVisibilityTimeoutMs: number;
+
+  constructor(client: Redis, keys: RedisKeys, steps: readonly number[], visibilityTimeoutMs: number, foreignVisibilityTimeoutMs = visibilityTimeoutMs) {
     this.#client = client;
     this.#keys = keys;
     this.#steps = steps;
     this.#visibilityTimeoutMs = visibilityTimeoutMs;
+    this.#foreignVisibilityTimeoutMs = Math.max(visibilityTimeoutMs, foreignVisibilityTimeoutMs);
   }
 
   /**
@@ -93,6 +96,9 @@ export class UnackedStore {
   /**
    * kombu's restore_visible: under the shared mutex, every delivery not acked or extended
    * within the visibility timeout goes back to the front of its queue. Returns how many.
+   * tq's own deliveries (tq extends them while it runs or holds them) after visibilityTimeoutMs;
+   * other clients' (Python workers, which never extend and hold ETA tasks unacked until due)
+   * only after foreignVisibilityTimeoutMs, kombu's own rule: see isTqTag.
    */
   async restoreExpired(): Promise<number> {
     const token = randomUUID();
@@ -100,8 +106,18 @@ export class UnackedStore {
     if (locked !== 'OK') return 0;
     let restored = 0;
     try {
-      const ceiling = String(nowSeconds() - this.#visibilityTimeoutMs / 1000);
-      const tags = await this.#client.zrangebyscore(this.#keys.unackedIndex, '-inf', ceiling, 'LIMIT', 0, RESTORE_BATCH);
+      const now = nowSeconds();
+      const ceiling = String(now - this.#visibilityTimeoutMs / 1000);
+      const foreignCeiling = String(now - this.#foreignVisibilityTimeoutMs / 1000);
+      let tags = await this.#client.zrangebyscore(this.#keys.unackedIndex, '-inf', foreignCeiling, 'LIMIT', 0, RESTORE_BATCH);
+      if (tags.length < RESTORE_BATCH && foreignCeiling !== ceiling) {
+        // Between the two ceilings only tq's own tags are due; foreign ones there are skipped.
+        for (let offset = 0; offset < RESTORE_SCAN_LIMIT && tags.length < RESTORE_BATCH; offset += RESTORE_BATCH) {
+          const page = await this.#client.zrangebyscore(this.#keys.unackedIndex, `(${foreignCeiling}`, ceiling, 'LIMIT', offset, RESTORE_BATCH);
+          tags = [...tags, ...page.filter(isTqTag)];
+          if (page.length < RESTORE_BATCH) break;
+        }
+      }
       for (const tag of tags) {
         const entry = await this.#client.hget(this.#keys.unacked, tag);
         if (entry === null) {
@@ -112,7 +128,7 @@ export class UnackedStore {
         if (!target) continue; // bound through an exchange we cannot resolve: left for kombu to restore
         const list = this.#keys.queue(target.queue, priorityStep(this.#steps, Number(target.envelope.properties.priority) || 0));
         const payload = serializeEnvelope(markRedelivered(target.envelope));
-        if (await this.#move(tag, list, payload, 'right', ceiling)) restored++;
+        if (await this.#move(tag, list, payload, 'right', isTqTag(tag) ? ceiling : foreignCeiling)) restored++;
       }
     } finally {
       await this.#client.eval(RELEASE_LOCK, 1, this.#keys.unackedMutex, token);
@@ -145,6 +161,17 @@ export class UnackedStore {
     }
     return null;
   }
+}
+
+/** Unacked entries looked at between the two ceilings per pass, at most. */
+const RESTORE_SCAN_LIMIT = 10_000;
+
+/**
+ * tq records its deliveries under "<uuid>.<n>" (RedisConsumer); kombu under the message's
+ * delivery_tag, a bare uuid4. Only tq's are extended while alive.
+ */
+export function isTqTag(tag: string): boolean {
+  return /^[0-9a-f-]{36}\.\d+$/.test(tag);
 }
 
 /** kombu scores unacked deliveries with Python's time(): epoch seconds as a float. */

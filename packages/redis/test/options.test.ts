@@ -116,3 +116,13 @@ describe('parseRedisOptions', () => {
     expect(config.message).toMatch(/unknown URL option "visiblity_timeout" \(did you mean "visibility_timeout"\?\)/);
   });
 });
+
+describe('delays and mixed fleets (#14)', () => {
+  it('restores foreign deliveries after kombu\'s hour by default, never before tq\'s own timeout, and delays in Redis unless told not to', () => {
+    const defaults = parseRedisOptions(new URL('redis://127.0.0.1:6379/0'));
+    expect([defaults.visibilityTimeoutMs, defaults.foreignVisibilityTimeoutMs, defaults.delayedDelivery]).toEqual([30_000, 3_600_000, true]);
+    const set = parseRedisOptions(new URL('redis://127.0.0.1:6379/0?visibility_timeout=7200&foreign_visibility_timeout=60&delayed_delivery=false'));
+    expect([set.foreignVisibilityTimeoutMs, set.delayedDelivery]).toEqual([7_200_000, false]);
+    expect(() => parseRedisOptions(new URL('redis://127.0.0.1:6379/0?delayed_delivery=maybe'))).toThrow(/delayed_delivery/);
+  });
+});

@@ -5,7 +5,7 @@
  */
 import { createMemoryAdapter, type Broker, type Delivery } from '@tq/core/adapter';
 import { describe } from 'vitest';
-import { describeAckReject, describeBroadcast, describeClose, describeCompetingConsumers, describePrefetch, describePublishConsume, describeQueueStats, describeRedelivery } from '../../src/index.js';
+import { describeAckReject, describeBroadcast, describeClose, describeCompetingConsumers, describeDelayedDelivery, describePrefetch, describePublishConsume, describeQueueStats, describeRedelivery } from '../../src/index.js';
 import type { BrokerFactory, ConformanceOptions } from '../../src/options.js';
 import { mutantBroker, type BrokerMutation } from './mutant-broker.js';
 
@@ -34,6 +34,18 @@ describe('mutant: drops unknown headers', () => {
 describe('mutant: truncates bodies over 64 KiB', () => {
   describePublishConsume(
     factoryWith({ publish: (inner, queue, message) => inner.publish(queue, { ...message, body: message.body.slice(0, 65_536) }) }),
+    options,
+  );
+});
+
+describe('mutant: claims delayedDelivery, delivers at once', () => {
+  describeDelayedDelivery(
+    factoryWith({
+      publish: (inner, queue, message) => {
+        const { notBefore: _ignored, ...now } = message;
+        return inner.publish(queue, now);
+      },
+    }),
     options,
   );
 });

@@ -45,6 +45,13 @@ export interface Delivery {
    * Present when capabilities.redeliveryWindowMs is not null; core calls it periodically.
    */
   extend?(): Promise<void>;
+  /**
+   * Aborts when the broker has taken this delivery back while it is unsettled (its connection
+   * or channel died, its lease went to another consumer): the broker will deliver it again, so
+   * the holder must not run it. Core drops a held countdown/ETA copy the moment it aborts.
+   * Optional: without it a lost held copy can run beside its redelivery.
+   */
+  readonly lost?: AbortSignal;
 }
 
 export interface ConsumeOptions {

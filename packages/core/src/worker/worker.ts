@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { App } from '../app.js';
 import { setLongTimeout, type LongTimeout } from '../adapters/timers.js';
+import { decideEta, etaHorizonOf } from './eta-horizon.js';
 import type { Consumer, Delivery } from '../broker/broker.js';
 import type { RuntimeBroker } from '../broker/runtime-broker.js';
 import { chooseBroadcastBus } from '../control/broadcast-bus.js';
@@ -80,6 +81,12 @@ export interface WorkerOptions {
   readonly shutdownTimeoutMs?: number;
   /** How often the pause state of the consumed queues is read (app.queues.pause), in ms. Default 1000. */
   readonly pauseCheckMs?: number;
+  /**
+   * The longest a countdown/ETA task is held in this worker's memory; one due later goes back to
+   * the broker's delay mechanism when the broker has one (capabilities.delayedDelivery).
+   * Default 5000 ms. See eta-horizon.ts.
+   */
+  readonly etaHorizonMs?: number;
 }
 
 /** What the worker emits, for live status displays and tests. */
@@ -131,6 +138,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #options: WorkerOptions;
   readonly #logger: Logger;
   readonly #slots: Slots;
+  readonly #etaHorizonMs: number;
   readonly #consumeController = new AbortController();
   readonly #configuredQueues: readonly string[];
   /** One per consumed queue: aborting it cancels that queue's consumer only. */
@@ -179,6 +187,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.hostname = options.hostname ?? `${process.pid}@${app.config.hostname}`;
     this.#logger = options.logger ?? app.logger;
     this.#slots = new Slots(concurrency);
+    this.#etaHorizonMs = etaHorizonOf(options.etaHorizonMs);
     this.pool = this.#createPool(options);
   }
 
@@ -430,10 +439,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     const etaWait = request.eta ? request.eta.getTime() - Date.now() : 0;
-    if (etaWait > 0) {
+    const eta = decideEta(etaWait, this.#etaHorizonMs, this.#broker.capabilities.delayedDelivery);
+    if (eta !== 'run') {
       this.#slots.release();
       // A broker that can delay holds it better than our memory: hand it back with a due time.
-      if (etaWait > 1000 && this.#broker.capabilities.delayedDelivery) await this.#deferToBroker(delivery, request, queue);
+      if (eta === 'defer') await this.#deferToBroker(delivery, request, queue);
       else this.#hold(delivery, request, definition, queue, attempt, etaWait, 'eta');
       return;
     }
@@ -471,6 +481,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const timer = setLongTimeout(async () => {
       this.#release(delivery);
       if (!(await this.#slots.acquire())) return;
+      if (delivery.lost?.aborted) {
+        this.#slots.release();
+        return;
+      }
       if (this.#state !== 'running') {
         this.#slots.release();
         await this.#settle(delivery, 'requeue');
@@ -478,7 +492,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       await this.#dispatch(delivery, request, definition, queue, attempt);
     }, waitMs);
-    this.#held.set(delivery, { request, queue, timer, reason, stopLease: this.#leases.keep(delivery) });
+    // The broker took the delivery back (connection or lease lost) and will deliver it again:
+    // the held copy goes, or it would run beside the redelivered one.
+    const lost = delivery.lost;
+    if (lost?.aborted) return timer.clear();
+    const onLost = () => this.#release(delivery);
+    lost?.addEventListener('abort', onLost, { once: true });
+    const stopLease = this.#leases.keep(delivery);
+    const stop = lost ? () => (stopLease(), lost.removeEventListener('abort', onLost)) : stopLease;
+    this.#held.set(delivery, { request, queue, timer, reason, stopLease: stop });
     this.#count(this.#heldCount, queue, 1);
   }
 

@@ -1,0 +1,146 @@
+import { withDeadline } from '@tq/core/adapter';
+import type { Consumer, EachMessagePayload, IHeaders, Kafka } from 'kafkajs';
+import { headerText } from './headers.js';
+import type { KafkaOptions } from './options.js';
+
+/**
+ * Durable countdown/ETA on Kafka: delay topics with a fixed wait each, "tq.delay.<ms>", shared
+ * by every queue (the target topic rides in a header). A message due in D ms is appended to
+ * the longest level that is not longer than D (the shortest one for D under it) with the time it
+ * may leave that level: min(now + level, due). In one level topic the leave times follow the
+ * append order (all wait the same time), so the forwarder only ever waits on the head of a
+ * partition: it pauses the partition until the head may leave, then moves it on to the next
+ * level or, once due, to its queue's topic. Every worker runs a forwarder in the consumer group
+ * "<groupIdPrefix>delay": the delay topics' partitions are spread over the live workers and
+ * taken over by the others when one dies (no single point of failure). A record is committed
+ * only after its next hop is acknowledged by the cluster (acks=all): at-least-once, a crash
+ * between the two forwards a message twice. Lateness: the poll of a resumed partition (tens of
+ * ms), and within the shortest level, where leave times can be out of order, up to that level
+ * (250 ms). Nothing of a delay lives in worker memory; the records are Kafka's.
+ */
+export const delayLevelsMs: readonly number[] = Object.freeze([
+  250, 1_000, 4_000, 16_000, 64_000, 256_000, 1_024_000, 4_096_000, 16_384_000, 65_536_000, 262_144_000, 1_048_576_000,
+]);
+
+/** How long close() waits for the forwarder to leave its group; the session timeout frees its partitions otherwise. */
+const leaveTimeoutMs = 1_000;
+
+export const delayTargetHeader = 'tq-delay-target';
+export const delayLeaveHeader = 'tq-delay-leave';
+export const notBeforeHeader = 'tq-not-before';
+const delayHeaders = new Set([delayTargetHeader, delayLeaveHeader, notBeforeHeader]);
+
+export function delayTopic(levelMs: number): string {
+  return `tq.delay.${levelMs}`;
+}
+
+/** The level a message due in `remainingMs` waits in next. */
+export function levelFor(remainingMs: number): number {
+  let chosen = delayLevelsMs[0]!;
+  for (const level of delayLevelsMs) if (level <= remainingMs) chosen = level;
+  return chosen;
+}
+
+/** Where a message due at `notBefore` goes now: its topic (due) or a delay level, with the headers to add. */
+export function nextHop(target: string, notBefore: number, now: number): { topic: string; headers: Record<string, string> } {
+  const remaining = notBefore - now;
+  if (remaining <= 0) return { topic: target, headers: {} };
+  const level = levelFor(remaining);
+  return {
+    topic: delayTopic(level),
+    headers: { [delayTargetHeader]: target, [notBeforeHeader]: String(notBefore), [delayLeaveHeader]: String(Math.min(now + level, notBefore)) },
+  };
+}
+
+/** The headers of a record without the delay's own (what its queue's consumers get). */
+export function withoutDelayHeaders(headers: IHeaders | undefined): IHeaders {
+  const kept: IHeaders = {};
+  for (const [key, value] of Object.entries(headers ?? {})) if (!delayHeaders.has(key)) kept[key] = value;
+  return kept;
+}
+
+export interface ForwarderHost {
+  readonly kafka: Kafka;
+  readonly options: KafkaOptions;
+  ensureTopic(topic: string): Promise<void>;
+  /** Appends a record, resolving once the cluster has it (acks=all). */
+  append(topic: string, value: Buffer | null, headers: IHeaders): Promise<void>;
+}
+
+/** Moves delayed records along the levels and into their queues (see the file comment). */
+export class DelayForwarder {
+  readonly #host: ForwarderHost;
+  readonly #resumeTimers = new Set<NodeJS.Timeout>();
+  #consumer: Consumer | undefined;
+  #started: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(host: ForwarderHost) {
+    this.#host = host;
+  }
+
+  /** Joins the forwarders' group once; a failure is retried by the next call. */
+  start(): Promise<void> {
+    this.#started ??= this.#run().catch((error: unknown) => {
+      this.#started = undefined;
+      throw error;
+    });
+    return this.#started;
+  }
+
+  async #run(): Promise<void> {
+    const { options } = this.#host;
+    const topics = delayLevelsMs.map(delayTopic);
+    await Promise.all(topics.map((topic) => this.#host.ensureTopic(topic)));
+    if (this.#stopped) return;
+    const consumer = this.#host.kafka.consumer({
+      groupId: `${options.groupIdPrefix}delay`,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: options.heartbeatIntervalMs,
+      maxWaitTimeInMs: options.maxWaitTimeMs,
+      allowAutoTopicCreation: false,
+    });
+    this.#consumer = consumer;
+    await consumer.connect();
+    if (this.#stopped) return void (await consumer.disconnect().catch(() => undefined));
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 4, eachMessage: (payload) => this.#onMessage(consumer, payload) });
+  }
+
+  async #onMessage(consumer: Consumer, { topic, partition, message }: EachMessagePayload): Promise<void> {
+    const target = headerText(message.headers, delayTargetHeader);
+    const notBefore = Number(headerText(message.headers, notBeforeHeader));
+    const leave = Number(headerText(message.headers, delayLeaveHeader));
+    const now = Date.now();
+    if (target && Number.isFinite(leave) && leave > now) {
+      // The head may not leave yet, nor anything behind it: read it again once it may.
+      consumer.pause([{ topic, partitions: [partition] }]);
+      consumer.seek({ topic, partition, offset: message.offset });
+      const timer = setTimeout(() => {
+        this.#resumeTimers.delete(timer);
+        if (!this.#stopped) consumer.resume([{ topic, partitions: [partition] }]);
+      }, leave - now);
+      this.#resumeTimers.add(timer);
+      return;
+    }
+    if (target && Number.isFinite(notBefore)) {
+      const hop = nextHop(target, notBefore, now);
+      await this.#host.ensureTopic(hop.topic);
+      const headers = withoutDelayHeaders(message.headers);
+      for (const [key, value] of Object.entries(hop.headers)) headers[key] = value;
+      await this.#host.append(hop.topic, message.value, headers);
+    }
+    // A record without the delay headers was not written by tq: skipped, not lost in a loop.
+    await consumer.commitOffsets([{ topic, partition, offset: String(BigInt(message.offset) + 1n) }]);
+  }
+
+  /** Leaves the group; bounded, since a dead connection can keep kafkajs's disconnect waiting. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const timer of this.#resumeTimers) clearTimeout(timer);
+    this.#resumeTimers.clear();
+    const consumer = this.#consumer;
+    if (!consumer) return;
+    await withDeadline(consumer.disconnect(), leaveTimeoutMs, () => new Error(`the delay forwarder did not leave its group within ${leaveTimeoutMs} ms`)).catch(() => undefined);
+  }
+}

@@ -1,0 +1,32 @@
+import type { JsMsg } from '@nats-io/jetstream';
+
+/**
+ * Durable countdown/ETA on JetStream 2.9+ without a scheduler: a delayed message is published
+ * to its queue's subject at once with a Tq-Not-Before header (epoch ms). The consumer that
+ * first receives it before that time naks it with the remaining delay (JetStream's
+ * NAK {"delay"}), so the server keeps it in the stream and redelivers it when due to any
+ * worker of the durable consumer; core never sees it early and no worker holds it. The message
+ * is in the stream from the publish on (replicated, kept across restarts); the delay timer is
+ * the consumer's redelivery state, and a message whose timer was lost (a server restart) is
+ * simply delivered again and naked again with what remains. Cost: one extra delivery and nak
+ * per delayed message. Precision: the server's redelivery timer, a few ms.
+ */
+export const notBeforeHeader = 'Tq-Not-Before';
+
+/** Delivered this close to its time, a message is handed over: a nak round trip costs more. */
+const earlyToleranceMs = 2;
+
+export function notBeforeOf(msg: JsMsg): number | undefined {
+  const raw = msg.headers?.get(notBeforeHeader);
+  if (!raw) return undefined;
+  const notBefore = Number(raw);
+  return Number.isFinite(notBefore) ? notBefore : undefined;
+}
+
+/** Naks `msg` with its remaining delay when it came early; true when it did. */
+export function deferIfEarly(msg: JsMsg, notBefore: number): boolean {
+  const remaining = notBefore - Date.now();
+  if (remaining <= earlyToleranceMs) return false;
+  msg.nak(remaining);
+  return true;
+}
