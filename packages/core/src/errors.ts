@@ -23,7 +23,8 @@ export type TqErrorCode =
   | 'TQ_WORKER_LOST'
   | 'TQ_REJECTED'
   | 'TQ_POISON_MESSAGE'
-  | 'TQ_UNSUPPORTED';
+  | 'TQ_UNSUPPORTED'
+  | 'TQ_CHORD_FAILED';
 
 export class TqError extends Error {
   override name = 'TqError';

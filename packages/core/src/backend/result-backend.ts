@@ -10,6 +10,20 @@ export interface ResultBackendCapabilities {
    * that have no broadcast channel of their own, such as Kafka. Default false.
    */
   readonly broadcast?: boolean;
+  /**
+   * `chordSetSize`/`chordPartReturn` count chord header results atomically in the backend, so
+   * the header task that completes a chord applies its body (Celery's native join on Redis).
+   * Default false: the producer sends Celery's `celery.chord_unlock` polling task instead.
+   */
+  readonly chordJoin?: boolean;
+}
+
+/** One finished chord header task, as the chord join stores it. */
+export interface ChordPart {
+  /** Celery's encoding of the part: JSON `[1, task_id, state, result]` (result = exception info on failure). */
+  readonly encoded: Uint8Array;
+  /** The task's position in the header (group_index); null = after every indexed part. */
+  readonly groupIndex: number | null;
 }
 
 export interface StoreOptions {
@@ -48,6 +62,23 @@ export interface ResultBackend {
    * broker's subscribe. When capabilities.broadcast.
    */
   subscribe?(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array>;
+  /**
+   * Records how many header results complete chord `groupId` (Redis: `celery-taskset-meta-<gid>.s`).
+   * When capabilities.chordJoin.
+   */
+  chordSetSize?(groupId: string, size: number, options: { ttlMs?: number }): Promise<void>;
+  /**
+   * Adds one header result to chord `groupId` and counts them, atomically. Resolves to every
+   * part in group order exactly once: for the call that brought the count to the chord size
+   * (the chord's state is then deleted); null for every other call. When capabilities.chordJoin.
+   */
+  chordPartReturn?(groupId: string, part: ChordPart, options: { ttlMs?: number }): Promise<readonly Uint8Array[] | null>;
+  /** Stores a group record (Celery's `celery-taskset-meta-<gid>`) for GroupResult.save(). Optional. */
+  saveGroup?(groupId: string, record: Uint8Array, options: { ttlMs?: number }): Promise<void>;
+  /** The stored group record, or null. With saveGroup. */
+  fetchGroup?(groupId: string): Promise<Uint8Array | null>;
+  /** Deletes the stored group record. With saveGroup. */
+  forgetGroup?(groupId: string): Promise<void>;
   /** Delete the record. */
   forget(taskId: string): Promise<void>;
   /** Idempotent. */

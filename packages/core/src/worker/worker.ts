@@ -19,6 +19,7 @@ import { TaskState } from '../result/states.js';
 import { Ignore, Reject, Retry } from '../task-signals.js';
 import type { TaskDefinition } from '../task.js';
 import { coreVersion } from '../version.js';
+import { afterFailureRecorded, afterSuccessRecorded, applySuccessors, hasCanvas } from '../canvas/successors.js';
 import { CancelToken } from './cancel-token.js';
 import { deadLetter } from './dead-letter.js';
 import { LeaseKeeper } from './lease.js';
@@ -379,6 +380,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     // Guarded here, not only in send(): the payload closure would otherwise be allocated per task.
     if (this.#events.enabled) this.#events.taskReceived(request);
+    if ((request.parentId !== null || (delivery.redelivered && hasCanvas(request))) && (await this.#succeededBefore(request.id))) {
+      // A workflow step re-sent or redelivered after its SUCCESS was recorded: its successors went out then (docs/workflows.md).
+      this.#slots.release();
+      this.#logger.info(`${request.task}[${request.id}] already succeeded: acked without running it again`);
+      await this.#settle(delivery, 'ack');
+      return;
+    }
     // A first delivery is attempt 1 without a look at the backend (no await on the hot path).
     const attempt = !delivery.redelivered && !this.#lostRuns.has(request.id) ? 1 : await this.#attempt(delivery, request);
     const poisonThreshold = this.#options.poisonThreshold ?? 3;
@@ -553,7 +561,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #finish(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, outcome: RunOutcome, runtimeMs: number): Promise<void> {
     if (!outcome.ok) return this.#handleError(delivery, request, definition, queue, outcome.error, runtimeMs);
     // Without a record to write, the ack follows at once: no async frame per task for it.
-    if (!this.#writer.records(request)) return this.#succeeded(delivery, request, outcome.value, runtimeMs);
+    if (!this.#writer.records(request) && !hasCanvas(request)) return this.#succeeded(delivery, request, outcome.value, runtimeMs);
     return this.#recordThenSucceed(delivery, request, definition, queue, outcome.value, runtimeMs);
   }
 
@@ -561,11 +569,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#count(this.#recordingCount, queue, 1);
     let stored: boolean;
     try {
-      stored = await this.#writer.success(request, value);
+      // As Celery's trace: callbacks and the next chain step go out before the record, which lists them as children.
+      let children: readonly unknown[] | undefined;
+      if (hasCanvas(request)) {
+        try {
+          children = await applySuccessors(this.app, request, value);
+        } catch (error) {
+          this.#logger.error(`the successors of ${request.task}[${request.id}] could not be sent: ${(error as Error).message}; giving its message back`);
+          await this.#settle(delivery, 'requeue');
+          return;
+        }
+      }
+      stored = await this.#writer.success(request, value, children);
     } finally {
       this.#count(this.#recordingCount, queue, -1);
     }
     if (!stored && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
+    if (request.embed.chord) await afterSuccessRecorded(this.app, request, value).catch((error: unknown) => this.#logger.error(`chord of ${request.task}[${request.id}]: ${(error as Error).message}`));
     await this.#succeeded(delivery, request, value, runtimeMs);
   }
 
@@ -627,6 +647,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return this.#settle(delivery, 'ack');
     }
     if (!(await this.#writer.failure(request, error)) && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
+    if (hasCanvas(request)) await afterFailureRecorded(this.app, request, error, traceback(error)).catch((e: unknown) => this.#logger.error(`errbacks/chord of ${request.task}[${request.id}]: ${(e as Error).message}`));
     this.stats.failed++;
     this.#logger.warn(`task ${request.task}[${request.id}] failed: ${describe(error)}`);
     this.emit('task-failed', { id: request.id, name: request.task, error, traceback: traceback(error), runtimeMs });
@@ -659,6 +680,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#logger.warn(`could not read the record of ${id}: ${(error as Error).message}`);
       return null;
     }
+  }
+
+  async #succeededBefore(id: string): Promise<boolean> {
+    const bytes = await this.#backendFetch(id);
+    return bytes !== null && decodeRecord(bytes).status === TaskState.SUCCESS;
   }
 
   async #revokedInBackend(id: string): Promise<boolean> {
