@@ -33,6 +33,7 @@ const mustFail: Readonly<Record<string, readonly string[]>> = {
   'mutant: queueStats counts unacked deliveries as ready': ['counts ready, unacked and dead-lettered messages of one queue'],
   'mutant: store keeps the first record': ['store replaces the previous record', 'progress updates: every fetch sees the latest'],
   'mutant: claims expiry, ignores ttlMs': ['records expire after ttlMs'],
+  'mutant: chord join counts without atomicity': ['12 chords × 8 parts from 8 clients at once'],
   'mutant: gives unread deliveries back only 8 s after the stop': ['aborting gives unread deliveries back at once, while the connection stays open'],
 };
 

@@ -1,6 +1,7 @@
 import { describe } from 'vitest';
 import type { BackendFactory, ConformanceOptions } from '../options.js';
 import { describeBackendBroadcast } from './broadcast.js';
+import { describeChordJoin } from './chord-join.js';
 import { describeConcurrentWriters } from './concurrent-writers.js';
 import { describeExpiry } from './expiry.js';
 import { describeForget } from './forget.js';
@@ -8,9 +9,9 @@ import { describeBackendOutage } from './outage.js';
 import { describeStoreFetch } from './store-fetch.js';
 import { describeWatch } from './watch.js';
 
-export { describeBackendBroadcast, describeBackendOutage, describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
+export { describeBackendBroadcast, describeBackendOutage, describeChordJoin, describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
 
-export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters, describeBackendBroadcast, describeBackendOutage] as const;
+export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters, describeChordJoin, describeBackendBroadcast, describeBackendOutage] as const;
 
 /**
  * Registers the whole result backend suite. `factory` is called for every test (and every
