@@ -48,3 +48,25 @@ def flaky(self, succeed_after):
 def where(self):
     """The routing key that delivered this task: shows custom-queue routing end to end."""
     return self.request.delivery_info.get('routing_key')
+
+
+# Canvas interop (canvas-interop.test.ts): the same names on both sides.
+@app.task(name='tq.mul')
+def mul(a, b):
+    return a * b
+
+
+@app.task(name='tq.xsum')
+def xsum(values):
+    return sum(values)
+
+
+@app.task(name='tq.double')
+def double(x):
+    return x * 2
+
+
+@app.task(name='tq.noted')
+def noted(task_id):
+    """An errback taking one argument: Celery sends it as a task with the failed task's id."""
+    return task_id

@@ -170,13 +170,17 @@ async function applyChord(app: App, sig: Signature, input: ApplyInput): Promise<
   // As chord.run: the chord's task_id is the body's; every other option goes to the body, and the
   // header gets them without chain, chord and task_id.
   const { task_id: chordTaskId, ...forBody } = options;
-  const bodyId = optionalString(chordTaskId) ?? optionalString(body.options['task_id']) ?? newId('body');
+  // Celery's body.freeze(task_id) keeps an id the body already has (Python's chain upgrade sets
+  // the chord's task_id to the header group's id and the body's own id inside the body).
+  const bodyId = optionalString(body.options['task_id']) ?? optionalString(chordTaskId) ?? newId('body');
   Object.assign(body.options, forBody, { task_id: bodyId });
   const { chain: _chain, chord: _chord, link: _link, link_error: _linkError, group_id: _groupId, group_index: _groupIndex, ...forHeader } = options;
   const backend = await app.backend();
   if (!backend) throw new UnsupportedError('a chord needs a result backend to count its header results: set resultBackend');
   if (backend.inner.replyAddress) throw new UnsupportedError(noChordSupportMessage);
-  const groupId = newId('chord');
+  const headerValue = sig.kwargs['header'];
+  const headerGroupId = isSignatureDict(headerValue) ? optionalString(headerValue.options?.['task_id']) : undefined;
+  const groupId = headerGroupId ?? newId('chord');
   const bodyResult = app.asyncResult(bodyId);
   if (header.length === 0) {
     await applySignature(app, body, { args: [[]], newId });
