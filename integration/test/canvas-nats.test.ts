@@ -1,4 +1,4 @@
-/** Workflows on NATS JetStream with the NATS KV result backend (chords through celery.chord_unlock). */
+/** Workflows on NATS JetStream with the NATS KV result backend (chord join by compare-and-set). */
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
