@@ -514,7 +514,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const run = () =>
       this.pool.run({ definition, request, hostname: this.hostname }, {
         updateState: async (state, meta) => {
-          if (active.abandoned) return;
+          // A revoked (terminated) or abandoned run may keep going (an async task cannot be killed): its late updates must not overwrite the outcome.
+          if (active.abandoned || active.cancel.cancelled) return;
           this.emit('task-progress', { id: request.id, name: request.task, state, meta });
           await writer.write(request, state, meta);
         },
