@@ -181,6 +181,13 @@ describe('chord', () => {
     expect(await sum.get({ timeout: 5000 })).toBe(6);
   });
 
+  it('a chain in the header reports through its last step; a group nested in the header is refused, not left hanging', async () => {
+    const { add, mul, xsum } = await setup();
+    const result = await chord([chain(add.s(1, 1), mul.s(10)), add.s(5, 5)], xsum.s()).applyAsync();
+    expect(await result.get({ timeout: 5000 })).toBe(30);
+    await expect(chord([group(add.s(1, 1), add.s(2, 2)), add.s(1, 1)], xsum.s()).applyAsync()).rejects.toThrow(/not supported by tq yet/);
+  });
+
   it('an empty header applies the body with []', async () => {
     const { xsum } = await setup();
     expect(await (await chord([], xsum.s()).applyAsync()).get({ timeout: 5000 })).toBe(0);

@@ -152,11 +152,9 @@ async function applyGroup(app: App, sig: Signature, input: ApplyInput, chordBody
   return new GroupResult(groupId, results, () => app.backend());
 }
 
-/** How many header results a header member reports (Celery's chord._descend): a group its size, anything else one. */
+/** How many header results complete the chord: one per member (a chain reports through its last step). */
 function chordSize(members: readonly Signature[]): number {
-  let size = 0;
-  for (const member of members) size += member.subtaskType === 'group' ? chordSize(tasksOf(member, 'tasks')) : 1;
-  return size;
+  return members.length;
 }
 
 async function applyChord(app: App, sig: Signature, input: ApplyInput): Promise<AsyncResult> {
@@ -175,6 +173,10 @@ async function applyChord(app: App, sig: Signature, input: ApplyInput): Promise<
   const bodyId = optionalString(body.options['task_id']) ?? optionalString(chordTaskId) ?? newId('body');
   Object.assign(body.options, forBody, { task_id: bodyId });
   const { chain: _chain, chord: _chord, link: _link, link_error: _linkError, group_id: _groupId, group_index: _groupIndex, ...forHeader } = options;
+  if (header.some((member) => member.subtaskType === 'group' || member.subtaskType === 'chord')) {
+    // Their members would not report to this chord: refuse rather than leave the body waiting forever.
+    throw new UnsupportedError('a group or chord directly inside a chord header is not supported by tq yet: flatten it, or wrap it in a chain');
+  }
   const backend = await app.backend();
   if (!backend) throw new UnsupportedError('a chord needs a result backend to count its header results: set resultBackend');
   if (backend.inner.replyAddress) throw new UnsupportedError(noChordSupportMessage);
