@@ -280,6 +280,26 @@ describe('map / starmap / chunks', () => {
   });
 });
 
+describe('a canvas the worker cannot apply', () => {
+  it('fails the task with the reason (FAILURE, errbacks) instead of requeueing it forever', async () => {
+    const { add, echo, calls } = await setup();
+    const badChain = [{ task: 'celery.chord', args: [], kwargs: { header: [{ task: 'celery.group', args: [], kwargs: { tasks: [add.s(1).toJSON()] }, options: {}, subtask_type: 'group', immutable: false }], body: add.s().toJSON() }, options: {}, subtask_type: 'chord', immutable: false }];
+    const result = await app.sendTask('t.add', [1, 1], {}, { embed: { callbacks: null, errbacks: [echo.s().toJSON()] as never, chain: badChain as never, chord: null } });
+    const error = (await result.get({ timeout: 5000 }).catch((e: unknown) => e)) as TaskError;
+    expect(error.excType).toBe('UnsupportedError');
+    await until(() => (calls.get('t.echo')?.length ?? 0) > 0);
+    expect(calls.get('t.echo')).toEqual([[result.id]]);
+    expect(calls.get('t.add')).toHaveLength(1);
+  });
+
+  it('a malformed callback fails the task with MessageDecodeError rather than being skipped', async () => {
+    await setup();
+    const result = await app.sendTask('t.add', [1, 1], {}, { embed: { callbacks: [{ nope: 1 }] as never, errbacks: null, chain: null, chord: null } });
+    const error = (await result.get({ timeout: 5000 }).catch((e: unknown) => e)) as TaskError;
+    expect(error.excType).toBe('MessageDecodeError');
+  });
+});
+
 describe('redelivered steps', () => {
   it('a workflow step whose SUCCESS is recorded is acked without running again (successors not re-sent)', async () => {
     const { add, mul, calls } = await setup();

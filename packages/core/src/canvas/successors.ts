@@ -1,4 +1,5 @@
 import type { App } from '../app.js';
+import { MessageDecodeError } from '../errors.js';
 import type { TaskRequest } from '../protocol/message.js';
 import { celeryDate, encodeRecord, exceptionInfo } from '../result/record.js';
 import { TaskState } from '../result/states.js';
@@ -14,8 +15,12 @@ export function hasCanvas(request: TaskRequest): boolean {
   return Boolean(callbacks?.length || errbacks?.length || chain?.length || chord);
 }
 
+/** The signature dicts of an embed field; anything else in it is a MessageDecodeError (the task then fails with it), never skipped. */
 function signatures(value: unknown): SignatureDict[] {
-  return Array.isArray(value) ? value.filter(isSignatureDict) : [];
+  if (value === null || value === undefined) return [];
+  const list = Array.isArray(value) ? value : [value];
+  for (const item of list) if (!isSignatureDict(item)) throw new MessageDecodeError('embed', `not a Celery signature: ${JSON.stringify(item)?.slice(0, 200)}`);
+  return list as SignatureDict[];
 }
 
 /**

@@ -576,6 +576,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
         try {
           children = await applySuccessors(this.app, request, value);
         } catch (error) {
+          // A canvas that cannot be applied (malformed, unsupported) fails the task, as Celery's
+          // trace does; anything else (the broker is down) gives the message back for another try.
+          if (isTqError(error, 'TQ_MESSAGE_MALFORMED') || isTqError(error, 'TQ_UNSUPPORTED') || isTqError(error, 'TQ_PAYLOAD_TOO_LARGE')) {
+            await this.#handleError(delivery, request, definition, queue, error, runtimeMs);
+            return;
+          }
           this.#logger.error(`the successors of ${request.task}[${request.id}] could not be sent: ${(error as Error).message}; giving its message back`);
           await this.#settle(delivery, 'requeue');
           return;
