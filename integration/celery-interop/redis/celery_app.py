@@ -1,6 +1,6 @@
 """The Python Celery peer of the Redis interop tests.
 
-Broker and result backend come from TQ_INTEROP_REDIS_URL; the queues from TQ_INTEROP_QUEUE
+Broker and result backend come from TQ_INTEROP_REDIS_URL (the broker from TQ_INTEROP_BROKER_URL when set); the queues from TQ_INTEROP_QUEUE
 and TQ_INTEROP_CUSTOM_QUEUE, unique per test run so parallel runs never share a queue;
 TQ_INTEROP_PREFIX, when set, is kombu's global_keyprefix.
 Tasks are named as the tq side names them ("tq.*"), so either side can run either's calls.
@@ -12,7 +12,8 @@ from celery import Celery
 url = os.environ.get('TQ_INTEROP_REDIS_URL', 'redis://127.0.0.1:6379/15')
 queue = os.environ.get('TQ_INTEROP_QUEUE', 'celery')
 
-app = Celery('tq_interop', broker=url, backend=url)
+# TQ_INTEROP_BROKER_URL: another broker (RabbitMQ) with this Redis as the result backend.
+app = Celery('tq_interop', broker=os.environ.get('TQ_INTEROP_BROKER_URL') or url, backend=url)
 app.conf.update(
     task_default_queue=queue,
     task_serializer='json',
@@ -55,3 +56,25 @@ def count(key):
     """Counts its runs in Redis, where the tq side counts too: a double run shows as 2."""
     import redis
     redis.Redis.from_url(url).incr(key)
+
+
+# Canvas interop (canvas-interop.test.ts): the same names on both sides.
+@app.task(name='tq.mul')
+def mul(a, b):
+    return a * b
+
+
+@app.task(name='tq.xsum')
+def xsum(values):
+    return sum(values)
+
+
+@app.task(name='tq.double')
+def double(x):
+    return x * 2
+
+
+@app.task(name='tq.noted')
+def noted(task_id):
+    """An errback taking one argument: Celery sends it as a task with the failed task's id."""
+    return task_id

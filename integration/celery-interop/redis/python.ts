@@ -11,6 +11,8 @@ export interface InteropEnv {
   readonly customQueue: string;
   /** kombu's global_keyprefix, for tests that must not touch the unprefixed shared keys. */
   readonly prefix?: string;
+  /** A broker other than the Redis at `url` (which stays the result backend), e.g. RabbitMQ. */
+  readonly brokerUrl?: string;
 }
 
 function env(e: InteropEnv): NodeJS.ProcessEnv {
@@ -20,6 +22,7 @@ function env(e: InteropEnv): NodeJS.ProcessEnv {
     TQ_INTEROP_QUEUE: e.queue,
     TQ_INTEROP_CUSTOM_QUEUE: e.customQueue,
     TQ_INTEROP_PREFIX: e.prefix ?? '',
+    TQ_INTEROP_BROKER_URL: e.brokerUrl ?? '',
     PYTHONDONTWRITEBYTECODE: '1',
     PYTHONUNBUFFERED: '1',
   };

@@ -24,6 +24,10 @@ import { validateSendOptions } from './producer/send-option-rules.js';
 import { claimSend, releaseSendClaim } from './producer/dedupe.js';
 import { sendMany, type BulkCall } from './producer/send-many.js';
 import { AsyncResult } from './result/async-result.js';
+import { registerCanvasBuiltins } from './canvas/builtins.js';
+import { GroupResult } from './canvas/group-result.js';
+import { Signature, type SignatureOptions } from './canvas/signature.js';
+import { taskSignatures, type TaskSignatures } from './canvas/task-signatures.js';
 import { jsonSerializer } from './serializer/json.js';
 import { SerializerRegistry } from './serializer/serializer.js';
 import type { TaskDefinition, TaskFunction, TaskOptions } from './task.js';
@@ -34,7 +38,7 @@ import { Beat, type BeatOptions } from './schedule/beat.js';
 import type { ScheduleDefinition } from './schedule/schedule-entry.js';
 
 /** Arguments of a task function without the kwargs object callers may append. */
-export interface Task<A extends unknown[], R> {
+export interface Task<A extends unknown[], R> extends TaskSignatures<A, R> {
   readonly name: string;
   readonly options: TaskOptions;
   /** Send with positional arguments and default options. */
@@ -80,6 +84,7 @@ export class App {
     } catch {
       throw new ConfigError([{ path: 'serializer', message: `no serializer named "${this.config.serializer}" is registered` }]);
     }
+    registerCanvasBuiltins(this);
   }
 
   /** Register a task by name. Inside `fn`, `this` is the TaskContext (or call taskContext()). */
@@ -90,6 +95,7 @@ export class App {
     return {
       name,
       options,
+      ...taskSignatures<A, Awaited<R>>(this, name),
       delay: (...args: A) => this.sendTask<Awaited<R>>(name, args, {}, {}),
       applyAsync: (args: A, kwargs = {}, sendOptions = {}) => this.sendTask<Awaited<R>>(name, args, kwargs, sendOptions),
       bulk: (calls) => this.sendMany(calls.map((call) => ({ name, ...call }))) as Promise<AsyncResult<Awaited<R>>[]>,
@@ -223,7 +229,7 @@ export class App {
       this.#connectedBroker && this.#connectedBackend !== undefined ? [this.#connectedBroker, this.#connectedBackend] : await Promise.all([this.broker(), this.backend()]);
     const eta = options.eta !== undefined ? new Date(options.eta) : options.countdown !== undefined ? new Date(Date.now() + options.countdown * 1000) : null;
     const expires = options.expires === undefined ? null : typeof options.expires === 'number' ? new Date(Date.now() + options.expires * 1000) : new Date(options.expires);
-    const replyTo = backend?.inner.replyAddress ? await backend.inner.replyAddress() : undefined;
+    const replyTo = options.replyTo ?? (backend?.inner.replyAddress ? await backend.inner.replyAddress() : undefined);
     const call: TaskCall = {
       id,
       task: name,
@@ -304,6 +310,16 @@ export class App {
   instrument(instrumentation: Instrumentation): this {
     this.instrumentations.push(instrumentation);
     return this;
+  }
+
+  /** A signature of a task known only by name (Celery's app.signature): chain/group/chord it, or applyAsync() it. */
+  signature<R = unknown>(name: string, args: readonly unknown[] = [], kwargs: Record<string, unknown> = {}, options: SignatureOptions = {}): Signature<R> {
+    return new Signature<R>(this, name, args, kwargs, options);
+  }
+
+  /** A group saved with GroupResult.save() (by tq or Celery), or null. */
+  restoreGroup(id: string): Promise<GroupResult | null> {
+    return GroupResult.restore(id, () => this.backend());
   }
 
   /** A handle on any task id, e.g. one printed by `tq call`. */

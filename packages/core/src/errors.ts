@@ -25,7 +25,9 @@ export type TqErrorCode =
   | 'TQ_POISON_MESSAGE'
   | 'TQ_UNSUPPORTED'
   | 'TQ_INVALID_OPTION'
-  | 'TQ_INVALID_ARGUMENTS';
+  | 'TQ_INVALID_ARGUMENTS'
+
+  | 'TQ_CHORD_FAILED';
 
 export class TqError extends Error {
   override name = 'TqError';

@@ -19,6 +19,12 @@ export { resolveConfig, loadConfigFile, routeTask, type TqConfig, type ResolvedC
 export type { SendOptions } from './producer/send-options.js';
 export type { BulkCall } from './producer/send-many.js';
 export { AsyncResult, type GetOptions } from './result/async-result.js';
+export { Signature, fromSignatureDict, isSignatureDict, type SignatureDict, type SignatureOptions, type CanvasResult } from './canvas/signature.js';
+export { chain, group, chord, map, starmap, chunks } from './canvas/primitives.js';
+export { GroupResult, resultFromTuple, type ResultTuple } from './canvas/group-result.js';
+export { ChordError } from './canvas/chord.js';
+export { applySignature, noChordSupportMessage } from './canvas/apply.js';
+export type { TaskSignatures } from './canvas/task-signatures.js';
 export { taskContext, type TaskContext, type TaskOptions, type TaskFunction, type TaskDefinition } from './task.js';
 export { Retry, Reject, Ignore } from './task-signals.js';
 export { Worker, type WorkerOptions, type WorkerEvents } from './worker/worker.js';

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +53,34 @@ afterAll(() => {
 });
 
 describe('tq CLI against a running worker', () => {
+  it('tq call --canvas chain.json --wait prints each step state live, then the result; tq result --tree walks it', async () => {
+    const file = join(tmpdir(), `tq-canvas-${randomUUID().slice(0, 8)}.json`);
+    const step = (args: number[]) => ({ task: 'tq.add', args, kwargs: {}, options: {}, subtask_type: null, immutable: false });
+    writeFileSync(file, JSON.stringify({ task: 'celery.chain', args: [], kwargs: { tasks: [step([1, 2]), step([10]), step([100])] }, options: {}, subtask_type: 'chain', immutable: false }));
+    const run = await tq(['call', '--canvas', file, '--wait', '--timeout', '10']);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lines.at(-1)).toBe('113');
+    expect(lines.filter((l) => / SUCCESS$/.test(l)).map((l) => l.split(' ')[1])).toEqual(['1/3', '2/3', '3/3']);
+    const rootId = lines.find((l) => l.startsWith('step 1/3 '))!.split(' ')[2]!;
+    const tree = await tq(['result', rootId, '--tree']);
+    expect(tree.code, tree.stderr).toBe(0);
+    const treeLines = tree.stdout.trim().split('\n');
+    expect(treeLines).toHaveLength(3);
+    expect(treeLines[0]).toBe(`${rootId} SUCCESS 3`);
+    expect(treeLines[1]).toMatch(/^└─ [0-9a-f-]{36} SUCCESS 13$/);
+    expect(treeLines[2]).toBe(`   └─ ${lines[0]} SUCCESS 113`);
+  });
+
+  it('tq call --canvas with a file that is not JSON fails with a clear error', async () => {
+    const file = join(tmpdir(), `tq-canvas-${randomUUID().slice(0, 8)}.json`);
+    writeFileSync(file, '{ not json');
+    const run = await tq(['call', '--canvas', file]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('not a readable JSON file');
+  });
+
   it('tq call tq.add --args "[2,3]" --wait prints the id, then 5', async () => {
     const run = await tq(['call', 'tq.add', '--args', '[2,3]', '--wait']);
     expect(run.code).toBe(0);

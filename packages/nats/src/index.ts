@@ -27,7 +27,7 @@
  * <stream>_DLQ with a Tq-Dead-Reason header. A publish retried after a lost PubAck keeps its
  * Nats-Msg-Id and is dropped as a duplicate within duplicateWindowMs. Results: KV bucket, key = task id,
  * history 1, bucket max age + per-record Tq-Expires-At, pushed to waiting clients by a KV watch,
- * records over max_payload chunked.
+ * records over max_payload chunked; chord join by compare-and-set on the KV entry tq-chord.<gid>.
  */
 import type { TqAdapter } from '@tq/core/adapter';
 import { KvResultBackend } from './kv-result-backend.js';

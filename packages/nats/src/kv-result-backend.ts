@@ -1,11 +1,11 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Empty, headers as natsHeaders, nuid, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { ClosedError, DeliveryBuffer, type AdapterOptions, type ResultBackend, type ResultBackendCapabilities, type StoreOptions, type VersionedValue } from '@tq/core/adapter';
+import { ClosedError, DeliveryBuffer, type AdapterOptions, type ChordPart, type ResultBackend, type ResultBackendCapabilities, type StoreOptions, type VersionedValue } from '@tq/core/adapter';
 import { openConnection } from './connection.js';
 import { toTqError } from './errors.js';
 import type { NatsResultBackendOptions } from './options.js';
-import { resultKey } from './subjects.js';
+import { escapeToken, resultKey } from './subjects.js';
 
 /** Epoch ms after which a record reads as absent (the server lacks per-message TTL before 2.11). */
 export const expiresAtHeader = 'Tq-Expires-At';
@@ -37,7 +37,7 @@ interface Connected {
  * forget() purges `<key>` and every chunk set; superseded chunk sets go with the bucket TTL.
  */
 export class KvResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, claim: true, compareAndSet: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, claim: true, compareAndSet: true, chordJoin: true };
   readonly #options: NatsResultBackendOptions;
   readonly #adapterOptions: AdapterOptions;
   #connected: Connected | undefined;
@@ -291,12 +291,65 @@ export class KvResultBackend implements ResultBackend {
     }
   }
 
+  /** The chord's state key: two tokens, so it never meets a result key (one token) or a chunk key (three). */
+  #chordKey(groupId: string): string {
+    return `tq-chord.${escapeToken(groupId)}`;
+  }
+
+  async chordSetSize(groupId: string, size: number): Promise<void> {
+    await this.#chordUpdate(groupId, (state) => ({ size, parts: state.parts }));
+  }
+
+  /**
+   * Adds the part with a compare-and-set on the chord's KV entry (update at the revision read,
+   * retried on a conflict): the one update that brings the count of distinct parts to the size
+   * completes the chord, and the entry is deleted.
+   */
+  async chordPartReturn(groupId: string, part: ChordPart): Promise<readonly Uint8Array[] | null> {
+    const id = Buffer.from(part.encoded).toString('base64');
+    const { before, after } = await this.#chordUpdate(groupId, (state) => ({ size: state.size, parts: { ...state.parts, [id]: part.groupIndex } }));
+    const complete = (state: ChordState) => state.size !== null && Object.keys(state.parts).length === state.size;
+    if (!complete(after) || complete(before)) return null;
+    await this.#live().kv.delete(this.#chordKey(groupId)).catch(() => undefined);
+    const order = (index: number | null) => index ?? Number.POSITIVE_INFINITY;
+    return Object.entries(after.parts)
+      .sort(([, a], [, b]) => order(a) - order(b))
+      .map(([encoded]) => new Uint8Array(Buffer.from(encoded, 'base64')));
+  }
+
+  async #chordUpdate(groupId: string, change: (state: ChordState) => ChordState): Promise<{ before: ChordState; after: ChordState }> {
+    const { kv } = this.#live();
+    const key = this.#chordKey(groupId);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const entry = await kv.get(key);
+        const live = entry && entry.operation === 'PUT' && entry.value.byteLength > 0;
+        const before: ChordState = live ? (JSON.parse(new TextDecoder().decode(entry.value)) as ChordState) : { size: null, parts: {} };
+        const after = change(before);
+        const bytes = new TextEncoder().encode(JSON.stringify(after));
+        if (entry) await kv.update(key, bytes, entry.revision);
+        else await kv.create(key, bytes);
+        return { before, after };
+      } catch (error) {
+        // Another client wrote first (wrong last sequence / key exists): read again and retry.
+        if (attempt < 200 && /wrong last sequence|key exists|10071/i.test(String((error as Error).message))) continue;
+        throw toTqError(error, `updating chord ${groupId}`, { backend: true });
+      }
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const stop of [...this.#watches]) stop();
     await this.#connected?.nc.close().catch(() => undefined);
   }
+}
+
+/** A chord join in progress: the size (once the producer set it) and each distinct part (base64) with its group index. */
+interface ChordState {
+  readonly size: number | null;
+  readonly parts: Readonly<Record<string, number | null>>;
 }
 
 /** The record bytes, or null for a delete/purge marker or a record past its Tq-Expires-At. */

@@ -17,7 +17,8 @@
  * ?delayed_delivery=false). Deliveries other clients took are restored after
  * foreign_visibility_timeout (default 3600 s). Bodies up to 256 MiB.
  * Capabilities (result backend): celery-task-meta-<id> records with expiry (default 1 day),
- * watch via pub/sub on the key's name.
+ * watch via pub/sub on the key's name, atomic chord join on Celery's celery-taskset-meta-<gid>.j/.s/.t keys
+ * (a chord split across Python and tq workers completes), GroupResult save/restore.
  *
  * Layout (shared with kombu): a list per queue and priority step ("celery", "celery\x06\x163", …),
  * LPUSH to publish and BRPOP to consume (FIFO per step); the JSON envelope with a base64 body;

@@ -69,6 +69,14 @@ export class RedisKeys {
     return `${this.prefix}tq:coord:${key}`;
   }
 
+  /**
+   * Celery's group key (GroupResult.save), and with a suffix its chord join keys: `.j` the
+   * sorted set of finished header parts, `.s` the chord size, `.t` the count added later.
+   */
+  group(groupId: string, suffix: '' | '.j' | '.s' | '.t' = ''): string {
+    return `${this.prefix}celery-taskset-meta-${groupId}${suffix}`;
+  }
+
   /** Celery's result key; also the pub/sub channel its redis backend publishes each update on. */
   result(taskId: string): string {
     return `${this.prefix}celery-task-meta-${taskId}`;

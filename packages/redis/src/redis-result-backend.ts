@@ -1,5 +1,5 @@
 import { isAscii } from 'node:buffer';
-import type { BroadcastBinding, BroadcastRoute, ResultBackend, ResultBackendCapabilities, StoreOptions, VersionedValue } from '@tq/core/adapter';
+import type { BroadcastBinding, BroadcastRoute, ChordPart, ResultBackend, ResultBackendCapabilities, StoreOptions, VersionedValue } from '@tq/core/adapter';
 import { ClosedError, DeliveryBuffer, MomentBatch } from '@tq/core/adapter';
 import { RedisBroadcasts } from './broadcasts.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
@@ -21,7 +21,7 @@ interface PendingStore {
  * Celery's own AsyncResult.get() listens there too.
  */
 export class RedisResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, broadcast: true, claim: true, retain: true, rateLimit: true, compareAndSet: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, broadcast: true, claim: true, retain: true, rateLimit: true, compareAndSet: true, chordJoin: true };
   readonly options: RedisOptions;
   readonly #keys: RedisKeys;
   readonly #context: ErrorContext;
@@ -182,6 +182,69 @@ export class RedisResultBackend implements ResultBackend {
       script(client, 'tqCompareAndSet', COMPARE_AND_SET, 1)(this.#keys.coordination(key), Buffer.from(value), expected ?? ''),
     );
     return written === null ? null : String(written);
+  }
+
+  #expirySeconds(ttlMs: number | undefined): number {
+    const ms = ttlMs ?? this.options.resultTtlMs;
+    return ms > 0 ? Math.ceil(ms / 1000) : 0;
+  }
+
+  /** Celery's set_chord_size: SET celery-taskset-meta-<gid>.s with the result expiry. */
+  async chordSetSize(groupId: string, size: number, options: { ttlMs?: number }): Promise<void> {
+    const client = this.#open();
+    const key = this.#keys.group(groupId, '.s');
+    const expiry = this.#expirySeconds(options.ttlMs);
+    await translated(this.#context, () => (expiry > 0 ? client.set(key, String(size), 'EX', expiry) : client.set(key, String(size))));
+  }
+
+  /**
+   * Celery's on_chord_part_return (redis backend, result_chord_ordered): in one MULTI, ZADD the
+   * part to `.j` scored by group_index ('+inf' without one), ZCOUNT it, GET `.t` and `.s`, and
+   * refresh the expiry. The call that sees the count reach size + `.t` reads every part (ZRANGE)
+   * and deletes the keys; a Python worker doing the same on the same keys takes part in the count.
+   */
+  async chordPartReturn(groupId: string, part: ChordPart, options: { ttlMs?: number }): Promise<readonly Uint8Array[] | null> {
+    const client = this.#open();
+    const jkey = this.#keys.group(groupId, '.j');
+    const tkey = this.#keys.group(groupId, '.t');
+    const skey = this.#keys.group(groupId, '.s');
+    const expiry = this.#expirySeconds(options.ttlMs);
+    const score = part.groupIndex === null ? '+inf' : String(part.groupIndex);
+    const replies = await translated(this.#context, () => {
+      const multi = client.multi().zadd(jkey, score, Buffer.from(part.encoded)).zcount(jkey, '-inf', '+inf').get(tkey).get(skey);
+      if (expiry > 0) multi.expire(jkey, expiry).expire(tkey, expiry).expire(skey, expiry);
+      return multi.exec();
+    });
+    if (!replies) return null;
+    for (const [error] of replies) if (error) throw toTqError(error, this.#context);
+    const readyCount = Number(replies[1]![1]);
+    const totalDiff = Number(replies[2]![1] ?? 0);
+    const size = replies[3]![1];
+    if (size === null || size === undefined) return null;
+    if (readyCount !== Number(size) + totalDiff) return null;
+    const parts = await translated(this.#context, () => client.zrangeBuffer(jkey, '0', '-1'));
+    await translated(this.#context, () => client.del(jkey, tkey, skey));
+    return parts.map((p) => new Uint8Array(p));
+  }
+
+  /** Celery's _save_group: the group record at celery-taskset-meta-<gid>, with the result expiry. */
+  async saveGroup(groupId: string, record: Uint8Array, options: { ttlMs?: number }): Promise<void> {
+    const client = this.#open();
+    const key = this.#keys.group(groupId);
+    const expiry = this.#expirySeconds(options.ttlMs);
+    const value = Buffer.from(record);
+    await translated(this.#context, () => (expiry > 0 ? client.set(key, value, 'EX', expiry) : client.set(key, value)));
+  }
+
+  async fetchGroup(groupId: string): Promise<Uint8Array | null> {
+    const client = this.#open();
+    const value = await translated(this.#context, () => client.getBuffer(this.#keys.group(groupId)));
+    return value ? new Uint8Array(value) : null;
+  }
+
+  async forgetGroup(groupId: string): Promise<void> {
+    const client = this.#open();
+    await translated(this.#context, () => client.del(this.#keys.group(groupId)));
   }
 
   async forget(taskId: string): Promise<void> {

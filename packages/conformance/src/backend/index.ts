@@ -4,6 +4,7 @@ import { describeBackendBroadcast } from './broadcast.js';
 import { describeClaim } from './claim.js';
 import { describeRetain } from './retain.js';
 import { describeCompareAndSet } from './compare-and-set.js';
+import { describeChordJoin } from './chord-join.js';
 import { describeConcurrentWriters } from './concurrent-writers.js';
 import { describeExpiry } from './expiry.js';
 import { describeForget } from './forget.js';
@@ -12,9 +13,9 @@ import { describeBackendOutage } from './outage.js';
 import { describeStoreFetch } from './store-fetch.js';
 import { describeWatch } from './watch.js';
 
-export { describeBackendBroadcast, describeBackendOutage, describeClaim, describeRetain, describeRateLimitBuckets, describeCompareAndSet, describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
+export { describeBackendBroadcast, describeBackendOutage, describeClaim, describeRetain, describeRateLimitBuckets, describeCompareAndSet, describeChordJoin, describeConcurrentWriters, describeExpiry, describeForget, describeStoreFetch, describeWatch };
 
-export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters, describeBackendBroadcast, describeClaim, describeRetain, describeRateLimitBuckets, describeCompareAndSet, describeBackendOutage] as const;
+export const backendGroups = [describeStoreFetch, describeWatch, describeForget, describeExpiry, describeConcurrentWriters, describeChordJoin, describeBackendBroadcast, describeClaim, describeRetain, describeRateLimitBuckets, describeCompareAndSet, describeBackendOutage] as const;
 
 
 /**

@@ -1,7 +1,7 @@
 /** Broken result backends, each with one bug; see broker.mutant.ts. */
-import { createMemoryAdapter } from '@tq/core/adapter';
+import { createMemoryAdapter, type ChordPart } from '@tq/core/adapter';
 import { describe } from 'vitest';
-import { describeClaim, describeCompareAndSet, describeExpiry, describeRetain, describeStoreFetch } from '../../src/index.js';
+import { describeChordJoin, describeClaim, describeCompareAndSet, describeExpiry, describeRetain, describeStoreFetch } from '../../src/index.js';
 import type { BackendFactory } from '../../src/options.js';
 import { mutantBackend, type BackendMutation } from './mutant-broker.js';
 
@@ -57,4 +57,28 @@ describe('mutant: compare-and-set writes whatever the version (last writer wins)
 
 describe('mutant: retain keeps one record too many', () => {
   describeRetain(factoryWith({ retain: (inner, group, taskId, keep) => inner.retain!(group, taskId, keep + 1) }), { url: 'memory://mutants' });
+});
+
+describe('mutant: chord join counts without atomicity', () => {
+  const memory = createMemoryAdapter();
+  // Reads the count, yields, then adds: concurrent parts all see the chord complete (or none does).
+  describeChordJoin((url) => {
+    const inner = memory.createResultBackend!(url, {});
+    const sizes = new Map<string, number>();
+    const parts = new Map<string, Map<string, ChordPart>>();
+    return {
+      ...mutantBackend(inner, {}),
+      capabilities: { ...inner.capabilities, chordJoin: true },
+      chordSetSize: async (groupId, size) => void sizes.set(groupId, size),
+      chordPartReturn: async (groupId, part) => {
+        const seen = parts.get(groupId) ?? new Map<string, ChordPart>();
+        parts.set(groupId, seen);
+        const before = seen.size;
+        await new Promise((resolve) => setImmediate(resolve));
+        seen.set(Buffer.from(part.encoded).toString('latin1'), part);
+        const size = sizes.get(groupId);
+        return size !== undefined && before + 1 >= size ? [...seen.values()].map((p) => p.encoded) : null;
+      },
+    };
+  }, { url: 'memory://mutants' });
 });

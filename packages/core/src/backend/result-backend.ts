@@ -22,12 +22,26 @@ export interface ResultBackendCapabilities {
    * Default false (beat then needs another store).
    */
   readonly compareAndSet?: boolean;
+  /**
+   * `chordSetSize`/`chordPartReturn` count chord header results atomically in the backend, so
+   * the header task that completes a chord applies its body (Celery's native join on Redis).
+   * Default false: the producer sends Celery's `celery.chord_unlock` polling task instead.
+   */
+  readonly chordJoin?: boolean;
 }
 
 /** A coordination record and the version it was read at (opaque: a counter, a stream revision). */
 export interface VersionedValue {
   readonly value: Uint8Array;
   readonly version: string;
+}
+
+/** One finished chord header task, as the chord join stores it. */
+export interface ChordPart {
+  /** Celery's encoding of the part: JSON `[1, task_id, state, result]` (result = exception info on failure). */
+  readonly encoded: Uint8Array;
+  /** The task's position in the header (group_index); null = after every indexed part. */
+  readonly groupIndex: number | null;
 }
 
 export interface StoreOptions {
@@ -94,6 +108,23 @@ export interface ResultBackend {
    * another writer got there first. Keys are [A-Za-z0-9_.-]. When capabilities.compareAndSet.
    */
   compareAndSet?(key: string, value: Uint8Array, expected: string | null): Promise<string | null>;
+  /**
+   * Records how many header results complete chord `groupId` (Redis: `celery-taskset-meta-<gid>.s`).
+   * When capabilities.chordJoin.
+   */
+  chordSetSize?(groupId: string, size: number, options: { ttlMs?: number }): Promise<void>;
+  /**
+   * Adds one header result to chord `groupId` and counts them, atomically. Resolves to every
+   * part in group order exactly once: for the call that brought the count to the chord size
+   * (the chord's state is then deleted); null for every other call. When capabilities.chordJoin.
+   */
+  chordPartReturn?(groupId: string, part: ChordPart, options: { ttlMs?: number }): Promise<readonly Uint8Array[] | null>;
+  /** Stores a group record (Celery's `celery-taskset-meta-<gid>`) for GroupResult.save(). Optional. */
+  saveGroup?(groupId: string, record: Uint8Array, options: { ttlMs?: number }): Promise<void>;
+  /** The stored group record, or null. With saveGroup. */
+  fetchGroup?(groupId: string): Promise<Uint8Array | null>;
+  /** Deletes the stored group record. With saveGroup. */
+  forgetGroup?(groupId: string): Promise<void>;
   /** Delete the record. */
   forget(taskId: string): Promise<void>;
   /** Idempotent. */

@@ -48,7 +48,8 @@ export function bridgedIfMemory(app: App): App {
     accept: app.config.accept,
     logger: app.logger,
   });
-  for (const task of app.tasks.values()) bridged.task(task.name, task.fn, task.options);
+  // The bridged app has its own built-ins (celery.*), bound to it: only the user's tasks are copied.
+  for (const task of app.tasks.values()) if (!bridged.tasks.has(task.name)) bridged.task(task.name, task.fn, task.options);
   for (const [name, definition] of app.schedules) bridged.schedule(name, definition);
   return bridged;
 }

@@ -11,6 +11,7 @@ import type { PoolKind } from '../worker/pool/pool.js';
 import type { Worker } from '../worker/worker.js';
 import { deadHelp, deadOptions, runDead } from './dead.js';
 import { beatFlags, beatHelp, beatOptions, runBeat } from './beat-command.js';
+import { printResultTree, runCanvasCall } from './canvas-commands.js';
 import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
 import { queueHelp, runQueue } from './queue.js';
 import { expandHostname } from './hostname.js';
@@ -23,7 +24,8 @@ Usage:
   tq worker --app ./tasks.js [--broker URL] [--backend URL] [--queues a,b] [--concurrency N]
   tq call NAME [--args JSON] [--kwargs JSON] [--queue Q] [--countdown S] [--eta ISO]
                [--expires S] [--priority N] [--wait [--timeout S]]
-  tq result ID [--wait [--timeout S]]
+  tq call --canvas FILE.json [--wait [--timeout S]]
+  tq result ID [--wait [--timeout S]] [--tree]
   tq purge [--queue Q] --force
   tq control revoke ID [ID…] [--terminate] | rate_limit TASK RATE | time_limit TASK SOFT HARD
              | enable_events | disable_events | heartbeat | shutdown   [-d WORKER,…] [--timeout S]
@@ -108,9 +110,12 @@ as JSON (exit 1 if it failed, with the remote traceback on stderr).
   --expires S         revoke if not started within S seconds
   --priority N        0..9, higher first
   --wait              wait for the result
-  --timeout S         give up waiting after S seconds (exit 1)`,
+  --timeout S         give up waiting after S seconds (exit 1)
+  --canvas FILE       send a workflow instead: a Celery signature dict (chain, group, chord…) as JSON;
+                      with --wait, print each step's state as it changes (docs/workflows.md)`,
     options: {
       ...common,
+      canvas: { type: 'string' },
       args: { type: 'string' },
       kwargs: { type: 'string' },
       queue: { type: 'string', short: 'Q' },
@@ -123,10 +128,11 @@ as JSON (exit 1 if it failed, with the remote traceback on stderr).
     },
   },
   result: {
-    help: `tq result ID [--wait [--timeout S]]
+    help: `tq result ID [--wait [--timeout S]] [--tree]
 
-Print a task's state and result as JSON (PENDING when the backend knows nothing of it).`,
-    options: { ...common, wait: { type: 'boolean', short: 'w' }, timeout: { type: 'string' } },
+Print a task's state and result as JSON (PENDING when the backend knows nothing of it).
+  --tree              print the task and every task it applied (chain steps, callbacks, chord bodies)`,
+    options: { ...common, wait: { type: 'boolean', short: 'w' }, timeout: { type: 'string' }, tree: { type: 'boolean' } },
   },
   purge: {
     help: `tq purge [--queue Q] --force
@@ -399,6 +405,7 @@ function preview(value: unknown): string {
 
 async function runCall(positionals: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
   const [taskName] = positionals;
+  if (typeof values['canvas'] === 'string') return runCanvasCallCommand(values['canvas'], values);
   if (!taskName) throw new UsageError('the task name is required, e.g. tq call tq.add --args "[2, 3]" --wait');
   const args = parseJson(values['args'] as string | undefined, '--args', 'array') as unknown[];
   const kwargs = parseJson(values['kwargs'] as string | undefined, '--kwargs', 'object') as Record<string, unknown>;
@@ -420,6 +427,16 @@ async function runCall(positionals: string[], values: Record<string, string | bo
     process.stdout.write(`${result.id}\n`);
     if (!values['wait']) return 0;
     return await waitAndPrint(app, result.id, timeout);
+  } finally {
+    await app.close();
+  }
+}
+
+async function runCanvasCallCommand(file: string, values: Record<string, string | boolean | undefined>): Promise<number> {
+  const timeoutSeconds = parseNumber(values['timeout'] as string | undefined, '--timeout');
+  const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
+  try {
+    return await runCanvasCall(app, file, { wait: values['wait'] === true, timeoutSeconds });
   } finally {
     await app.close();
   }
@@ -455,6 +472,7 @@ async function runResult(positionals: string[], values: Record<string, string | 
   const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
   try {
     if (values['wait']) return await waitAndPrint(app, id, timeout);
+    if (values['tree']) return (await printResultTree(app, id), 0);
     const record = await app.asyncResult(id).record();
     process.stdout.write(`${JSON.stringify(record ?? { status: 'PENDING', result: null, task_id: id }, null, 2)}\n`);
     return record?.status === 'FAILURE' ? 1 : 0;

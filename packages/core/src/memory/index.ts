@@ -1,7 +1,8 @@
 /**
  * memory:// — the embedded default broker and result backend, inside one process.
  *
- * URL: memory://[name][?maxMessageBytes=N&resultTtlMs=N&visibilityTimeoutMs=N&delayedDelivery=false].
+ * URL: memory://[name][?maxMessageBytes=N&resultTtlMs=N&visibilityTimeoutMs=N&delayedDelivery=false&chordJoin=false].
+ * chordJoin=false (result backend) emulates a backend without an atomic chord join (chords use celery.chord_unlock).
  * visibilityTimeoutMs and delayedDelivery=false emulate brokers with a redelivery window or no delay. Instances opened on the same name
  * share queues and results (like connections to one server); different names are isolated.
  * Capabilities: delayed delivery, priority 0..9, broadcast, redelivery of unacked messages
@@ -44,7 +45,10 @@ export function createMemoryAdapter(): TqAdapter {
       let store = stores.get(key);
       if (!store) stores.set(key, (store = new MemoryResultStore()));
       const ttl = numberParam(url, 'resultTtlMs');
-      return new MemoryResultBackend(store, ttl === undefined ? {} : { defaultTtlMs: ttl });
+      return new MemoryResultBackend(store, {
+        ...(ttl === undefined ? {} : { defaultTtlMs: ttl }),
+        ...(url.searchParams.get('chordJoin') === 'false' ? { chordJoin: false } : {}),
+      });
     },
   };
 }

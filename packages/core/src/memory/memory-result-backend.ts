@@ -1,4 +1,4 @@
-import type { ResultBackend, ResultBackendCapabilities, StoreOptions, VersionedValue } from '../backend/result-backend.js';
+import type { ChordPart, ResultBackend, ResultBackendCapabilities, StoreOptions, VersionedValue } from '../backend/result-backend.js';
 import { DeliveryBuffer } from '../broker/delivery-buffer.js';
 import { ClosedError } from '../errors.js';
 
@@ -11,17 +11,23 @@ export class MemoryResultStore {
   readonly groups = new Map<string, string[]>();
   /** Coordination records (beat's lease and schedules), each with a counter as its version. */
   readonly versioned = new Map<string, { value: Uint8Array; version: number }>();
+  /** Saved groups (GroupResult.save) by group id. */
+  readonly savedGroups = new Map<string, Uint8Array>();
+  /** Chord joins in progress: the size set by the producer and the parts reported so far. */
+  readonly chords = new Map<string, { size: number | null; parts: Map<string, ChordPart> }>();
 }
 
 /** Result records in this process's memory, with expiry and push-based watch. */
 export class MemoryResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, claim: true, retain: true, compareAndSet: true };
+  readonly capabilities: ResultBackendCapabilities;
   readonly #store: MemoryResultStore;
   readonly #defaultTtlMs: number;
   #closed = false;
 
-  constructor(store: MemoryResultStore, options: { defaultTtlMs?: number } = {}) {
+  /** `chordJoin: false` emulates a backend without an atomic chord join (chords then use celery.chord_unlock). */
+  constructor(store: MemoryResultStore, options: { defaultTtlMs?: number; chordJoin?: boolean } = {}) {
     this.#store = store;
+    this.capabilities = { watch: true, expiry: true, claim: true, retain: true, compareAndSet: true, chordJoin: options.chordJoin ?? true };
     this.#defaultTtlMs = options.defaultTtlMs ?? 86_400_000;
   }
 
@@ -109,6 +115,44 @@ export class MemoryResultBackend implements ResultBackend {
     const version = (current?.version ?? 0) + 1;
     this.#store.versioned.set(key, { value: new Uint8Array(value), version });
     return String(version);
+  }
+
+  async chordSetSize(groupId: string, size: number): Promise<void> {
+    this.#assertOpen();
+    const chord = this.#chord(groupId);
+    chord.size = size;
+  }
+
+  #chord(groupId: string): { size: number | null; parts: Map<string, ChordPart> } {
+    let chord = this.#store.chords.get(groupId);
+    if (!chord) this.#store.chords.set(groupId, (chord = { size: null, parts: new Map() }));
+    return chord;
+  }
+
+  /** As Redis's sorted set: a part reported twice with the same bytes counts once. */
+  async chordPartReturn(groupId: string, part: ChordPart): Promise<readonly Uint8Array[] | null> {
+    this.#assertOpen();
+    const chord = this.#chord(groupId);
+    chord.parts.set(Buffer.from(part.encoded).toString('latin1'), { encoded: new Uint8Array(part.encoded), groupIndex: part.groupIndex });
+    if (chord.size === null || chord.parts.size !== chord.size) return null;
+    this.#store.chords.delete(groupId);
+    const order = (p: ChordPart) => p.groupIndex ?? Number.POSITIVE_INFINITY;
+    return [...chord.parts.values()].sort((a, b) => order(a) - order(b)).map((p) => p.encoded);
+  }
+
+  async saveGroup(groupId: string, record: Uint8Array): Promise<void> {
+    this.#assertOpen();
+    this.#store.savedGroups.set(groupId, new Uint8Array(record));
+  }
+
+  async fetchGroup(groupId: string): Promise<Uint8Array | null> {
+    this.#assertOpen();
+    return this.#store.savedGroups.get(groupId) ?? null;
+  }
+
+  async forgetGroup(groupId: string): Promise<void> {
+    this.#assertOpen();
+    this.#store.savedGroups.delete(groupId);
   }
 
   async forget(taskId: string): Promise<void> {

@@ -44,6 +44,7 @@ export const sendOptionRules: Readonly<Record<keyof SendOptions, SendOptionRule>
   groupIndex: { allowed: 'an integer >= 0 or null', check: orNull(isCount) },
   embed: { allowed: 'an object (callbacks, errbacks, chain, chord)', check: isPlainObject },
   shadow: { allowed: 'a string', check: isString },
+  replyTo: { allowed: 'a non-empty string (a reply queue)', check: isNonEmptyString },
   dedupe: {
     allowed: '{ key: a non-empty string, ttl: seconds > 0 }',
     check: (v) => isPlainObject(v) && isNonEmptyString((v as { key?: unknown }).key) && isPositiveNumber((v as { ttl?: unknown }).ttl),

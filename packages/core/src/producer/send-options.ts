@@ -41,4 +41,6 @@ export interface SendOptions {
   /** Callbacks, errbacks, chain and chord (canvas). */
   readonly embed?: EmbeddedOptions;
   readonly shadow?: string;
+  /** reply_to of the message (rpc:// results); default: the result backend's reply address. Set by canvas steps that carry one. */
+  readonly replyTo?: string;
 }

@@ -2,6 +2,7 @@ import type { ResultBackend } from '../backend/result-backend.js';
 import { ResultTimeoutError, TaskError, TaskRevokedError, TqError } from '../errors.js';
 import { decodeRecord, exceptionMessage, isExceptionInfo, type ResultRecord } from './record.js';
 import { readyStates, TaskState, type TaskStateName } from './states.js';
+import { resultFromTuple, type GroupResult, type ResultTuple } from '../canvas/group-result.js';
 
 export interface GetOptions {
   /** Give up after this many ms with ResultTimeoutError. Default: wait forever. */
@@ -17,6 +18,8 @@ export interface GetOptions {
 export class AsyncResult<R = unknown> {
   readonly id: string;
   readonly #backend: () => Promise<ResultBackend | null>;
+  /** The task whose result started this one (a chain's previous step, a chord body's header), when known. */
+  parent: AsyncResult | GroupResult | null = null;
 
   /** `backend` is resolved on first use, so a handle can be made before connecting. */
   constructor(id: string, backend: ResultBackend | null | (() => Promise<ResultBackend | null>)) {
@@ -57,6 +60,20 @@ export class AsyncResult<R = unknown> {
 
   async failed(): Promise<boolean> {
     return (await this.state()) === TaskState.FAILURE;
+  }
+
+  /**
+   * The tasks this task applied (callbacks, the next chain step, a chord body), read from its
+   * record's `children` (Celery's format); empty while it has no outcome record.
+   */
+  async children(): Promise<(AsyncResult | GroupResult)[]> {
+    const record = await this.record();
+    return (record?.children ?? []).map((tuple) => resultFromTuple(tuple, this.#backend));
+  }
+
+  /** Celery's as_tuple(): ((id, parent tuple), null). */
+  asTuple(): ResultTuple {
+    return [[this.id, this.parent ? this.parent.asTuple() : null], null];
   }
 
   /** Delete the stored result. */

@@ -13,6 +13,10 @@ export interface ResultRecord {
   readonly traceback: string | null;
   readonly children: readonly unknown[];
   readonly date_done: string | null;
+  /** The group this task belongs to (group and chord members), written before task_id as Celery does. */
+  readonly group_id?: string;
+  /** The task that applied this one (chain steps, callbacks, chord bodies). */
+  readonly parent_id?: string;
   readonly task_id: string;
   /** Celery's result_extended fields, written when known. */
   readonly name?: string | null;

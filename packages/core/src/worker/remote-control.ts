@@ -104,7 +104,8 @@ function answerRequest(request: PidboxRequest, worker: ControlledWorker): Answer
     case 'scheduled':
       return worker.scheduled().map((task) => ({ eta: task.request.eta?.toISOString() ?? null, priority: task.priority, request: requestInfo(task, worker) }));
     case 'registered':
-      return [...worker.app.tasks.keys()].sort();
+      // Celery leaves its built-in celery.* tasks out unless asked (builtins=False).
+      return [...worker.app.tasks.keys()].filter((name) => !name.startsWith('celery.')).sort();
     case 'active_queues':
       return worker.queues().map(queueInfo);
     case 'revoked':

@@ -120,14 +120,14 @@ export class ResultWriter {
    * Resolves true once stored (or when no record is kept), false when it gave up: the caller
    * must then not ack the message as if its outcome were recorded.
    */
-  outcome(request: Pick<TaskRequest, 'id' | 'ignoreResult' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null = null): Promise<boolean> {
+  outcome(request: Pick<TaskRequest, 'id' | 'ignoreResult' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null = null, children: readonly unknown[] = noChildren): Promise<boolean> {
     if (!this.records(request)) return resolvedTrue;
     const started = this.#started.get(request.id);
     if (started && !started.sent) {
       started.superseded = true;
       this.#started.delete(request.id);
     }
-    return this.#storeDurably(request, status, result, traceback, started?.sent);
+    return this.#storeDurably(request, status, result, traceback, started?.sent, children);
   }
 
   async #storeDurably(
@@ -136,10 +136,11 @@ export class ResultWriter {
     result: unknown,
     traceback: string | null,
     after: Promise<void> | undefined,
+    children: readonly unknown[],
   ): Promise<boolean> {
     const { limitMs, initialDelayMs, maxDelayMs } = this.#retry;
     const deadline = Date.now() + limitMs;
-    const store = () => this.#store(request, status, result, traceback, true);
+    const store = () => this.#store(request, status, result, traceback, true, children);
     let tries = 0;
     let delayMs = initialDelayMs;
     for (;;) {
@@ -166,7 +167,7 @@ export class ResultWriter {
     }
   }
 
-  async #store(request: Pick<TaskRequest, 'id' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null, rethrow = false): Promise<void> {
+  async #store(request: Pick<TaskRequest, 'id' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null, rethrow = false, children: readonly unknown[] = noChildren): Promise<void> {
     const ready = status === TaskState.SUCCESS || status === TaskState.FAILURE || status === TaskState.REVOKED;
     // The run is over with its outcome (or a retry, which is a new delivery): no more start count.
     const running = !ready && status !== TaskState.RETRY;
@@ -176,8 +177,11 @@ export class ResultWriter {
       status,
       result: result === undefined ? null : result,
       traceback,
-      children: [],
+      children,
       date_done: ready ? celeryDate() : null,
+      // Celery writes group_id and parent_id when the task has them (workflow members), before task_id.
+      ...((request as Partial<TaskRequest>).group ? { group_id: (request as TaskRequest).group as string } : {}),
+      ...((request as Partial<TaskRequest>).parentId ? { parent_id: (request as TaskRequest).parentId as string } : {}),
       task_id: request.id,
       ...(attempt !== undefined ? { tq_attempt: attempt } : {}),
     };
@@ -195,8 +199,8 @@ export class ResultWriter {
   }
 
   /** See outcome(): false when the record could not be stored within the retry limit. */
-  success(request: TaskRequest, value: unknown): Promise<boolean> {
-    return this.outcome(request, TaskState.SUCCESS, value);
+  success(request: TaskRequest, value: unknown, children?: readonly unknown[]): Promise<boolean> {
+    return this.outcome(request, TaskState.SUCCESS, value, null, children);
   }
 
   /** See outcome(): false when the record could not be stored within the retry limit. */
@@ -215,6 +219,7 @@ export class ResultWriter {
 }
 
 const resolved = Promise.resolve();
+const noChildren: readonly unknown[] = Object.freeze([]);
 const resolvedTrue = Promise.resolve(true);
 
 /** `work`, or a rejection at `deadline` or when `signal` aborts, whichever comes first. */

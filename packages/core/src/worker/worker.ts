@@ -21,6 +21,7 @@ import { Ignore, Reject, Retry } from '../task-signals.js';
 import type { RuntimeBackend } from '../backend/runtime-backend.js';
 import type { TaskDefinition } from '../task.js';
 import { coreVersion } from '../version.js';
+import { afterFailureRecorded, afterSuccessRecorded, applySuccessors, hasCanvas } from '../canvas/successors.js';
 import { CancelToken } from './cancel-token.js';
 import { deadLetter } from './dead-letter.js';
 import { PauseWatch } from '../queues/pause-watch.js';
@@ -407,6 +408,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     // Guarded here, not only in send(): the payload closure would otherwise be allocated per task.
     if (this.#events.enabled) this.#events.taskReceived(request);
+    if ((request.parentId !== null || (delivery.redelivered && hasCanvas(request))) && (await this.#succeededBefore(request.id))) {
+      // A workflow step re-sent or redelivered after its SUCCESS was recorded: its successors went out then (docs/workflows.md).
+      this.#slots.release();
+      this.#logger.info(`${request.task}[${request.id}] already succeeded: acked without running it again`);
+      await this.#settle(delivery, 'ack');
+      return;
+    }
     // A first delivery is attempt 1 without a look at the backend (no await on the hot path).
     const attempt = !delivery.redelivered && !this.#lostRuns.has(request.id) ? 1 : await this.#attempt(delivery, request);
     const poisonThreshold = this.#options.poisonThreshold ?? 3;
@@ -548,6 +556,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const run = () =>
       this.pool.run({ definition, request, hostname: this.hostname }, {
         updateState: async (state, meta) => {
+          // A revoked (terminated) or abandoned run may keep going (an async task cannot be killed): its late updates must not overwrite the outcome.
           if (active.abandoned || active.settled || active.cancel.cancelled) return;
           this.emit('task-progress', { id: request.id, name: request.task, state, meta });
           await writer.write(request, state, meta);
@@ -596,7 +605,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #finish(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, outcome: RunOutcome, runtimeMs: number): Promise<void> {
     if (!outcome.ok) return this.#handleError(delivery, request, definition, queue, outcome.error, runtimeMs);
     // Without a record to write, the ack follows at once: no async frame per task for it.
-    if (!this.#writer.records(request)) return this.#succeeded(delivery, request, outcome.value, runtimeMs);
+    if (!this.#writer.records(request) && !hasCanvas(request)) return this.#succeeded(delivery, request, outcome.value, runtimeMs);
     return this.#recordThenSucceed(delivery, request, definition, queue, outcome.value, runtimeMs);
   }
 
@@ -604,12 +613,30 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#count(this.#recordingCount, queue, 1);
     let stored: boolean;
     try {
-      stored = await this.#writer.success(request, value);
+      // As Celery's trace: callbacks and the next chain step go out before the record, which lists them as children.
+      let children: readonly unknown[] | undefined;
+      if (hasCanvas(request)) {
+        try {
+          children = await applySuccessors(this.app, request, value);
+        } catch (error) {
+          // A canvas that cannot be applied (malformed, unsupported) fails the task, as Celery's
+          // trace does; anything else (the broker is down) gives the message back for another try.
+          if (isTqError(error, 'TQ_MESSAGE_MALFORMED') || isTqError(error, 'TQ_UNSUPPORTED') || isTqError(error, 'TQ_PAYLOAD_TOO_LARGE')) {
+            await this.#handleError(delivery, request, definition, queue, error, runtimeMs);
+            return;
+          }
+          this.#logger.error(`the successors of ${request.task}[${request.id}] could not be sent: ${(error as Error).message}; giving its message back`);
+          await this.#settle(delivery, 'requeue');
+          return;
+        }
+      }
+      stored = await this.#writer.success(request, value, children);
     } finally {
       this.#count(this.#recordingCount, queue, -1);
     }
     if (!stored && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
     if (stored) applyRetention(this.#backend, definition, request.id, 'SUCCESS', this.#logger);
+    if (request.embed.chord) await afterSuccessRecorded(this.app, request, value).catch((error: unknown) => this.#logger.error(`chord of ${request.task}[${request.id}]: ${(error as Error).message}`));
     await this.#succeeded(delivery, request, value, runtimeMs);
   }
 
@@ -675,6 +702,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const failureStored = await this.#writer.failure(failureRequest, error);
     if (!failureStored && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
     if (failureStored && this.#writer.records(failureRequest)) applyRetention(this.#backend, definition, request.id, 'FAILURE', this.#logger);
+    if (hasCanvas(request)) await afterFailureRecorded(this.app, request, error, traceback(error)).catch((e: unknown) => this.#logger.error(`errbacks/chord of ${request.task}[${request.id}]: ${(e as Error).message}`));
     this.stats.failed++;
     this.#logger.warn(`task ${request.task}[${request.id}] failed: ${describe(error)}`);
     this.emit('task-failed', { id: request.id, name: request.task, error, traceback: traceback(error), runtimeMs });
@@ -707,6 +735,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#logger.warn(`could not read the record of ${id}: ${(error as Error).message}`);
       return null;
     }
+  }
+
+  async #succeededBefore(id: string): Promise<boolean> {
+    const bytes = await this.#backendFetch(id);
+    return bytes !== null && decodeRecord(bytes).status === TaskState.SUCCESS;
   }
 
   async #revokedInBackend(id: string): Promise<boolean> {
