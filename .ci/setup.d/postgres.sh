@@ -2,10 +2,11 @@
 # @tq/postgres tests need: a PostgreSQL server on 127.0.0.1:5432 that lets "postgres" in
 # without a password from loopback, with a database "test" (started by scripts/services.sh),
 # and MariaDB on 127.0.0.1:3306 (root, no password, database "test") for the MySQL result
-# backend. Idempotent: installs and configures only what is missing.
+# backend; Debian's Django, django-celery-results and psycopg2 for the check that Django's admin
+# model reads tq's result table (integration/sql-results). Idempotent: installs and configures only what is missing.
 set -euo pipefail
 need=()
-for pkg in postgresql mariadb-server; do
+for pkg in postgresql mariadb-server python3-django python3-django-celery-results python3-psycopg2; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

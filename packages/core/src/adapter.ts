@@ -10,7 +10,7 @@ export { brokerCapabilities, defaultBrokerCapabilities, type BrokerCapabilities 
 export { DeliveryBuffer, type DeliveryBufferOptions } from './broker/delivery-buffer.js';
 export { MomentBatch } from './broker/moment-batch.js';
 export { RuntimeBroker } from './broker/runtime-broker.js';
-export type { ResultBackend, ResultBackendCapabilities, StoreOptions } from './backend/result-backend.js';
+export type { ResultBackend, ResultBackendCapabilities, StoreOptions, StoredTaskInfo } from './backend/result-backend.js';
 export { RuntimeBackend } from './backend/runtime-backend.js';
 export { Lifecycle } from './adapters/lifecycle.js';
 export { withDeadline, setLongTimeout, MAX_TIMER_MS, type LongTimeout } from './adapters/timers.js';

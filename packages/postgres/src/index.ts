@@ -29,8 +29,11 @@
 import type { AdapterOptions, TqAdapter } from '@tq/core/adapter';
 import { parsePostgresOptions } from './options.js';
 import { PostgresBroker } from './postgres-broker.js';
+import { PostgresResultBackend } from './postgres-result-backend.js';
 
 export { PostgresBroker } from './postgres-broker.js';
+export { PostgresResultBackend, ResultNames, resultMigrations } from './postgres-result-backend.js';
+export { taskRow, recordFromColumns, type TaskRow } from './result-table.js';
 export { parsePostgresOptions, type PostgresOptions } from './options.js';
 export { PostgresNames, brokerMigrations, type Migration } from './schema.js';
 export { isTransientPostgresError } from './errors.js';
@@ -40,6 +43,9 @@ export const postgresAdapter: TqAdapter = {
   schemes: ['postgres', 'postgresql'],
   createBroker(url: URL, options: AdapterOptions) {
     return new PostgresBroker(parsePostgresOptions(url, options), options);
+  },
+  createResultBackend(url: URL, options: AdapterOptions) {
+    return new PostgresResultBackend(parsePostgresOptions(url, options), options);
   },
 };
 

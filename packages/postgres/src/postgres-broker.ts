@@ -102,7 +102,7 @@ export class PostgresBroker implements Broker {
     const pool = createPool(this.#options, this.#logger, 'tq-broker');
     const notifier = new Notifier(this.#options, [this.names.queueChannel, this.names.broadcastChannel], () => this.#wakeAll(), this.#logger);
     try {
-      await migrate(pool, this.names, `tq-broker:${this.#options.schema}:${this.#options.tablePrefix}`, brokerMigrations, this.names.migrations);
+      await migrate(pool, this.names.schema, `tq-broker:${this.#options.schema}:${this.#options.tablePrefix}`, brokerMigrations(this.names), this.names.migrations);
       await notifier.start();
     } catch (error) {
       await notifier.close(1_000);

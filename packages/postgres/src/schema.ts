@@ -27,14 +27,14 @@ export class PostgresNames {
 export interface Migration {
   readonly version: number;
   readonly description: string;
-  statements(names: PostgresNames): string[];
+  statements(): string[];
 }
 
-export const brokerMigrations: readonly Migration[] = [
+export const brokerMigrations = (n: PostgresNames): readonly Migration[] => [
   {
     version: 1,
     description: 'messages (leases, priorities, not-before) and broadcasts over 8 kB',
-    statements: (n) => [
+    statements: () => [
       `CREATE TABLE ${n.messages} (
         id bigserial PRIMARY KEY,
         queue text NOT NULL,
@@ -68,19 +68,19 @@ export const brokerMigrations: readonly Migration[] = [
  * whole check-and-apply runs under a transaction-scoped advisory lock keyed on the schema and
  * prefix, so one process migrates and the others then find nothing to do.
  */
-export async function migrate(pool: pg.Pool, names: PostgresNames, lockKey: string, migrations: readonly Migration[], migrationsTable: string): Promise<void> {
+export async function migrate(pool: pg.Pool, schema: string, lockKey: string, migrations: readonly Migration[], migrationsTable: string): Promise<void> {
   const client = await pool.connect();
   let failed: unknown;
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lockKey]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${names.schema}`);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${migrationsTable} (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const { rows } = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${migrationsTable}`);
     const current = rows[0]?.version ?? 0;
     for (const migration of migrations) {
       if (migration.version <= current) continue;
-      for (const statement of migration.statements(names)) await client.query(statement);
+      for (const statement of migration.statements()) await client.query(statement);
       await client.query(`INSERT INTO ${migrationsTable} (version, description) VALUES ($1, $2)`, [migration.version, migration.description]);
     }
     await client.query('COMMIT');
