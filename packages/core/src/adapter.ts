@@ -10,6 +10,7 @@ export { brokerCapabilities, defaultBrokerCapabilities, type BrokerCapabilities 
 export { DeliveryBuffer, type DeliveryBufferOptions } from './broker/delivery-buffer.js';
 export { MomentBatch } from './broker/moment-batch.js';
 export { RuntimeBroker } from './broker/runtime-broker.js';
+export { isTransactionalPublisher, type Outbox, type TransactionalPublisher } from './producer/transactional.js';
 export type { ResultBackend, ResultBackendCapabilities, StoreOptions, StoredTaskInfo } from './backend/result-backend.js';
 export { RuntimeBackend } from './backend/runtime-backend.js';
 export { Lifecycle } from './adapters/lifecycle.js';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { publishInTransaction } from './producer/transactional.js';
 import type { TqAdapter } from './adapters/descriptor.js';
 import { resolveAdapter } from './adapters/resolve.js';
 import { parseUrl, redactUrl } from './adapters/url.js';
@@ -208,7 +209,7 @@ export class App {
       ...(replyTo !== undefined ? { replyTo } : {}),
       ...(options.priority !== undefined ? { priority: options.priority } : {}),
     };
-    await this.publishCall(queue, call, broker);
+    await this.publishCall(queue, call, broker, options.transaction);
     if (this.config.sendSentEvent) {
       this.#events ??= new EventDispatcher(chooseBroadcastBus(broker, backend), { enabled: true, hostname: this.#origin, logger: this.logger });
       this.#events.send('task-sent', {
@@ -230,14 +231,16 @@ export class App {
   }
 
   /** Encode and publish a prepared call (used by sendTask and by worker retries). */
-  async publishCall(queue: string, call: TaskCall, broker?: RuntimeBroker): Promise<void> {
+  async publishCall(queue: string, call: TaskCall, broker?: RuntimeBroker, transaction?: unknown): Promise<void> {
     const target = broker ?? (await this.broker());
     const instrumented = this.instrumentations.length ? instrumentCall(this.instrumentations, call, queue) : call;
     const message = encodeTaskMessage(instrumented, this.serializers.get(this.config.serializer));
     if (message.body.byteLength > this.config.maxPayloadBytes) throw new PayloadTooLargeError(message.body.byteLength, this.config.maxPayloadBytes);
     const eta = call.eta ? new Date(call.eta).getTime() : undefined;
     const delayed = eta !== undefined && eta > Date.now() && target.capabilities.delayedDelivery;
-    await target.publish(queue, delayed ? { ...message, notBefore: eta } : message);
+    const outgoing = delayed ? { ...message, notBefore: eta } : message;
+    if (transaction !== undefined) return publishInTransaction(target.inner, this.config.outbox, transaction, queue, outgoing);
+    await target.publish(queue, outgoing);
   }
 
   /** Sends this app's logs (and its adapters' and workers') to `logger` from now on, e.g. a JSON logger. */

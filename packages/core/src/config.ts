@@ -8,6 +8,7 @@ import type { Broker } from './broker/broker.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import type { Logger, LogLevel } from './logger.js';
 import type { Serializer } from './serializer/serializer.js';
+import type { Outbox } from './producer/transactional.js';
 
 /** Everything an app needs; producers and workers share one (see loadConfigFile). */
 export interface TqConfig {
@@ -50,6 +51,12 @@ export interface TqConfig {
   readonly deadLetterSuffix?: string | null;
   /** Send Celery-format task-sent events from producers (needs a broadcast-capable broker). Default false. */
   readonly sendSentEvent?: boolean;
+  /**
+   * Outbox for `sendTask(…, { transaction })` on a broker outside the database (see
+   * producer/transactional.ts): tasks are written to it in the caller's transaction and relayed
+   * by the app's workers. Default none.
+   */
+  readonly outbox?: Outbox;
 }
 
 export interface ResolvedConfig {
@@ -71,6 +78,7 @@ export interface ResolvedConfig {
   readonly logLevel: LogLevel;
   readonly deadLetterSuffix: string | null;
   readonly sendSentEvent: boolean;
+  readonly outbox: Outbox | undefined;
 }
 
 const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -156,6 +164,7 @@ export function resolveConfig(config: TqConfig = {}, env: NodeJS.ProcessEnv = pr
     logLevel,
     deadLetterSuffix: merged.deadLetterSuffix === undefined ? '.dead' : merged.deadLetterSuffix,
     sendSentEvent: merged.sendSentEvent ?? false,
+    outbox: merged.outbox,
   };
 }
 

@@ -16,6 +16,7 @@ export { default as memoryAdapter, createMemoryAdapter } from './memory/index.js
 export { App, createApp, type Task } from './app.js';
 export { resolveConfig, loadConfigFile, routeTask, type TqConfig, type ResolvedConfig } from './config.js';
 export type { SendOptions } from './producer/send-options.js';
+export type { Outbox, TransactionalPublisher } from './producer/transactional.js';
 export { AsyncResult, type GetOptions } from './result/async-result.js';
 export { taskContext, type TaskContext, type TaskOptions, type TaskFunction, type TaskDefinition } from './task.js';
 export { Retry, Reject, Ignore } from './task-signals.js';

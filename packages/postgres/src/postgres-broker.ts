@@ -23,6 +23,7 @@ import { toTqError } from './errors.js';
 import { Notifier } from './notifier.js';
 import type { PostgresOptions } from './options.js';
 import { PostgresDelivery, type LeaseActions, type Settlement } from './postgres-delivery.js';
+import { asQueryable } from './outbox.js';
 import { QueueConsumer } from './queue-consumer.js';
 import { brokerMigrations, migrate, PostgresNames } from './schema.js';
 
@@ -129,11 +130,12 @@ export class PostgresBroker implements Broker {
   }
 
   /**
-   * The INSERT and its NOTIFY for `message`, to run on the caller's own client inside the
-   * caller's transaction: the message exists if and only if that transaction commits.
+   * The INSERT (and its NOTIFY, sent at commit) on the caller's own client inside the caller's
+   * transaction: the message exists if and only if that transaction commits. Not retried.
    */
-  publishStatement(queue: string, message: BrokerMessage): { text: string; values: unknown[] } {
-    return { text: this.#sql.publish, values: publishParams(queue, message, this.names.queueChannel) };
+  async publishInTransaction(transaction: unknown, queue: string, message: BrokerMessage): Promise<void> {
+    this.#live();
+    await asQueryable(transaction).query(this.#sql.publish, publishParams(queue, message, this.names.queueChannel));
   }
 
   consume(queue: string, options: ConsumeOptions): Consumer {

@@ -31,4 +31,10 @@ export interface SendOptions {
   /** Callbacks, errbacks, chain and chord (canvas). */
   readonly embed?: EmbeddedOptions;
   readonly shadow?: string;
+  /**
+   * The caller's database transaction (e.g. a node-postgres client after BEGIN): the task is
+   * written in it, so it exists if and only if the transaction commits. Needs a broker that
+   * writes in transactions (postgres://) or an outbox (TqConfig.outbox). Not retried.
+   */
+  readonly transaction?: unknown;
 }

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { startOutboxRelay } from '../producer/transactional.js';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { App } from '../app.js';
@@ -223,6 +224,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#cleanups.push(() => controller.abort());
       listenForRemoteControl(bus, this.#controlled(), this.#logger, controller.signal);
     }
+    const stopRelay = startOutboxRelay(this.app.config.outbox, (queue, message) => broker.publish(queue, message), this.#logger);
+    if (stopRelay) this.#cleanups.push(stopRelay);
     for (const queue of this.#configuredQueues) this.addQueue(queue);
     this.#logger.info(`worker ${this.hostname} consuming [${this.queues.join(', ')}] with ${this.pool.kind} pool of ${this.concurrency}`, {
       tasks: [...this.app.tasks.keys()],
