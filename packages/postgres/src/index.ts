@@ -34,7 +34,6 @@ import { PostgresResultBackend } from './postgres-result-backend.js';
 export { PostgresBroker } from './postgres-broker.js';
 export { PostgresOutbox, type Queryable } from './outbox.js';
 export { PostgresResultBackend, ResultNames, resultMigrations } from './postgres-result-backend.js';
-export { taskRow, recordFromColumns, type TaskRow } from './result-table.js';
 export { parsePostgresOptions, type PostgresOptions } from './options.js';
 export { PostgresNames, brokerMigrations, type Migration } from './schema.js';
 export { isTransientPostgresError } from './errors.js';

@@ -8,12 +8,13 @@ import {
   type ResultBackend,
   type ResultBackendCapabilities,
   type StoreOptions,
+  recordFromColumns,
+  taskRow,
 } from '@tq/core/adapter';
 import { createPool, endPool } from './connection.js';
 import { toTqError } from './errors.js';
 import { Notifier } from './notifier.js';
 import type { PostgresOptions } from './options.js';
-import { recordFromColumns, taskRow } from './result-table.js';
 import { migrate, type Migration } from './schema.js';
 
 /** tq's default result lifetime when core passes none (1 day, as Celery's result_expires). */

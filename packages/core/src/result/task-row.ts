@@ -1,10 +1,10 @@
-import { safeJsonParse } from '@tq/core/adapter';
-import type { StoreOptions } from '@tq/core/adapter';
+import type { StoreOptions } from '../backend/result-backend.js';
+import { safeJsonParse } from '../serializer/json.js';
 
 /**
  * The columns of one task's row, in django-celery-results' TaskResult layout (so a Django admin
  * with that app lists tq's tasks) plus tq's own: queue, retries, date_started, expires_at and
- * the record's exact bytes. Shared by the PostgreSQL and MySQL backends.
+ * the record's exact bytes. For SQL result backends (@tq/postgres, @tq/mysql).
  */
 export interface TaskRow {
   readonly taskId: string;
