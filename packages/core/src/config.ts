@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { adaptersFromEnv, isTqAdapter } from './adapters/named.js';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { AdapterOptions, TqAdapter } from './adapters/descriptor.js';
@@ -19,8 +20,12 @@ export interface TqConfig {
    * 'memory://' when the broker is memory://, else none (results are not stored).
    */
   readonly resultBackend?: string | ResultBackend | null;
-  /** Third-party adapters, tried before the first-party ones. */
-  readonly adapters?: readonly TqAdapter[];
+  /**
+   * Third-party adapters, tried before the first-party ones: descriptors, or names of packages
+   * that default-export one (imported on first use; the only form tq.config.json can hold).
+   * $TQ_ADAPTERS (comma-separated names) and `tq … --adapter PKG` add to this list.
+   */
+  readonly adapters?: readonly (TqAdapter | string)[];
   readonly brokerOptions?: AdapterOptions;
   readonly resultBackendOptions?: AdapterOptions;
   /** Queue for tasks with no route. Default 'celery' (Celery's default, for interop). */
@@ -62,7 +67,7 @@ export interface TqConfig {
 export interface ResolvedConfig {
   readonly broker: string | Broker;
   readonly resultBackend: string | ResultBackend | null;
-  readonly adapters: readonly TqAdapter[];
+  readonly adapters: readonly (TqAdapter | string)[];
   readonly brokerOptions: AdapterOptions;
   readonly resultBackendOptions: AdapterOptions;
   readonly defaultQueue: string;
@@ -143,12 +148,16 @@ export function resolveConfig(config: TqConfig = {}, env: NodeJS.ProcessEnv = pr
   }
   const logLevel = (env['TQ_LOG_LEVEL'] as LogLevel | undefined) ?? merged.logLevel ?? 'info';
   if (!logLevels.includes(logLevel)) issues.push({ path: 'logLevel', message: `expected one of ${logLevels.join(', ')}` });
+  if (merged.adapters !== undefined && !Array.isArray(merged.adapters)) issues.push({ path: 'adapters', message: 'expected a list of adapter package names (or descriptors in code)' });
+  for (const [i, entry] of (Array.isArray(merged.adapters) ? merged.adapters : []).entries()) {
+    if (typeof entry === 'string' ? entry.trim() === '' : !isTqAdapter(entry)) issues.push({ path: `adapters[${i}]`, message: 'expected a package name or a tq adapter descriptor ({ name, schemes, … })' });
+  }
   if (issues.length) throw new ConfigError(issues);
 
   return {
     broker,
     resultBackend,
-    adapters: merged.adapters ?? [],
+    adapters: [...(merged.adapters ?? []), ...adaptersFromEnv(env)],
     brokerOptions: merged.brokerOptions ?? {},
     resultBackendOptions: merged.resultBackendOptions ?? {},
     defaultQueue,
