@@ -93,14 +93,14 @@ describe.skipIf(!available && !brokersRequired())('outbox relay under SIGKILL', 
       const iterator = consumer.consume(queue, { prefetch: 50, signal: reading.signal })[Symbol.asyncIterator]();
       const deadline = Date.now() + 10_000;
       while (new Set(received).size < total && Date.now() < deadline) {
-        const next = await Promise.race([iterator.next(), new Promise<undefined>((resolve) => setTimeout(resolve, 1_000))]);
+        const next = await Promise.race([iterator.next(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1_000))]);
         if (!next || next.done) continue;
         const delivery: Delivery = next.value;
         received.push(String(delivery.message.headers['id']));
         await delivery.ack();
       }
       // Anything else that comes within a moment is a duplicate too.
-      const extra = await Promise.race([iterator.next(), new Promise<undefined>((resolve) => setTimeout(resolve, 500))]);
+      const extra = await Promise.race([iterator.next(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 500))]);
       if (extra && !extra.done) {
         received.push(String(extra.value.message.headers['id']));
         await extra.value.ack();

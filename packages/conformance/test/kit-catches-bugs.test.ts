@@ -34,6 +34,7 @@ const mustFail: Readonly<Record<string, readonly string[]>> = {
   'mutant: store keeps the first record': ['store replaces the previous record', 'progress updates: every fetch sees the latest'],
   'mutant: claims expiry, ignores ttlMs': ['records expire after ttlMs'],
   'mutant: gives unread deliveries back only 8 s after the stop': ['aborting gives unread deliveries back at once, while the connection stays open'],
+  'mutant: never flags redelivered': ['reject with requeue redelivers the same message'],
 };
 
 let results: AssertionResult[] = [];
