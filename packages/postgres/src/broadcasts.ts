@@ -68,11 +68,11 @@ export class Broadcasts {
       if (kind === 'direct') return envelope.r === pattern;
       return true;
     };
-    let stop: (() => void) | undefined;
-    const buffer = new DeliveryBuffer<Uint8Array>({ signal, onClose: () => stop?.() });
+    const listening: { stop?: () => void } = {};
+    const buffer = new DeliveryBuffer<Uint8Array>({ signal, onClose: () => listening.stop?.() });
     // Large bodies are read from their row: a chain keeps the subscriber's order.
     let chain = Promise.resolve();
-    stop = this.#notifier.on(this.#names.broadcastChannel, (payload) => {
+    const stop = this.#notifier.on(this.#names.broadcastChannel, (payload) => {
       let envelope: Envelope;
       try {
         envelope = JSON.parse(payload) as Envelope;
@@ -95,6 +95,7 @@ export class Broadcasts {
         });
       }
     });
+    listening.stop = stop;
     if (signal.aborted) stop();
     return buffer;
   }
