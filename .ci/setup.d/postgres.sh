@@ -15,5 +15,10 @@ fi
 # Loopback trust for the test role (a CI machine only; the cluster listens on loopback).
 for hba in /etc/postgresql/*/main/pg_hba.conf; do
   [ -e "$hba" ] || continue
-  grep -q '^host all all 127.0.0.1/32 trust' "$hba" || sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+  if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+    # A cluster the package already started reads the file again (one that is down starts with it).
+    version=$(basename "$(dirname "$(dirname "$hba")")")
+    pg_ctlcluster "$version" main reload 2>/dev/null || true
+  fi
 done
