@@ -25,6 +25,14 @@
  * and a stopped consumer give back their leases at once. A consumer whose connection dies
  * holds its leases until they expire (lease_ms). Not-before times are compared with the
  * database clock.
+ *
+ * Transactional enqueue: sendTask(…, { transaction: client }) inserts through the caller's
+ * client (publishInTransaction); PostgresOutbox does the same for any other broker, relayed by
+ * the app's workers (at-least-once, in id order, stable task id).
+ *
+ * Result backend: one row per task in django-celery-results' TaskResult layout (+ queue,
+ * retries, date_started, expires_at, record), upserted with a NOTIFY for watchers; TTL expiry
+ * with bounded cleanup. See docs/backends-sql.md.
  */
 import type { AdapterOptions, TqAdapter } from '@tq/core/adapter';
 import { parsePostgresOptions } from './options.js';
