@@ -1,9 +1,10 @@
 /**
  * Where the integration suites find each broker, in this order:
  *   1. the environment: TQ_TEST_REDIS_URL, TQ_TEST_AMQP_URL, TQ_TEST_NATS_URL,
- *      TQ_TEST_KAFKA_BROKERS (host:port[,host:port…]);
+ *      TQ_TEST_KAFKA_BROKERS (host:port[,host:port…]), TQ_TEST_POSTGRES_URL, TQ_TEST_MYSQL_URL;
  *   2. Testcontainers, when a Docker engine answers (redis, rabbitmq, nats -js, apache/kafka KRaft);
- *   3. the local default ports (redis 6379 db 15, amqp 5672 guest/guest, nats 4222), and for
+ *   3. the local default ports (redis 6379 db 15, amqp 5672 guest/guest, nats 4222,
+ *      postgres 5432 database "test", MariaDB/MySQL 3306 root database "test"), and for
  *      Kafka the librdkafka mock cluster from integration/kafka-mock/launch.mjs.
  * Each candidate must accept a TCP connection. A broker found nowhere is "missing": its suites
  * fail when CI=true and are skipped (with the reason) otherwise.
@@ -14,7 +15,7 @@ import { redactUrl, type AdapterOptions } from '@tq/core/adapter';
 import { dockerAnswers } from './docker.js';
 import { tcpAnswers } from './tcp.js';
 
-export type BrokerName = 'redis' | 'amqp' | 'nats' | 'kafka';
+export type BrokerName = 'redis' | 'amqp' | 'nats' | 'kafka' | 'postgres' | 'mysql';
 export type EndpointSource = 'env' | 'testcontainers' | 'local' | 'kafka-mock' | 'missing';
 
 export interface BrokerEndpoint {
@@ -37,12 +38,16 @@ const envNames: Readonly<Record<BrokerName, string>> = {
   amqp: 'TQ_TEST_AMQP_URL',
   nats: 'TQ_TEST_NATS_URL',
   kafka: 'TQ_TEST_KAFKA_BROKERS',
+  postgres: 'TQ_TEST_POSTGRES_URL',
+  mysql: 'TQ_TEST_MYSQL_URL',
 };
 
 const localUrls: Readonly<Record<Exclude<BrokerName, 'kafka'>, string>> = {
   redis: 'redis://127.0.0.1:6379/15',
   amqp: 'amqp://guest:guest@127.0.0.1:5672',
   nats: 'nats://127.0.0.1:4222',
+  postgres: 'postgres://postgres@127.0.0.1:5432/test',
+  mysql: 'mysql://root@127.0.0.1:3306/test',
 };
 
 const kafkaMockLauncher = fileURLToPath(new URL('../kafka-mock/launch.mjs', import.meta.url));
@@ -58,7 +63,7 @@ export function kafkaUrlFromBrokers(list: string): string {
 /** host and port of a broker URL, or of the first bootstrap server for Kafka. */
 function addressOf(url: string): { host: string; port: number } {
   const parsed = new URL(url);
-  const defaults: Record<string, number> = { redis: 6379, rediss: 6379, amqp: 5672, amqps: 5671, nats: 4222, tls: 4222, kafka: 9092 };
+  const defaults: Record<string, number> = { redis: 6379, rediss: 6379, amqp: 5672, amqps: 5671, nats: 4222, tls: 4222, kafka: 9092, postgres: 5432, postgresql: 5432, mysql: 3306, mariadb: 3306 };
   return { host: parsed.hostname, port: parsed.port ? Number(parsed.port) : (defaults[parsed.protocol.replace(/:$/, '')] ?? 0) };
 }
 
@@ -101,6 +106,22 @@ async function startContainer(name: BrokerName): Promise<{ url: string; stop: ()
     case 'nats': {
       const c = await new GenericContainer('nats:2-alpine').withCommand(['-js']).withExposedPorts(4222).withWaitStrategy(Wait.forLogMessage(/Server is ready/)).start();
       return { url: `nats://${c.getHost()}:${c.getMappedPort(4222)}`, stop: async () => void (await c.stop()) };
+    }
+    case 'postgres': {
+      const c = await new GenericContainer('postgres:15-alpine')
+        .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: 'trust', POSTGRES_DB: 'test' })
+        .withExposedPorts(5432)
+        .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+        .start();
+      return { url: `postgres://postgres@${c.getHost()}:${c.getMappedPort(5432)}/test`, stop: async () => void (await c.stop()) };
+    }
+    case 'mysql': {
+      const c = await new GenericContainer('mariadb:11')
+        .withEnvironment({ MARIADB_ALLOW_EMPTY_ROOT_PASSWORD: '1', MARIADB_DATABASE: 'test' })
+        .withExposedPorts(3306)
+        .withWaitStrategy(Wait.forLogMessage(/ready for connections/, 2))
+        .start();
+      return { url: `mysql://root@${c.getHost()}:${c.getMappedPort(3306)}/test`, stop: async () => void (await c.stop()) };
     }
     case 'kafka': {
       // KRaft single node. The advertised listener must be the address clients reach, so the

@@ -3,6 +3,7 @@ import amqp from '@tq/amqp';
 import { createMemoryAdapter } from '@tq/core/adapter';
 import kafka from '@tq/kafka';
 import nats from '@tq/nats';
+import postgres from '@tq/postgres';
 import redis from '@tq/redis';
 import { describe, expect, it } from 'vitest';
 import { capabilityMatrix } from '../harness/capability-matrix.js';
@@ -22,6 +23,7 @@ describe('docs', () => {
       { title: 'amqp (maxPriority=10, deadLetter=1)', adapter: amqp, url: 'amqp://127.0.0.1:5672?maxPriority=10&deadLetter=1' },
       { title: 'nats', adapter: nats, url: 'nats://127.0.0.1:4222' },
       { title: 'kafka', adapter: kafka, url: 'kafka://127.0.0.1:9092' },
+      { title: 'postgres', adapter: postgres, url: 'postgres://127.0.0.1:5432/app' },
     ]);
     const text = readFileSync(doc, 'utf8');
     const start = text.indexOf(begin);

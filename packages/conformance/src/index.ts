@@ -21,4 +21,13 @@ export { FaultProxy, type FaultMode, type FaultProxyTarget } from './support/fau
 export { uniqueName } from './support/unique-name.js';
 export { eventually, sleep, withTimeout } from './support/timing.js';
 export { collect } from './support/collect.js';
-export { kitMessage, celeryTaskMessage, expectSameMessage } from './support/messages.js';
+export { kitMessage, celeryTaskMessage, expectSameMessage, idOf, type KitMessageOptions } from './support/messages.js';
+// For adapters that write their own tests beside the kit (fixtures the kit's groups cannot
+// wire): the same harnesses, consumers and records the kit's groups use.
+export { BrokerHarness, type CuttableBroker, type RestartableBrokers } from './support/broker-harness.js';
+export { BackendHarness } from './support/backend-harness.js';
+export { TestConsumer } from './support/test-consumer.js';
+export { ContinuousReader } from './support/continuous-reader.js';
+export { recordFor, recordBytes, sameBytes } from './support/records.js';
+export { checkFanOut, checkAbortEnds, checkTopicRouting, checkDirectRouting, kitChannels, type BroadcastCarrier } from './support/broadcast-checks.js';
+export { resolveOptions, proxyTarget, type ResolvedConformanceOptions } from './options.js';

@@ -122,6 +122,10 @@ const defaultPorts: Readonly<Record<string, number>> = {
   nats: 4222,
   tls: 4222,
   kafka: 9092,
+  postgres: 5432,
+  postgresql: 5432,
+  mysql: 3306,
+  mariadb: 3306,
 };
 
 /** host:port the proxy forwards to, or undefined when the URL has none (memory://). */

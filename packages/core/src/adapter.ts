@@ -10,7 +10,8 @@ export { brokerCapabilities, defaultBrokerCapabilities, type BrokerCapabilities 
 export { DeliveryBuffer, type DeliveryBufferOptions } from './broker/delivery-buffer.js';
 export { MomentBatch } from './broker/moment-batch.js';
 export { RuntimeBroker } from './broker/runtime-broker.js';
-export type { ChordPart, ResultBackend, ResultBackendCapabilities, StoreOptions, VersionedValue } from './backend/result-backend.js';
+export { isTransactionalPublisher, type Outbox, type TransactionalPublisher } from './producer/transactional.js';
+export type { ChordPart, ResultBackend, ResultBackendCapabilities, StoreOptions, StoredTaskInfo, VersionedValue } from './backend/result-backend.js';
 export { RuntimeBackend } from './backend/runtime-backend.js';
 export { Lifecycle } from './adapters/lifecycle.js';
 export { withDeadline, setLongTimeout, MAX_TIMER_MS, type LongTimeout } from './adapters/timers.js';
@@ -19,6 +20,7 @@ export { redactUrl, redactText, parseUrl, schemeOf } from './adapters/url.js';
 export { unknownUrlParameters } from './adapters/url-parameters.js';
 export { pythonJsonStringify, pythonJsonString, safeJsonParse, jsonSerializer } from './serializer/json.js';
 export { encodeRecord, decodeRecord, celeryDate, type ResultRecord } from './result/record.js';
+export { taskRow, recordFromColumns, type TaskRow } from './result/task-row.js';
 export { encodeTaskMessage } from './protocol/encode.js';
 export { createMemoryAdapter, MemoryBroker, MemoryResultBackend, MemoryHub, MemoryResultStore } from './memory/index.js';
 export type { Logger } from './logger.js';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { publishInTransaction } from './producer/transactional.js';
 import type { TqAdapter } from './adapters/descriptor.js';
 import { resolveAdapter } from './adapters/resolve.js';
 import { parseUrl, redactUrl } from './adapters/url.js';
@@ -254,7 +255,7 @@ export class App {
     const claim = options.dedupe !== undefined || options.taskId !== undefined ? await claimSend(backend, options, id, this.config.resultTtlMs) : null;
     if (claim && 'heldBy' in claim) return new AsyncResult<R>(claim.heldBy, backend);
     try {
-      await this.publishCall(queue, call, broker);
+      await this.publishCall(queue, call, broker, options.transaction);
     } catch (error) {
       if (claim) await releaseSendClaim(backend, claim);
       throw error;
@@ -288,14 +289,16 @@ export class App {
   }
 
   /** Encode and publish a prepared call (used by sendTask and by worker retries). */
-  async publishCall(queue: string, call: TaskCall, broker?: RuntimeBroker): Promise<void> {
+  async publishCall(queue: string, call: TaskCall, broker?: RuntimeBroker, transaction?: unknown): Promise<void> {
     const target = broker ?? (await this.broker());
     const instrumented = this.instrumentations.length ? instrumentCall(this.instrumentations, call, queue) : call;
     const message = encodeTaskMessage(instrumented, this.serializers.get(this.config.serializer));
     if (message.body.byteLength > this.config.maxPayloadBytes) throw new PayloadTooLargeError(message.body.byteLength, this.config.maxPayloadBytes);
     const eta = call.eta ? new Date(call.eta).getTime() : undefined;
     const delayed = eta !== undefined && eta > Date.now() && target.capabilities.delayedDelivery;
-    await target.publish(queue, delayed ? { ...message, notBefore: eta } : message);
+    const outgoing = delayed ? { ...message, notBefore: eta } : message;
+    if (transaction !== undefined) return publishInTransaction(target.inner, this.config.outbox, transaction, queue, outgoing);
+    await target.publish(queue, outgoing);
   }
 
   /** Sends this app's logs (and its adapters' and workers') to `logger` from now on, e.g. a JSON logger. */

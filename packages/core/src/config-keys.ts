@@ -26,6 +26,7 @@ const knownConfigKeys: Record<keyof TqConfig, true> = {
   deadLetterSuffix: true,
   sendSentEvent: true,
   schedules: true,
+  outbox: true,
 };
 
 /** Issues for keys of `config` that TqConfig does not have (a misspelt key is otherwise ignored), with the nearest known key. */

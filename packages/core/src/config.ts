@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { adaptersFromEnv, isTqAdapter } from './adapters/named.js';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { AdapterOptions, TqAdapter } from './adapters/descriptor.js';
@@ -10,6 +11,7 @@ import { ConfigError, type ConfigIssue } from './errors.js';
 import type { Logger, LogLevel } from './logger.js';
 import type { Serializer } from './serializer/serializer.js';
 import { scheduleIssues, type ScheduleDefinition } from './schedule/schedule-entry.js';
+import type { Outbox } from './producer/transactional.js';
 
 /** Everything an app needs; producers and workers share one (see loadConfigFile). */
 export interface TqConfig {
@@ -20,8 +22,12 @@ export interface TqConfig {
    * 'memory://' when the broker is memory://, else none (results are not stored).
    */
   readonly resultBackend?: string | ResultBackend | null;
-  /** Third-party adapters, tried before the first-party ones. */
-  readonly adapters?: readonly TqAdapter[];
+  /**
+   * Third-party adapters, tried before the first-party ones: descriptors, or names of packages
+   * that default-export one (imported on first use; the only form tq.config.json can hold).
+   * $TQ_ADAPTERS (comma-separated names) and `tq … --adapter PKG` add to this list.
+   */
+  readonly adapters?: readonly (TqAdapter | string)[];
   readonly brokerOptions?: AdapterOptions;
   readonly resultBackendOptions?: AdapterOptions;
   /** Queue for tasks with no route. Default 'celery' (Celery's default, for interop). */
@@ -54,12 +60,18 @@ export interface TqConfig {
   readonly sendSentEvent?: boolean;
   /** Periodic tasks run by `tq beat` / `tq worker --beat`, by name (see docs/scheduling.md). */
   readonly schedules?: Readonly<Record<string, ScheduleDefinition>>;
+  /**
+   * Outbox for `sendTask(…, { transaction })` on a broker outside the database (see
+   * producer/transactional.ts): tasks are written to it in the caller's transaction and relayed
+   * by the app's workers. Default none.
+   */
+  readonly outbox?: Outbox;
 }
 
 export interface ResolvedConfig {
   readonly broker: string | Broker;
   readonly resultBackend: string | ResultBackend | null;
-  readonly adapters: readonly TqAdapter[];
+  readonly adapters: readonly (TqAdapter | string)[];
   readonly brokerOptions: AdapterOptions;
   readonly resultBackendOptions: AdapterOptions;
   readonly defaultQueue: string;
@@ -76,6 +88,7 @@ export interface ResolvedConfig {
   readonly deadLetterSuffix: string | null;
   readonly sendSentEvent: boolean;
   readonly schedules: Readonly<Record<string, ScheduleDefinition>>;
+  readonly outbox: Outbox | undefined;
 }
 
 const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -145,12 +158,16 @@ export function resolveConfig(config: TqConfig = {}, env: NodeJS.ProcessEnv = pr
   const logLevel = (env['TQ_LOG_LEVEL'] as LogLevel | undefined) ?? merged.logLevel ?? 'info';
   if (!logLevels.includes(logLevel)) issues.push({ path: 'logLevel', message: `expected one of ${logLevels.join(', ')}` });
   for (const [name, definition] of Object.entries(merged.schedules ?? {})) issues.push(...scheduleIssues(name, definition));
+  if (merged.adapters !== undefined && !Array.isArray(merged.adapters)) issues.push({ path: 'adapters', message: 'expected a list of adapter package names (or descriptors in code)' });
+  for (const [i, entry] of (Array.isArray(merged.adapters) ? merged.adapters : []).entries()) {
+    if (typeof entry === 'string' ? entry.trim() === '' : !isTqAdapter(entry)) issues.push({ path: `adapters[${i}]`, message: 'expected a package name or a tq adapter descriptor ({ name, schemes, … })' });
+  }
   if (issues.length) throw new ConfigError(issues);
 
   return {
     broker,
     resultBackend,
-    adapters: merged.adapters ?? [],
+    adapters: [...(merged.adapters ?? []), ...adaptersFromEnv(env)],
     brokerOptions: merged.brokerOptions ?? {},
     resultBackendOptions: merged.resultBackendOptions ?? {},
     defaultQueue,
@@ -167,6 +184,7 @@ export function resolveConfig(config: TqConfig = {}, env: NodeJS.ProcessEnv = pr
     deadLetterSuffix: merged.deadLetterSuffix === undefined ? '.dead' : merged.deadLetterSuffix,
     sendSentEvent: merged.sendSentEvent ?? false,
     schedules: merged.schedules ?? {},
+    outbox: merged.outbox,
   };
 }
 

@@ -69,7 +69,8 @@ export class UnknownSchemeError extends TqError {
   constructor(scheme: string, known: readonly string[], suggestion?: string, options?: ErrorOptions) {
     super(
       'TQ_UNKNOWN_SCHEME',
-      `unknown broker URL scheme "${scheme}://"${suggestion ? ` (did you mean "${suggestion}://"?)` : ''}; known schemes: ${known.join(', ')}`,
+      `unknown broker URL scheme "${scheme}://"${suggestion ? ` (did you mean "${suggestion}://"?)` : ''}; known schemes: ${known.join(', ')}. ` +
+        `A third-party adapter package is loaded by name: "adapters": ["<package>"] in tq.config.json, TQ_ADAPTERS=<package>, or tq … --adapter <package> (in code: createApp({ adapters: [adapter] }))`,
       options,
     );
     this.scheme = scheme;

@@ -18,6 +18,7 @@ export { App, createApp, type Task } from './app.js';
 export { resolveConfig, loadConfigFile, routeTask, type TqConfig, type ResolvedConfig } from './config.js';
 export type { SendOptions } from './producer/send-options.js';
 export type { BulkCall } from './producer/send-many.js';
+export type { Outbox, TransactionalPublisher } from './producer/transactional.js';
 export { AsyncResult, type GetOptions } from './result/async-result.js';
 export { Signature, fromSignatureDict, isSignatureDict, type SignatureDict, type SignatureOptions, type CanvasResult } from './canvas/signature.js';
 export { chain, group, chord, map, starmap, chunks } from './canvas/primitives.js';

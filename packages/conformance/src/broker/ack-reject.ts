@@ -35,12 +35,31 @@ export function describeAckReject(factory: BrokerFactory, options: ConformanceOp
       await h.broker().publish(queue, sent);
       const consumer = h.consumer(h.broker(), queue, 1);
       const first = await consumer.next(deliveryMs);
+      expect(first.redelivered, 'the first delivery of a fresh message is flagged redelivered').toBe(false);
       await first.reject(true);
       const again = await consumer.next(deliveryMs);
       expectSameMessage(again.message, sent);
+      expect(again.redelivered, 'a message given back with reject(true) must come back flagged redelivered').toBe(true);
       await again.ack();
       expect(await consumer.poll(quietMs), 'a third delivery after ack').toBeUndefined();
     });
+
+    // An ack that only forgets the delivery locally (the broker keeps the message leased) is
+    // caught only once the lease would have ended: watch past the redelivery window.
+    const window = h.capabilities.redeliveryWindowMs;
+    it.skipIf(window === null || window > 30_000)(
+      `an acked message does not come back after the redelivery window ${needs.capability('redeliveryWindowMs <= 30000')}`,
+      async () => {
+        const queue = h.queue('ack-window');
+        await h.broker().publish(queue, kitMessage('acked-for-good'));
+        const consumer = h.consumer(h.broker(), queue, 1);
+        const delivery = await consumer.next(deliveryMs);
+        await delivery.ack();
+        const other = h.consumer(h.broker(), queue, 1);
+        expect(await other.poll(window! + Math.max(quietMs, 2_000)), 'an acked message came back after the redelivery window').toBeUndefined();
+      },
+      (window ?? 0) + deliveryMs + 30_000,
+    );
 
     it('reject without requeue never returns the message to its queue', async () => {
       const queue = h.queue('drop');

@@ -53,6 +53,7 @@ export function describeRedelivery(factory: BrokerFactory, options: ConformanceO
         const again = await other.next(window! + deliveryMs);
         expect(Date.now() - heldAt, 'redelivered before the window elapsed').toBeGreaterThanOrEqual(window! * 0.9);
         expectSameMessage(again.message, sent);
+        expect(again.redelivered, 'a delivery that outlived its window must come back flagged redelivered').toBe(true);
         await again.ack();
         await held.ack();
       },

@@ -54,6 +54,10 @@ describe('mutant: ignores prefetch', () => {
   describePrefetch(factoryWith({ consumeOptions: (o) => ({ ...o, prefetch: o.prefetch * 3 }) }), options);
 });
 
+describe('mutant: never flags redelivered', () => {
+  describeAckReject(factoryWith({ delivery: (d) => ({ ...d, redelivered: false }) }), options);
+});
+
 describe('mutant: reject(false) requeues', () => {
   describeAckReject(factoryWith({ delivery: (d) => ({ ...d, reject: () => d.reject(true) }) }), options);
 });

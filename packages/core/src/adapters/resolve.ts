@@ -1,5 +1,6 @@
 import { AdapterNotInstalledError, ConfigError, TqError, UnknownSchemeError } from '../errors.js';
 import type { TqAdapter } from './descriptor.js';
+import { loadAdapters, type AdapterEntry } from './named.js';
 import { schemeOf } from './url.js';
 
 /** First-party adapters by scheme, loaded on demand so users install only what they use. */
@@ -30,10 +31,11 @@ function isTqAdapter(value: unknown): value is TqAdapter {
  */
 export async function resolveAdapter(
   url: URL | string,
-  options: { adapters?: readonly TqAdapter[]; builtin?: readonly TqAdapter[]; load?: AdapterLoader } = {},
+  options: { adapters?: readonly AdapterEntry[]; builtin?: readonly TqAdapter[]; load?: AdapterLoader } = {},
 ): Promise<TqAdapter> {
   const scheme = typeof url === 'string' ? rawScheme(url) : schemeOf(url);
-  const candidates = [...(options.adapters ?? []), ...(options.builtin ?? [])];
+  // Named packages (tq.config.json "adapters", $TQ_ADAPTERS, --adapter) are imported here.
+  const candidates = [...(await loadAdapters(options.adapters ?? [], options.load)), ...(options.builtin ?? [])];
   const found = candidates.find((a) => a.schemes.includes(scheme));
   if (found) return found;
   const packageName = firstPartyAdapters[scheme];

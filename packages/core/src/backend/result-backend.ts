@@ -50,6 +50,24 @@ export interface StoreOptions {
   /** The task message's reply_to / correlation_id, for reply-queue backends such as rpc://. */
   readonly replyTo?: string;
   readonly correlationId?: string;
+  /**
+   * What the task is, for backends that keep it beside the record (SQL tables read by an admin
+   * page, django-celery-results' task_name/task_args/worker columns). Set by the worker when it
+   * knows; a backend must work without it (records written by control commands have none).
+   */
+  readonly task?: StoredTaskInfo;
+}
+
+/** Celery's result_extended fields, as the worker knows them when it stores a record. */
+export interface StoredTaskInfo {
+  /** Registered task name (headers.task). */
+  readonly name: string;
+  readonly args?: readonly unknown[];
+  readonly kwargs?: Readonly<Record<string, unknown>>;
+  /** The worker's hostname (celery@host). */
+  readonly worker?: string;
+  /** Times the task was retried before this run. */
+  readonly retries?: number;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { takeAdapterFlags } from './adapter-flag.js';
 import { redactUrl } from '../adapters/url.js';
 import type { App } from '../app.js';
 import type { InspectWhat } from '../control/control-client.js';
@@ -40,7 +41,9 @@ Usage:
   tq dashboard --app ./tasks.js [--port 5555] [--host 127.0.0.1] [--db FILE] [--token T]
 
 Every command takes --broker URL and --backend URL (or TQ_BROKER_URL / TQ_RESULT_BACKEND,
-or a tq.config.json in the current directory) and --app ./tasks.js to load an app's config.
+or a tq.config.json in the current directory), --app ./tasks.js to load an app's config, and
+--adapter PKG (repeatable; or TQ_ADAPTERS, or "adapters" in tq.config.json) to load a
+third-party adapter package by name.
 Run "tq COMMAND --help" for a command's options.`;
 
 const common = {
@@ -244,7 +247,7 @@ function parseNumber(text: string | undefined, flag: string): number | undefined
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...rest] = takeAdapterFlags(argv, process.env);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage}\n`);
     return name ? 0 : 2;

@@ -45,6 +45,7 @@ export const sendOptionRules: Readonly<Record<keyof SendOptions, SendOptionRule>
   embed: { allowed: 'an object (callbacks, errbacks, chain, chord)', check: isPlainObject },
   shadow: { allowed: 'a string', check: isString },
   replyTo: { allowed: 'a non-empty string (a reply queue)', check: isNonEmptyString },
+  transaction: { allowed: 'a database client inside a transaction (e.g. node-postgres after BEGIN)', check: (v) => v !== null && typeof v === 'object' },
   dedupe: {
     allowed: '{ key: a non-empty string, ttl: seconds > 0 }',
     check: (v) => isPlainObject(v) && isNonEmptyString((v as { key?: unknown }).key) && isPositiveNumber((v as { ttl?: unknown }).ttl),

@@ -43,4 +43,10 @@ export interface SendOptions {
   readonly shadow?: string;
   /** reply_to of the message (rpc:// results); default: the result backend's reply address. Set by canvas steps that carry one. */
   readonly replyTo?: string;
+  /**
+   * The caller's database transaction (e.g. a node-postgres client after BEGIN): the task is
+   * written in it, so it exists if and only if the transaction commits. Needs a broker that
+   * writes in transactions (postgres://) or an outbox (TqConfig.outbox). Not retried.
+   */
+  readonly transaction?: unknown;
 }

@@ -190,6 +190,9 @@ export class ResultWriter {
       const options: { -readonly [K in keyof StoreOptions]: StoreOptions[K] } = { ttlMs: this.#ttlMs };
       if (replyTo !== undefined) options.replyTo = replyTo;
       if (correlationId !== undefined) options.correlationId = correlationId;
+      // The worker passes the whole request: SQL backends keep the task's name and arguments.
+      const { task, args, kwargs, retries } = request as Partial<TaskRequest>;
+      if (typeof task === 'string') options.task = { name: task, args: args ?? [], kwargs: kwargs ?? {}, retries: retries ?? 0, worker: this.#hostname };
       await this.#backend!.store(request.id, encodeRecord(record), options);
     } catch (error) {
       if (rethrow) throw error;

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { startOutboxRelay } from '../producer/transactional.js';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { App } from '../app.js';
@@ -246,6 +247,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#cleanups.push(() => controller.abort());
       listenForRemoteControl(bus, this.#controlled(), this.#logger, controller.signal);
     }
+    const stopRelay = startOutboxRelay(this.app.config.outbox, (queue, message) => broker.publish(queue, message), this.#logger);
+    if (stopRelay) this.#cleanups.push(stopRelay);
     if (backend) {
       // Paused queues (app.queues.pause) are not consumed, now or after a restart.
       const pauses = new PauseWatch(backend, this.#configuredQueues, this, this.#logger);
