@@ -53,6 +53,8 @@ export class QueueConsumer {
    */
   #handBack: NatsDelivery[] | undefined;
   #handedBack: Promise<void> = Promise.resolve();
+  /** Stopped with nothing to give back, its pulls being drained (see stop()). */
+  #draining = false;
   /** A pull ended with an error (consumer deleted, leader lost): the run loop backs off and re-resolves. */
   #pullError: unknown;
   #wake: (() => void) | undefined;
@@ -240,14 +242,18 @@ export class QueueConsumer {
   /**
    * The reader stopped: end the pulls, then give back the deliveries it never read.
    *
-   * The order matters. A NAK while this consumer's own pull request is still open on the
-   * server is redelivered into that request; once the client has unsubscribed from it, the
-   * message is lost to everyone until AckWait (30 s), and a server may count it delivered twice
-   * (seen on nats-server 2.9: a task ran twice). JetStream has no way to cancel a pull request,
-   * so when there is something to give back the pulls stay subscribed until the server ends
-   * them (batch complete, or `pullExpiresMs`, 5 s by default); what they still bring joins the
-   * deliveries to give back, and all of them are NAKed after that. With nothing to give back
-   * the pulls are dropped at once.
+   * The order matters: JetStream has no way to cancel a pull request, and nats-server 2.9 drops
+   * one only when it notices that its inbox lost interest. (a) A message the server sends into a
+   * pull the client already left is lost to everyone until AckWait (30 s) — including one
+   * published just after stop() (seen as a flaky kit test). (b) A NAK processed while such a
+   * dead request is still queued loses the NAKed message and delivers another one twice (server
+   * 2.9.10 rewinds its stream sequence for a redelivery; seen as a task that ran twice). So:
+   * - with something to give back, the pulls stay subscribed until the server ends them (batch
+   *   complete, or `pullExpiresMs`, 5 s by default); what they still bring joins the deliveries
+   *   to give back, and all of them are NAKed after that;
+   * - with nothing to give back, each pull is drained (UNSUB, then PING/PONG: whatever the server
+   *   sent before it saw the UNSUB still arrives and is kept), which takes one round trip; the
+   *   rare message caught that way is NAKed only once the dead request has expired on the server.
    */
   stop(): void {
     void this.#stop([]);
@@ -261,10 +267,13 @@ export class QueueConsumer {
     // Deliveries the reader still holds count too: settled after the stop (reject(true)), their
     // NAK must reach an open pull of ours, not one the client already left.
     const held = [...this.#unacked].some((d) => !d.settled && !handBack.includes(d));
-    if ((handBack.length === 0 && !held) || this.#fetches.size === 0) {
-      for (const fetch of this.#fetches) fetch.stop();
+    if (this.#fetches.size === 0) {
       this.#handedBack = this.#giveBack(handBack);
       this.#forgetIfDone();
+      return this.#handedBack;
+    }
+    if (handBack.length === 0 && !held) {
+      this.#handedBack = this.#drainPulls([...this.#fetches]);
       return this.#handedBack;
     }
     this.#handBack = handBack;
@@ -286,6 +295,30 @@ export class QueueConsumer {
     return this.#handedBack;
   }
 
+  /** Nothing to give back: see stop(). The consumer is not forgotten (onStop) before this ends. */
+  async #drainPulls(pulls: readonly ConsumerMessages[]): Promise<void> {
+    this.#handBack = [];
+    this.#draining = true;
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(pulls.map((pull) => drainPull(pull))),
+        new Promise((resolve) => (timer = setTimeout(resolve, this.#context.pullExpiresMs + 2_000))),
+      ]);
+      clearTimeout(timer);
+      for (const pull of pulls) pull.stop();
+      const caught = this.#handBack;
+      this.#handBack = undefined;
+      if (caught.length > 0) {
+        await delay(this.#context.pullExpiresMs + 250);
+        await this.#giveBack(caught);
+      }
+    } finally {
+      this.#draining = false;
+      this.#forgetIfDone();
+    }
+  }
+
   async #giveBack(deliveries: readonly NatsDelivery[]): Promise<void> {
     await Promise.allSettled(deliveries.map((d) => d.abandon()));
   }
@@ -299,7 +332,7 @@ export class QueueConsumer {
 
   /** Stopped with nothing left to settle: the broker need not give anything back on close. */
   #forgetIfDone(): void {
-    if (this.#stopped && this.#unacked.size === 0) this.#context.onStop();
+    if (this.#stopped && !this.#draining && this.#unacked.size === 0) this.#context.onStop();
   }
 
   #sleepUntilWoken(): Promise<void> {
@@ -313,6 +346,15 @@ export class QueueConsumer {
     this.#wake = undefined;
     wake?.();
   }
+}
+
+/**
+ * Subscription.drain() on the pull's inbox (UNSUB, then a PING; messages before the PONG are
+ * still handled): nats.js keeps that subscription private and ConsumerMessages has no drain.
+ */
+function drainPull(pull: ConsumerMessages): Promise<unknown> {
+  const sub = (pull as unknown as { sub?: { drain?: () => Promise<void> } }).sub;
+  return sub?.drain ? sub.drain().catch(() => undefined) : Promise.resolve(pull.stop());
 }
 
 function delay(ms: number): Promise<void> {
