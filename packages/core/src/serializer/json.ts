@@ -150,18 +150,21 @@ export const jsonSerializer: Serializer = {
   encode(value) {
     return encoder.encode(pythonJsonStringify(value));
   },
-  decode(body) {
-    let text: string;
-    try {
-      text = decoder.decode(body);
-    } catch (cause) {
-      throw new MessageDecodeError('body', 'not valid UTF-8', { cause });
-    }
-    try {
-      return safeJsonParse(text);
-    } catch (cause) {
-      if (cause instanceof MessageDecodeError) throw cause;
-      throw new MessageDecodeError('body', `not valid JSON (${(cause as Error).message})`, { cause });
-    }
-  },
+  decode: (body) => decodeJsonBody(body, safeJsonParse),
 };
+
+/** A UTF-8 JSON message body read with `parse`; bad bytes or JSON become MessageDecodeError. */
+export function decodeJsonBody(body: Uint8Array, parse: (text: string) => unknown): unknown {
+  let text: string;
+  try {
+    text = decoder.decode(body);
+  } catch (cause) {
+    throw new MessageDecodeError('body', 'not valid UTF-8', { cause });
+  }
+  try {
+    return parse(text);
+  } catch (cause) {
+    if (cause instanceof MessageDecodeError) throw cause;
+    throw new MessageDecodeError('body', `not valid JSON (${(cause as Error).message})`, { cause });
+  }
+}

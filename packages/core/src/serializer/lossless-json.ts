@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { MessageDecodeError } from '../errors.js';
-import { jsonSerializer, safeJsonParse } from './json.js';
+import { decodeJsonBody, jsonSerializer, safeJsonParse } from './json.js';
 import type { Serializer } from './serializer.js';
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
 /** Stands in for a big integer while JSON.parse runs; the nonce keeps real strings from matching. */
 const marker = `\u0000tq-bigint-${randomUUID()}:`;
 const markerJson = `\\u0000tq-bigint-${marker.slice('\u0000tq-bigint-'.length)}`;
@@ -56,18 +55,5 @@ export const losslessJsonSerializer: Serializer = {
   name: jsonSerializer.name,
   contentEncoding: 'utf-8',
   encode: (value) => jsonSerializer.encode(value),
-  decode(body) {
-    let text: string;
-    try {
-      text = decoder.decode(body);
-    } catch (cause) {
-      throw new MessageDecodeError('body', 'not valid UTF-8', { cause });
-    }
-    try {
-      return parseJsonLossless(text);
-    } catch (cause) {
-      if (cause instanceof MessageDecodeError) throw cause;
-      throw new MessageDecodeError('body', `not valid JSON (${(cause as Error).message})`, { cause });
-    }
-  },
+  decode: (body) => decodeJsonBody(body, parseJsonLossless),
 };
