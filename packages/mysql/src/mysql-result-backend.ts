@@ -4,6 +4,7 @@ import {
   DeliveryBuffer,
   loggerOf,
   recordFromColumns,
+  sleepUnlessAborted as sleep,
   taskRow,
   type AdapterOptions,
   type Logger,
@@ -224,17 +225,4 @@ export class MysqlResultBackend implements ResultBackend {
     await Promise.race([pool.end().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 5_000)))]);
     clearTimeout(timer);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

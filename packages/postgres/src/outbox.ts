@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { ConfigError, type BrokerMessage, type Logger, type MessageHeaders, type MessageProperties } from '@tq/core/adapter';
+import { ConfigError, sleepUnlessAborted as sleep, type BrokerMessage, type Logger, type MessageHeaders, type MessageProperties } from '@tq/core/adapter';
 import { createPool, endClient, endPool } from './connection.js';
 import { parsePostgresOptions, type PostgresOptions } from './options.js';
 import { migrate, type Migration } from './schema.js';
@@ -183,17 +183,4 @@ export class PostgresOutbox {
     this.#ready = undefined;
     if (pool) await endPool(pool, 5_000);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -67,3 +67,17 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () =
     );
   });
 }
+
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects): a back-off a close can cut short. */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,3 +1,4 @@
+import { sleepUnlessAborted as sleep } from '../adapters/timers.js';
 import type { ResultBackend, StoreOptions } from '../backend/result-backend.js';
 import type { Logger } from '../logger.js';
 import type { TaskRequest } from '../protocol/message.js';
@@ -224,16 +225,6 @@ export class ResultWriter {
 const resolved = Promise.resolve();
 const noChildren: readonly unknown[] = Object.freeze([]);
 const resolvedTrue = Promise.resolve(true);
-
-/** `work`, or a rejection at `deadline` or when `signal` aborts, whichever comes first. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
-    const onAbort = () => (clearTimeout(timer), resolve());
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 export function traceback(error: unknown): string | null {
   if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
