@@ -92,6 +92,8 @@ export interface RedisAdapterOptions {
 /** Every query parameter parseRedisOptions reads (kombu's names); core rejects any other. */
 export const redisUrlParameters: readonly string[] = [
   'visibility_timeout',
+  'foreign_visibility_timeout',
+  'delayed_delivery',
   'priority_steps',
   'global_keyprefix',
   'socket_timeout',
