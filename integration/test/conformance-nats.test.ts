@@ -23,6 +23,10 @@ await runConformance({
     const brokerUrl = new URL(url);
     brokerUrl.searchParams.set('stream', stream);
     brokerUrl.searchParams.set('ackWaitMs', '10000');
+    // A stopped consumer holding deliveries gives them back once its open pull ends on the server
+    // (up to pullExpiresMs, see queue-consumer.ts stop()). AckWait is cut from 30 s to 10 s here to
+    // keep redelivery tests short, so the pull is cut in proportion (defaults: 5 s of 30 s).
+    brokerUrl.searchParams.set('pullExpiresMs', '2500');
     const backendUrl = new URL(url);
     backendUrl.searchParams.set('bucket', bucket);
     const subjects = new Subjects(stream);

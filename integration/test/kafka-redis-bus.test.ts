@@ -31,7 +31,7 @@ describe('Kafka broker with a Redis result backend as the broadcast bus', () => 
     await Promise.allSettled(apps.map((a) => a.close()));
   }, 60_000);
 
-  /** Counts the backend reads of the app built on it. */
+  /** Counts the backend reads of task records (not the pause state every worker reads each second). */
   let fetches = 0;
   function open(countFetches = false): App {
     const brokerUrl = new URL(kafka.url!);
@@ -41,7 +41,7 @@ describe('Kafka broker with a Redis result backend as the broadcast bus', () => 
     if (countFetches) {
       const fetch = backend.fetch.bind(backend);
       (backend as { fetch: ResultBackend['fetch'] }).fetch = (id) => {
-        fetches++;
+        if (!id.startsWith('tq-queue-paused:')) fetches++;
         return fetch(id);
       };
     }

@@ -148,11 +148,16 @@ return 1
 
 /**
  * KEYS[1] = retention sorted set; ARGV = task id, now ms, keep, result key prefix, ttl ms.
- * Adds the id, deletes the records of the oldest members beyond `keep` and removes them; the set
+ * Adds the id (newest score), deletes the records of the oldest members beyond `keep` and removes them; the set
  * itself expires with the records it indexes.
  */
 export const RETAIN = `
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+-- Scores must grow with every store: two stores in the same millisecond would otherwise tie,
+-- and a tie orders by task id, not by age.
+local score = tonumber(ARGV[2])
+local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
+redis.call('ZADD', KEYS[1], score, ARGV[1])
 local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
 if excess > 0 then
   local old = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
