@@ -3,7 +3,7 @@ import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOp
 import { brokerCapabilities, ClosedError, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
 import { RedisBroadcasts } from './broadcasts.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
-import { addDelayed, delayedMember, delayedQueuesKey, DueMover, moveDue } from './delayed-set.js';
+import { addDelayed, delayedKey, delayedMember, delayedQueuesKey, DueMover, moveDue } from './delayed-set.js';
 import { encodeEnvelope } from './envelope.js';
 import { translated, type ErrorContext } from './errors.js';
 import { RedisKeys, priorityStep } from './keys.js';
@@ -177,6 +177,10 @@ export class RedisBroker implements Broker {
     });
   }
 
+  /**
+   * Every waiting message: the priority lists and the delayed set (countdown/ETA messages not yet
+   * due), in one transaction, so a message the due-mover moves meanwhile is counted once.
+   */
   async purge(queue: string): Promise<number> {
     const { commands } = this.#open();
     return translated(this.#context, async () => {
@@ -185,8 +189,11 @@ export class RedisBroker implements Broker {
         const list = this.#keys.queue(queue, step);
         transaction.llen(list).del(list);
       }
+      const delayed = delayedKey(this.#keys, queue);
+      transaction.zcard(delayed).del(delayed).srem(delayedQueuesKey(this.#keys), queue);
       const results = (await transaction.exec()) ?? [];
-      return results.filter((_, i) => i % 2 === 0).reduce((sum, [, n]) => sum + Number(n ?? 0), 0);
+      const counts = results.slice(0, 2 * this.options.prioritySteps.length + 2).filter((_, i) => i % 2 === 0);
+      return counts.reduce((sum, [, n]) => sum + Number(n ?? 0), 0);
     });
   }
 
