@@ -74,22 +74,39 @@ function memberOf(request: TaskRequest) {
 }
 
 /**
- * What Celery's backend does after storing a FAILURE (mark_as_failure): reports to the chord,
- * marks every remaining chain step FAILURE with the same error (so waiting on the chain's last
- * step fails instead of hanging; they are never sent), reports chain steps that belong to a
- * chord, then applies the errbacks with this task's id.
+ * Marks every remaining chain step FAILURE with the error of the step that failed (so waiting on
+ * the chain's last step fails instead of hanging; they are never sent), as Celery's
+ * mark_as_failure does. The worker calls this BEFORE storing the failed step's own record:
+ * whoever sees that record (Celery's get() on the last step checks its parents at each interval,
+ * then reads the step's state) must find the later steps FAILURE already, not PENDING for the
+ * moment between two writes.
  */
-export async function afterFailureRecorded(app: App, request: TaskRequest, error: unknown, traceback: string | null): Promise<void> {
+export async function markChainFailed(app: App, request: TaskRequest, error: unknown, traceback: string | null): Promise<void> {
+  const elements = signatures(request.embed.chain);
+  if (elements.length === 0) return;
+  const backend = await app.backend();
+  if (!backend) return;
+  const info = exceptionInfo(error);
+  for (const element of elements) {
+    const step = fromSignatureDict(app, element);
+    const stepId = typeof step.options['task_id'] === 'string' ? step.options['task_id'] : null;
+    if (!stepId) continue;
+    const record = encodeRecord({ status: TaskState.FAILURE, result: info, traceback, children: [], date_done: celeryDate(), task_id: stepId });
+    await backend.store(stepId, record, { ttlMs: app.config.resultTtlMs });
+  }
+}
+
+/**
+ * What Celery's backend does after storing a FAILURE (mark_as_failure): reports to the chord,
+ * reports chain steps that belong to a chord, then applies the errbacks with this task's id.
+ * The remaining chain steps were marked FAILURE before the record (markChainFailed).
+ */
+export async function afterFailureRecorded(app: App, request: TaskRequest, error: unknown): Promise<void> {
   const info = exceptionInfo(error);
   await chordPartReturn(app, memberOf(request), TaskState.FAILURE, info);
-  const backend = await app.backend();
   for (const element of signatures(request.embed.chain)) {
     const step = fromSignatureDict(app, element);
     const stepId = typeof step.options['task_id'] === 'string' ? step.options['task_id'] : null;
-    if (backend && stepId) {
-      const record = encodeRecord({ status: TaskState.FAILURE, result: info, traceback, children: [], date_done: celeryDate(), task_id: stepId });
-      await backend.store(stepId, record, { ttlMs: app.config.resultTtlMs });
-    }
     if (stepId && step.options['chord']) {
       const group = typeof step.options['group_id'] === 'string' ? step.options['group_id'] : null;
       const groupIndex = typeof step.options['group_index'] === 'number' ? step.options['group_index'] : null;

@@ -24,7 +24,11 @@ export class DeadlineWatch {
 
   /** `work`, or a rejection once `deadline` (epoch ms) passes or the signal aborts. */
   race<T>(work: Promise<T>, deadline: number): Promise<T> {
-    if (this.#signal.aborted) return Promise.reject(new Error('abandoned by a forced stop'));
+    if (this.#signal.aborted) {
+      // `work` is already under way: its later failure is abandoned too, not an unhandled rejection.
+      work.catch(() => undefined);
+      return Promise.reject(new Error('abandoned by a forced stop'));
+    }
     return new Promise<T>((resolve, reject) => {
       const entry: Watched = { deadline, reject };
       this.#pending.add(entry);

@@ -22,7 +22,7 @@ import { Ignore, Reject, Retry } from '../task-signals.js';
 import type { RuntimeBackend } from '../backend/runtime-backend.js';
 import type { TaskDefinition } from '../task.js';
 import { coreVersion } from '../version.js';
-import { afterFailureRecorded, afterSuccessRecorded, applySuccessors, hasCanvas } from '../canvas/successors.js';
+import { afterFailureRecorded, afterSuccessRecorded, applySuccessors, hasCanvas, markChainFailed } from '../canvas/successors.js';
 import { CancelToken } from './cancel-token.js';
 import { deadLetter } from './dead-letter.js';
 import { PauseWatch } from '../queues/pause-watch.js';
@@ -702,10 +702,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     // Celery's store_errors_even_if_ignored: an ignored result still records its FAILURE.
     const failureRequest = request.ignoreResult && definition.options.storeErrorsEvenIfIgnored ? { ...request, ignoreResult: false } : request;
+    if (request.embed.chain?.length) await markChainFailed(this.app, request, error, traceback(error)).catch((e: unknown) => this.#logger.error(`chain steps after ${request.task}[${request.id}]: ${(e as Error).message}`));
     const failureStored = await this.#writer.failure(failureRequest, error);
     if (!failureStored && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
     if (failureStored && this.#writer.records(failureRequest)) applyRetention(this.#backend, definition, request.id, 'FAILURE', this.#logger);
-    if (hasCanvas(request)) await afterFailureRecorded(this.app, request, error, traceback(error)).catch((e: unknown) => this.#logger.error(`errbacks/chord of ${request.task}[${request.id}]: ${(e as Error).message}`));
+    if (hasCanvas(request)) await afterFailureRecorded(this.app, request, error).catch((e: unknown) => this.#logger.error(`errbacks/chord of ${request.task}[${request.id}]: ${(e as Error).message}`));
     this.stats.failed++;
     this.#logger.warn(`task ${request.task}[${request.id}] failed: ${describe(error)}`);
     this.emit('task-failed', { id: request.id, name: request.task, error, traceback: traceback(error), runtimeMs });
