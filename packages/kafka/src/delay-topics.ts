@@ -96,6 +96,8 @@ export class DelayForwarder {
     const consumer = this.#host.kafka.consumer({
       groupId: `${options.groupIdPrefix}delay`,
       sessionTimeout: options.sessionTimeoutMs,
+      // A join waits at most this long for the other forwarders: keep it short, the group's state is only offsets.
+      rebalanceTimeout: Math.min(options.sessionTimeoutMs, 5_000),
       heartbeatInterval: options.heartbeatIntervalMs,
       maxWaitTimeInMs: options.maxWaitTimeMs,
       allowAutoTopicCreation: false,

@@ -41,8 +41,9 @@ export class KafkaBroker implements Broker {
   constructor(options: KafkaOptions) {
     this.options = options;
     this.capabilities = brokerCapabilities({
-      // Delay topics and a forwarder in every consuming worker: delay-topics.ts.
-      delayedDelivery: true,
+      // Opt-in (delayTopics=true): delay topics and a forwarder in every consuming worker, delay-topics.ts.
+      // Otherwise the worker holds ETA tasks in memory until due.
+      delayedDelivery: options.delayTopics,
       maxPriority: 0,
       broadcast: false,
       redeliversUnacked: true,
@@ -114,7 +115,7 @@ export class KafkaBroker implements Broker {
     const publishing = (async () => {
       const body = message.body;
       const value = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-      if (message.notBefore !== undefined && message.notBefore > Date.now()) {
+      if (this.options.delayTopics && message.notBefore !== undefined && message.notBefore > Date.now()) {
         const hop = nextHop(topic, message.notBefore, Date.now());
         await Promise.all([this.ensureTopic(topic), this.ensureTopic(hop.topic)]);
         await batcher.add(hop.topic, { value, headers: encodeHeaders(message, hop.headers) });
@@ -137,6 +138,7 @@ export class KafkaBroker implements Broker {
 
   /** A consuming broker forwards due delayed records too; a failed start is retried by the next consume. */
   #startForwarder(): void {
+    if (!this.options.delayTopics) return;
     const { kafka, batcher } = this.#open();
     this.#forwarder ??= new DelayForwarder({
       kafka,

@@ -67,6 +67,13 @@ export interface KafkaOptions {
   readonly commitIntervalMs: number;
   /** Longest a publish batch lingers to coalesce concurrent publishes, ms. Default 0 (one event-loop turn). */
   readonly lingerMs: number;
+  /**
+   * Durable delays through the delay topics "tq.delay.<ms>" and a forwarder in every consuming
+   * worker (delay-topics.ts); declares capabilities.delayedDelivery. Default false: the worker
+   * holds ETA/countdown tasks in memory until due, as on any broker without delayed delivery.
+   * Opt-in because a forwarder's first group join takes seconds (see docs/brokers/kafka.md).
+   */
+  readonly delayTopics: boolean;
 }
 
 const defaults = {
@@ -85,6 +92,7 @@ const defaults = {
   requestTimeoutMs: 30_000,
   lingerMs: 0,
   commitIntervalMs: 50,
+  delayTopics: false,
 } as const;
 
 type NumberKey =
@@ -117,6 +125,7 @@ export const kafkaUrlParameters: readonly string[] = [
   'clientId',
   'groupIdPrefix',
   'idempotent',
+  'delayTopics',
   'topicCreation',
   'deadLetterSuffix',
   'sasl',
@@ -183,6 +192,7 @@ export function parseKafkaOptions(url: URL, adapterOptions: AdapterOptions = {})
   if (!deadLetterSuffix) issue('broker.deadLetterSuffix', 'must not be empty');
 
   const idempotent = parseBoolean(pick('idempotent'), defaults.idempotent, (m) => issue('broker.idempotent', m));
+  const delayTopics = parseBoolean(pick('delayTopics'), defaults.delayTopics, (m) => issue('broker.delayTopics', m));
 
   const topicCreation = (pick('topicCreation') ?? defaults.topicCreation) as KafkaOptions['topicCreation'];
   if (!['admin', 'auto', 'none'].includes(topicCreation)) issue('broker.topicCreation', `must be admin, auto or none, got ${JSON.stringify(topicCreation)}`);
@@ -206,6 +216,7 @@ export function parseKafkaOptions(url: URL, adapterOptions: AdapterOptions = {})
     clientId,
     groupIdPrefix,
     idempotent,
+    delayTopics,
     topicCreation,
     createTopic: createTopic as TopicCreator | undefined,
     socketFactory: socketFactory as ISocketFactory | undefined,

@@ -26,11 +26,18 @@ describe('Kafka options', () => {
       replicationFactor: -1,
       groupIdPrefix: 'tq.',
       idempotent: true,
+      delayTopics: false,
       topicCreation: 'admin',
       deadLetterSuffix: '.dead',
       ssl: false,
       sasl: undefined,
     });
+  });
+
+  it('turns the delay topics on with delayTopics=true (off by default)', () => {
+    expect(parse('kafka://k:9092?delayTopics=true').delayTopics).toBe(true);
+    expect(parse('kafka://k:9092', { delayTopics: true }).delayTopics).toBe(true);
+    expect(parse('kafka://k:9092?delayTopics=false').delayTopics).toBe(false);
   });
 
   it('reads several brokers from ?brokers=, from a shared port, or from brokerOptions', () => {
@@ -73,10 +80,14 @@ describe('Kafka options', () => {
     expect(saslWithoutCredentials.issues[0]!.path).toBe('broker.sasl');
   });
 
+  it('declares delayed delivery only with the delay topics on', () => {
+    expect(kafka.createBroker!(new URL('kafka://k:9092?delayTopics=true'), {}).capabilities.delayedDelivery).toBe(true);
+  });
+
   it('declares FIFO only for single-partition topics it creates itself', () => {
     expect(kafka.createBroker!(new URL('kafka://k:9092'), {}).capabilities).toMatchObject({
       fifo: true,
-      delayedDelivery: true,
+      delayedDelivery: false,
       maxPriority: 0,
       deadLetter: true,
       redeliversUnacked: true,
