@@ -20,7 +20,7 @@ export { redactUrl, redactText, parseUrl, schemeOf } from './adapters/url.js';
 export { unknownUrlParameters } from './adapters/url-parameters.js';
 export { pythonJsonStringify, pythonJsonString, safeJsonParse, jsonSerializer } from './serializer/json.js';
 export { encodeRecord, decodeRecord, celeryDate, type ResultRecord } from './result/record.js';
-export { taskRow, recordFromColumns, type TaskRow } from './result/task-row.js';
+export { taskRow, recordFromColumns, recordOfRow, type FetchedTaskRow, type TaskRow } from './result/task-row.js';
 export { encodeTaskMessage } from './protocol/encode.js';
 export { createMemoryAdapter, MemoryBroker, MemoryResultBackend, MemoryHub, MemoryResultStore } from './memory/index.js';
 export type { Logger } from './logger.js';

@@ -3,7 +3,8 @@ import {
   ClosedError,
   DeliveryBuffer,
   loggerOf,
-  recordFromColumns,
+  recordOfRow,
+  type FetchedTaskRow,
   sleepUnlessAborted as sleep,
   taskRow,
   type AdapterOptions,
@@ -51,16 +52,6 @@ export function createTableStatement(table: string): string {
     KEY ${table.slice(0, 40)}_worker (worker),
     KEY ${table.slice(0, 40)}_expires (expires_at)
   ) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`;
-}
-
-interface FetchedRow {
-  task_id: string;
-  status: string;
-  result: string | null;
-  traceback: string | null;
-  meta: string | null;
-  date_done: Date | null;
-  record: Buffer | null;
 }
 
 /**
@@ -151,7 +142,7 @@ export class MysqlResultBackend implements ResultBackend {
   }
 
   async fetch(taskId: string): Promise<Uint8Array | null> {
-    const rows = await this.#query<FetchedRow[]>(
+    const rows = await this.#query<FetchedTaskRow[]>(
       `fetching the result of ${taskId}`,
       `SELECT task_id, status, result, traceback, meta, date_done, record FROM ${this.#table}
        WHERE task_id = ? AND (expires_at IS NULL OR expires_at > UTC_TIMESTAMP(6))`,
@@ -159,8 +150,7 @@ export class MysqlResultBackend implements ResultBackend {
     );
     const row = rows[0];
     if (!row) return null;
-    if (row.record) return new Uint8Array(row.record.buffer, row.record.byteOffset, row.record.byteLength);
-    return recordFromColumns(row);
+    return recordOfRow(row);
   }
 
   watch(taskId: string, signal: AbortSignal): AsyncIterable<Uint8Array> {

@@ -8,7 +8,8 @@ import {
   type ResultBackend,
   type ResultBackendCapabilities,
   type StoreOptions,
-  recordFromColumns,
+  recordOfRow,
+  type FetchedTaskRow,
   taskRow,
 } from '@tq/core/adapter';
 import { createPool, endPool } from './connection.js';
@@ -176,8 +177,8 @@ export class PostgresResultBackend implements ResultBackend {
   async fetch(taskId: string): Promise<Uint8Array | null> {
     const { pool } = this.#live();
     try {
-      const { rows } = await pool.query<FetchedRow>(this.#sql.fetch, [taskId]);
-      return rows[0] ? recordOf(rows[0]) : null;
+      const { rows } = await pool.query<FetchedTaskRow>(this.#sql.fetch, [taskId]);
+      return rows[0] ? recordOfRow(rows[0]) : null;
     } catch (error) {
       throw this.#fail(error, `fetching the result of ${taskId}`);
     }
@@ -268,21 +269,6 @@ export class PostgresResultBackend implements ResultBackend {
     await connected.notifier.close(1_000);
     await endPool(connected.pool, Math.min(5_000, this.#options.queryTimeoutMs));
   }
-}
-
-interface FetchedRow {
-  task_id: string;
-  status: string;
-  result: string | null;
-  traceback: string | null;
-  meta: string | null;
-  date_done: Date | null;
-  record: Buffer | null;
-}
-
-function recordOf(row: FetchedRow): Uint8Array {
-  if (row.record) return new Uint8Array(row.record.buffer, row.record.byteOffset, row.record.byteLength);
-  return recordFromColumns(row);
 }
 
 function statements(n: ResultNames) {

@@ -72,6 +72,23 @@ export function taskRow(taskId: string, record: Uint8Array, options: StoreOption
   };
 }
 
+/** The columns a SQL result backend reads back for one task (its stored record, if tq wrote it). */
+export interface FetchedTaskRow {
+  task_id: string;
+  status: string;
+  result: string | null;
+  traceback: string | null;
+  meta: string | null;
+  date_done: Date | null;
+  record: Uint8Array | null;
+}
+
+/** The record of a fetched row: the bytes tq stored, else one rebuilt from Celery's columns. */
+export function recordOfRow(row: FetchedTaskRow): Uint8Array {
+  if (row.record) return new Uint8Array(row.record.buffer, row.record.byteOffset, row.record.byteLength);
+  return recordFromColumns(row);
+}
+
 /**
  * A record for a row that has no tq bytes (written by Python Celery through
  * django-celery-results): rebuilt from its columns, in Celery's field order.
