@@ -13,6 +13,10 @@ const projects = [...readdirSync(join(root, 'packages')).map((p) => join('packag
   existsSync(join(root, dir, 'package.json')),
 );
 
+function firstLine(text) {
+  return String(text ?? '').split('\n').find((line) => line.trim()) ?? '';
+}
+
 function nx(args) {
   console.log(`\n$ nx ${args.join(' ')}`);
   const run = spawnSync('npx', ['nx', ...args], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30 });
@@ -44,6 +48,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const rows = [];
+const failedTests = [];
 for (const dir of projects) {
   const name = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).name;
   if (!existsSync(join(root, dir, 'vitest.config.ts'))) continue;
@@ -61,6 +66,13 @@ for (const dir of projects) {
   failed += f;
   skipped += s;
   rows.push([name, p, f, s, f ? 'FAILED' : 'ok']);
+  for (const file of report.testResults ?? []) {
+    const where = file.name.slice(root.length);
+    if (file.status === 'failed' && !(file.assertionResults ?? []).some((t) => t.status === 'failed'))
+      failedTests.push(`${name} ${where}: ${firstLine(file.message)}`);
+    for (const test of file.assertionResults ?? [])
+      if (test.status === 'failed') failedTests.push(`${name} ${where} > ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
+  }
 }
 // Test targets that failed without a failed test (e.g. a suite that failed to load) still count.
 for (const task of testFailures) {
@@ -72,5 +84,7 @@ failed += failures.length;
 console.log('\nproject                 passed  failed  skipped');
 for (const [name, p, f, s, note] of rows) console.log(`${String(name).padEnd(22)}  ${String(p).padStart(6)}  ${String(f).padStart(6)}  ${String(s).padStart(7)}  ${note}`);
 for (const failure of failures) console.log(`failed task: ${failure}`);
+// Named again at the end, where a CI log cut to its tail still shows them.
+for (const test of failedTests) console.log(`failed test: ${test}`);
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);

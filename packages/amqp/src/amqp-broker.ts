@@ -12,6 +12,7 @@ import {
   type QueueStats,
   type Delivery,
   withDeadline,
+  withIdleDeadline,
 } from '@tq/core/adapter';
 import { AmqpConsumer } from './amqp-consumer.js';
 import { AmqpSession } from './amqp-session.js';
@@ -82,21 +83,18 @@ export class AmqpBroker implements Broker {
   async publish(queue: string, message: BrokerMessage): Promise<void> {
     if (this.#session.closed) throw new ClosedError('AMQP broker');
     const what = `publish to queue "${queue}"`;
-    await this.#confirmed(
-      what,
-      this.#onLiveConnection(what, async (connection) => {
-        const delayMs = message.notBefore === undefined ? 0 : message.notBefore - Date.now();
-        if (delayMs > 0) {
-          // Through the TTL cascade (delay-levels.ts); it ends in this queue.
-          await this.#topology.declareDelayed(connection, queue);
-          await this.#publisher.publish(connection, entryExchange, delayRoutingKey(delayMs, queue), message.body, toPublishOptions(message));
-          return;
-        }
-        await this.#topology.declareQueue(connection, queue);
-        // The default exchange, routing key = queue name: what Celery 5 does for its task queues.
-        await this.#publisher.publish(connection, '', queue, message.body, toPublishOptions(message));
-      }),
-    );
+    await this.#onLiveConnection(what, async (connection) => {
+      const delayMs = message.notBefore === undefined ? 0 : message.notBefore - Date.now();
+      if (delayMs > 0) {
+        // Through the TTL cascade (delay-levels.ts); it ends in this queue.
+        await this.#declared(what, this.#topology.declareDelayed(connection, queue));
+        await this.#confirmed(what, this.#publisher.publish(connection, entryExchange, delayRoutingKey(delayMs, queue), message.body, toPublishOptions(message)));
+        return;
+      }
+      await this.#declared(what, this.#topology.declareQueue(connection, queue));
+      // The default exchange, routing key = queue name: what Celery 5 does for its task queues.
+      await this.#confirmed(what, this.#publisher.publish(connection, '', queue, message.body, toPublishOptions(message)));
+    });
   }
 
   /**
@@ -109,6 +107,20 @@ export class AmqpBroker implements Broker {
       publishing,
       timeoutMs,
       () => new BrokerConnectionError(`${what} on ${this.#session.endpoint} failed: no publisher confirm within ${timeoutMs} ms (confirmTimeout)`),
+    );
+  }
+
+  /**
+   * Declarations before a publish fail when the broker leaves one unanswered for confirmTimeout;
+   * the delay cascade's first declaration is a hundred round trips and may take longer in all.
+   */
+  #declared(what: string, declaring: Promise<void>): Promise<void> {
+    const timeoutMs = this.#options.confirmTimeoutMs;
+    return withIdleDeadline(
+      declaring,
+      timeoutMs,
+      () => this.#topology.steps,
+      () => new BrokerConnectionError(`${what} on ${this.#session.endpoint} failed: a declaration had no answer within ${timeoutMs} ms (confirmTimeout)`),
     );
   }
 

@@ -46,22 +46,30 @@ function levelPattern(level: number, bit: '0' | '1'): string {
   return `${'*.'.repeat(delayLevels - 1 - level)}${bit}.#`;
 }
 
-/** Declares the cascade (idempotent; once per connection). */
-export async function declareDelayLevels(channel: Channel): Promise<void> {
+/**
+ * Declares the cascade (idempotent; once per connection): 113 round trips, each durable, so it
+ * can take seconds on a busy broker; `onStep` runs after each one (see Topology.steps).
+ */
+export async function declareDelayLevels(channel: Channel, onStep: () => void = () => undefined): Promise<void> {
   const durable = true;
   await channel.assertExchange(deliverExchange, 'topic', { durable, autoDelete: false });
+  onStep();
   for (let level = 0; level < delayLevels; level++) {
     const name = levelName(level);
     const next = level === 0 ? deliverExchange : levelName(level - 1);
     await channel.assertExchange(name, 'topic', { durable, autoDelete: false });
+    onStep();
     await channel.assertQueue(name, {
       durable,
       autoDelete: false,
       exclusive: false,
       arguments: { 'x-message-ttl': 2 ** level * delayUnitMs, 'x-dead-letter-exchange': next },
     });
+    onStep();
     await channel.bindQueue(name, name, levelPattern(level, '1'));
+    onStep();
     await channel.bindExchange(next, name, levelPattern(level, '0'));
+    onStep();
   }
 }
 

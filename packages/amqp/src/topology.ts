@@ -36,6 +36,12 @@ export class Topology {
   #connection: ChannelModel | undefined;
   #declared = new Map<string, Promise<void>>();
   #channel: Promise<Channel> | undefined;
+  #steps = 0;
+
+  /** Declaration round trips answered so far: a publish waiting on declarations watches it move. */
+  get steps(): number {
+    return this.#steps;
+  }
 
   constructor(options: AmqpOptions) {
     this.#options = options;
@@ -82,10 +88,14 @@ export class Topology {
 
   async #declare(connection: ChannelModel, queue: string): Promise<void> {
     const channel = await this.channel(connection);
+    this.#steps++;
     const durable = true;
     await channel.assertExchange(queue, 'direct', { durable, autoDelete: false });
+    this.#steps++;
     await channel.assertQueue(queue, { durable, autoDelete: false, exclusive: false, arguments: taskQueueArguments(queue, this.#options) });
+    this.#steps++;
     await channel.bindQueue(queue, queue, queue);
+    this.#steps++;
     if (this.#options.deadLetterExchange === '' && !queue.endsWith('.dead')) {
       const dead = deadLetterQueueName(queue);
       await channel.assertQueue(dead, { durable, autoDelete: false, exclusive: false, arguments: taskQueueArguments(dead, this.#options) });
@@ -102,12 +112,13 @@ export class Topology {
         await this.declareQueue(connection, queue);
         let levels = this.#declared.get('\0delay');
         if (!levels) {
-          levels = this.channel(connection).then(declareDelayLevels);
+          levels = this.channel(connection).then((channel) => declareDelayLevels(channel, () => this.#steps++));
           const cache = this.#declared;
           cache.set('\0delay', levels);
           levels.catch(() => cache.delete('\0delay'));
         }
         await levels;
+        this.#steps++;
         await bindDelayTarget(await this.channel(connection), queue);
       })();
       const cache = this.#declared;

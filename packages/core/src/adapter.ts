@@ -14,7 +14,7 @@ export { isTransactionalPublisher, type Outbox, type TransactionalPublisher } fr
 export type { ChordPart, ResultBackend, ResultBackendCapabilities, StoreOptions, StoredTaskInfo, VersionedValue } from './backend/result-backend.js';
 export { RuntimeBackend } from './backend/runtime-backend.js';
 export { Lifecycle } from './adapters/lifecycle.js';
-export { withDeadline, setLongTimeout, sleepUnlessAborted, MAX_TIMER_MS, type LongTimeout } from './adapters/timers.js';
+export { withDeadline, withIdleDeadline, setLongTimeout, sleepUnlessAborted, MAX_TIMER_MS, type LongTimeout } from './adapters/timers.js';
 export { withRetry, isConnectionError, defaultRetryPolicy, type RetryPolicy } from './adapters/retry-policy.js';
 export { redactUrl, redactText, parseUrl, schemeOf } from './adapters/url.js';
 export { unknownUrlParameters } from './adapters/url-parameters.js';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MAX_TIMER_MS, setLongTimeout, withDeadline } from '../src/adapter.js';
+import { MAX_TIMER_MS, setLongTimeout, withDeadline, withIdleDeadline } from '../src/adapter.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -56,5 +56,33 @@ describe('withDeadline', () => {
     const p = Promise.resolve('x');
     expect(withDeadline(p, 0, () => new Error('no'))).toBe(p);
     expect(withDeadline(p, Number.POSITIVE_INFINITY, () => new Error('no'))).toBe(p);
+  });
+});
+
+describe('withIdleDeadline', () => {
+  it('lets a long series of answered steps go on past the deadline, and fails once the steps stop', async () => {
+    vi.useFakeTimers();
+    let steps = 0;
+    let finish: (value: string) => void = () => undefined;
+    const work = new Promise<string>((resolve) => (finish = resolve));
+    const outcome = withIdleDeadline(work, 1_000, () => steps, () => new Error('silent')).then(
+      (value) => `done ${value}`,
+      (error: Error) => error.message,
+    );
+    for (let i = 0; i < 5; i++) {
+      vi.advanceTimersByTime(900);
+      steps++;
+    }
+    finish('after 4.5 s');
+    expect(await outcome).toBe('done after 4.5 s');
+
+    const stalled = withIdleDeadline(new Promise<never>(() => undefined), 1_000, () => steps, () => new Error('silent')).catch(
+      (error: Error) => error.message,
+    );
+    vi.advanceTimersByTime(500);
+    steps++;
+    vi.advanceTimersByTime(1_000); // moved in the first second: goes on
+    vi.advanceTimersByTime(1_000); // still in the second: fails
+    expect(await stalled).toBe('silent');
   });
 });

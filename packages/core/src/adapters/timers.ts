@@ -68,6 +68,38 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () =
   });
 }
 
+/**
+ * Like withDeadline, but the deadline is on silence, not on the whole: `promise` fails only when
+ * `progress()` has not moved for `ms` (a long series of round trips that each answer goes on; a
+ * broker that stops answering is noticed within `ms`).
+ */
+export function withIdleDeadline<T>(promise: Promise<T>, ms: number, progress: () => number, onTimeout: () => unknown): Promise<T> {
+  if (!(ms > 0) || ms === Number.POSITIVE_INFINITY) return promise;
+  return new Promise<T>((resolve, reject) => {
+    let seen = progress();
+    const timer = setInterval(() => {
+      const now = progress();
+      if (now !== seen) {
+        seen = now;
+        return;
+      }
+      clearInterval(timer);
+      reject(onTimeout());
+    }, Math.min(ms, MAX_TIMER_MS));
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearInterval(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearInterval(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects): a back-off a close can cut short. */
 export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
