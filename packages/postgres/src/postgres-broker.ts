@@ -24,11 +24,17 @@ import { Notifier } from './notifier.js';
 import type { PostgresOptions } from './options.js';
 import { PostgresDelivery, type LeaseActions, type Settlement } from './postgres-delivery.js';
 import { asQueryable } from './outbox.js';
+import { PublishBatch } from './publish-batch.js';
 import { QueueConsumer } from './queue-consumer.js';
 import { brokerMigrations, migrate, PostgresNames } from './schema.js';
 
 /** Celery's priority scale: 0..9, higher first. */
 const maxPriority = 9;
+
+interface QueuedPublish {
+  queue: string;
+  message: BrokerMessage;
+}
 
 interface MessageRow {
   id: string;
@@ -63,6 +69,7 @@ export class PostgresBroker implements Broker {
   #connected: Connected | undefined;
   #closed = false;
   readonly #sql: ReturnType<typeof statements>;
+  readonly #publishes = new PublishBatch<QueuedPublish>((batch) => this.#insert(batch), { maxInFlight: 2, maxRows: 200 });
 
   constructor(options: PostgresOptions, adapterOptions: AdapterOptions = {}) {
     this.#options = options;
@@ -126,7 +133,23 @@ export class PostgresBroker implements Broker {
   }
 
   async publish(queue: string, message: BrokerMessage): Promise<void> {
-    await this.#query(this.#live().pool, `publishing to queue "${queue}"`, this.#sql.publish, publishParams(queue, message, this.names.queueChannel));
+    this.#live();
+    await this.#publishes.add({ queue, message });
+  }
+
+  /** One INSERT for the whole batch (see PublishBatch); rows keep the order they were sent in. */
+  async #insert(batch: QueuedPublish[]): Promise<void> {
+    const { pool } = this.#live();
+    const channel = this.names.queueChannel;
+    if (batch.length === 1) {
+      const [{ queue, message }] = batch as [QueuedPublish];
+      await this.#query(pool, `publishing to queue "${queue}"`, this.#sql.publish, publishParams(queue, message, channel));
+      return;
+    }
+    const columns: unknown[][] = [[], [], [], [], [], [], []];
+    for (const { queue, message } of batch) publishParams(queue, message, channel).slice(0, 7).forEach((value, i) => columns[i]!.push(value));
+    const queues = [...new Set(batch.map((entry) => entry.queue))];
+    await this.#query(pool, `publishing ${batch.length} messages to ${queues.map((q) => `"${q}"`).join(', ')}`, this.#sql.publishMany, [...columns, channel]);
   }
 
   /**
@@ -299,6 +322,14 @@ function statements(n: PostgresNames, leaseMs: number) {
         VALUES ($1, $2, COALESCE(to_timestamp($3::double precision / 1000), now()), $4, $5::json, $6::json, $7)
         RETURNING queue)
       SELECT pg_notify($8, queue) FROM m`,
+    publishMany: `WITH m AS (
+        INSERT INTO ${n.messages} (queue, priority, visible_at, task_id, headers, properties, body)
+        SELECT q, p, COALESCE(to_timestamp(nb / 1000), now()), t, h::json, pr::json, b
+        FROM unnest($1::text[], $2::smallint[], $3::float8[], $4::text[], $5::text[], $6::text[], $7::bytea[])
+          WITH ORDINALITY AS u(q, p, nb, t, h, pr, b, n)
+        ORDER BY n
+        RETURNING queue)
+      SELECT pg_notify($8, queue) FROM (SELECT DISTINCT queue FROM m) q`,
     claim: `WITH c AS (
         SELECT id FROM ${n.messages}
         WHERE queue = $1 AND visible_at <= now()
