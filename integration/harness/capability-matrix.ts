@@ -13,6 +13,7 @@ const rows: { key: keyof BrokerCapabilities; label: string; show: (value: Broker
   { key: 'maxPriority', label: 'priorities (highest level; 0 = none)', show: (v) => (v ? `0..${v}` : 'no') },
   { key: 'broadcast', label: 'broadcast: revoke, inspect, ping, events', show: yesNo },
   { key: 'redeliversUnacked', label: 'unacked messages return when a consumer dies', show: yesNo },
+  { key: 'flagsRedeliveryAfterCut', label: '`redelivered` flag after a consumer died', show: (v) => (v ? 'yes' : 'best effort') },
   { key: 'redeliveryWindowMs', label: 'redelivery window (lease extended by the worker)', show: (v) => (v === null ? 'none' : `${Number(v) / 1000} s`) },
   { key: 'deadLetter', label: 'native dead-lettering on reject', show: yesNo },
   { key: 'fifo', label: 'FIFO per queue (one consumer, no priorities)', show: yesNo },

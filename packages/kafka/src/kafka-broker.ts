@@ -47,6 +47,8 @@ export class KafkaBroker implements Broker {
       maxPriority: 0,
       broadcast: false,
       redeliversUnacked: true,
+      // The "handed out" mark is committed with the offsets every commitIntervalMs (offset-tracker.ts).
+      flagsRedeliveryAfterCut: false,
       redeliveryWindowMs: null,
       deadLetter: true,
       // Kafka orders within a partition only.

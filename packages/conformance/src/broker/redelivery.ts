@@ -34,6 +34,8 @@ export function describeRedelivery(factory: BrokerFactory, options: ConformanceO
         const byId = new Map(back.map((d) => [idOf(d.message), d]));
         expect([...byId.keys()].sort()).toEqual(['cut-1', 'cut-2', 'cut-3']);
         for (const message of sent) expectSameMessage(byId.get(idOf(message))!.message, message);
+        if (h.capabilities.flagsRedeliveryAfterCut)
+          for (const delivery of back) expect(delivery.redelivered, `${idOf(delivery.message)} came back after a cut but is not flagged redelivered (declare flagsRedeliveryAfterCut: false if that is best effort)`).toBe(true);
         await Promise.all(back.map((d) => d.ack()));
         expect(await survivor.poll(quietMs), 'a message came back twice').toBeUndefined();
       },

@@ -56,6 +56,7 @@ describe('mutant: ignores prefetch', () => {
 
 describe('mutant: never flags redelivered', () => {
   describeAckReject(factoryWith({ delivery: (d) => ({ ...d, redelivered: false }) }), options);
+  describeRedelivery(factoryWith({ delivery: (d) => ({ ...d, redelivered: false }) }), options);
 });
 
 describe('mutant: reject(false) requeues', () => {

@@ -18,6 +18,13 @@ export interface BrokerCapabilities {
   /** Unacked deliveries return to the queue when the consumer's connection dies. Default true. */
   readonly redeliversUnacked: boolean;
   /**
+   * A message that comes back after its consumer's connection died is flagged
+   * `Delivery.redelivered` every time. Default true. false = best effort (Kafka: the "handed
+   * out" mark travels in the offset commit, every commitIntervalMs, so a consumer killed before
+   * that commit leaves its messages unflagged).
+   */
+  readonly flagsRedeliveryAfterCut: boolean;
+  /**
    * An unacked delivery is redelivered after this many ms even while its consumer lives
    * (Redis visibility timeout, JetStream AckWait), unless `Delivery.extend()` is called.
    * null = never while the connection lives (AMQP). Default null.
@@ -45,6 +52,7 @@ export const defaultBrokerCapabilities: BrokerCapabilities = Object.freeze({
   maxPriority: 0,
   broadcast: false,
   redeliversUnacked: true,
+  flagsRedeliveryAfterCut: true,
   redeliveryWindowMs: null,
   deadLetter: false,
   fifo: true,
