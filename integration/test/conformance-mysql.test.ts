@@ -3,6 +3,7 @@
  * messages on memory://). The table is this run's own and dropped afterwards.
  */
 import { randomBytes } from 'node:crypto';
+import { migrationsTableOf } from '@tq/mysql';
 import mysql from 'mysql2/promise';
 import { runConformance } from '../harness/run-conformance.js';
 
@@ -27,7 +28,7 @@ await runConformance({
       database: parsed.pathname.slice(1),
     });
     try {
-      await connection.query(`DROP TABLE IF EXISTS \`${table}\``);
+      await connection.query(`DROP TABLE IF EXISTS \`${table}\`, \`${migrationsTableOf(table)}\``);
     } finally {
       await connection.end();
     }

@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createApp, createMemoryAdapter } from '@tq/core';
-import { MysqlResultBackend, mysqlAdapter, parseMysqlOptions } from '@tq/mysql';
+import { MysqlResultBackend, migrationsTableOf, mysqlAdapter, parseMysqlOptions } from '@tq/mysql';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokersRequired, resolveBroker } from '../harness/brokers.js';
@@ -32,7 +32,7 @@ describe.skipIf(!url && !brokersRequired())('mysql result backend: the task tabl
     await backend?.close();
     if (endpoint.url) {
       const c = await connection();
-      await c.query(`DROP TABLE IF EXISTS \`${table}\``);
+      await c.query(`DROP TABLE IF EXISTS \`${table}\`, \`${migrationsTableOf(table)}\``);
       await c.end();
     }
     await endpoint.stop();
@@ -86,6 +86,31 @@ describe.skipIf(!url && !brokersRequired())('mysql result backend: the task tabl
       expect(await small.deleteExpired()).toBe(0);
     } finally {
       await small.close();
+    }
+  });
+
+  it('six processes starting at once on a new table: one migrates, every one connects, version 1 recorded once', async () => {
+    const fresh = `tqr_mig_${randomBytes(4).toString('hex')}`;
+    const freshUrl = new URL(`${endpoint.url!}${endpoint.url!.includes('?') ? '&' : '?'}results_table=${fresh}`);
+    const backends = Array.from({ length: 6 }, () => new MysqlResultBackend(parseMysqlOptions(freshUrl)));
+    const c = await connection();
+    try {
+      await Promise.all(backends.map((b) => b.connect()));
+      const [versions] = await c.query<mysql.RowDataPacket[]>(`SELECT version FROM \`${migrationsTableOf(fresh)}\``);
+      expect(versions.map((row) => row['version'])).toEqual([1]);
+      const id = randomUUID();
+      await backends[5]!.store(id, record(id, 'SUCCESS'), {});
+      expect(await backends[0]!.fetch(id)).not.toBeNull();
+      // A process started later finds the table at its version and changes nothing.
+      const later = new MysqlResultBackend(parseMysqlOptions(freshUrl));
+      await later.connect();
+      await later.close();
+      const [again] = await c.query<mysql.RowDataPacket[]>(`SELECT version FROM \`${migrationsTableOf(fresh)}\``);
+      expect(again).toHaveLength(1);
+    } finally {
+      await Promise.all(backends.map((b) => b.close()));
+      await c.query(`DROP TABLE IF EXISTS \`${fresh}\`, \`${migrationsTableOf(fresh)}\``);
+      await c.end();
     }
   });
 });

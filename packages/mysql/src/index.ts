@@ -20,7 +20,8 @@ import type { AdapterOptions, TqAdapter } from '@tq/core/adapter';
 import { MysqlResultBackend } from './mysql-result-backend.js';
 import { parseMysqlOptions } from './options.js';
 
-export { MysqlResultBackend, createTableStatement } from './mysql-result-backend.js';
+export { MysqlResultBackend, createTableStatement, resultMigrations } from './mysql-result-backend.js';
+export { migrationsTableOf } from './schema.js';
 export { parseMysqlOptions, type MysqlOptions } from './options.js';
 export { isTransientMysqlError } from './errors.js';
 

@@ -15,9 +15,15 @@ import {
 } from '@tq/core/adapter';
 import { toTqError } from './errors.js';
 import type { MysqlOptions } from './options.js';
+import { migrate, type Migration } from './schema.js';
 
 const defaultTtlMs = 86_400_000;
 const cleanupEveryMs = 60_000;
+
+/** The results table's versions (see schema.ts); version 1 adopts a table made before versioning. */
+export function resultMigrations(table: string): readonly Migration[] {
+  return [{ version: 1, description: "django-celery-results' TaskResult layout plus tq's columns", statements: [createTableStatement(table)] }];
+}
 
 /**
  * django-celery-results' TaskResult table as its MySQL migration creates it (datetime(6) in
@@ -84,7 +90,7 @@ export class MysqlResultBackend implements ResultBackend {
     pool.on('connection', (connection) => connection.on('error', () => undefined));
     try {
       await pool.query({ sql: "SET time_zone = '+00:00'", timeout: this.#options.queryTimeoutMs });
-      await pool.query({ sql: createTableStatement(this.#options.resultsTable), timeout: this.#options.queryTimeoutMs });
+      await migrate(pool, this.#options.resultsTable, resultMigrations(this.#options.resultsTable), Math.ceil(this.#options.connectTimeoutMs / 1000) + 30);
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw toTqError(error, 'preparing the result table', this.#options.redacted, true);
