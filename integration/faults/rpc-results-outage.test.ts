@@ -34,7 +34,8 @@ describe('rpc:// results while a link to RabbitMQ is cut', () => {
   function rpcUrl(port: number | undefined): URL {
     const url = new URL(amqpUrl.toString().replace(/^amqp:/, 'rpc:'));
     if (port !== undefined) url.host = `127.0.0.1:${port}`;
-    url.searchParams.set('connectTimeout', '500');
+    // A refused link fails at once whatever this is; a loaded machine needs seconds for a handshake.
+    url.searchParams.set('connectTimeout', '5000');
     return url;
   }
 

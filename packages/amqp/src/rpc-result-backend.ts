@@ -7,6 +7,7 @@ import {
   type ResultBackend,
   type ResultBackendCapabilities,
   type StoreOptions,
+  withDeadline,
 } from '@tq/core/adapter';
 import { AmqpSession } from './amqp-session.js';
 import { ConfirmPublisher } from './confirm-publisher.js';
@@ -17,6 +18,8 @@ import type { AmqpOptions } from './options.js';
 /** How many task records a client keeps (Celery's rpc backend buffers 8192 out-of-band replies). */
 const maxRecords = 10_000;
 const retryDelayMs = 200;
+/** How long a reply queue outlives its client's connection (its replies wait there meanwhile). */
+const replyQueueExpiresMs = 10 * 60_000;
 /**
  * How often watch() looks at the shared result queue of its task: from 200 ms, doubling to
  * 5 s while the queue does not exist (the usual case for tasks whose replies come pushed).
@@ -101,14 +104,18 @@ export class RpcResultBackend implements ResultBackend {
     const channel = await connection.createChannel();
     channel.on('error', () => undefined);
     try {
+      // Not auto-deleted (Celery's is): a cut that RabbitMQ has not noticed yet would otherwise
+      // take the queue, and the replies routed to it meanwhile, with the dead consumer. It
+      // outlives the connection by replyQueueExpiresMs, so this process finds its replies on
+      // reconnecting; close() deletes it.
       await channel.assertQueue(this.#replyQueue, {
         durable: false,
-        autoDelete: true,
+        autoDelete: false,
         exclusive: false,
-        arguments: { 'x-expires': this.#options.resultExpiresMs },
+        arguments: { 'x-expires': Math.min(this.#options.resultExpiresMs, replyQueueExpiresMs) },
       });
-      // no_ack, as Celery's result consumer: a reply is only worth anything to this process.
-      await channel.consume(this.#replyQueue, (message) => this.#onReply(message), { noAck: true });
+      // Acked (Celery's consumer is no_ack): a reply in flight on a dead connection is requeued.
+      await channel.consume(this.#replyQueue, (message) => this.#onReply(channel, message), { noAck: false });
     } catch (error) {
       await channel.close().catch(() => undefined);
       throw error;
@@ -139,12 +146,13 @@ export class RpcResultBackend implements ResultBackend {
     }
   }
 
-  #onReply(message: ConsumeMessage | null): void {
+  #onReply(channel: Channel, message: ConsumeMessage | null): void {
     if (message === null) {
       // Consumer cancelled (queue deleted): closing the channel triggers recovery.
       void this.#replyChannel?.close().catch(() => undefined);
       return;
     }
+    channel.ack(message);
     let taskId = message.properties.correlationId as unknown;
     if (typeof taskId !== 'string') {
       // Old Celery versions set no correlation_id: read the task id from the payload.
@@ -269,6 +277,10 @@ export class RpcResultBackend implements ResultBackend {
   async close(): Promise<void> {
     for (const watchers of this.#watchers.values()) for (const watcher of watchers) watcher.buffer.end();
     this.#watchers.clear();
+    // Not auto-deleted (see #attachReplyConsumer): remove it now rather than at its expiry.
+    const channel = this.#replyChannel;
+    this.#replyChannel = undefined;
+    if (channel) await withDeadline(channel.deleteQueue(this.#replyQueue).then(() => undefined), this.#options.confirmTimeoutMs, () => undefined).catch(() => undefined);
     await this.#session.close();
   }
 }

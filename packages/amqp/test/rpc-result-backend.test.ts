@@ -11,7 +11,7 @@ const record = (taskId: string, status = 'SUCCESS') =>
 describe('rpc:// result backend', () => {
   const t = trackResources();
 
-  it('declares its reply queue as Celery does: non-durable, auto-delete, x-expires = 1 day', async () => {
+  it('declares its reply queue non-durable with x-expires, not auto-deleted (it outlives a cut), and deletes it on close()', async () => {
     const backend = t.backend();
     await backend.connect();
     const queue = await backend.replyAddress();
@@ -19,11 +19,15 @@ describe('rpc:// result backend', () => {
     const admin = await adminConnection();
     t.onCleanup(() => admin.close());
     const channel = await admin.createChannel();
-    const declared = await channel.assertQueue(queue, { durable: false, autoDelete: true, arguments: { 'x-expires': 86_400_000 } });
+    const declared = await channel.assertQueue(queue, { durable: false, autoDelete: false, arguments: { 'x-expires': 600_000 } });
     expect(declared.consumerCount).toBe(1);
     const strict = await admin.createChannel();
     strict.on('error', () => undefined);
-    await expect(strict.assertQueue(queue, { durable: true, autoDelete: true, arguments: { 'x-expires': 86_400_000 } })).rejects.toMatchObject({ code: 406 });
+    await expect(strict.assertQueue(queue, { durable: false, autoDelete: true, arguments: { 'x-expires': 600_000 } })).rejects.toMatchObject({ code: 406 });
+    await backend.close();
+    const check = await admin.createChannel();
+    check.on('error', () => undefined);
+    await expect(check.checkQueue(queue)).rejects.toMatchObject({ code: 404 });
   });
 
   it('a worker\'s store goes to the producer\'s reply queue with correlation_id = task id, transient, JSON', async () => {
