@@ -21,6 +21,7 @@ const rows: { key: keyof BrokerCapabilities; label: string; show: (value: Broker
   { key: 'purge', label: 'purge a queue', show: yesNo },
   { key: 'queueStats', label: 'queue counts (`tq queues`)', show: yesNo },
   { key: 'requeueInPlace', label: 'requeue in place (`tq dead` list/replay/purge)', show: yesNo },
+  { key: 'transactionalPublish', label: 'enqueue in your database transaction (without an outbox)', show: yesNo },
 ];
 
 function yesNo(value: unknown): string {

@@ -23,6 +23,20 @@ await runConformance({
         query: { query_timeout_ms: '1500', connect_timeout_ms: '1500', ping_interval_ms: '1000', poll_interval_ms: '1000' },
         detectionMs: 6_000,
       },
+      // The application's own client inside BEGIN, as sendTask's { transaction } receives it.
+      transactions: async () => {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        await client.query('BEGIN');
+        const end = async (statement: string) => {
+          try {
+            await client.query(statement);
+          } finally {
+            await client.end();
+          }
+        };
+        return { transaction: client, commit: () => end('COMMIT'), rollback: () => end('ROLLBACK') };
+      },
     };
   },
   cleanup: async ({ url }) => {

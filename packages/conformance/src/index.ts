@@ -12,7 +12,7 @@
  * a capability the adapter claims must pass. See docs/writing-an-adapter.md.
  */
 export { describeAdapter } from './describe-adapter.js';
-export type { BrokerFactory, BackendFactory, ConformanceOptions, ConformanceLiveness, ConformanceTimeouts, ConformanceScale } from './options.js';
+export type { BrokerFactory, BackendFactory, ConformanceOptions, ConformanceLiveness, ConformanceTimeouts, ConformanceScale, KitTransaction } from './options.js';
 export * from './broker/index.js';
 export * from './backend/index.js';
 export * from './app/index.js';

@@ -93,8 +93,20 @@ export interface ConformanceOptions {
   readonly queuePrefix?: string;
   /** Retry policy the kit's RuntimeBroker/RuntimeBackend use. Default: 3 retries from 100 ms. */
   readonly retry?: RetryPolicy;
+  /**
+   * Opens a transaction in the adapter's own terms (e.g. a pg client after BEGIN), for the
+   * transactional publish group. Required when the broker declares `transactionalPublish`.
+   */
+  readonly transactions?: () => Promise<KitTransaction>;
   readonly timeouts?: Partial<ConformanceTimeouts>;
   readonly scale?: Partial<ConformanceScale>;
+}
+
+/** One open transaction: what publishInTransaction receives, and how to end it. */
+export interface KitTransaction {
+  readonly transaction: unknown;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
 }
 
 export interface ResolvedConformanceOptions {
@@ -109,6 +121,7 @@ export interface ResolvedConformanceOptions {
   readonly deleteQueues: ((queues: readonly string[]) => Promise<void>) | undefined;
   readonly queuePrefix: string;
   readonly retry: RetryPolicy;
+  readonly transactions: (() => Promise<KitTransaction>) | undefined;
   readonly timeouts: ConformanceTimeouts;
   readonly scale: ConformanceScale;
 }
@@ -157,6 +170,7 @@ export function resolveOptions(options: ConformanceOptions): ResolvedConformance
     deleteQueues: options.deleteQueues,
     queuePrefix: options.queuePrefix ?? 'tqc',
     retry: options.retry ?? { maxRetries: 3, initialDelayMs: 100, maxDelayMs: 1_000 },
+    transactions: options.transactions,
     timeouts: { deliveryMs: 10_000, quietMs: 500, outageMs: 20_000, handBackMs: 10_000, ...options.timeouts },
     scale: { competingMessages: 10_000, competingConsumers: 4, queues: 1_000, largeBodyBytes: 1024 * 1024, ...options.scale },
   };

@@ -44,6 +44,7 @@ const mustFail: Readonly<Record<string, readonly string[]>> = {
   'mutant: compare-and-set writes whatever the version (last writer wins)': ['create only when absent', 'of writers racing from one version, exactly one wins'],
   'mutant: chord join counts without atomicity': ['12 chords × 8 parts from 8 clients at once'],
   'mutant: gives unread deliveries back only 8 s after the stop': ['aborting gives unread deliveries back at once, while the connection stays open'],
+  'mutant: publishInTransaction ignores the transaction': ['rollback: the message never exists', 'commit: invisible until the commit'],
   'mutant: never flags redelivered': ['reject with requeue redelivers the same message', "unacked deliveries come back when the consumer's connection is cut"],
 };
 

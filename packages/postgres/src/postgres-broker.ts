@@ -88,6 +88,7 @@ export class PostgresBroker implements Broker {
       maxMessageBytes: 256 * 1024 * 1024,
       purge: true,
       queueStats: true,
+      transactionalPublish: true,
     });
     this.#actions = {
       settle: (delivery, outcome) => this.#settle(delivery, outcome),

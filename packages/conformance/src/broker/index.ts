@@ -14,6 +14,7 @@ import { describePublishConsume } from './publish-consume.js';
 import { describePurge } from './purge.js';
 import { describeQueueStats } from './queue-stats.js';
 import { describeRedelivery } from './redelivery.js';
+import { describeTransactionalPublish } from './transactional-publish.js';
 
 export {
   describeAckReject,
@@ -30,6 +31,7 @@ export {
   describePurge,
   describeQueueStats,
   describeRedelivery,
+  describeTransactionalPublish,
 };
 
 /** Every broker behaviour group, in the order they are registered. */
@@ -42,6 +44,7 @@ export const brokerGroups = [
   describeDelayedDelivery,
   describePurge,
   describeQueueStats,
+  describeTransactionalPublish,
   describeBroadcast,
   describeClose,
   describeCompetingConsumers,

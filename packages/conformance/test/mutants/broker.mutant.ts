@@ -3,9 +3,9 @@
  * part of the normal run: test/kit-catches-bugs.test.ts runs this file in a child Vitest and
  * checks that the named tests FAIL.
  */
-import { createMemoryAdapter, type Broker, type Delivery } from '@tq/core/adapter';
+import { createMemoryAdapter, type Broker, type BrokerMessage, type Delivery } from '@tq/core/adapter';
 import { describe } from 'vitest';
-import { describeAckReject, describeBroadcast, describeClose, describeCompetingConsumers, describeDelayedDelivery, describePrefetch, describePublishConsume, describeQueueStats, describeRedelivery } from '../../src/index.js';
+import { describeAckReject, describeBroadcast, describeClose, describeCompetingConsumers, describeDelayedDelivery, describePrefetch, describePublishConsume, describeQueueStats, describeRedelivery, describeTransactionalPublish } from '../../src/index.js';
 import type { BrokerFactory, ConformanceOptions } from '../../src/options.js';
 import { mutantBroker, type BrokerMutation } from './mutant-broker.js';
 
@@ -166,3 +166,16 @@ describe('mutant: gives unread deliveries back only 8 s after the stop', () => {
     { ...options, timeouts: { ...options.timeouts, handBackMs: 3_000 } },
   );
 });
+
+describe('mutant: publishInTransaction ignores the transaction', () => {
+  const memory = createMemoryAdapter();
+  const factory: BrokerFactory = (url) => {
+    const inner = memory.createBroker!(url, {});
+    return Object.assign(mutantBroker(inner, {}), {
+      capabilities: { ...inner.capabilities, transactionalPublish: true },
+      publishInTransaction: (_transaction: unknown, queue: string, message: BrokerMessage) => inner.publish(queue, message),
+    });
+  };
+  describeTransactionalPublish(factory, { ...options, transactions: async () => ({ transaction: {}, commit: async () => undefined, rollback: async () => undefined }) });
+});
+

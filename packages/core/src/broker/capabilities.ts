@@ -45,6 +45,12 @@ export interface BrokerCapabilities {
    * core can read a queue and give back what it only looked at (app.deadLetters). Default true.
    */
   readonly requeueInPlace: boolean;
+  /**
+   * `publishInTransaction(transaction, queue, message)` is implemented: the message is written
+   * through the caller's own database transaction and exists if and only if it commits
+   * (sendTask's `{ transaction }`, see producer/transactional.ts). Default false.
+   */
+  readonly transactionalPublish: boolean;
 }
 
 export const defaultBrokerCapabilities: BrokerCapabilities = Object.freeze({
@@ -60,6 +66,7 @@ export const defaultBrokerCapabilities: BrokerCapabilities = Object.freeze({
   purge: false,
   queueStats: false,
   requeueInPlace: true,
+  transactionalPublish: false,
 });
 
 /** Fills unspecified flags with their defaults. */
