@@ -13,6 +13,12 @@ export class ConfirmPublisher {
    * basic.ack of the same message, so the confirm callback finds its return counted here.
    */
   readonly #returned = new Map<string, number>();
+  #answers = 0;
+
+  /** Confirms (acks and nacks) received so far: a publish waiting in a long line watches it move. */
+  get answers(): number {
+    return this.#answers;
+  }
 
   #channel(connection: ChannelModel): Promise<ConfirmChannel> {
     if (this.#current?.connection !== connection) {
@@ -40,7 +46,11 @@ export class ConfirmPublisher {
     const channel = await this.#channel(connection);
     const content = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     await new Promise<void>((resolve, reject) => {
-      channel.publish(exchange, routingKey, content, options, (error: unknown) => (error ? reject(error) : resolve()));
+      channel.publish(exchange, routingKey, content, options, (error: unknown) => {
+        this.#answers++;
+        if (error) reject(error);
+        else resolve();
+      });
     });
   }
 

@@ -70,22 +70,28 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () =
 
 /**
  * Like withDeadline, but the deadline is on silence, not on the whole: `promise` fails only when
- * `progress()` has not moved for `ms` (a long series of round trips that each answer goes on; a
- * broker that stops answering is noticed within `ms`).
+ * `progress()` has not moved for `ms` (a long series of round trips, or a long line of
+ * publishes, that keep being answered goes on; a broker that stops answering is noticed
+ * within `ms` and a quarter).
  */
 export function withIdleDeadline<T>(promise: Promise<T>, ms: number, progress: () => number, onTimeout: () => unknown): Promise<T> {
   if (!(ms > 0) || ms === Number.POSITIVE_INFINITY) return promise;
   return new Promise<T>((resolve, reject) => {
     let seen = progress();
-    const timer = setInterval(() => {
-      const now = progress();
-      if (now !== seen) {
-        seen = now;
-        return;
-      }
-      clearInterval(timer);
-      reject(onTimeout());
-    }, Math.min(ms, MAX_TIMER_MS));
+    let movedAt = Date.now();
+    const timer = setInterval(
+      () => {
+        const now = progress();
+        if (now !== seen) {
+          seen = now;
+          movedAt = Date.now();
+        } else if (Date.now() - movedAt >= ms) {
+          clearInterval(timer);
+          reject(onTimeout());
+        }
+      },
+      Math.min(Math.max(10, Math.ceil(ms / 4)), MAX_TIMER_MS),
+    );
     timer.unref();
     promise.then(
       (value) => {
