@@ -1,4 +1,6 @@
+import type { DelayedMessage } from '@tq/core/adapter';
 import type { Redis } from './connection.js';
+import { decodeEnvelope } from './envelope.js';
 import { RedisKeys, priorityStep } from './keys.js';
 import { script } from './scripts.js';
 
@@ -63,6 +65,23 @@ export function delayedMember(steps: readonly number[], wirePriority: number, pa
 /** The envelope inside a member. */
 export function payloadOf(member: string): string {
   return member.slice(member.indexOf(':') + 1);
+}
+
+/**
+ * The soonest `limit` members of the queue's delayed set, read (ZRANGE … WITHSCORES: one
+ * command, O(log n + limit)), not moved. A member that does not decode is skipped.
+ */
+export async function listDelayed(client: Redis, keys: RedisKeys, queue: string, limit: number): Promise<DelayedMessage[]> {
+  const flat = await client.zrange(delayedKey(keys, queue), '0', String(limit - 1), 'WITHSCORES');
+  const listed: DelayedMessage[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    try {
+      listed.push({ notBefore: Number(flat[i + 1]), headers: decodeEnvelope(payloadOf(flat[i]!)).message.headers });
+    } catch {
+      // Written by something else than tq: not ours to show.
+    }
+  }
+  return listed;
 }
 
 /** Moves due messages of `queue` into its lists; returns how many. */
