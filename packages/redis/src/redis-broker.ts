@@ -3,7 +3,7 @@ import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOp
 import { brokerCapabilities, ClosedError, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
 import { RedisBroadcasts } from './broadcasts.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
-import { addDelayed, delayedKey, delayedMember, delayedQueuesKey, DueMover, listDelayed, moveDue } from './delayed-set.js';
+import { addDelayed, delayedKey, delayedMember, delayedQueuesKey, DueMover, listDelayed, moveDue, type DelayedEntry } from './delayed-set.js';
 import { encodeEnvelope } from './envelope.js';
 import { translated, type ErrorContext } from './errors.js';
 import { RedisKeys, priorityStep } from './keys.js';
@@ -38,6 +38,11 @@ export class RedisBroker implements Broker {
   readonly #pubSub: PubSubChannels;
   readonly #broadcasts: RedisBroadcasts;
   readonly #publishes = new MomentBatch<{ queue: string; payload: string }>((list, items) => this.#push(list, items), { maxItems: 500 });
+  /** The delayed publishes of one moment to one queue: one script call (ZADD of them all + SADD). */
+  readonly #delayedPublishes = new MomentBatch<DelayedEntry>(
+    (queue, entries) => translated(this.#context, () => addDelayed(this.#open().commands, this.#keys, queue, entries)),
+    { maxItems: 500 },
+  );
   #commands: Redis | undefined;
   #store: UnackedStore | undefined;
   #restoreTimer: NodeJS.Timeout | undefined;
@@ -99,10 +104,10 @@ export class RedisBroker implements Broker {
     const wirePriority = priority === undefined ? undefined : toWirePriority(priority);
     const payload = encodeEnvelope(message, { exchange: '', routingKey: queue, deliveryTag: randomUUID(), wirePriority });
     if (message.notBefore !== undefined && message.notBefore > Date.now()) {
-      const { commands } = this.#open();
       const member = delayedMember(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY, payload);
-      await translated(this.#context, () => addDelayed(commands, this.#keys, queue, message.notBefore!, member));
+      await this.#delayedPublishes.add(queue, { notBefore: message.notBefore, member });
       this.#dueMover.start();
+      this.#dueMover.nudge(message.notBefore);
       return;
     }
     const list = this.#keys.queue(queue, priorityStep(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY));
