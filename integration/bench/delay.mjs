@@ -5,6 +5,10 @@
 //
 //   npm run bench:delay [-- --tasks 100000 --from 10 --to 60 --concurrency 50 --systems tq,bullmq]
 //
+// Systems: tq (on Redis), bullmq, and tq on the other brokers' durable delays: tq-amqp (the TTL
+// queue cascade), tq-nats (delayed nak), tq-postgres (the not-before column; TQ_BENCH_POSTGRES_URL,
+// default postgres://postgres@127.0.0.1:5432/test, a schema of its own dropped afterwards).
+//
 // The worker runs in a child process of its own (so its RSS is the worker's alone); this process
 // enqueues. Each task carries its due time (epoch ms) as its argument. Figures only: no asserts.
 import { fork } from 'node:child_process';
@@ -12,7 +16,9 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { brokerAvailable, redisBrokerUrl } from './lib/endpoints.mjs';
 import { percentile, runInFlight, uniqueName } from './lib/measure.mjs';
-import { deleteRedisKeys } from './lib/tq-targets.mjs';
+import { deleteRedisKeys, tqTarget } from './lib/tq-targets.mjs';
+
+const postgresBenchUrl = process.env.TQ_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +30,7 @@ const { values } = parseArgs({
     systems: { type: 'string', default: 'tq,bullmq' },
     worker: { type: 'string' },
     queue: { type: 'string' },
+    'broker-url': { type: 'string' },
   },
 });
 const tasks = Number(values.tasks);
@@ -48,36 +55,65 @@ async function main() {
   printTable(rows);
 }
 
+/** Where tq runs for `system`: its broker URL, adapters and clean-up; null for BullMQ. */
+async function tqSetup(system) {
+  if (!system.startsWith('tq')) return null;
+  const broker = system === 'tq' ? 'redis' : system.slice('tq-'.length);
+  if (broker === 'postgres') {
+    const { default: postgresAdapter } = await import('@tq/postgres');
+    const schema = uniqueName('tqbench_delay_');
+    const url = new URL(postgresBenchUrl);
+    url.searchParams.set('schema', schema);
+    return {
+      queue: uniqueName('tqbench.delay.'),
+      brokerUrl: url.href,
+      adapters: [postgresAdapter],
+      brokerOptions: {},
+      cleanup: async () => {
+        const { default: pg } = await import('pg');
+        const client = new pg.Client({ connectionString: postgresBenchUrl });
+        await client.connect();
+        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await client.end();
+      },
+    };
+  }
+  return tqTarget(broker);
+}
+
 async function runSystem(system) {
-  const queue = uniqueName(`tqbench.delay.${system}.`);
-  const child = fork(fileURLToPath(import.meta.url), ['--worker', system, '--queue', queue, '--tasks', String(tasks), '--concurrency', String(concurrency)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const target = await tqSetup(system);
+  const queue = target?.queue ?? uniqueName(`tqbench.delay.${system}.`);
+  const brokerArgs = target ? ['--broker-url', target.brokerUrl] : [];
+  const child = fork(fileURLToPath(import.meta.url), ['--worker', system, '--queue', queue, '--tasks', String(tasks), '--concurrency', String(concurrency), '--from', String(fromMs / 1000), '--to', String(toMs / 1000), ...brokerArgs], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const result = new Promise((resolve, reject) => {
     child.on('message', (message) => message.type === 'done' && resolve(message.figures));
     child.on('exit', (code) => reject(new Error(`${system} worker exited with ${code} before reporting`)));
   });
   await new Promise((resolve) => child.on('message', (message) => message.type === 'ready' && resolve()));
-  const producer = await openProducer(system, queue);
+  const producer = await openProducer(system, queue, target);
   try {
     const start = Date.now();
     child.send({ type: 'enqueue-started', at: start });
     // Due times spread evenly over [from, to] after the start, in a shuffled order.
     const due = (i) => start + fromMs + Math.floor((((i * 7919) % tasks) / tasks) * (toMs - fromMs));
     const ms = await runInFlight(tasks, Number(values.window), (i) => producer.add(due(i)));
-    child.send({ type: 'enqueued', at: Date.now() });
     const figures = await result;
     return { system, enqueueRate: (tasks * 1000) / ms, enqueueMs: ms, lateAfterEnqueue: ms > fromMs, ...figures };
   } finally {
     await producer.close();
     child.kill();
-    await deleteRedisKeys(redisBrokerUrl, queue).catch(() => undefined);
+    if (target) await target.cleanup([]).catch(() => undefined);
+    else await deleteRedisKeys(redisBrokerUrl, queue).catch(() => undefined);
   }
 }
 
-async function openProducer(system, queue) {
-  if (system === 'tq') {
+async function openProducer(system, queue, target) {
+  if (target) {
     const { createApp } = await import('@tq/core');
-    const { default: redisAdapter } = await import('@tq/redis');
-    const app = createApp({ broker: redisBrokerUrl, adapters: [redisAdapter], logLevel: 'silent' });
+    const app = createApp({ broker: target.brokerUrl, adapters: target.adapters, brokerOptions: target.brokerOptions, resultBackend: null, logLevel: 'silent' });
     return {
       add: (dueAt) => app.sendTask('bench.due', [dueAt], {}, { queue, eta: new Date(dueAt) }),
       close: () => app.close(),
@@ -149,10 +185,10 @@ async function runWorker(system, queue) {
   });
 
   let stop;
-  if (system === 'tq') {
+  if (system.startsWith('tq')) {
     const { createApp } = await import('@tq/core');
-    const { default: redisAdapter } = await import('@tq/redis');
-    const app = createApp({ broker: redisBrokerUrl, adapters: [redisAdapter], logLevel: 'silent' });
+    const adapters = await Promise.all(['redis', 'amqp', 'nats', 'postgres'].map(async (name) => (await import(`@tq/${name}`)).default));
+    const app = createApp({ broker: values['broker-url'], adapters, resultBackend: null, logLevel: 'silent' });
     app.task('bench.due', (dueAt) => void ran(dueAt));
     const worker = app.worker({ queues: [queue], concurrency });
     await worker.start();
@@ -166,7 +202,7 @@ async function runWorker(system, queue) {
     await worker.waitUntilReady();
     stop = () => worker.close();
   } else {
-    throw new Error(`unknown system ${system} (tq | bullmq)`);
+    throw new Error(`unknown system ${system} (tq | tq-amqp | tq-nats | tq-postgres | bullmq)`);
   }
   // The idle figure: the worker started, nothing enqueued yet.
   await new Promise((resolve) => setTimeout(resolve, 1_000));
