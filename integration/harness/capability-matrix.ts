@@ -19,6 +19,8 @@ const rows: { key: keyof BrokerCapabilities; label: string; show: (value: Broker
   { key: 'fifo', label: 'FIFO per queue (one consumer, no priorities)', show: yesNo },
   { key: 'maxMessageBytes', label: 'largest message body', show: (v) => (v === null ? 'no limit' : bytes(Number(v))) },
   { key: 'purge', label: 'purge a queue', show: yesNo },
+  { key: 'purgeDelayed', label: "purge also removes the queue's delayed messages", show: yesNo },
+  { key: 'listDelayed', label: 'list delayed messages (`tq queue scheduled`)', show: yesNo },
   { key: 'queueStats', label: 'queue counts (`tq queues`)', show: yesNo },
   { key: 'requeueInPlace', label: 'requeue in place (`tq dead` list/replay/purge)', show: yesNo },
   { key: 'transactionalPublish', label: 'enqueue in your database transaction (without an outbox)', show: yesNo },

@@ -118,6 +118,29 @@ describe('queue administration on redis', () => {
     expect(await runs('process')).toBeGreaterThanOrEqual(7);
   });
 
+  it('app.queues.scheduled lists countdown tasks the broker holds (not the worker), soonest first; purge removes them', async () => {
+    const queue = uniqueName('scheduled');
+    const admin = app();
+    const ran: string[] = [];
+    const a = app();
+    a.task('t.later', (label: string) => void ran.push(label));
+    const w = a.worker({ queues: [queue], concurrency: 1 });
+    workers.push(w);
+    await w.start();
+    const far = await admin.sendTask('t.later', ['far'], {}, { queue, countdown: 120 });
+    const near = await admin.sendTask('t.later', ['near'], {}, { queue, countdown: 60 });
+    const listed = await admin.queues.scheduled(queue);
+    expect(listed.map((m) => m.id)).toEqual([near.id, far.id]);
+    expect(listed[0]).toMatchObject({ task: 't.later', argsrepr: "('near',)" });
+    expect(Date.parse(listed[0]!.eta) - Date.now()).toBeGreaterThan(50_000);
+    expect(await admin.queues.scheduled(queue, { limit: 1 })).toHaveLength(1);
+    expect(w.inspect('scheduled'), 'the worker holds them').toEqual([]);
+    expect((await admin.queueStats(queue)).delayed).toBe(2);
+    expect(await admin.purge(queue)).toBe(2);
+    expect(await admin.queues.scheduled(queue)).toEqual([]);
+    expect(ran).toEqual([]);
+  });
+
   it('tq queue pause/status/resume and tq dead list/replay/purge', async () => {
     const queue = uniqueName('cli');
     expect((await tq(['queue', 'pause', queue])).stdout).toBe(`${queue}: paused\n`);

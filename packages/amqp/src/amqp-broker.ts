@@ -87,7 +87,7 @@ export class AmqpBroker implements Broker {
       if (delayMs > 0) {
         // Through the TTL cascade (delay-levels.ts); it ends in this queue.
         await this.#declared(what, this.#topology.declareDelayed(connection, queue));
-        await this.#confirmed(what, this.#publisher.publish(connection, entryExchange, delayRoutingKey(delayMs, queue), message.body, toPublishOptions(message)));
+        await this.#confirmed(what, this.#publisher.publish(connection, entryExchange(delayMs), delayRoutingKey(delayMs, queue), message.body, toPublishOptions(message)));
         return;
       }
       await this.#declared(what, this.#topology.declareQueue(connection, queue));

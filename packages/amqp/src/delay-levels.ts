@@ -8,7 +8,7 @@ import type { Channel } from 'amqplib';
  * TTLs would keep a short delay behind a long one). A message's routing key spells its delay
  * in binary, most significant level first, then the target queue:
  *
- *   "0.1.1.0.….1.<queue>"  published to exchange tq.delay.<top level>
+ *   "0.1.1.0.….1.<queue>"  published to exchange tq.delay.<its highest level whose bit is 1>
  *
  * Each level's topic exchange sends a message whose bit for that level is 1 into the level's
  * queue, and one whose bit is 0 on to the next level's exchange; a level queue dead-letters
@@ -30,12 +30,24 @@ export function levelName(level: number): string {
   return `${prefix}.${String(level).padStart(2, '0')}`;
 }
 
-/** Exchange a delayed message is published to. */
-export const entryExchange = levelName(delayLevels - 1);
+function delayUnits(delayMs: number): number {
+  return Math.min(2 ** delayLevels - 1, Math.max(0, Math.ceil(delayMs / delayUnitMs)));
+}
+
+/**
+ * Exchange a message due in `delayMs` is published to: the level of its highest 1 bit. The
+ * levels above would only pass it on (their bits are 0), and each such exchange-to-exchange hop
+ * is a topic match on a 30-word key at the server: entering at the top level made a 30 s delay's
+ * publish about 6× slower on RabbitMQ 3.10 (323 vs 2 050 confirmed publishes/s, 500 in flight).
+ */
+export function entryExchange(delayMs: number): string {
+  const units = delayUnits(delayMs);
+  return levelName(units === 0 ? 0 : 31 - Math.clz32(units));
+}
 
 /** Routing key for a message due in `delayMs` (rounded up to the unit, capped at maxDelayMs). */
 export function delayRoutingKey(delayMs: number, queue: string): string {
-  const units = Math.min(2 ** delayLevels - 1, Math.max(0, Math.ceil(delayMs / delayUnitMs)));
+  const units = delayUnits(delayMs);
   const bits: string[] = [];
   for (let level = delayLevels - 1; level >= 0; level--) bits.push(Math.floor(units / 2 ** level) % 2 === 1 ? '1' : '0');
   return `${bits.join('.')}.${queue}`;

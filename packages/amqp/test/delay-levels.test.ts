@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { delayLevels, delayRoutingKey, delayUnitMs, maxDelayMs } from '../src/delay-levels.js';
+import { delayLevels, delayRoutingKey, delayUnitMs, entryExchange, levelName, maxDelayMs } from '../src/delay-levels.js';
 
 /** The delay a routing key spells: the TTLs of the level queues it passes through. */
 function spelled(key: string): number {
@@ -18,6 +18,15 @@ describe('AMQP delay levels', () => {
       expect(total, `${ms} ms`).toBeGreaterThanOrEqual(ms);
       expect(total - ms, `${ms} ms`).toBeLessThan(delayUnitMs);
     }
+  });
+
+  it('enters the cascade at the level of the highest 1 bit (the levels above only pass it on)', () => {
+    for (const ms of [1, 16, 17, 1_000, 30_000, 3_600_000, maxDelayMs, maxDelayMs * 3]) {
+      const key = delayRoutingKey(ms, 'q').split('.').slice(0, delayLevels);
+      const top = delayLevels - 1 - key.indexOf('1');
+      expect(entryExchange(ms), `${ms} ms`).toBe(levelName(top));
+    }
+    expect(entryExchange(30_000)).toBe('tq.delay.10');
   });
 
   it('caps a delay beyond the longest cascade', () => {

@@ -30,6 +30,8 @@ const mustFail: Readonly<Record<string, readonly string[]>> = {
     "a delayed message survives its consumer's lost connection",
     '10k delayed messages wait in the broker, not in the consumer',
   ],
+  'mutant: listDelayed ignores its limit and lists latest first': ["listDelayed reads a queue's delayed messages soonest first"],
+  'mutant: claims purgeDelayed, purges ready messages only': ["purge also removes the queue's delayed messages and counts them"],
   'mutant: ignores prefetch': ['prefetch is never exceeded', 'prefetch 1 hands out one delivery at a time'],
   'mutant: reject(false) requeues': ['reject without requeue never returns the message to its queue'],
   'mutant: every 50th ack also republishes': ['4 consumers get distinct messages'],

@@ -4,7 +4,7 @@
  */
 export type { TqAdapter, AdapterOptions } from './adapters/descriptor.js';
 export { loggerOf } from './adapters/descriptor.js';
-export type { Broker, BrokerMessage, Consumer, Delivery, ConsumeOptions, MessageProperties, MessageHeaders, HeaderValue, BroadcastKind, BroadcastRoute, BroadcastBinding, QueueStats } from './broker/broker.js';
+export type { Broker, BrokerMessage, Consumer, Delivery, ConsumeOptions, MessageProperties, MessageHeaders, HeaderValue, BroadcastKind, BroadcastRoute, BroadcastBinding, QueueStats, DelayedMessage, ListDelayedOptions } from './broker/broker.js';
 export { topicMatches } from './broker/topic-pattern.js';
 export { brokerCapabilities, defaultBrokerCapabilities, type BrokerCapabilities } from './broker/capabilities.js';
 export { DeliveryBuffer, type DeliveryBufferOptions } from './broker/delivery-buffer.js';

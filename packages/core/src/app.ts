@@ -345,7 +345,12 @@ export class App {
     return (this.#deadLetters ??= new DeadLetters(() => this.broker(), { suffix: this.config.deadLetterSuffix ?? '.dead' }));
   }
 
-  /** Delete every waiting message in a queue (default: the default queue). */
+  /**
+   * Delete every waiting message in a queue (default: the default queue) and return how many.
+   * Countdown/ETA messages the broker holds for it go too where capabilities.purgeDelayed
+   * (Redis, Postgres, NATS, memory); on RabbitMQ and Kafka they wait in delay queues/topics
+   * shared by every queue, cannot be told apart without consuming them, and arrive when due.
+   */
   async purge(queue = this.config.defaultQueue): Promise<number> {
     return (await this.broker()).purge(queue);
   }

@@ -2,7 +2,7 @@
 export * from './errors.js';
 export { redactUrl } from './adapters/url.js';
 export type { TqAdapter, AdapterOptions } from './adapters/descriptor.js';
-export type { Broker, BrokerMessage, Delivery, MessageHeaders, HeaderValue, QueueStats } from './broker/broker.js';
+export type { Broker, BrokerMessage, Delivery, MessageHeaders, HeaderValue, QueueStats, DelayedMessage } from './broker/broker.js';
 export type { ResultBackend } from './backend/result-backend.js';
 export type { Serializer } from './serializer/serializer.js';
 export { jsonSerializer } from './serializer/json.js';
@@ -39,6 +39,7 @@ export type { BroadcastBus } from './control/broadcast-bus.js';
 export { deadLetterHeaders } from './worker/dead-letter.js';
 export { QueueAdmin } from './queues/queue-admin.js';
 export type { PauseRecord } from './queues/pause-state.js';
+export type { ScheduledMessage } from './queues/scheduled.js';
 export { DeadLetters, replayCountHeader, type DeadLetter, type DeadLetterFilter, type DeadLetterOptions } from './dead/dead-letters.js';
 export type { PoolKind } from './worker/pool/pool.js';
 export type { Instrumentation } from './instrumentation.js';

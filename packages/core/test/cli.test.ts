@@ -146,6 +146,33 @@ describe('tq CLI against a running worker', () => {
   });
 });
 
+describe('countdown tasks waiting in the broker', () => {
+  it('tq queue scheduled and tq inspect scheduled list them from the broker; tq purge removes them', async () => {
+    const later = (await tq(['call', 'tq.add', '--args', '[2,3]', '--countdown', '120', '--queue', 'sched'])).stdout.trim();
+    const sooner = (await tq(['call', 'tq.add', '--args', '[1,1]', '--countdown', '60', '--queue', 'sched'])).stdout.trim();
+    const listed = await tq(['queue', 'scheduled', 'sched', '--json']);
+    expect(listed.code).toBe(0);
+    const rows = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(rows.map((row) => row['id']), 'soonest first').toEqual([sooner, later]);
+    expect(rows[0]).toMatchObject({ queue: 'sched', task: 'tq.add', argsrepr: '(1, 1)' });
+    expect(Date.parse(String(rows[0]!['eta'])) - Date.now()).toBeGreaterThan(50_000);
+    expect((await tq(['queue', 'scheduled', 'sched', '--limit', '1', '--json'])).stdout.trim().split('\n')).toHaveLength(1);
+    expect((await tq(['queue', 'scheduled', 'sched', '--limit', '0'])).code).toBe(2);
+
+    const inspected = await tq(['inspect', 'scheduled', '-Q', 'sched', '--timeout', '0.5']);
+    expect(inspected.code).toBe(0);
+    const lines = inspected.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    // The worker holds neither (Celery's reply, what it holds); the broker line lists both.
+    expect(Object.values(lines[0]!)[0]).toEqual([]);
+    expect(lines.at(-1)).toEqual({ broker: { queue: 'sched', scheduled: [expect.objectContaining({ id: sooner, task: 'tq.add' }), expect.objectContaining({ id: later })] } });
+
+    const purged = await tq(['purge', '--queue', 'sched', '--force']);
+    expect(purged.code).toBe(0);
+    expect(purged.stdout).toBe('purged 2 message(s) from sched\n');
+    expect((await tq(['queue', 'scheduled', 'sched', '--json'])).stdout).toBe('');
+  });
+});
+
 describe('tq remote control against a running worker', () => {
   it('tq worker -n names the worker with %h expanded (seen by ping)', async () => {
     const named = spawn(process.execPath, [bin, 'worker', '--app', tasks, '-n', 'named@%h', '--queues', 'named-only'], {

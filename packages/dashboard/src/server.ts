@@ -173,6 +173,19 @@ export function createServer(options: { app: App; store: HistoryStore; feed: Liv
     return c.json({ at: Date.now(), queues });
   });
 
+  /**
+   * The countdown/ETA tasks waiting in the broker's delay store for a queue (where the broker can
+   * list them: capabilities.listDelayed); those a worker holds are in its inspect 'scheduled' answer.
+   */
+  server.get('/api/queues/:queue/scheduled', async (c) => {
+    const queue = c.req.param('queue');
+    if (!(await app.broker()).capabilities.listDelayed) return c.json({ queue, error: 'this broker cannot list the countdown/ETA tasks it holds', scheduled: [] }, 501);
+    const limit = Number(c.req.query('limit') ?? 100);
+    if (!(Number.isInteger(limit) && limit >= 1 && limit <= 10_000)) return c.json({ queue, error: 'limit must be an integer from 1 to 10000', scheduled: [] }, 400);
+    const scheduled = (await app.queues.scheduled(queue, { limit })).map(({ eta, id, task, argsrepr, kwargsrepr }) => ({ eta, id, task, argsrepr, kwargsrepr }));
+    return c.json({ queue, scheduled });
+  });
+
   server.post('/api/queues/:queue/purge', async (c) => {
     const queue = c.req.param('queue');
     return c.json({ queue, purged: await app.purge(queue) });

@@ -73,6 +73,27 @@ describe('dashboard queues API', () => {
   });
 });
 
+describe('dashboard scheduled API', () => {
+  it('lists the countdown tasks waiting in the broker for a queue, soonest first', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tq-dash-scheduled-'));
+    const history = new HistoryStore(join(dir, 'h.sqlite'));
+    const app = createApp({ broker: `memory://dash-scheduled-${Date.now()}`, logLevel: 'error' });
+    try {
+      const later = await app.sendTask('q.add', [1, 2], {}, { queue: 'sched', countdown: 120 });
+      const sooner = await app.sendTask('q.add', [3, 4], {}, { queue: 'sched', countdown: 60 });
+      const server = createServer({ app, store: history, feed: new LiveFeed(), auth: {} });
+      const body = (await (await server.request('/api/queues/sched/scheduled')).json()) as { scheduled: { id: string; task: string; argsrepr: string }[] };
+      expect(body.scheduled.map((t) => t.id)).toEqual([sooner.id, later.id]);
+      expect(body.scheduled[0]).toMatchObject({ task: 'q.add', argsrepr: '(3, 4)' });
+      expect((await server.request('/api/queues/sched/scheduled?limit=0')).status).toBe(400);
+    } finally {
+      await app.close();
+      history.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('tq dashboard (CLI)', () => {
   it('refuses a non-loopback address without auth, and says what to do', () => {
     const bin = fileURLToPath(new URL('../../core/bin/tq.js', import.meta.url));

@@ -85,6 +85,8 @@ export class NatsBroker implements Broker {
       fifo: true,
       maxMessageBytes: options.maxMessageBytes,
       purge: true,
+      // A delayed message sits on its queue's subject (Tq-Not-Before, delayed-nak.ts): the purge by subject takes it.
+      purgeDelayed: true,
       queueStats: true,
     });
   }

@@ -12,6 +12,8 @@ import {
   type BrokerMessage,
   type ConsumeOptions,
   type Consumer,
+  type DelayedMessage,
+  type ListDelayedOptions,
   type Logger,
   type MessageHeaders,
   type MessageProperties,
@@ -87,6 +89,9 @@ export class PostgresBroker implements Broker {
       // bytea holds up to 1 GB; a message is sent in one protocol message, so stay well below.
       maxMessageBytes: 256 * 1024 * 1024,
       purge: true,
+      // Delayed messages are rows of their queue (visible_at ahead): purge deletes them, listDelayed selects them.
+      purgeDelayed: true,
+      listDelayed: true,
       queueStats: true,
       transactionalPublish: true,
     });
@@ -249,9 +254,15 @@ export class PostgresBroker implements Broker {
   }
 
   async queueStats(queue: string): Promise<QueueStats> {
-    const { rows } = await this.#query<{ ready: string; unacked: string; dead: string }>(this.#live().pool, `counting queue "${queue}"`, this.#sql.stats, [queue, `${queue}.dead`]);
+    const { rows } = await this.#query<{ ready: string; unacked: string; dead: string; delayed: string }>(this.#live().pool, `counting queue "${queue}"`, this.#sql.stats, [queue, `${queue}.dead`]);
     const row = rows[0]!;
-    return { ready: Number(row.ready), unacked: Number(row.unacked), dead: Number(row.dead), consumers: null };
+    return { ready: Number(row.ready), unacked: Number(row.unacked), dead: Number(row.dead), consumers: null, delayed: Number(row.delayed) };
+  }
+
+  /** Unleased rows whose visible_at is ahead, soonest first: one indexed SELECT (queue, visible_at). */
+  async listDelayed(queue: string, options: ListDelayedOptions): Promise<DelayedMessage[]> {
+    const { rows } = await this.#query<{ not_before: number; headers: MessageHeaders }>(this.#live().pool, `listing delayed messages of "${queue}"`, this.#sql.listDelayed, [queue, options.limit]);
+    return rows.map((row) => ({ notBefore: Math.round(row.not_before), headers: row.headers }));
   }
 
   broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {
@@ -369,10 +380,15 @@ function statements(n: PostgresNames, leaseMs: number) {
       SELECT pg_notify($4, queue) FROM i`,
     extend: `UPDATE ${n.messages} SET visible_at = ${lease} WHERE id = $1 AND lease_owner = $2 AND deliveries = $3`,
     purge: `DELETE FROM ${n.messages} WHERE queue = $1 AND (lease_owner IS NULL OR visible_at <= now())`,
+    // Ready: visible now (never claimed, requeued, or a lease that ran out); delayed: unleased, visible later.
     stats: `SELECT
-        count(*) FILTER (WHERE queue = $1 AND (lease_owner IS NULL OR visible_at <= now())) AS ready,
+        count(*) FILTER (WHERE queue = $1 AND visible_at <= now()) AS ready,
         count(*) FILTER (WHERE queue = $1 AND lease_owner IS NOT NULL AND visible_at > now()) AS unacked,
+        count(*) FILTER (WHERE queue = $1 AND lease_owner IS NULL AND visible_at > now()) AS delayed,
         count(*) FILTER (WHERE queue = $2) AS dead
       FROM ${n.messages} WHERE queue IN ($1, $2)`,
+    listDelayed: `SELECT extract(epoch FROM visible_at)::float8 * 1000 AS not_before, headers
+      FROM ${n.messages} WHERE queue = $1 AND lease_owner IS NULL AND visible_at > now()
+      ORDER BY visible_at, id LIMIT $2`,
   };
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, QueueStats } from '@tq/core/adapter';
+import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, DelayedMessage, ListDelayedOptions, QueueStats } from '@tq/core/adapter';
 import { brokerCapabilities, ClosedError, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
 import { RedisBroadcasts } from './broadcasts.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
-import { addDelayed, delayedKey, delayedMember, delayedQueuesKey, DueMover, moveDue } from './delayed-set.js';
+import { addDelayed, delayedKey, delayedMember, delayedQueuesKey, DueMover, listDelayed, moveDue, type DelayedEntry } from './delayed-set.js';
 import { encodeEnvelope } from './envelope.js';
 import { translated, type ErrorContext } from './errors.js';
 import { RedisKeys, priorityStep } from './keys.js';
@@ -38,6 +38,11 @@ export class RedisBroker implements Broker {
   readonly #pubSub: PubSubChannels;
   readonly #broadcasts: RedisBroadcasts;
   readonly #publishes = new MomentBatch<{ queue: string; payload: string }>((list, items) => this.#push(list, items), { maxItems: 500 });
+  /** The delayed publishes of one moment to one queue: one script call (ZADD of them all + SADD). */
+  readonly #delayedPublishes = new MomentBatch<DelayedEntry>(
+    (queue, entries) => translated(this.#context, () => addDelayed(this.#open().commands, this.#keys, queue, entries)),
+    { maxItems: 500 },
+  );
   #commands: Redis | undefined;
   #store: UnackedStore | undefined;
   #restoreTimer: NodeJS.Timeout | undefined;
@@ -71,6 +76,9 @@ export class RedisBroker implements Broker {
       fifo: true,
       maxMessageBytes: MAX_BODY_BYTES,
       purge: true,
+      // The delayed set is per queue: purge deletes it, listDelayed reads it (delayed-set.ts).
+      purgeDelayed: options.delayedDelivery,
+      listDelayed: options.delayedDelivery,
       queueStats: true,
     });
   }
@@ -96,10 +104,10 @@ export class RedisBroker implements Broker {
     const wirePriority = priority === undefined ? undefined : toWirePriority(priority);
     const payload = encodeEnvelope(message, { exchange: '', routingKey: queue, deliveryTag: randomUUID(), wirePriority });
     if (message.notBefore !== undefined && message.notBefore > Date.now()) {
-      const { commands } = this.#open();
       const member = delayedMember(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY, payload);
-      await translated(this.#context, () => addDelayed(commands, this.#keys, queue, message.notBefore!, member));
+      await this.#delayedPublishes.add(queue, { notBefore: message.notBefore, member });
       this.#dueMover.start();
+      this.#dueMover.nudge(message.notBefore);
       return;
     }
     const list = this.#keys.queue(queue, priorityStep(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY));
@@ -158,9 +166,15 @@ export class RedisBroker implements Broker {
     return translated(this.#context, () => store.restoreExpired());
   }
 
+  /** The soonest delayed messages of `queue` (its sorted set), not moved. */
+  async listDelayed(queue: string, options: ListDelayedOptions): Promise<DelayedMessage[]> {
+    const { commands } = this.#open();
+    return translated(this.#context, () => listDelayed(commands, this.#keys, queue, options.limit));
+  }
+
   /**
-   * Ready and dead-lettered counts: LLEN of every priority list of the queue and of its dead
-   * letters, in one round trip. Unacked deliveries sit in kombu's shared `unacked` hash, not
+   * Ready, delayed and dead-lettered counts: LLEN of every priority list of the queue and of its
+   * dead letters, and ZCARD of its delayed set, in one round trip. Unacked deliveries sit in kombu's shared `unacked` hash, not
    * per queue, and Redis does not count consumers of a list: both are null.
    */
   async queueStats(queue: string): Promise<QueueStats> {
@@ -170,10 +184,12 @@ export class RedisBroker implements Broker {
       for (const name of [queue, `${queue}${this.#deadLetterSuffix}`]) {
         for (const step of this.options.prioritySteps) transaction.llen(this.#keys.queue(name, step));
       }
+      transaction.zcard(delayedKey(this.#keys, queue));
       const counts = ((await transaction.exec()) ?? []).map(([, n]) => Number(n ?? 0));
       const steps = this.options.prioritySteps.length;
       const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-      return { ready: sum(counts.slice(0, steps)), unacked: null, dead: sum(counts.slice(steps)), consumers: null };
+      const delayed = counts[2 * steps]!;
+      return { ready: sum(counts.slice(0, steps)), unacked: null, dead: sum(counts.slice(steps, 2 * steps)), consumers: null, delayed };
     });
   }
 

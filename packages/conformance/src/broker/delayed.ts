@@ -76,6 +76,50 @@ export function describeDelayedDelivery(factory: BrokerFactory, options: Conform
       30_000,
     );
 
+    it.skipIf(!h.capabilities.delayedDelivery || !h.capabilities.listDelayed)(
+      `listDelayed reads a queue's delayed messages soonest first, without taking them ${needs.capability('delayedDelivery && listDelayed')}`,
+      async () => {
+        const queue = h.queue('delayed-list');
+        const publisher = h.broker();
+        const start = Date.now();
+        // Published out of due order, beside a ready message and another queue's delayed one.
+        const due = new Map([['list-late', start + 2_600], ['list-early', start + 1_400], ['list-middle', start + 2_000]]);
+        for (const [id, notBefore] of due) await publisher.publish(queue, kitMessage(id, { notBefore }));
+        await publisher.publish(queue, kitMessage('list-now'));
+        await publisher.publish(h.queue('delayed-list-other'), kitMessage('list-elsewhere', { notBefore: start + 2_000 }));
+
+        const listed = await publisher.listDelayed(queue, { limit: 10 });
+        expect(listed.map((m) => m.headers['id']), 'soonest first, this queue only, no ready message').toEqual(['list-early', 'list-middle', 'list-late']);
+        for (const message of listed) expect(Math.abs(message.notBefore - due.get(String(message.headers['id']))!), 'notBefore as published').toBeLessThanOrEqual(1);
+        expect(listed[0]!.headers['task'], 'headers as published').toBe('tq.conformance');
+        expect((await publisher.listDelayed(queue, { limit: 2 })).map((m) => m.headers['id']), 'limit').toEqual(['list-early', 'list-middle']);
+        expect(await publisher.listDelayed(h.queue('delayed-list-never-used'), { limit: 10 }), 'a queue never used').toEqual([]);
+        if (h.capabilities.queueStats) {
+          const stats = await publisher.queueStats(queue);
+          expect(stats.ready, 'delayed messages counted as ready').toBe(1);
+          if (stats.delayed !== undefined && stats.delayed !== null) expect(stats.delayed, 'delayed count').toBe(3);
+        }
+
+        // Listing took nothing: every delayed message still arrives, once, when due.
+        const consumer = h.consumer(h.broker(), queue, 4);
+        const first = await consumer.next(deliveryMs);
+        expect(idOf(first.message)).toBe('list-now');
+        await first.ack();
+        const arrived: string[] = [];
+        for (let i = 0; i < due.size; i++) {
+          const delivery = await consumer.next(2_600 + deliveryMs);
+          const id = idOf(delivery.message);
+          expect(Date.now(), `${id} delivered before its time`).toBeGreaterThanOrEqual(due.get(id)! - 50);
+          arrived.push(id);
+          await delivery.ack();
+        }
+        expect(arrived.sort()).toEqual(['list-early', 'list-late', 'list-middle']);
+        expect(await publisher.listDelayed(queue, { limit: 10 }), 'a delivered message is still listed').toEqual([]);
+        expect(await consumer.poll(quietMs), 'a delayed message arrived twice').toBeUndefined();
+      },
+      30_000,
+    );
+
     it.skipIf(!h.capabilities.delayedDelivery)(`10k delayed messages wait in the broker, not in the consumer ${needs.capability('delayedDelivery')}`, async () => {
       const queue = h.queue('delayed-many');
       const publisher = h.broker();

@@ -5,7 +5,7 @@
  */
 import { createMemoryAdapter, type Broker, type BrokerMessage, type Delivery } from '@tq/core/adapter';
 import { describe } from 'vitest';
-import { describeAckReject, describeBroadcast, describeClose, describeCompetingConsumers, describeDelayedDelivery, describePrefetch, describePublishConsume, describeQueueStats, describeRedelivery, describeTransactionalPublish } from '../../src/index.js';
+import { describeAckReject, describeBroadcast, describeClose, describeCompetingConsumers, describeDelayedDelivery, describePrefetch, describePublishConsume, describePurge, describeQueueStats, describeRedelivery, describeTransactionalPublish } from '../../src/index.js';
 import type { BrokerFactory, ConformanceOptions } from '../../src/options.js';
 import { mutantBroker, type BrokerMutation } from './mutant-broker.js';
 
@@ -44,6 +44,27 @@ describe('mutant: claims delayedDelivery, delivers at once', () => {
       publish: (inner, queue, message) => {
         const { notBefore: _ignored, ...now } = message;
         return inner.publish(queue, now);
+      },
+    }),
+    options,
+  );
+});
+
+describe('mutant: listDelayed ignores its limit and lists latest first', () => {
+  describeDelayedDelivery(factoryWith({ listDelayed: async (inner, queue) => (await inner.listDelayed!(queue, { limit: 1_000 })).reverse() }), options);
+});
+
+describe('mutant: claims purgeDelayed, purges ready messages only', () => {
+  // As RabbitMQ's shared delay queues would: the delayed messages survive the purge.
+  describePurge(
+    factoryWith({
+      purge: async (inner, queue) => {
+        const delayed = await inner.listDelayed!(queue, { limit: 1_000 });
+        const removed = await inner.purge!(queue);
+        for (const { notBefore, headers } of delayed) {
+          await inner.publish(queue, { body: new TextEncoder().encode(JSON.stringify(headers['id'])), headers, properties: { contentType: 'application/json', contentEncoding: 'utf-8' }, notBefore });
+        }
+        return removed - delayed.length;
       },
     }),
     options,

@@ -1,4 +1,4 @@
-import type { BroadcastBinding, Broker, BrokerMessage, QueueStats, ConsumeOptions, Delivery, ResultBackend, StoreOptions } from '@tq/core/adapter';
+import type { BroadcastBinding, Broker, BrokerMessage, QueueStats, ConsumeOptions, DelayedMessage, Delivery, ListDelayedOptions, ResultBackend, StoreOptions } from '@tq/core/adapter';
 
 /** One deliberate bug in an otherwise correct broker: the kit must catch each. */
 export interface BrokerMutation {
@@ -8,6 +8,8 @@ export interface BrokerMutation {
   close?(inner: Broker, outstanding: Set<Delivery>): Promise<void>;
   subscribe?(inner: Broker, channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array>;
   queueStats?(inner: Broker, queue: string): Promise<QueueStats>;
+  purge?(inner: Broker, queue: string): Promise<number>;
+  listDelayed?(inner: Broker, queue: string, options: ListDelayedOptions): Promise<DelayedMessage[]>;
   /** Replaces consume entirely (the delivery mutation is not applied then). */
   consume?(inner: Broker, queue: string, options: ConsumeOptions): AsyncIterable<Delivery>;
 }
@@ -42,7 +44,8 @@ export function mutantBroker(inner: Broker, mutation: BrokerMutation): Broker {
       })();
     },
     close: () => (mutation.close ? mutation.close(inner, outstanding) : inner.close()),
-    purge: inner.purge ? (queue) => inner.purge!(queue) : undefined,
+    purge: inner.purge ? (queue) => (mutation.purge ? mutation.purge(inner, queue) : inner.purge!(queue)) : undefined,
+    listDelayed: inner.listDelayed ? (queue, options) => (mutation.listDelayed ? mutation.listDelayed(inner, queue, options) : inner.listDelayed!(queue, options)) : undefined,
     queueStats: inner.queueStats ? (queue) => (mutation.queueStats ? mutation.queueStats(inner, queue) : inner.queueStats!(queue)) : undefined,
     broadcast: inner.broadcast ? (channel, body, route) => inner.broadcast!(channel, body, route) : undefined,
     subscribe: inner.subscribe

@@ -88,8 +88,16 @@ export interface Broker {
   consume(queue: string, options: ConsumeOptions): Consumer;
   /** Close connections; unacked deliveries return to their queues. Idempotent. */
   close(): Promise<void>;
-  /** Delete every ready message in `queue`; resolves to how many were removed. When capabilities.purge. */
+  /**
+   * Delete every ready message in `queue`, and its delayed ones where capabilities.purgeDelayed;
+   * resolves to how many were removed. When capabilities.purge.
+   */
   purge?(queue: string): Promise<number>;
+  /**
+   * The delayed (countdown/ETA) messages the broker holds for `queue`, soonest first, at most
+   * `limit` of them, read without consuming or moving them. When capabilities.listDelayed.
+   */
+  listDelayed?(queue: string, options: ListDelayedOptions): Promise<DelayedMessage[]>;
   /** How many messages `queue` holds, as the broker counts them. When capabilities.queueStats. */
   queueStats?(queue: string): Promise<QueueStats>;
   /**
@@ -99,6 +107,19 @@ export interface Broker {
   broadcast?(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void>;
   /** Receive broadcasts on `channel` that match `binding` until `signal` aborts. When capabilities.broadcast. */
   subscribe?(channel: string, signal: AbortSignal, binding?: BroadcastBinding): AsyncIterable<Uint8Array>;
+}
+
+export interface ListDelayedOptions {
+  /** Most messages to return (>= 1). */
+  readonly limit: number;
+}
+
+/** A message the broker holds for a later delivery time, as `listDelayed` reads it. */
+export interface DelayedMessage {
+  /** Epoch ms from which it may be delivered (the `notBefore` it was published with). */
+  readonly notBefore: number;
+  /** Its headers as published (Celery's `id`, `task`, `eta`, `argsrepr`, …). */
+  readonly headers: MessageHeaders;
 }
 
 /**

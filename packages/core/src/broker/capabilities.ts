@@ -38,6 +38,16 @@ export interface BrokerCapabilities {
   readonly maxMessageBytes: number | null;
   /** `purge(queue)` is implemented. Default false. */
   readonly purge: boolean;
+  /**
+   * `purge(queue)` also removes the queue's delayed (countdown/ETA) messages that the broker
+   * holds, and counts them. Default false: a purge leaves them, and they arrive when due.
+   */
+  readonly purgeDelayed: boolean;
+  /**
+   * `listDelayed(queue)` is implemented: the delayed messages the broker holds for a queue can
+   * be read without consuming them (`tq queue scheduled`). Default false.
+   */
+  readonly listDelayed: boolean;
   /** `queueStats(queue)` is implemented: ready counts at least. Default false. */
   readonly queueStats: boolean;
   /**
@@ -64,6 +74,8 @@ export const defaultBrokerCapabilities: BrokerCapabilities = Object.freeze({
   fifo: true,
   maxMessageBytes: null,
   purge: false,
+  purgeDelayed: false,
+  listDelayed: false,
   queueStats: false,
   requeueInPlace: true,
   transactionalPublish: false,

@@ -1,7 +1,7 @@
 import { Lifecycle } from '../adapters/lifecycle.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../adapters/retry-policy.js';
 import { PayloadTooLargeError, UnsupportedError } from '../errors.js';
-import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, Delivery, QueueStats } from './broker.js';
+import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, DelayedMessage, Delivery, ListDelayedOptions, QueueStats } from './broker.js';
 import type { BrokerCapabilities } from './capabilities.js';
 
 /**
@@ -76,6 +76,12 @@ export class RuntimeBroker implements Broker {
     if (!this.inner.purge) throw new UnsupportedError(`this broker cannot purge queues`);
     await this.connect();
     return this.inner.purge(queue);
+  }
+
+  async listDelayed(queue: string, options: ListDelayedOptions): Promise<DelayedMessage[]> {
+    if (!this.inner.listDelayed) throw new UnsupportedError('this broker cannot list the delayed messages it holds (capabilities.listDelayed)');
+    await this.connect();
+    return this.inner.listDelayed(queue, options);
   }
 
   async queueStats(queue: string): Promise<QueueStats> {

@@ -14,7 +14,7 @@ import { deadHelp, deadOptions, runDead } from './dead.js';
 import { beatFlags, beatHelp, beatOptions, runBeat } from './beat-command.js';
 import { printResultTree, runCanvasCall } from './canvas-commands.js';
 import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
-import { queueHelp, runQueue } from './queue.js';
+import { queueHelp, queueOptions, runQueue } from './queue.js';
 import { expandHostname } from './hostname.js';
 import { progressBar, StatusLine } from './status-line.js';
 import { commandHint, flagHint } from './suggest.js';
@@ -34,7 +34,7 @@ Usage:
              [-d WORKER,…] [--timeout S]
   tq ping [-d WORKER,…] [--timeout S]
   tq queues [-Q a,b] [--watch]
-  tq queue pause|resume|status NAME…
+  tq queue pause|resume|status NAME… | scheduled NAME… [--limit N] [--json]
   tq dead list|show ID|replay [ID…]|purge [ID…] [--queue Q] [--task NAME] [--since WHEN]
   tq events
   tq beat --app ./tasks.js | tq beat list|add|update|remove|pause|resume …
@@ -140,7 +140,9 @@ Print a task's state and result as JSON (PENDING when the backend knows nothing 
   purge: {
     help: `tq purge [--queue Q] --force
 
-Delete every waiting message in a queue (default "celery"). Running tasks are not touched.`,
+Delete every waiting message in a queue (default "celery"), and its countdown/ETA messages waiting
+in the broker where the broker can (Redis, Postgres, NATS, memory://; not RabbitMQ's shared delay
+queues nor Kafka's delay topics: those arrive when due). Running tasks are not touched.`,
     options: { ...common, queue: { type: 'string', short: 'Q' }, force: { type: 'boolean', short: 'f' } },
   },
   control: {
@@ -158,7 +160,7 @@ Prints each worker's answer; -d names the workers to address (default all).`,
     options: { ...common, terminate: { type: 'boolean' }, destination: { type: 'string', short: 'd' }, timeout: { type: 'string' } },
   },
   inspect: {
-    help: `tq inspect WHAT [ID…] [-d WORKER,…] [--timeout S]
+    help: `tq inspect WHAT [ID…] [-d WORKER,…] [--timeout S] [-Q a,b]
 
 Ask every worker, Python Celery's too (one JSON object per worker that answers within the
 timeout, default 1s), in Celery's shapes:
@@ -166,8 +168,12 @@ timeout, default 1s), in Celery's shapes:
   reserved     tasks waiting on a rate limit  registered     task names
   stats        counters, pool, broker, rusage active_queues  queues consumed
   revoked      revoked ids remembered         conf           settings
-  query_task ID…  where those tasks are`,
-    options: { ...common, destination: { type: 'string', short: 'd' }, timeout: { type: 'string' } },
+  query_task ID…  where those tasks are
+scheduled also prints, after the workers' answers, one line per queue (-Q, default the app's
+default queue) with the countdown/ETA tasks waiting in the broker's delay store, where the
+broker can list them: {"broker":{"queue":Q,"scheduled":[{eta,id,task,argsrepr,kwargsrepr}…]}}
+(at most 100; "tq queue scheduled Q --limit N" for more).`,
+    options: { ...common, destination: { type: 'string', short: 'd' }, timeout: { type: 'string' }, queues: { type: 'string', short: 'Q' } },
   },
   queues: {
     help: `tq queues [-Q a,b] [--watch]
@@ -179,7 +185,7 @@ second and adds the change of ready messages per second. Default queue: the app'
     options: { ...common, queues: { type: 'string', short: 'Q' }, watch: { type: 'boolean', short: 'w' } },
   },
   dead: { help: deadHelp, options: { ...common, ...deadOptions } },
-  queue: { help: queueHelp, options: { ...common } },
+  queue: { help: queueHelp, options: { ...common, ...queueOptions } },
   ping: {
     help: `tq ping [-d WORKER,…] [--timeout S]
 
@@ -293,7 +299,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'queues':
         return await runQueues(values);
       case 'queue':
-        return await withApp(values, (app) => runQueue(app, positionals, (message) => new UsageError(message)));
+        return await withApp(values, (app) => runQueue(app, positionals, (message) => new UsageError(message), values));
       case 'dead':
         return await withApp(values, (app) => runDead(app, positionals, values, (message) => new UsageError(message)));
       case 'ping':
@@ -491,6 +497,10 @@ async function runPurge(values: Record<string, string | boolean | undefined>): P
     if (!values['force']) throw new UsageError(`this deletes every waiting message in "${queue}"; run again with --force to do it`);
     const removed = await app.purge(queue);
     process.stdout.write(`purged ${removed} message(s) from ${queue}\n`);
+    const { capabilities } = await app.broker();
+    if (capabilities.delayedDelivery && !capabilities.purgeDelayed) {
+      process.stderr.write(`countdown/ETA messages of ${queue} that the broker holds were not removed (capabilities.purgeDelayed): they arrive when due\n`);
+    }
     return 0;
   } finally {
     await app.close();
@@ -549,10 +559,30 @@ async function runInspect(positionals: string[], values: Record<string, string |
   const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
   try {
     const replies = await app.control.inspect(what as InspectWhat, { ...options, ...(what === 'query_task' ? { arguments: { ids } } : {}) });
-    return printReplies(replies, options.timeoutMs);
+    if (what !== 'scheduled') return printReplies(replies, options.timeoutMs);
+    // Workers report only what they hold (Celery's reply, unchanged); the rest waits in the broker.
+    const queues = typeof values['queues'] === 'string' ? values['queues'].split(',').map((q) => q.trim()).filter(Boolean) : [app.config.defaultQueue];
+    for (const reply of replies) process.stdout.write(`${JSON.stringify({ [reply.hostname]: reply.result })}\n`);
+    if (replies.length === 0) process.stderr.write(`no worker answered within ${options.timeoutMs / 1000}s\n`);
+    const listed = await printBrokerScheduled(app, queues);
+    return replies.length || listed ? 0 : 1;
   } finally {
     await app.close();
   }
+}
+
+/** The broker's half of `tq inspect scheduled`: one line per queue; false when the broker cannot list them. */
+async function printBrokerScheduled(app: App, queues: readonly string[]): Promise<boolean> {
+  const broker = await app.broker();
+  if (!broker.capabilities.listDelayed) {
+    if (broker.capabilities.delayedDelivery) process.stderr.write('this broker holds countdown/ETA tasks it cannot list (capabilities.listDelayed): only those workers hold are shown\n');
+    return false;
+  }
+  for (const queue of queues) {
+    const scheduled = (await app.queues.scheduled(queue)).map(({ eta, id, task, argsrepr, kwargsrepr }) => ({ eta, id, task, argsrepr, kwargsrepr }));
+    process.stdout.write(`${JSON.stringify({ broker: { queue, scheduled } })}\n`);
+  }
+  return true;
 }
 
 async function runQueues(values: Record<string, string | boolean | undefined>): Promise<number> {

@@ -9,7 +9,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { ResultBackend, ResultBackendCapabilities, StoreOptions, VersionedValue } from '../backend/result-backend.js';
-import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, QueueStats } from '../broker/broker.js';
+import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, DelayedMessage, ListDelayedOptions, QueueStats } from '../broker/broker.js';
 import { brokerCapabilities, type BrokerCapabilities } from '../broker/capabilities.js';
 import { DeliveryBuffer } from '../broker/delivery-buffer.js';
 import { BrokerConnectionError, TqError, UnsupportedError } from '../errors.js';
@@ -24,12 +24,13 @@ export function bridgeSocketPath(url: URL | string): string {
 
 interface Request {
   readonly id: number;
-  readonly op: 'publish' | 'purge' | 'queueStats' | 'fetch' | 'store' | 'forget' | 'watch' | 'unwatch' | 'broadcast' | 'subscribe' | 'getVersioned' | 'compareAndSet';
+  readonly op: 'publish' | 'purge' | 'queueStats' | 'listDelayed' | 'fetch' | 'store' | 'forget' | 'watch' | 'unwatch' | 'broadcast' | 'subscribe' | 'getVersioned' | 'compareAndSet';
   /** compareAndSet's expected version (null: absent). */
   readonly expected?: string | null;
   readonly channel?: string;
   readonly body?: string;
   readonly queue?: string;
+  readonly limit?: number;
   readonly taskId?: string;
   readonly message?: WireMessage;
   readonly record?: string;
@@ -125,6 +126,9 @@ async function serve(
     case 'queueStats':
       if (!broker.queueStats) throw new UnsupportedError('the worker broker cannot count its queues');
       return broker.queueStats(request.queue!);
+    case 'listDelayed':
+      if (!broker.listDelayed) throw new UnsupportedError('the worker broker cannot list its delayed messages');
+      return broker.listDelayed(request.queue!, { limit: request.limit ?? 100 });
     case 'fetch': {
       const bytes = await needBackend().fetch(request.taskId!);
       return bytes ? Buffer.from(bytes).toString('base64') : null;
@@ -262,7 +266,7 @@ export class BridgeClient {
 
 /** Publishes to the worker that serves memory://; cannot consume. */
 export class BridgeBroker implements Broker {
-  readonly capabilities: BrokerCapabilities = brokerCapabilities({ delayedDelivery: true, maxPriority: 9, purge: true, broadcast: true, queueStats: true });
+  readonly capabilities: BrokerCapabilities = brokerCapabilities({ delayedDelivery: true, maxPriority: 9, purge: true, purgeDelayed: true, listDelayed: true, broadcast: true, queueStats: true });
   readonly #client: BridgeClient;
 
   constructor(client: BridgeClient) {
@@ -287,6 +291,10 @@ export class BridgeBroker implements Broker {
 
   async queueStats(queue: string): Promise<QueueStats> {
     return (await this.#client.request('queueStats', { queue })) as QueueStats;
+  }
+
+  async listDelayed(queue: string, options: ListDelayedOptions): Promise<DelayedMessage[]> {
+    return (await this.#client.request('listDelayed', { queue, limit: options.limit })) as DelayedMessage[];
   }
 
   async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {

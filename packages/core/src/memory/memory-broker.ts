@@ -1,4 +1,4 @@
-import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, Delivery, QueueStats } from '../broker/broker.js';
+import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, DelayedMessage, Delivery, ListDelayedOptions, QueueStats } from '../broker/broker.js';
 import { brokerCapabilities, type BrokerCapabilities } from '../broker/capabilities.js';
 import { DeliveryBuffer } from '../broker/delivery-buffer.js';
 import { topicMatches } from '../broker/topic-pattern.js';
@@ -46,6 +46,8 @@ export class MemoryBroker implements Broker {
       fifo: true,
       maxMessageBytes: options.maxMessageBytes ?? null,
       purge: true,
+      purgeDelayed: true,
+      listDelayed: true,
       queueStats: true,
     });
   }
@@ -104,8 +106,13 @@ export class MemoryBroker implements Broker {
     };
   }
 
+  /** Ready and delayed messages alike: a purged countdown task must not turn up later. */
   async purge(queue: string): Promise<number> {
-    return this.#hub.queue(queue).clear();
+    return this.#hub.queue(queue).clear() + this.#hub.clearDelayed(queue);
+  }
+
+  async listDelayed(queue: string, options: ListDelayedOptions): Promise<DelayedMessage[]> {
+    return this.#hub.delayed(queue, options.limit).map(({ stored, notBefore }) => ({ notBefore, headers: stored.message.headers }));
   }
 
   async broadcast(channel: string, body: Uint8Array, route?: BroadcastRoute): Promise<void> {

@@ -13,6 +13,13 @@ export interface HubConsumer {
   offer(stored: StoredMessage): boolean;
 }
 
+/** A message held until `notBefore`, and the timer that moves it to its queue then. */
+export interface DelayedEntry {
+  readonly stored: StoredMessage;
+  readonly notBefore: number;
+  readonly timer: LongTimeout;
+}
+
 /**
  * The shared state behind every MemoryBroker opened on the same memory://name: queues,
  * delayed messages, consumers and broadcast subscribers. Process-local by design.
@@ -23,13 +30,26 @@ export class MemoryHub {
   readonly #cursor = new Map<string, number>();
   /** Broadcast subscribers per channel, each with its topic pattern ('#' on fanout channels). */
   readonly subscribers = new Map<string, Set<{ readonly pattern: string; readonly buffer: DeliveryBuffer<Uint8Array> }>>();
-  readonly #timers = new Set<LongTimeout>();
-  /** Messages held for a later delivery time, per queue. */
-  readonly #delayed = new Map<string, number>();
+  /** Messages held for a later delivery time, per queue, each with the timer that releases it. */
+  readonly #delayed = new Map<string, Set<DelayedEntry>>();
 
   /** Messages of `name` waiting for their delivery time. */
   delayedCount(name: string): number {
-    return this.#delayed.get(name) ?? 0;
+    return this.#delayed.get(name)?.size ?? 0;
+  }
+
+  /** The soonest `limit` messages of `name` waiting for their delivery time, soonest first. */
+  delayed(name: string, limit: number): DelayedEntry[] {
+    return [...(this.#delayed.get(name) ?? [])].sort((a, b) => a.notBefore - b.notBefore).slice(0, limit);
+  }
+
+  /** Drops every message of `name` waiting for its delivery time; returns how many. */
+  clearDelayed(name: string): number {
+    const entries = this.#delayed.get(name);
+    if (!entries) return 0;
+    this.#delayed.delete(name);
+    for (const entry of entries) entry.timer.clear();
+    return entries.size;
   }
 
   /** Publish time of the oldest ready message of `name`, or null. */
@@ -57,17 +77,22 @@ export class MemoryHub {
   }
 
   enqueueAt(name: string, stored: StoredMessage, notBefore: number): void {
-    const timer = setLongTimeout(
-      () => {
-        this.#timers.delete(timer);
-        this.#delayed.set(name, (this.#delayed.get(name) ?? 1) - 1);
-        this.enqueue(name, stored);
-      },
-      notBefore - Date.now(),
-      { unref: true },
-    );
-    this.#timers.add(timer);
-    this.#delayed.set(name, (this.#delayed.get(name) ?? 0) + 1);
+    const entries = this.#delayed.get(name) ?? new Set<DelayedEntry>();
+    this.#delayed.set(name, entries);
+    const entry: DelayedEntry = {
+      stored,
+      notBefore,
+      timer: setLongTimeout(
+        () => {
+          entries.delete(entry);
+          if (entries.size === 0 && this.#delayed.get(name) === entries) this.#delayed.delete(name);
+          this.enqueue(name, stored);
+        },
+        notBefore - Date.now(),
+        { unref: true },
+      ),
+    };
+    entries.add(entry);
   }
 
   addConsumer(consumer: HubConsumer): void {
