@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   AsyncResult,
@@ -319,11 +320,52 @@ describe('a canvas the worker cannot apply', () => {
 });
 
 describe('redelivered steps', () => {
+  it('a step run again before its SUCCESS was stored does not publish its successors twice (claimed by their deterministic ids)', async () => {
+    app = memoryApp();
+    let mulRuns = 0;
+    const add = app.task('t.add', (a: number, b: number) => a + b);
+    const mul = app.task('t.mul', (a: number, b: number) => (mulRuns++, a * b));
+    const backend = (await app.backend())!;
+    const inner = backend.inner;
+    const store = inner.store.bind(inner);
+    const firstStepId = randomUUID();
+    let failedStores = 0;
+    // The first step's SUCCESS cannot be stored at first: the worker gives its message back
+    // after publishing its successor, the window of a worker dying between the two.
+    inner.store = async (id, record, options) => {
+      if (id === firstStepId && failedStores === 0 && JSON.parse(new TextDecoder().decode(record)).status === 'SUCCESS') {
+        failedStores++;
+        throw new Error('result store down');
+      }
+      return store(id, record, options);
+    };
+    const published: string[] = [];
+    const broker = (await app.broker()).inner;
+    const publish = broker.publish.bind(broker);
+    broker.publish = async (queue, message) => {
+      published.push(String(message.headers?.['id']));
+      return publish(queue, message);
+    };
+    worker = app.worker({ concurrency: 1, resultRetry: { limitMs: 1, initialDelayMs: 1, maxDelayMs: 1 } });
+    await worker.start();
+    const result = (await chain(add.s(1, 1).set({ task_id: firstStepId }), mul.s(3)).applyAsync()) as AsyncResult;
+    expect((result.parent as AsyncResult).id).toBe(firstStepId);
+    expect(await result.get({ timeout: 5000 })).toBe(6);
+    await until(async () => (await (result.parent as AsyncResult).state()) === TaskState.SUCCESS);
+    await sleep(100);
+    expect(failedStores).toBe(1);
+    expect(published.filter((id) => id === result.id)).toHaveLength(1);
+    expect(mulRuns).toBe(1);
+  });
+
   it('a workflow step whose SUCCESS is recorded is acked without running again (successors not re-sent)', async () => {
     const { add, mul, calls } = await setup();
     const result = (await chain(add.s(1, 1), mul.s(3)).applyAsync()) as AsyncResult;
     expect(await result.get({ timeout: 5000 })).toBe(6);
-    // The same second step sent again (a duplicate of the message the first step published).
+    // The same second step sent again (a duplicate of the message the first step published), as
+    // a producer that cannot claim its id sends it (a Python worker, a backend without claims).
+    const inner = (await app.backend())!.inner;
+    Object.defineProperty(inner, 'claim', { value: undefined });
     await app.sendTask('t.mul', [2, 3], {}, { taskId: result.id, parentId: (result.parent as AsyncResult).id });
     await sleep(200);
     expect(calls.get('t.mul')).toHaveLength(1);
