@@ -42,6 +42,7 @@ function registerTasks(app: App, ran: string[] = []): void {
   app.task('tq.add', (a: number, b: number) => (ran.push('tq.add'), a + b));
   app.task('tq.mul', (a: number, b: number) => (ran.push('tq.mul'), a * b));
   app.task('tq.xsum', (values: number[]) => (ran.push('tq.xsum'), values.reduce((x, y) => x + y, 0)));
+  app.task('tq.listed', (values: number[]) => values);
   app.task('tq.double', (x: number) => x * 2);
   app.task('tq.noted', (taskId: string) => taskId);
   app.task('tq.fail', (message: unknown) => {
@@ -85,6 +86,10 @@ describe(`Python Celery builds the canvas → tq worker runs it (${o.label})`, (
 
   it('chord: the tq worker that finishes the header joins on Celery’s keys and applies the body', async () => {
     expect(await py('chord')).toEqual({ result: 12 });
+  });
+
+  it('a group and a chord nested in a chord header: the group unrolled (Celery 5.2 order), the inner body reporting to the outer chord', async () => {
+    expect(await py('nested-chord')).toEqual({ result: [2, 6, 4, 18] });
   });
 
   it('chord with a failed member: the body is not applied, its record is a ChordError naming the member', async () => {
@@ -134,7 +139,8 @@ describe(`tq builds the canvas → Python Celery worker runs it (${o.label})`, (
   beforeAll(async () => {
     await o.prepare?.();
     app = tqApp(env.queue);
-    celery = await startCeleryWorker(env);
+    // Prefork: the threads pool acks late on Redis (see startCeleryWorker), ~20 s for a nested chord.
+    celery = await startCeleryWorker(env, 'prefork');
   }, 60_000);
 
   afterAll(async () => {
@@ -157,6 +163,12 @@ describe(`tq builds the canvas → Python Celery worker runs it (${o.label})`, (
   it('chord: the Python worker joins on the size tq set and applies the body', async () => {
     const result = await chord([sig('tq.add', 1, 1), sig('tq.add', 2, 2)], sig('tq.xsum')).applyAsync();
     expect(await result.get({ timeout: 20_000 })).toBe(6);
+  });
+
+  it('a group and a chord nested in a chord header: the Python worker counts them as Celery does', async () => {
+    const inner = chord([sig('tq.add', 4, 4), sig('tq.add', 5, 5)], sig('tq.xsum'));
+    const result = await chord([sig('tq.add', 1, 1), group(sig('tq.add', 2, 2), sig('tq.add', 3, 3)), inner], sig('tq.listed')).applyAsync();
+    expect(await result.get({ timeout: 20_000 })).toEqual([2, 6, 4, 18]);
   });
 
   it('chord with a failed member: ChordError from the Python worker', async () => {

@@ -200,11 +200,29 @@ describe('chord', () => {
     expect(await sum.get({ timeout: 5000 })).toBe(6);
   });
 
-  it('a chain in the header reports through its last step; a group nested in the header is refused, not left hanging', async () => {
+  it('a chain in the header reports through its last step', async () => {
     const { add, mul, xsum } = await setup();
     const result = await chord([chain(add.s(1, 1), mul.s(10)), add.s(5, 5)], xsum.s()).applyAsync();
     expect(await result.get({ timeout: 5000 })).toBe(30);
-    await expect(chord([group(add.s(1, 1), add.s(2, 2)), add.s(1, 1)], xsum.s()).applyAsync()).rejects.toThrow(/not supported by tq yet/);
+  });
+
+  it('a group nested in the header is unrolled into it, in Celery 5.2 order (a nested group reversed)', async () => {
+    const { add, echo, calls } = await setup();
+    const result = await chord([add.s(1, 1), group(add.s(2, 2), group(add.s(3, 3), add.s(4, 4)), add.s(5, 5)), add.s(6, 6)], echo.s()).applyAsync();
+    // Celery 5.2's _freeze_unroll (deque.extendleft) on the same header gives [2, 10, 8, 6, 4, 12].
+    expect(await result.get({ timeout: 5000 })).toEqual([[2, 10, 8, 6, 4, 12]]);
+    expect(calls.get('t.echo')).toHaveLength(1);
+    expect((result.parent as GroupResult).results).toHaveLength(6);
+  });
+
+  it('a chord nested in the header counts as one member: its body reports to the outer chord', async () => {
+    const { add, xsum, echo, calls } = await setup();
+    const inner = chord([add.s(2, 2), add.s(3, 3)], xsum.s());
+    const result = await chord([add.s(1, 1), inner, chord([add.s(1, 0), chord([add.s(2, 0)], xsum.s())], xsum.s()), add.s(4, 4)], echo.s()).applyAsync();
+    expect(await result.get({ timeout: 5000 })).toEqual([[2, 10, 3, 8]]);
+    expect(calls.get('t.echo')).toHaveLength(1);
+    // A nested chord whose body is a group would never report here: refused.
+    await expect(chord([chord([add.s(1, 1)], group(add.s(1), add.s(2)))], echo.s()).applyAsync()).rejects.toThrow(/needs a body that is a task/);
   });
 
   it('an empty header applies the body with []', async () => {
@@ -302,7 +320,9 @@ describe('map / starmap / chunks', () => {
 describe('a canvas the worker cannot apply', () => {
   it('fails the task with the reason (FAILURE, errbacks) instead of requeueing it forever', async () => {
     const { add, echo, calls } = await setup();
-    const badChain = [{ task: 'celery.chord', args: [], kwargs: { header: [{ task: 'celery.group', args: [], kwargs: { tasks: [add.s(1).toJSON()] }, options: {}, subtask_type: 'group', immutable: false }], body: add.s().toJSON() }, options: {}, subtask_type: 'chord', immutable: false }];
+    // A chord in a chord header whose body is a group: tq refuses it (UnsupportedError).
+    const nested = chord([add.s(1, 1)], group(add.s(1), add.s(2))).toJSON();
+    const badChain = [{ task: 'celery.chord', args: [], kwargs: { header: [nested], body: add.s().toJSON() }, options: {}, subtask_type: 'chord', immutable: false }];
     const result = await app.sendTask('t.add', [1, 1], {}, { embed: { callbacks: null, errbacks: [echo.s().toJSON()] as never, chain: badChain as never, chord: null } });
     const error = (await result.get({ timeout: 5000 }).catch((e: unknown) => e)) as TaskError;
     expect(error.excType).toBe('UnsupportedError');
