@@ -4,7 +4,8 @@
 // MEMBERS header tasks, end to end (send → last result read back by the producer's own client).
 // Each side runs one untimed chain first, so neither times its connecting. tq: producer and
 // async worker in this process; Celery: `celery worker -P prefork` and a Python producer. Same
-// concurrency for both.
+// concurrency and the same prefetch multiplier (4, both defaults: the interop celery_app.py
+// sets 1, which would hold Celery to a quarter of tq's window) for both.
 // usage: node integration/bench/canvas.mjs [--chains 20] [--parallel 50] [--members 1000] [--concurrency 2]
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -61,7 +62,7 @@ function pythonEnv(queue) {
 }
 
 async function runCelery(queue) {
-  const worker = spawn(python, ['-m', 'celery', '-A', 'celery_app', 'worker', '-P', 'prefork', '-c', String(concurrency), '-Q', queue, '-n', `bench-${queue}@%h`, '--without-mingle', '--without-gossip', '--without-heartbeat', '-l', 'WARNING'], { cwd: interopDir, env: pythonEnv(queue), stdio: ['ignore', 'pipe', 'pipe'] });
+  const worker = spawn(python, ['-m', 'celery', '-A', 'celery_app', 'worker', '-P', 'prefork', '-c', String(concurrency), '--prefetch-multiplier', '4', '-Q', queue, '-n', `bench-${queue}@%h`, '--without-mingle', '--without-gossip', '--without-heartbeat', '-l', 'WARNING'], { cwd: interopDir, env: pythonEnv(queue), stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   worker.stdout.on('data', (d) => (log += d));
   worker.stderr.on('data', (d) => (log += d));
