@@ -1,7 +1,11 @@
-"""Celery 5.2's side of canvas.mjs: the same 10-step chains and 1,000-member chord, sent and
-awaited by Python Celery's own client, on the worker canvas.mjs started. Prints one JSON line.
+"""Celery 5.2's side of canvas.mjs: one workflow, sent and awaited by Python Celery's own client on
+the worker canvas.mjs started, after one untimed chain (so connecting is not timed):
+  chain N     N 10-step chains one after the other
+  parallel N  N 10-step chains sent at once, then awaited
+  chord N     one chord of N add tasks whose body sums them
+Prints one JSON line: {"seconds": ...}.
 
-usage: canvas_celery.py CHAINS MEMBERS   (env as in ../celery-interop/redis/celery_app.py)
+usage: canvas_celery.py WORKFLOW N   (env as in ../celery-interop/redis/celery_app.py)
 """
 import json
 import os
@@ -19,18 +23,37 @@ def sig(name, *args):
     return app.signature(name, args=args)
 
 
-def main(chains, members):
+def ten_steps():
+    return chain(sig('tq.add', 0, 1), *[sig('tq.add', 1) for _ in range(9)])
+
+
+def check(value):
+    assert value == 10, value
+
+
+def one_at_a_time(n):
+    for _ in range(n):
+        check(ten_steps().apply_async().get(timeout=120))
+
+
+def all_at_once(n):
+    sent = [ten_steps().apply_async() for _ in range(n)]
+    for result in sent:
+        check(result.get(timeout=120))
+
+
+def one_chord(n):
+    total = chord([sig('tq.add', i, i) for i in range(n)], sig('tq.xsum')).apply_async().get(timeout=600)
+    assert total == n * (n - 1), total
+
+
+def main(workflow, n):
+    run = {'chain': one_at_a_time, 'parallel': all_at_once, 'chord': one_chord}[workflow]
+    check(ten_steps().apply_async().get(timeout=120))
     started = time.perf_counter()
-    for _ in range(chains):
-        value = chain(sig('tq.add', 0, 1), *[sig('tq.add', 1) for _ in range(9)]).apply_async().get(timeout=120)
-        assert value == 10, value
-    chain_s = time.perf_counter() - started
-    started = time.perf_counter()
-    total = chord([sig('tq.add', i, i) for i in range(members)], sig('tq.xsum')).apply_async().get(timeout=600)
-    assert total == members * (members - 1), total
-    chord_s = time.perf_counter() - started
-    print(json.dumps({'chain_s': chain_s, 'chord_s': chord_s}))
+    run(n)
+    print(json.dumps({'seconds': time.perf_counter() - started}))
 
 
 if __name__ == '__main__':
-    main(int(sys.argv[1]), int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]))

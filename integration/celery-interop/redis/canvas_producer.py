@@ -41,6 +41,12 @@ def main(scenario):
     elif scenario == 'chord':
         res = chord([sig('tq.add', 1, 1), sig('tq.add', 2, 2), sig('tq.add', 3, 3)], sig('tq.xsum')).apply_async()
         out = {'result': res.get(timeout=TIMEOUT)}
+    elif scenario == 'nested-chord':
+        # A group and a chord directly in a chord header: Celery unrolls the group into the
+        # header and the inner chord's body reports to the outer chord.
+        inner = chord([sig('tq.add', 4, 4), sig('tq.add', 5, 5)], sig('tq.xsum'))
+        res = chord([sig('tq.add', 1, 1), group(sig('tq.add', 2, 2), sig('tq.add', 3, 3)), inner], sig('tq.listed')).apply_async()
+        out = {'result': res.get(timeout=TIMEOUT)}
     elif scenario == 'chord-failure':
         res = chord([sig('tq.add', 1, 1), sig('tq.fail', 'bad member')], sig('tq.xsum')).apply_async()
         try:

@@ -69,6 +69,12 @@ def xsum(values):
     return sum(values)
 
 
+@app.task(name='tq.listed')
+def listed(values):
+    """A chord body that shows the order of the header results."""
+    return values
+
+
 @app.task(name='tq.double')
 def double(x):
     return x * 2

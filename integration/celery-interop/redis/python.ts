@@ -52,11 +52,16 @@ export interface CeleryWorker {
   stop(): Promise<void>;
 }
 
-/** Starts `celery worker` (threads pool) on the two queues and resolves once it is consuming. */
-export async function startCeleryWorker(e: InteropEnv): Promise<CeleryWorker> {
+/**
+ * Starts `celery worker` (threads pool unless `pool` says otherwise) on the two queues and
+ * resolves once it is consuming. With the threads pool and prefetch multiplier 1 on Redis,
+ * Celery 5.2 acks a message only when its consumer loop next wakes (celery/celery#6941), so a
+ * second message for a full window can wait ~10 s: use `prefork` where the timing matters.
+ */
+export async function startCeleryWorker(e: InteropEnv, pool: 'threads' | 'prefork' | 'solo' = 'threads'): Promise<CeleryWorker> {
   const child = spawn(
     python,
-    ['-m', 'celery', '-A', 'celery_app', 'worker', '-P', 'threads', '-c', '2', '-Q', `${e.queue},${e.customQueue}`,
+    ['-m', 'celery', '-A', 'celery_app', 'worker', '-P', pool, '-c', '2', '-Q', `${e.queue},${e.customQueue}`,
       '-n', `interop-${e.queue}@%h`, '--without-mingle', '--without-gossip', '--without-heartbeat', '-l', 'INFO'],
     { cwd: here, env: env(e), stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -152,16 +152,76 @@ async function applyGroup(app: App, sig: Signature, input: ApplyInput, chordBody
   return new GroupResult(groupId, results, () => app.backend());
 }
 
-/** How many header results complete the chord: one per member (a chain reports through its last step). */
+/**
+ * Celery 5.2's group._freeze_unroll for a chord header: groups nested in it (at any depth) are
+ * replaced by their tasks, taken with deque.extendleft, so a nested group's members come in
+ * reverse order (chord([a, group(b, c)], body) gives the body [a, c, b] on Celery 5.2, and on tq).
+ */
+function unrollGroups(members: readonly Signature[]): Signature[] {
+  const stack = [...members];
+  const flat: Signature[] = [];
+  while (stack.length) {
+    const member = stack.shift()!;
+    if (member.subtaskType === 'group') stack.unshift(...tasksOf(member, 'tasks').reverse());
+    else flat.push(member);
+  }
+  return flat;
+}
+
+/**
+ * How many header results complete the chord: Celery's chord._descend summed over the header.
+ * A task counts 1, a chain what its last counting step counts, a nested chord what its body
+ * counts (its body reports to this chord), a group the sum of its members.
+ */
 function chordSize(members: readonly Signature[]): number {
-  return members.length;
+  return members.reduce((total, member) => total + descend(member), 0);
+}
+
+/** True for a task signature, or a chain whose last step (at any depth) is one. */
+function endsInTask(value: unknown): boolean {
+  if (!isSignatureDict(value) && !(value instanceof Signature)) return false;
+  const sig = fromSignatureDict(null, value);
+  if (sig.subtaskType === 'chain') {
+    const steps = listOf(sig.kwargs['tasks']);
+    return steps.length > 0 && endsInTask(steps[steps.length - 1]);
+  }
+  return !['group', 'chord', 'chunks'].includes(sig.subtaskType ?? '');
+}
+
+function descend(sig: Signature): number {
+  switch (sig.subtaskType) {
+    case 'group':
+      return chordSize(tasksOf(sig, 'tasks'));
+    case 'chain': {
+      const steps = tasksOf(sig, 'tasks');
+      for (let i = steps.length - 1; i >= 0; i--) {
+        const size = descend(steps[i]!);
+        if (size > 0) return size;
+      }
+      return 0;
+    }
+    case 'chord': {
+      const body = sig.kwargs['body'];
+      return isSignatureDict(body) || body instanceof Signature ? descend(fromSignatureDict(sig.app, body)) : 1;
+    }
+    default:
+      return 1;
+  }
 }
 
 async function applyChord(app: App, sig: Signature, input: ApplyInput): Promise<AsyncResult> {
   const options = { ...sig.options, ...input.options };
   const args = sig.immutable ? sig.args : [...(input.args ?? []), ...sig.args];
   const newId = input.newId ?? randomId;
-  const header = tasksOf(sig, 'header');
+  // Nested groups join the header (Celery's unroll); a nested chord stays one member whose body
+  // reports to this chord (applyGroup gives it this chord's group id, index and body).
+  const header = unrollGroups(tasksOf(sig, 'header'));
+  for (const member of header) {
+    if (member.subtaskType === 'chord' && !endsInTask(member.kwargs['body'])) {
+      // Its body's members would not report here: refuse rather than leave this body waiting forever.
+      throw new UnsupportedError('a chord inside a chord header needs a body that is a task or a chain ending in a task');
+    }
+  }
   const bodyValue = sig.kwargs['body'];
   if (!isSignatureDict(bodyValue) && !(bodyValue instanceof Signature)) throw new MessageDecodeError('signature', 'celery.chord: kwargs.body must be a signature');
   const body = fromSignatureDict(app, bodyValue).clone();
@@ -173,10 +233,6 @@ async function applyChord(app: App, sig: Signature, input: ApplyInput): Promise<
   const bodyId = optionalString(body.options['task_id']) ?? optionalString(chordTaskId) ?? newId('body');
   Object.assign(body.options, forBody, { task_id: bodyId });
   const { chain: _chain, chord: _chord, link: _link, link_error: _linkError, group_id: _groupId, group_index: _groupIndex, ...forHeader } = options;
-  if (header.some((member) => member.subtaskType === 'group' || member.subtaskType === 'chord')) {
-    // Their members would not report to this chord: refuse rather than leave the body waiting forever.
-    throw new UnsupportedError('a group or chord directly inside a chord header is not supported by tq yet: flatten it, or wrap it in a chain');
-  }
   const backend = await app.backend();
   if (!backend) throw new UnsupportedError('a chord needs a result backend to count its header results: set resultBackend');
   if (backend.inner.replyAddress) throw new UnsupportedError(noChordSupportMessage);

@@ -116,6 +116,19 @@ export class ResultWriter {
   }
 
   /**
+   * The run is over and its outcome record follows after other round trips (a workflow step
+   * publishes its successors first): a STARTED record not sent yet is dropped now, as outcome()
+   * drops it, rather than written at the end of this moment and then waited for.
+   */
+  runFinished(request: Pick<TaskRequest, 'id'>): void {
+    const started = this.#started.get(request.id);
+    if (started && !started.sent) {
+      started.superseded = true;
+      this.#started.delete(request.id);
+    }
+  }
+
+  /**
    * Records an outcome (SUCCESS, FAILURE, REVOKED) and retries it with backoff for up to
    * `retry.limitMs` (see ResultRetryOptions), the wait for the task's STARTED record included.
    * Resolves true once stored (or when no record is kept), false when it gave up: the caller
@@ -124,10 +137,7 @@ export class ResultWriter {
   outcome(request: Pick<TaskRequest, 'id' | 'ignoreResult' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null = null, children: readonly unknown[] = noChildren): Promise<boolean> {
     if (!this.records(request)) return resolvedTrue;
     const started = this.#started.get(request.id);
-    if (started && !started.sent) {
-      started.superseded = true;
-      this.#started.delete(request.id);
-    }
+    this.runFinished(request);
     return this.#storeDurably(request, status, result, traceback, started?.sent, children);
   }
 

@@ -606,6 +606,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   };
 
   #finish(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, outcome: RunOutcome, runtimeMs: number): Promise<void> {
+    // A workflow step sends its successors (or marks its chain failed) before its outcome record.
+    if (hasCanvas(request)) this.#writer.runFinished(request);
     if (!outcome.ok) return this.#handleError(delivery, request, definition, queue, outcome.error, runtimeMs);
     // Without a record to write, the ack follows at once: no async frame per task for it.
     if (!this.#writer.records(request) && !hasCanvas(request)) return this.#succeeded(delivery, request, outcome.value, runtimeMs);
