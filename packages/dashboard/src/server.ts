@@ -12,6 +12,7 @@ import { streamSSE } from 'hono/streaming';
 import type { ResolvedAuth } from './auth.js';
 import type { HistoryStore, TaskQuery } from './history-store.js';
 import type { LiveFeed } from './live-feed.js';
+import { addQueueRoutes } from './queue-routes.js';
 import { parsePythonLiteral } from './python-literal.js';
 
 const require = createRequire(import.meta.url);
@@ -60,7 +61,7 @@ function timeParam(value: string | undefined): number | undefined {
 
 /**
  * The dashboard's HTTP surface (Hono): the UI, a JSON API over the history store, actions that
- * go through the app (revoke, terminate, retry, purge), and /api/stream, Server-Sent Events of
+ * go through the app (revoke, terminate, retry; the queue actions in queue-routes.ts), and /api/stream, Server-Sent Events of
  * every change. With basic auth everything is protected; with only a token, the API is (the
  * page itself holds no data and asks for the token).
  */
@@ -147,36 +148,7 @@ export function createServer(options: { app: App; store: HistoryStore; feed: Liv
     return c.json({ id: sent.id, retryOf: id });
   });
 
-  let queueNames: { at: number; names: Promise<string[]> } | undefined;
-  /** The default queue and every queue a live worker consumes (its inspect active_queues), cached. */
-  const knownQueues = (): Promise<string[]> => {
-    if (!queueNames || Date.now() - queueNames.at > statsCacheMs) {
-      const names = app.control
-        .inspect('active_queues', { timeoutMs: 500 })
-        .catch(() => [])
-        .then((replies) => {
-          const found = new Set([app.config.defaultQueue]);
-          for (const reply of replies) for (const queue of (reply.result as { name?: unknown }[] | null) ?? []) if (typeof queue?.name === 'string') found.add(queue.name);
-          return [...found].sort();
-        });
-      queueNames = { at: Date.now(), names };
-    }
-    return queueNames.names;
-  };
-
-  /** Each queue's counts as its broker keeps them (ready, unacked, dead, consumers); null where it cannot tell. */
-  server.get('/api/queues', async (c) => {
-    const broker = await app.broker();
-    if (!broker.capabilities.queueStats) return c.json({ error: 'this broker cannot count its queues', queues: [] });
-    const names = await knownQueues();
-    const queues = await Promise.all(names.map(async (name) => ({ name, ...(await app.queueStats(name)) })));
-    return c.json({ at: Date.now(), queues });
-  });
-
-  server.post('/api/queues/:queue/purge', async (c) => {
-    const queue = c.req.param('queue');
-    return c.json({ queue, purged: await app.purge(queue) });
-  });
+  addQueueRoutes(server, app);
 
   server.get('/api/stream', (c) =>
     streamSSE(c, async (stream) => {
