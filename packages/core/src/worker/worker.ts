@@ -30,7 +30,7 @@ import { LeaseKeeper } from './lease.js';
 import { ChildExecutorPool } from './pool/executor-pool.js';
 import { AsyncPool, type ExecutorPool, type PoolKind, type RunOutcome } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limit.js';
-import { applyRetention } from './retention.js';
+import { applyRetention, warnUnenforcedRetention } from './retention.js';
 import { assertClusterRateLimits, reserveClusterToken } from './cluster-rate-limit.js';
 import { ResultWriter, traceback, type ResultRetryOptions } from './result-writer.js';
 import { backoffSeconds, shouldAutoretry } from './retry.js';
@@ -228,6 +228,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#startedAt = Date.now();
     const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend(), this.pool.start()]);
     assertClusterRateLimits(this.app, backend ? backend.capabilities : null);
+    warnUnenforcedRetention(this.app, backend ? backend.capabilities : null, this.#logger);
     this.#broker = broker;
     this.#backend = backend;
     const bus = chooseBroadcastBus(broker, backend);
