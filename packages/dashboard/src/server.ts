@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { App, ControlReply } from '@tq/core';
+import { isTqError, type App, type ControlReply } from '@tq/core';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { basicAuth } from 'hono/basic-auth';
 import { bearerAuth } from 'hono/bearer-auth';
@@ -183,6 +183,8 @@ export function createServer(options: { app: App; store: HistoryStore; feed: Liv
   server.onError((error, c) => {
     // The auth middlewares answer 401 by throwing their response.
     if (error instanceof HTTPException) return error.getResponse();
+    // What this broker or backend cannot do (dead letters on Kafka, pausing without a backend): the request's fault, not the server's.
+    if (isTqError(error, 'TQ_UNSUPPORTED')) return c.json({ error: error.message }, 409);
     app.logger.error(`dashboard: ${c.req.method} ${c.req.path}: ${error.message}`);
     return c.json({ error: error.message }, 500);
   });
