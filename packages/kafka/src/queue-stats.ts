@@ -27,7 +27,8 @@ export function countPartitions(partitions: readonly PartitionProgress[]): { rea
   for (const { low, high, committed, metadata } of partitions) {
     const start = committed !== null && committed > low ? committed : low;
     if (high <= start) continue;
-    if (committed !== null && metadata !== null && !metadata.startsWith('tq1')) unacked = null;
+    // No metadata at all is tq's purge (or a commit before any delivery); other text is another client's.
+    if (committed !== null && metadata && !metadata.startsWith('tq1')) unacked = null;
     const progress = decodeMetadata(committed, metadata);
     // Offsets handed out lie in [start, handedOutEnd); a commit below the log's start (records
     // deleted by retention) or a stale "delivered" mark cannot push it past the end.

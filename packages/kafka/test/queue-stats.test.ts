@@ -27,6 +27,10 @@ describe('Kafka queue counts from group offsets (countPartitions)', () => {
     expect(countPartitions([partition(0, 9, 4, 'not ours'), partition(0, 3, 3, 'not ours')])).toEqual({ ready: 5, unacked: null });
   });
 
+  it('a commit without metadata (tq purge writes none; Kafka may answer "") counts the lag as ready', () => {
+    expect(countPartitions([partition(0, 9, 4, ''), partition(0, 3, 1, null)])).toEqual({ ready: 7, unacked: 0 });
+  });
+
   it('a commit below the log start (records removed by retention) counts from the log start', () => {
     expect(countPartitions([partition(50, 60, 10, tq(10, [], 30))])).toEqual({ ready: 10, unacked: 0 });
   });
