@@ -36,7 +36,7 @@ export function validateTaskOptions(taskName: string, options: Partial<TaskOptio
   if (options.keepResults !== undefined) {
     const keep = options.keepResults as Record<string, unknown>;
     for (const [name, value] of Object.entries(keep)) {
-      if (name !== 'succeeded' && name !== 'failed') issue(`keepResults.${name}`, 'unknown field (known: succeeded, failed)');
+      if (name !== 'succeeded' && name !== 'failed' && name !== 'maxBytes') issue(`keepResults.${name}`, 'unknown field (known: succeeded, failed, maxBytes)');
       else if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 1)) issue(`keepResults.${name}`, `expected an integer >= 1, got ${String(value)}`);
     }
   }

@@ -23,9 +23,12 @@ export interface TaskOptions {
   /**
    * Besides the TTL, keep only the newest N SUCCESS (`succeeded`) / FAILURE (`failed`) records of
    * this task name; older ones are forgotten as new ones are stored. Needs a result backend with
-   * capabilities.retain (memory, redis); without one, only the TTL applies.
+   * capabilities.retain (memory, redis); without one, only the TTL applies. `maxBytes` is a byte
+   * budget for each of the two (the newest SUCCESS records whose stored sizes add up to at most
+   * maxBytes, the same for FAILURE; the newest one is always kept); it needs
+   * capabilities.retainBytes (memory, redis), and a worker on another backend warns at start.
    */
-  readonly keepResults?: { readonly succeeded?: number; readonly failed?: number };
+  readonly keepResults?: { readonly succeeded?: number; readonly failed?: number; readonly maxBytes?: number };
   /** Hard time limit, seconds: the task fails with TimeLimitExceeded. */
   readonly timeLimit?: number;
   /** Soft time limit, seconds: ctx.signal aborts with SoftTimeLimitExceeded. */

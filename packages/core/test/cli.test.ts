@@ -326,8 +326,8 @@ describe('tq worker shutdown', () => {
     expect(log).not.toContain('succeeded tq.slow');
   });
 
-  it('--shutdown-timeout and --result-retry-limit must be numbers', async () => {
-    for (const flag of ['--shutdown-timeout', '--result-retry-limit']) {
+  it('--shutdown-timeout, --result-retry-limit and --consumer-stall must be numbers', async () => {
+    for (const flag of ['--shutdown-timeout', '--result-retry-limit', '--consumer-stall']) {
       const run = await tq(['worker', '--app', tasks, flag, 'soon']);
       expect(run.code).toBe(2);
       expect(run.stderr).toContain(`${flag} must be a non-negative number`);

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { App, ControlReply } from '@tq/core';
+import { isTqError, type App, type ControlReply } from '@tq/core';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { basicAuth } from 'hono/basic-auth';
 import { bearerAuth } from 'hono/bearer-auth';
@@ -12,6 +12,7 @@ import { streamSSE } from 'hono/streaming';
 import type { ResolvedAuth } from './auth.js';
 import type { HistoryStore, TaskQuery } from './history-store.js';
 import type { LiveFeed } from './live-feed.js';
+import { addQueueRoutes } from './queue-routes.js';
 import { parsePythonLiteral } from './python-literal.js';
 
 const require = createRequire(import.meta.url);
@@ -60,7 +61,7 @@ function timeParam(value: string | undefined): number | undefined {
 
 /**
  * The dashboard's HTTP surface (Hono): the UI, a JSON API over the history store, actions that
- * go through the app (revoke, terminate, retry, purge), and /api/stream, Server-Sent Events of
+ * go through the app (revoke, terminate, retry; the queue actions in queue-routes.ts), and /api/stream, Server-Sent Events of
  * every change. With basic auth everything is protected; with only a token, the API is (the
  * page itself holds no data and asks for the token).
  */
@@ -147,49 +148,7 @@ export function createServer(options: { app: App; store: HistoryStore; feed: Liv
     return c.json({ id: sent.id, retryOf: id });
   });
 
-  let queueNames: { at: number; names: Promise<string[]> } | undefined;
-  /** The default queue and every queue a live worker consumes (its inspect active_queues), cached. */
-  const knownQueues = (): Promise<string[]> => {
-    if (!queueNames || Date.now() - queueNames.at > statsCacheMs) {
-      const names = app.control
-        .inspect('active_queues', { timeoutMs: 500 })
-        .catch(() => [])
-        .then((replies) => {
-          const found = new Set([app.config.defaultQueue]);
-          for (const reply of replies) for (const queue of (reply.result as { name?: unknown }[] | null) ?? []) if (typeof queue?.name === 'string') found.add(queue.name);
-          return [...found].sort();
-        });
-      queueNames = { at: Date.now(), names };
-    }
-    return queueNames.names;
-  };
-
-  /** Each queue's counts as its broker keeps them (ready, unacked, dead, consumers); null where it cannot tell. */
-  server.get('/api/queues', async (c) => {
-    const broker = await app.broker();
-    if (!broker.capabilities.queueStats) return c.json({ error: 'this broker cannot count its queues', queues: [] });
-    const names = await knownQueues();
-    const queues = await Promise.all(names.map(async (name) => ({ name, ...(await app.queueStats(name)) })));
-    return c.json({ at: Date.now(), queues });
-  });
-
-  /**
-   * The countdown/ETA tasks waiting in the broker's delay store for a queue (where the broker can
-   * list them: capabilities.listDelayed); those a worker holds are in its inspect 'scheduled' answer.
-   */
-  server.get('/api/queues/:queue/scheduled', async (c) => {
-    const queue = c.req.param('queue');
-    if (!(await app.broker()).capabilities.listDelayed) return c.json({ queue, error: 'this broker cannot list the countdown/ETA tasks it holds', scheduled: [] }, 501);
-    const limit = Number(c.req.query('limit') ?? 100);
-    if (!(Number.isInteger(limit) && limit >= 1 && limit <= 10_000)) return c.json({ queue, error: 'limit must be an integer from 1 to 10000', scheduled: [] }, 400);
-    const scheduled = (await app.queues.scheduled(queue, { limit })).map(({ eta, id, task, argsrepr, kwargsrepr }) => ({ eta, id, task, argsrepr, kwargsrepr }));
-    return c.json({ queue, scheduled });
-  });
-
-  server.post('/api/queues/:queue/purge', async (c) => {
-    const queue = c.req.param('queue');
-    return c.json({ queue, purged: await app.purge(queue) });
-  });
+  addQueueRoutes(server, app);
 
   server.get('/api/stream', (c) =>
     streamSSE(c, async (stream) => {
@@ -224,6 +183,8 @@ export function createServer(options: { app: App; store: HistoryStore; feed: Liv
   server.onError((error, c) => {
     // The auth middlewares answer 401 by throwing their response.
     if (error instanceof HTTPException) return error.getResponse();
+    // What this broker or backend cannot do (dead letters on Kafka, pausing without a backend): the request's fault, not the server's.
+    if (isTqError(error, 'TQ_UNSUPPORTED')) return c.json({ error: error.message }, 409);
     app.logger.error(`dashboard: ${c.req.method} ${c.req.path}: ${error.message}`);
     return c.json({ error: error.message }, 500);
   });

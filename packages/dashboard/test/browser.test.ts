@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { createApp, type App, type TaskContext, type Worker } from '@tq/core';
+import { createApp, Reject, type App, type TaskContext, type Worker } from '@tq/core';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../src/index.js';
@@ -47,6 +47,8 @@ describe.skipIf(!haveChromium)('dashboard in a browser', () => {
   let context: BrowserContext;
   let page: Page;
   const ids: Record<string, string> = {};
+  // dash.ship dead-letters itself (Reject) until the warehouse opens.
+  let warehouseOpen = false;
 
   beforeAll(async () => {
     mkdirSync(imagesDir, { recursive: true });
@@ -66,6 +68,10 @@ describe.skipIf(!haveChromium)('dashboard in a browser', () => {
       await sleep(seconds * 1000, this.signal);
       return 'woke up';
     });
+    workerApp.task('dash.ship', (order: number) => {
+      if (!warehouseOpen) throw new Reject('the warehouse is closed');
+      return `shipped ${order}`;
+    });
     dashboardApp = createApp({ broker: brokerUrl, resultBackend: brokerUrl, defaultQueue: queue, logLevel: 'warn' });
     // The dashboard first, so it sees the worker come online.
     dashboard = await startDashboard({ app: dashboardApp, port: 0, db, user: credentials.username, password: credentials.password });
@@ -81,6 +87,8 @@ describe.skipIf(!haveChromium)('dashboard in a browser', () => {
   }, 60_000);
 
   afterAll(async () => {
+    // A failed pause test must not leave a pause record behind in the shared Redis.
+    await dashboardApp?.queues.resume(queue).catch(() => undefined);
     await browser?.close();
     await worker?.stop({ force: true });
     await dashboard?.close();
@@ -89,16 +97,28 @@ describe.skipIf(!haveChromium)('dashboard in a browser', () => {
   }, 30_000);
 
   const taskRow = (id: string) => page.locator(`tr[data-task="${id}"]`);
+  const queueRowOf = (name: string) => page.locator(`[data-testid=queues] tr[data-queue="${name}"]`);
+  /** The queue row's cell under the heading `column` (Status, Ready, Dead letters, …). */
+  const queueCell = (column: 'Status' | 'Ready' | 'Dead letters') => queueRowOf(queue).locator('td').nth({ Status: 1, Ready: 2, 'Dead letters': 6 }[column]);
+  const waitForText = async (read: () => Promise<string>, expected: string, timeoutMs = 10_000) => {
+    let text = await read();
+    for (const deadline = Date.now() + timeoutMs; text.trim() !== expected && Date.now() < deadline; ) {
+      await sleep(100);
+      text = await read();
+    }
+    expect(text.trim()).toBe(expected);
+  };
 
   it('shows the worker online with its pool, from its heartbeats', async () => {
     await page.goto(`${dashboard.url}#/workers`);
     const row = page.locator('[data-testid=workers] tbody tr', { hasText: 'online' });
     await row.first().waitFor({ timeout: 15_000 });
     await row.first().getByText('tq:async × 4').waitFor({ timeout: 10_000 });
-    // The queues the worker consumes, with Redis's counts ("–" where Redis cannot tell).
-    const queueRow = page.locator(`[data-testid=queues] tr[data-queue="${queue}"]`);
+    // The queues the worker consumes, with Redis's counts ("–" where Redis cannot tell: unacked,
+    // the age of the oldest message, consumers).
+    const queueRow = queueRowOf(queue);
     await queueRow.waitFor({ timeout: 10_000 });
-    expect(await queueRow.locator('td').allInnerTexts()).toEqual([queue, '0', expect.any(String), '–', '0', '–']);
+    expect(await queueRow.locator('td').allInnerTexts()).toEqual([queue, 'active', '0', expect.any(String), '–', '–', '0', '–', 'Pause']);
     await page.screenshot({ path: join(imagesDir, 'dashboard-workers.png') });
   }, 30_000);
 
@@ -182,6 +202,61 @@ describe.skipIf(!haveChromium)('dashboard in a browser', () => {
     await page.getByRole('button', { name: 'Purge' }).click();
     await page.getByText('purged 1 message(s) from dashboard-purge-only').waitFor({ timeout: 10_000 });
   }, 30_000);
+
+  it('pauses a queue cluster-wide from the workers page: its tasks wait, and run after Resume', async () => {
+    await page.goto(`${dashboard.url}#/workers`);
+    await queueRowOf(queue).getByRole('button', { name: 'Pause' }).click();
+    await waitForText(() => queueCell('Status').innerText(), 'paused');
+    expect(await dashboardApp.queues.paused(queue)).toMatchObject({ paused: true });
+    // Every worker honours it: the broadcast, else its next read of the state (each second).
+    for (const deadline = Date.now() + 10_000; worker.queues.includes(queue) && Date.now() < deadline; ) await sleep(100);
+    expect(worker.queues).not.toContain(queue);
+    const sent = await workerApp.sendTask('dash.add', [40, 2]);
+    // Held: it waits in the queue (the table counts it) and does not run.
+    await waitForText(() => queueCell('Ready').innerText(), '1');
+    await sleep(2000);
+    expect(await sent.state()).toBe('PENDING');
+    expect((await dashboardApp.queueStats(queue)).ready).toBe(1);
+    await page.screenshot({ path: join(imagesDir, 'dashboard-paused.png') });
+    // The queue stays listed while no worker consumes it, so it can be resumed here.
+    await queueRowOf(queue).getByRole('button', { name: 'Resume' }).click();
+    await waitForText(() => queueCell('Status').innerText(), 'active');
+    expect(await sent.get({ timeout: 15_000 })).toBe(42);
+    expect(await dashboardApp.queues.paused(queue)).toBeNull();
+    await waitForText(() => queueCell('Ready').innerText(), '0');
+  }, 40_000);
+
+  it('lists the dead letters of a queue, replays one (it runs again, same id) and purges the rest', async () => {
+    warehouseOpen = false;
+    const first = await workerApp.sendTask('dash.ship', [7]);
+    const second = await workerApp.sendTask('dash.ship', [8]);
+    await page.goto(`${dashboard.url}#/workers`);
+    await waitForText(() => queueCell('Dead letters').innerText(), '2', 15_000);
+    await queueCell('Dead letters').locator('a').click();
+    const letter = (id: string) => page.locator(`[data-testid=dead-letters] tr[data-letter="${id}"]`);
+    await letter(first.id).waitFor({ timeout: 10_000 });
+    expect(await letter(first.id).textContent()).toContain('TQ_REJECTED');
+    expect(await letter(first.id).textContent()).toContain('the warehouse is closed');
+    expect(await letter(first.id).textContent()).toContain('dash.ship');
+    await letter(second.id).waitFor();
+    await page.screenshot({ path: join(imagesDir, 'dashboard-dead-letters.png') });
+
+    warehouseOpen = true;
+    await letter(first.id).getByRole('button', { name: 'Replay' }).click();
+    await page.getByTestId('dead-message').getByText(`replayed 1 dead letter(s) to ${queue}`).waitFor({ timeout: 15_000 });
+    // Replayed with its original id: the same AsyncResult now succeeds.
+    expect(await first.get({ timeout: 15_000 })).toBe('shipped 7');
+    await letter(first.id).waitFor({ state: 'detached', timeout: 10_000 });
+    await letter(second.id).waitFor();
+
+    await page.getByRole('button', { name: 'Purge all' }).click();
+    await page.getByTestId('dead-message').getByText('purged 1 dead letter(s)').waitFor({ timeout: 15_000 });
+    await letter(second.id).waitFor({ state: 'detached', timeout: 10_000 });
+    expect((await dashboardApp.queueStats(queue)).dead).toBe(0);
+    // Not replayed: its one run was the rejected one (the warehouse is open now).
+    await sleep(1000);
+    expect(await second.state()).not.toBe('SUCCESS');
+  }, 60_000);
 
   it('with a token: the page asks for it once, then shows live data', async () => {
     const tokenDashboard = await startDashboard({ app: dashboardApp, port: 0, db: join(dir, 'token.sqlite'), token: 'open-sesame' });

@@ -94,6 +94,46 @@ describe('dashboard scheduled API', () => {
   });
 });
 
+describe('dashboard queue actions API', () => {
+  it('pauses and resumes a queue, shows the age of its oldest message, and guards the actions with the same auth', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tq-dash-pause-'));
+    const history = new HistoryStore(join(dir, 'h.sqlite'));
+    const name = `dash-pause-${Date.now()}`;
+    const app = createApp({ broker: `memory://${name}`, resultBackend: `memory://${name}`, logLevel: 'error' });
+    const server = createServer({ app, store: history, feed: new LiveFeed(), auth: { token: 's3cret' } });
+    const authorized = { authorization: 'Bearer s3cret' };
+    type Queues = { queues: { name: string; ready: number; paused: boolean | null; oldestAgeMs?: number | null }[] };
+    try {
+      for (const path of ['/api/queues/celery/pause', '/api/queues/celery/resume', '/api/queues/celery/dead/replay', '/api/queues/celery/dead/purge']) {
+        expect((await server.request(path, { method: 'POST' })).status, path).toBe(401);
+      }
+      expect((await server.request('/api/queues/celery/dead')).status).toBe(401);
+
+      await app.sendTask('q.add', [1, 2]);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const before = (await (await server.request('/api/queues', { headers: authorized })).json()) as Queues;
+      expect(before.queues).toEqual([expect.objectContaining({ name: 'celery', ready: 1, paused: false })]);
+      expect(before.queues[0]!.oldestAgeMs).toBeGreaterThanOrEqual(30);
+
+      expect((await server.request('/api/queues/celery/pause', { method: 'POST', headers: authorized })).status).toBe(200);
+      expect(await app.queues.paused('celery')).toMatchObject({ paused: true });
+      const paused = (await (await server.request('/api/queues', { headers: authorized })).json()) as Queues;
+      expect(paused.queues[0]).toMatchObject({ name: 'celery', paused: true });
+      expect((await server.request('/api/queues/celery/resume', { method: 'POST', headers: authorized })).status).toBe(200);
+      expect(await app.queues.paused('celery')).toBeNull();
+
+      const dead = (await (await server.request('/api/queues/celery/dead', { headers: authorized })).json()) as { store: string; letters: unknown[] };
+      expect(dead).toEqual({ queue: 'celery', store: 'celery.dead', letters: [] });
+      const bad = await server.request('/api/queues/celery/dead/replay', { method: 'POST', headers: authorized, body: JSON.stringify({ ids: 'one' }) });
+      expect(bad.status).toBe(400);
+    } finally {
+      await app.close();
+      history.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('tq dashboard (CLI)', () => {
   it('refuses a non-loopback address without auth, and says what to do', () => {
     const bin = fileURLToPath(new URL('../../core/bin/tq.js', import.meta.url));

@@ -1,5 +1,6 @@
 // The dashboard's browser side: Preact components written with htm tagged templates, so the
-// files run as they are (no build step). Pages: #/workers, #/tasks, #/tasks/<id>.
+// files run as they are (no build step). Pages: #/workers, #/tasks, #/tasks/<id>,
+// #/queues/<queue>/dead.
 import { h, render } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
@@ -126,42 +127,132 @@ function poolText(pool) {
 }
 
 // ---- Pages.
-/** Queue counts, polled: ready/s is the change of ready messages between two polls. */
+/** An age as `tq queues` prints it (4.2s, 95s, 12m), and hours past ten. */
+function age(ms) {
+  if (ms === null || ms === undefined) return '–';
+  if (ms < 10_000) return `${(Math.floor(ms / 100) / 10).toFixed(1)}s`;
+  if (ms < 600_000) return `${Math.floor(ms / 1000)}s`;
+  if (ms < 36_000_000) return `${Math.floor(ms / 60_000)}m`;
+  return `${Math.floor(ms / 3_600_000)}h`;
+}
+
+/**
+ * Queue counts, polled: ready/s is the change of ready messages between two polls. Each row
+ * pauses or resumes its queue cluster-wide (app.queues) and links to its dead letters.
+ */
 function QueuesTable() {
   const [state, setState] = useState({ queues: [], rates: {}, error: '' });
-  useEffect(() => {
-    let last;
-    const load = () =>
+  const [message, setMessage] = useState('');
+  const last = useRef();
+  const load = useCallback(
+    () =>
       api('/api/queues').then(
         (r) => {
           const rates = {};
-          if (last) for (const q of r.queues) {
-            const before = last.queues.find((p) => p.name === q.name);
-            if (before) rates[q.name] = ((q.ready - before.ready) * 1000) / Math.max(1, r.at - last.at);
+          if (last.current) for (const q of r.queues) {
+            const before = last.current.queues.find((p) => p.name === q.name);
+            if (before && typeof q.ready === 'number') rates[q.name] = ((q.ready - before.ready) * 1000) / Math.max(1, r.at - last.current.at);
           }
-          last = r;
+          last.current = r;
           setState({ queues: r.queues, rates, error: r.error ?? '' });
         },
         () => undefined,
-      );
+      ),
+    [],
+  );
+  useEffect(() => {
     load();
     const timer = setInterval(load, 2000);
     return () => clearInterval(timer);
-  }, []);
+  }, [load]);
+  const act = async (queue, action) => {
+    try {
+      await api(`/api/queues/${encodeURIComponent(queue)}/${action}`, { method: 'POST' });
+      setMessage(action === 'pause' ? `paused ${queue}: workers stop taking its messages` : `resumed ${queue}`);
+      await load();
+    } catch (error) {
+      setMessage(`${action} failed: ${error.message}`);
+    }
+  };
   const cell = (v) => (v === null || v === undefined ? '–' : v);
   return html`<h3>Queues</h3>
     ${state.error && html`<p>${state.error}</p>`}
+    ${message && html`<p class="notice" data-testid="queue-message">${message}</p>`}
     <table data-testid="queues">
-      <thead><tr><th>Queue</th><th>Ready</th><th>Ready/s</th><th>Unacked</th><th>Dead letters</th><th>Consumers</th></tr></thead>
+      <thead><tr><th>Queue</th><th>Status</th><th>Ready</th><th>Ready/s</th><th>Unacked</th><th>Oldest</th><th>Dead letters</th><th>Consumers</th><th></th></tr></thead>
       <tbody>
         ${state.queues.map(
           (q) => html`<tr key=${q.name} data-queue=${q.name}>
-            <td class="mono">${q.name}</td><td>${q.ready}</td><td>${state.rates[q.name] === undefined ? '' : state.rates[q.name].toFixed(1)}</td>
-            <td>${cell(q.unacked)}</td><td>${cell(q.dead)}</td><td>${cell(q.consumers)}</td>
+            <td class="mono">${q.name}</td>
+            <td class=${q.paused ? 'paused' : ''} title=${q.pausedAt ? `paused since ${time(Date.parse(q.pausedAt))}` : ''}>${q.paused === null ? '–' : q.paused ? 'paused' : 'active'}</td>
+            <td>${cell(q.ready)}</td><td>${state.rates[q.name] === undefined ? '' : state.rates[q.name].toFixed(1)}</td>
+            <td>${cell(q.unacked)}</td><td title="age of the oldest waiting message">${age(q.oldestAgeMs)}</td>
+            <td><a href=${`#/queues/${encodeURIComponent(q.name)}/dead`}>${cell(q.dead)}</a></td><td>${cell(q.consumers)}</td>
+            <td>${q.paused === null
+              ? ''
+              : q.paused
+                ? html`<button onClick=${() => act(q.name, 'resume')}>Resume</button>`
+                : html`<button onClick=${() => act(q.name, 'pause')}>Pause</button>`}</td>
           </tr>`,
         )}
       </tbody>
     </table>`;
+}
+
+/** The dead letters of one queue (its "<queue>.dead" store), with replay and purge. */
+function DeadLettersPage({ queue }) {
+  const [body, setBody] = useState(null);
+  const [error, setError] = useState('');
+  const [message, setMessage] = useState('');
+  const load = useCallback(
+    () =>
+      api(`/api/queues/${encodeURIComponent(queue)}/dead`).then(
+        (r) => (setBody(r), setError('')),
+        (e) => setError(e.message),
+      ),
+    [queue],
+  );
+  useEffect(() => {
+    load();
+  }, [load]);
+  const act = async (action, ids) => {
+    const what = ids ? `dead letter ${ids[0]}` : `every dead letter of ${queue}`;
+    if (action === 'purge' && !confirm(`Delete ${what} for good?`)) return;
+    try {
+      const r = await api(`/api/queues/${encodeURIComponent(queue)}/dead/${action}`, { method: 'POST', body: JSON.stringify(ids ? { ids } : {}) });
+      setMessage(action === 'replay' ? `replayed ${r.replayed.length} dead letter(s) to ${queue}` : `purged ${r.purged.length} dead letter(s)`);
+    } catch (e) {
+      setMessage(`${action} failed: ${e.message}`);
+    }
+    await load();
+  };
+  const letters = body?.letters ?? [];
+  return html`<h2>Dead letters of <span class="mono">${queue}</span></h2>
+    ${message && html`<p class="notice" data-testid="dead-message">${message}</p>`}
+    ${error && html`<p class="notice">${error}</p>`}
+    <div class="actions">
+      <button onClick=${() => load()}>Refresh</button>
+      <button disabled=${letters.length === 0} onClick=${() => act('replay')}>Replay all</button>
+      <button class="danger" disabled=${letters.length === 0} onClick=${() => act('purge')}>Purge all</button>
+    </div>
+    <table data-testid="dead-letters">
+      <thead><tr><th>Task</th><th>Id</th><th>Dead since</th><th>Code</th><th>Reason</th><th>Replays</th><th>Args</th><th></th></tr></thead>
+      <tbody>
+        ${letters.map(
+          (l, i) => html`<tr key=${l.id ?? i} data-letter=${l.id ?? ''}>
+            <td>${l.task ?? '?'}</td>
+            <td class="mono">${l.id ? html`<a href=${`#/tasks/${l.id}`}>${l.id}</a>` : '—'}</td>
+            <td>${time(l.deadAt)}</td>
+            <td class="mono">${l.code ?? ''}</td>
+            <td>${l.reason ?? ''}</td>
+            <td>${l.replays}</td>
+            <td class="mono">${l.argsrepr ?? ''}</td>
+            <td>${l.id && html`<button onClick=${() => act('replay', [l.id])}>Replay</button> <button class="danger" onClick=${() => act('purge', [l.id])}>Purge</button>`}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${body && letters.length === 0 && html`<p>No dead letters in <span class="mono">${body.store}</span>.</p>`}`;
 }
 
 function WorkersPage() {
@@ -385,7 +476,7 @@ function Root() {
   const link = (href, label, current) => html`<a href=${href} class=${current ? 'current' : ''}>${label}</a>`;
   return html`<header>
       <strong>tq dashboard</strong>
-      ${link('#/workers', 'Workers', page === 'workers')} ${link('#/tasks', 'Tasks', page === 'tasks')}
+      ${link('#/workers', 'Workers', page === 'workers' || page === 'queues')} ${link('#/tasks', 'Tasks', page === 'tasks')}
       <span class="live" data-testid="live">${live}</span>
     </header>
     <main>
@@ -395,9 +486,11 @@ function Root() {
           ? ''
           : page === 'workers'
             ? html`<${WorkersPage} />`
-            : page === 'tasks' && id
-              ? html`<${TaskPage} id=${decodeURIComponent(id)} key=${id} />`
-              : html`<${TasksPage} />`}
+            : page === 'queues' && id && route[2] === 'dead'
+              ? html`<${DeadLettersPage} queue=${decodeURIComponent(id)} key=${id} />`
+              : page === 'tasks' && id
+                ? html`<${TaskPage} id=${decodeURIComponent(id)} key=${id} />`
+                : html`<${TasksPage} />`}
     </main>`;
 }
 

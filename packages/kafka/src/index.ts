@@ -13,8 +13,9 @@
  *
  * Layout: queue q → topic q (characters Kafka forbids escaped as _hex), `partitions` partitions;
  *   one consumer group per queue, `tq.q`; reject(false) → topic `q.dead`.
- * Capabilities: dead letter, purge (moves an idle group past everything), redelivery of
- *   unfinished work when a consumer leaves or dies (group rebalance). FIFO only with 1 partition.
+ * Capabilities: dead letter, purge (moves an idle group past everything), queue counts (group
+ *   lag, queue-stats.ts), redelivery of unfinished work when a consumer leaves or dies (group
+ *   rebalance). FIFO only with 1 partition.
  *   Delayed delivery through delay topics tq.delay.<ms> (delay-topics.ts); no priority, no broadcast.
  * Guarantees: at-least-once. A publish resolves once all in-sync replicas have it (acks=all,
  *   idempotent producer). Several messages of a partition run at once; only the highest

@@ -10,6 +10,7 @@ import {
   type ConsumeOptions,
   type Delivery,
   type Logger,
+  type QueueStats,
 } from '@tq/core/adapter';
 import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type LogEntry, type Producer, type TopicMessages } from 'kafkajs';
 import { DelayForwarder, nextHop } from './delay-topics.js';
@@ -19,6 +20,7 @@ import { encodeHeaders } from './headers.js';
 import type { KafkaOptions } from './options.js';
 import { PublishBatcher } from './publish-batcher.js';
 import { QueueConsumer, type ConsumerHost } from './queue-consumer.js';
+import { GroupMembers, kafkaQueueStats } from './queue-stats.js';
 import { groupForQueue, topicForQueue } from './topics.js';
 
 /**
@@ -36,6 +38,7 @@ export class KafkaBroker implements Broker {
   readonly #topics = new Map<string, Promise<void>>();
   readonly #consumers = new Set<QueueConsumer>();
   #forwarder: DelayForwarder | undefined;
+  readonly #groupMembers = new GroupMembers();
   #closed = false;
 
   constructor(options: KafkaOptions) {
@@ -55,6 +58,8 @@ export class KafkaBroker implements Broker {
       fifo: options.partitions === 1 && options.topicCreation !== 'auto',
       maxMessageBytes: options.maxMessageBytes,
       purge: true,
+      // From the queue group's offsets and tq's commit metadata (queue-stats.ts).
+      queueStats: true,
       // reject(true) appends a copy at the end of the topic.
       requeueInPlace: false,
     });
@@ -177,6 +182,26 @@ export class KafkaBroker implements Broker {
       return Number(count);
     } catch (error) {
       throw toTqError(error, `purging ${topic}`);
+    }
+  }
+
+  /**
+   * Ready and unacked from the queue group's lag and tq's commit metadata, dead from the
+   * dead-letter topic's, consumers from DescribeGroups (queue-stats.ts). No delayed count, no
+   * age of the oldest record (it would mean fetching a record).
+   */
+  async queueStats(queue: string): Promise<QueueStats> {
+    const { admin } = this.#open();
+    const topic = topicForQueue(queue);
+    const { groupIdPrefix, deadLetterSuffix } = this.options;
+    try {
+      return await kafkaQueueStats(
+        admin,
+        { topic, groupId: groupForQueue(queue, groupIdPrefix), deadTopic: `${topic}${deadLetterSuffix}`, deadGroupId: groupForQueue(`${queue}${deadLetterSuffix}`, groupIdPrefix) },
+        this.#groupMembers,
+      );
+    } catch (error) {
+      throw toTqError(error, `counting ${topic}`);
     }
   }
 

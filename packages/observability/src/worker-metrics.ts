@@ -23,6 +23,7 @@ export interface WorkerMetricsOptions {
  * | tq_tasks_rejected_total{queue} | counter | rejected or dead-lettered messages (malformed, unknown task, poison, Reject) |
  * | tq_task_runtime_seconds{task} | histogram | run time of finished tasks |
  * | tq_task_wait_seconds{task} | histogram | received → started: time held in the worker (prefetch, rate limit, ETA) |
+ * | tq_consumer_restarts_total{queue} | counter | consumers the consuming watchdog restarted (stalled) |
  * | tq_tasks_active | gauge | tasks running now |
  * | tq_worker_concurrency, tq_worker_prefetch | gauge | the pool size and prefetch window |
  */
@@ -34,6 +35,7 @@ export class WorkerMetrics {
   readonly #retried: Counter<'task'>;
   readonly #revoked: Counter<'task'>;
   readonly #rejected: Counter<'queue'>;
+  readonly #consumerRestarts: Counter<'queue'>;
   readonly #runtime: Histogram<'task'>;
   readonly #wait: Histogram<'task'>;
   readonly #receivedAt = new Map<string, number>();
@@ -48,6 +50,7 @@ export class WorkerMetrics {
     this.#retried = new Counter({ name: 'tq_tasks_retried_total', help: 'Task runs that scheduled a retry', labelNames: ['task'], registers });
     this.#revoked = new Counter({ name: 'tq_tasks_revoked_total', help: 'Tasks revoked, expired or terminated', labelNames: ['task'], registers });
     this.#rejected = new Counter({ name: 'tq_tasks_rejected_total', help: 'Messages rejected or dead-lettered', labelNames: ['queue'], registers });
+    this.#consumerRestarts = new Counter({ name: 'tq_consumer_restarts_total', help: 'Stalled consumers the consuming watchdog restarted', labelNames: ['queue'], registers });
     this.#runtime = new Histogram({ name: 'tq_task_runtime_seconds', help: 'Run time of finished tasks', labelNames: ['task'], buckets: runtimeBuckets, registers });
     this.#wait = new Histogram({ name: 'tq_task_wait_seconds', help: 'Time from receipt to start in the worker', labelNames: ['task'], buckets: runtimeBuckets, registers });
     new Gauge({ name: 'tq_tasks_active', help: 'Tasks running now', registers, collect() { this.set(worker.active); } });
@@ -80,6 +83,7 @@ export class WorkerMetrics {
       if (e.id) this.#receivedAt.delete(e.id);
       this.#rejected.inc({ queue: e.queue });
     });
+    worker.on('consumer-restarted', (e) => this.#consumerRestarts.inc({ queue: e.queue }));
   }
 
   /** The text exposition format Prometheus scrapes. */

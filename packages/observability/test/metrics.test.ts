@@ -56,6 +56,10 @@ describe('worker metrics and health endpoints', () => {
     expect(sample(text, 'tq_worker_prefetch', '')).toBe(12);
     expect(text).toContain('process_cpu_user_seconds_total');
 
+    // The watchdog's restarts (consume-watchdog.test.ts in core makes a real one) are counted per queue.
+    worker.emit('consumer-restarted', { queue: 'celery', waitedMs: 60_000, ready: 4 });
+    expect(sample(await (await fetch(`${base}/metrics`)).text(), 'tq_consumer_restarts_total', 'queue="celery"')).toBe(1);
+
     await worker.stop();
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
     expect((await fetch(`${base}/nope`)).status).toBe(404);

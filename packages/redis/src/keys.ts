@@ -59,6 +59,11 @@ export class RedisKeys {
     return `${this.prefix}tq-retain-${group}`;
   }
 
+  /** The stored sizes of a retention group's records, and their total (keepResults.maxBytes). */
+  retentionSizes(group: string): string {
+    return `${this.prefix}tq-retain-bytes-${group}`;
+  }
+
   /** A deduplication claim (tq's own; Celery has none). */
   claim(key: string): string {
     return `${this.prefix}tq-dedupe-${key}`;

@@ -21,7 +21,7 @@ interface PendingStore {
  * Celery's own AsyncResult.get() listens there too.
  */
 export class RedisResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, broadcast: true, claim: true, retain: true, rateLimit: true, compareAndSet: true, chordJoin: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, broadcast: true, claim: true, retain: true, retainBytes: true, rateLimit: true, compareAndSet: true, chordJoin: true };
   readonly options: RedisOptions;
   readonly #keys: RedisKeys;
   readonly #context: ErrorContext;
@@ -117,11 +117,24 @@ export class RedisResultBackend implements ResultBackend {
     }
   }
 
-  /** ZADD, then the members beyond the newest `keep` lose their records and their place, in one script. */
-  async retain(group: string, taskId: string, keep: number): Promise<void> {
+  /**
+   * ZADD, then the members beyond the newest `keep`, and with `maxBytes` the oldest while the
+   * group's records add up to more, lose their records and their place, in one script (sizes
+   * are tracked in a hash beside the sorted set, so a trim reads no record).
+   */
+  async retain(group: string, taskId: string, keep: number | null, maxBytes?: number): Promise<void> {
     try {
       const ttlMs = String(Math.max(1, Math.ceil(this.options.resultTtlMs)));
-      await script(this.#open(), 'tqRetain', RETAIN, 1)(this.#keys.retention(group), taskId, String(Date.now()), String(keep), this.#keys.result(''), ttlMs);
+      await script(this.#open(), 'tqRetain', RETAIN, 2)(
+        this.#keys.retention(group),
+        this.#keys.retentionSizes(group),
+        taskId,
+        String(Date.now()),
+        keep === null ? '' : String(keep),
+        this.#keys.result(''),
+        ttlMs,
+        maxBytes === undefined ? '' : String(maxBytes),
+      );
     } catch (error) {
       throw toTqError(error, this.#context);
     }

@@ -147,9 +147,12 @@ return 1
 `;
 
 /**
- * KEYS[1] = retention sorted set; ARGV = task id, now ms, keep, result key prefix, ttl ms.
- * Adds the id (newest score), deletes the records of the oldest members beyond `keep` and removes them; the set
- * itself expires with the records it indexes.
+ * KEYS[1] = retention sorted set, KEYS[2] = its sizes hash (one field per member with the
+ * stored size of its record, and the field '' with their total); ARGV = task id, now ms, keep
+ * ('' for no count limit), result key prefix, ttl ms, byte budget ('' for none).
+ * Adds the id (newest score), deletes the records of the oldest members beyond `keep`, then,
+ * with a budget, the oldest while the total is over it (never the newest), and removes them;
+ * the set and the hash expire with the records they index. Returns how many were removed.
  */
 export const RETAIN = `
 -- Scores must grow with every store: two stores in the same millisecond would otherwise tie,
@@ -158,14 +161,41 @@ local score = tonumber(ARGV[2])
 local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
 redis.call('ZADD', KEYS[1], score, ARGV[1])
-local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
-if excess > 0 then
-  local old = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
-  for _, id in ipairs(old) do redis.call('DEL', ARGV[4] .. id) end
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, excess - 1)
+local budget = tonumber(ARGV[6])
+local total = 0
+if budget then
+  local size = redis.call('STRLEN', ARGV[4] .. ARGV[1])
+  local before = tonumber(redis.call('HGET', KEYS[2], ARGV[1])) or 0
+  redis.call('HSET', KEYS[2], ARGV[1], size)
+  total = redis.call('HINCRBY', KEYS[2], '', size - before)
+end
+local removed = 0
+local function drop(id)
+  redis.call('DEL', ARGV[4] .. id)
+  redis.call('ZREM', KEYS[1], id)
+  local size = tonumber(redis.call('HGET', KEYS[2], id))
+  if size then
+    redis.call('HDEL', KEYS[2], id)
+    total = redis.call('HINCRBY', KEYS[2], '', -size)
+  end
+  removed = removed + 1
+end
+local keep = tonumber(ARGV[3])
+if keep then
+  local excess = redis.call('ZCARD', KEYS[1]) - keep
+  if excess > 0 then
+    for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, excess - 1)) do drop(id) end
+  end
+end
+if budget then
+  -- Members kept from before the budget was set have no size: they count 0 and go first.
+  while total > budget and redis.call('ZCARD', KEYS[1]) > 1 do
+    drop(redis.call('ZRANGE', KEYS[1], 0, 0)[1])
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return excess
+return removed
 `;
 
 /**

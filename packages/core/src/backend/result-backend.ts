@@ -14,6 +14,11 @@ export interface ResultBackendCapabilities {
   readonly claim?: boolean;
   /** `retain` keeps the last N records of a group (retention per task name). Default false. */
   readonly retain?: boolean;
+  /**
+   * `retain` also honours a byte budget (its `maxBytes`): it knows the stored size of each
+   * member of a group. Default false.
+   */
+  readonly retainBytes?: boolean;
   /** `reserveToken` keeps cluster-wide rate-limit buckets (rateLimitScope: 'cluster'). Default false. */
   readonly rateLimit?: boolean;
   /**
@@ -116,8 +121,13 @@ export interface ResultBackend {
    * Adds `taskId` (just stored) as the newest member of `group`, then forgets the records of the
    * group's oldest members beyond the newest `keep`, and drops them from the group. Atomic per
    * call where the store allows (Redis: one script). When capabilities.retain.
+   *
+   * With `maxBytes` (only passed when capabilities.retainBytes): also forgets the oldest members
+   * while the stored records of the group add up to more than `maxBytes` (the size of a record is
+   * the length of its stored bytes, as `store` got them); the newest member is always kept.
+   * `keep` is then null when only the byte budget applies.
    */
-  retain?(group: string, taskId: string, keep: number): Promise<void>;
+  retain?(group: string, taskId: string, keep: number | null, maxBytes?: number): Promise<void>;
   /** The coordination record at `key` and its version; null when absent. When capabilities.compareAndSet. */
   getVersioned?(key: string): Promise<VersionedValue | null>;
   /**

@@ -58,10 +58,10 @@ export class RuntimeBackend implements ResultBackend {
     return (key, value) => this.#call(() => inner.releaseClaim!(key, value));
   }
 
-  get retain(): ((group: string, taskId: string, keep: number) => Promise<void>) | undefined {
+  get retain(): ((group: string, taskId: string, keep: number | null, maxBytes?: number) => Promise<void>) | undefined {
     const inner = this.inner;
     if (!inner.retain) return undefined;
-    return (group, taskId, keep) => this.#call(() => inner.retain!(group, taskId, keep));
+    return (group, taskId, keep, maxBytes) => this.#call(() => (maxBytes === undefined ? inner.retain!(group, taskId, keep) : inner.retain!(group, taskId, keep, maxBytes)));
   }
 
   forget(taskId: string): Promise<void> {

@@ -78,6 +78,8 @@ returns unfinished tasks to the queue).
                                tasks, then return them to the queue (default: wait)
   --result-retry-limit S       retry a task's outcome record for at most S seconds while its
                                message is held, then return the message (default 300)
+  --consumer-stall S           restart a queue's consumer that got no delivery for S seconds
+                               while its queue held ready messages (default 60; 0 turns it off)
   --broker URL        broker (overrides the app's config)
   --backend URL       result backend (overrides the app's config; "none" disables)
   --loglevel LEVEL    debug | info | warn | error (default info)`,
@@ -91,6 +93,7 @@ returns unfinished tasks to the queue).
       'max-memory-per-child': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
       'result-retry-limit': { type: 'string' },
+      'consumer-stall': { type: 'string' },
       events: { type: 'boolean', short: 'E' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
@@ -353,6 +356,7 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
   if (logFormat === 'json') app.useLogger(observability!.createJsonLogger({ level: app.config.logLevel, bindings: { worker: hostname } }));
   const shutdownTimeout = parseNumber(values['shutdown-timeout'] as string | undefined, '--shutdown-timeout');
   const resultRetryLimit = parseNumber(values['result-retry-limit'] as string | undefined, '--result-retry-limit');
+  const consumerStall = parseNumber(values['consumer-stall'] as string | undefined, '--consumer-stall');
   const worker = app.worker({
     hostname,
     ...(queues ? { queues } : {}),
@@ -362,6 +366,7 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
     ...(maxMemoryPerChildMb !== undefined ? { maxMemoryPerChildMb } : {}),
     ...(shutdownTimeout !== undefined ? { shutdownTimeoutMs: shutdownTimeout * 1000 } : {}),
     ...(resultRetryLimit !== undefined ? { resultRetry: { limitMs: resultRetryLimit * 1000 } } : {}),
+    ...(consumerStall !== undefined ? { consumerStallMs: consumerStall * 1000 } : {}),
     events: Boolean(values['events']),
   });
   const task = (e: { id: string; name: string }) => ({ task_id: e.id, task: e.name });

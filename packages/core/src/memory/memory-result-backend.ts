@@ -27,7 +27,7 @@ export class MemoryResultBackend implements ResultBackend {
   /** `chordJoin: false` emulates a backend without an atomic chord join (chords then use celery.chord_unlock). */
   constructor(store: MemoryResultStore, options: { defaultTtlMs?: number; chordJoin?: boolean } = {}) {
     this.#store = store;
-    this.capabilities = { watch: true, expiry: true, claim: true, retain: true, compareAndSet: true, chordJoin: options.chordJoin ?? true };
+    this.capabilities = { watch: true, expiry: true, claim: true, retain: true, retainBytes: true, compareAndSet: true, chordJoin: options.chordJoin ?? true };
     this.#defaultTtlMs = options.defaultTtlMs ?? 86_400_000;
   }
 
@@ -89,11 +89,23 @@ export class MemoryResultBackend implements ResultBackend {
     return null;
   }
 
-  async retain(group: string, taskId: string, keep: number): Promise<void> {
+  async retain(group: string, taskId: string, keep: number | null, maxBytes?: number): Promise<void> {
     this.#assertOpen();
     const members = (this.#store.groups.get(group) ?? []).filter((id) => id !== taskId);
     members.push(taskId);
-    for (const old of members.splice(0, Math.max(0, members.length - keep))) this.#store.records.delete(old);
+    let excess = keep === null ? 0 : Math.max(0, members.length - keep);
+    if (maxBytes !== undefined) {
+      // The newest that fit the budget stay (the newest always): count back from it.
+      let total = 0;
+      for (let i = members.length - 1; i >= 0; i--) {
+        total += this.#store.records.get(members[i]!)?.bytes.byteLength ?? 0;
+        if (total > maxBytes && i < members.length - 1) {
+          excess = Math.max(excess, i + 1);
+          break;
+        }
+      }
+    }
+    for (const old of members.splice(0, excess)) this.#store.records.delete(old);
     this.#store.groups.set(group, members);
   }
 

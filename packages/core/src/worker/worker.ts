@@ -30,7 +30,8 @@ import { LeaseKeeper } from './lease.js';
 import { ChildExecutorPool } from './pool/executor-pool.js';
 import { AsyncPool, type ExecutorPool, type PoolKind, type RunOutcome } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limit.js';
-import { applyRetention } from './retention.js';
+import { applyRetention, warnUnenforcedRetention } from './retention.js';
+import { ConsumeWatchdog, consumerStallOf, type ConsumerStall, type ConsumerWatch } from './consume-watchdog.js';
 import { assertClusterRateLimits, reserveClusterToken } from './cluster-rate-limit.js';
 import { ResultWriter, traceback, type ResultRetryOptions } from './result-writer.js';
 import { backoffSeconds, shouldAutoretry } from './retry.js';
@@ -81,6 +82,12 @@ export interface WorkerOptions {
    * Prefetched tasks that have not started go back at once either way.
    */
   readonly shutdownTimeoutMs?: number;
+  /**
+   * The consuming watchdog (consume-watchdog.ts): a queue's consumer that waits this long for a
+   * delivery while the broker counts ready messages in its queue, not falling, is restarted and
+   * a warning logged. Needs capabilities.queueStats. 0 turns it off. Default 60000 ms.
+   */
+  readonly consumerStallMs?: number;
   /** How often the pause state of the consumed queues is read (app.queues.pause), in ms. Default 1000. */
   readonly pauseCheckMs?: number;
   /**
@@ -103,6 +110,8 @@ export interface WorkerEvents {
   'task-revoked': [{ id: string; name: string; reason: string }];
   'worker-online': [{ hostname: string; queues: readonly string[]; concurrency: number }];
   'worker-offline': [{ hostname: string }];
+  /** The consuming watchdog restarted a stalled consumer. */
+  'consumer-restarted': [ConsumerStall];
 }
 
 interface Active {
@@ -164,6 +173,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #lostRuns = new Map<string, number>();
   readonly #cleanups: (() => void)[] = [];
   #pauses: PauseWatch | undefined;
+  readonly #consumerStallMs: number;
+  #watchdog = new ConsumeWatchdog(null);
   /** Outcomes being recorded and acked in the background (see #track). */
   #finishing = 0;
   readonly #finishingIdle: (() => void)[] = [];
@@ -190,6 +201,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#logger = options.logger ?? app.logger;
     this.#slots = new Slots(concurrency);
     this.#etaHorizonMs = etaHorizonOf(options.etaHorizonMs);
+    this.#consumerStallMs = consumerStallOf(options.consumerStallMs);
     this.pool = this.#createPool(options);
   }
 
@@ -228,6 +240,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#startedAt = Date.now();
     const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend(), this.pool.start()]);
     assertClusterRateLimits(this.app, backend ? backend.capabilities : null);
+    warnUnenforcedRetention(this.app, backend ? backend.capabilities : null, this.#logger);
     this.#broker = broker;
     this.#backend = backend;
     const bus = chooseBroadcastBus(broker, backend);
@@ -241,6 +254,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     this.#events = new EventDispatcher(bus, { enabled: this.#options.events ?? false, hostname: this.hostname, logger: this.#logger });
     this.#leases = new LeaseKeeper(broker.capabilities, this.#logger);
+    // Without counts the watchdog cannot tell an idle queue from a stalled consumer: it stays off.
+    const countable = this.#consumerStallMs > 0 && broker.capabilities.queueStats && broker.queueStats !== undefined;
+    const watchdog = new ConsumeWatchdog(
+      countable ? { stallMs: this.#consumerStallMs, stats: (queue) => broker.queueStats!(queue), logger: this.#logger, onRestart: (stall) => this.emit('consumer-restarted', stall) } : null,
+    );
+    this.#watchdog = watchdog;
+    this.#cleanups.push(() => watchdog.stop());
     this.#cleanups.push(() => this.#leases.stop());
     if ((this.#options.control ?? true) && bus) {
       const controller = new AbortController();
@@ -342,10 +362,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async #consumeLoop(broker: RuntimeBroker, queue: string, signal: AbortSignal): Promise<void> {
+    const watch = this.#watchdog.watch(queue);
+    try {
+      await this.#consumeWatched(broker, queue, signal, watch);
+    } finally {
+      watch.close();
+    }
+  }
+
+  async #consumeWatched(broker: RuntimeBroker, queue: string, signal: AbortSignal, watch: ConsumerWatch): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        const consumer = broker.consume(queue, { prefetch: this.prefetch, signal });
+        const consumer = broker.consume(queue, { prefetch: this.prefetch, signal: AbortSignal.any([signal, watch.attempt()]) });
         this.#consumers.set(queue, consumer);
         this.#resizePrefetch(queue);
         const iterator = consumer[Symbol.asyncIterator]();
@@ -354,7 +383,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
             // Take the next delivery of this queue's prefetch window, then wait for a free
             // executor: back-pressure, one waiting delivery per queue. (Waiting for the slot
             // first would let an idle queue hold it while another queue's tasks wait.)
-            const next = await iterator.next();
+            const next = await watch.next(iterator, signal, (late) => void late.reject(true).catch(this.#requeueFailed));
             if (next.done) break;
             if (!(await this.#slots.acquire(signal))) {
               await next.value.reject(true).catch(this.#requeueFailed);
@@ -369,6 +398,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
           await iterator.return?.()?.catch(() => undefined);
         }
         if (signal.aborted) return;
+        // Stalled (consume-watchdog.ts): consume again at once; the watchdog logged why.
+        if (watch.restarted) continue;
         throw new Error('the broker ended the stream');
       } catch (error) {
         if (signal.aborted) return;
