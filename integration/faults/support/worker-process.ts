@@ -45,7 +45,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   await new Promise<void>((resolve, reject) => {
     // Generous: executors of the processes pool each import the app, on a loaded CI machine.
     const timer = setTimeout(() => {
-      // Not left behind: a worker that starts late would consume the next scenario's queue name.
+      // Not left behind: a worker that got ready late would live on after the test.
       child.kill('SIGKILL');
       reject(new Error('the worker process did not get ready within 90 s'));
     }, 90_000);
