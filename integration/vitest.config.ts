@@ -22,7 +22,10 @@ config.test!.projects = [
   { extends: true, test: { name: 'brokers', include: ['test/**/*.test.ts'] } },
   // Fault tests: outages (FaultProxy), shutdowns and killed workers against the real brokers.
   // (extends: true appends to the root's include list, so the broker files are excluded here.)
-  { extends: true, test: { name: 'faults', include: ['faults/**/*.test.ts'], exclude: ['test/**'] } },
+  // at-least-once.test.ts runs its brokers side by side: at most 3 at a time on 2 cores.
+  { extends: true, test: { name: 'faults', include: ['faults/**/*.test.ts'], exclude: ['test/**'], maxConcurrency: 3 } },
+  // The soak (faults/soak.soak.ts): only through `npm run soak`, which sets TQ_SOAK=1.
+  ...(process.env['TQ_SOAK'] === '1' ? [{ extends: true, test: { name: 'soak', include: ['faults/soak.soak.ts'], exclude: ['test/**'] } }] : []),
   { extends: './celery-interop/redis/vitest.config.ts', test: { name: 'celery-interop-redis', root: './celery-interop/redis' } },
   { extends: './celery-interop/amqp/vitest.config.ts', test: { name: 'celery-interop-amqp', root: './celery-interop/amqp' } },
   { extends: './celery-interop/monitoring/vitest.config.ts', test: { name: 'celery-interop-monitoring', root: './celery-interop/monitoring' } },

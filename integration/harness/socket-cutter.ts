@@ -46,4 +46,11 @@ export class SocketCutter {
     state.dead = true;
     for (const socket of state.open) socket.resetAndDestroy();
   }
+
+  /** Lets `broker` connect again after cut() (the host is back). */
+  heal(broker: Broker): void {
+    const state = this.#state.get(broker);
+    if (!state) throw new Error('SocketCutter.heal: this broker was not created through wrap()');
+    state.dead = false;
+  }
 }

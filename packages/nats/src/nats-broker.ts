@@ -31,6 +31,7 @@ import {
   type Consumer as TqConsumer,
 } from '@tq/core/adapter';
 import { openConnection } from './connection.js';
+import { warnIfMemoryStorage } from './persistence-check.js';
 import { toTqError } from './errors.js';
 import { WriteBatch } from './write-batch.js';
 import { encodeHeaders } from './headers.js';
@@ -138,7 +139,7 @@ export class NatsBroker implements Broker {
     };
     for (const config of [work, dead]) {
       try {
-        await jsm.streams.info(config.name);
+        warnIfMemoryStorage(await jsm.streams.info(config.name), this.#options.redacted, loggerOf(this.#adapterOptions));
       } catch (error) {
         if (!(error instanceof JetStreamApiError && error.code === streamNotFound)) throw error;
         // Created by whoever gets there first; an identical concurrent create succeeds too.
