@@ -4,6 +4,9 @@
 // run.mjs starts one of these per scenario, so no connection, timer or JIT state of a previous
 // scenario skews the next one.
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { usePayloadBytes } from './lib/payload.mjs';
 import { measuredPhase } from './lib/proc.mjs';
@@ -33,7 +36,12 @@ function fillInChild(fillSpec) {
     child.stdout.on('data', (d) => (stdout += d));
     child.on('exit', (code) => {
       const line = stdout.split('\n').find((l) => l.startsWith(marker));
-      const result = line ? JSON.parse(line.slice(marker.length)) : { ok: false, error: `producer process exited (${code})` };
+      let result = { ok: false, error: `producer process exited (${code}) without its figures` };
+      try {
+        if (line) result = JSON.parse(line.slice(marker.length));
+      } catch {
+        // a cut line: reported as above
+      }
       if (result.ok) resolve(result);
       else reject(new Error(`fill: ${result.error}`));
     });
@@ -46,11 +54,16 @@ try {
   if (!run) throw new Error(`${spec.system} has no ${spec.kind} scenario`);
   // The system calls phase.start() / phase.stop() around its timed work (the drain, the sends).
   const phase = measuredPhase(spec.broker);
-  const figures = separateProducer(system) ? await system.drainFilled(spec, await fillInChild(spec), phase) : await run(spec, phase);
+  let figures = separateProducer(system) ? await system.drainFilled(spec, await fillInChild(spec), phase) : await run(spec, phase);
   phase.stop();
-  process.stdout.write(`${marker}${JSON.stringify({ ok: true, ...figures, ...phase.figures(figures.completed ?? spec.tasks) })}\n`);
-  process.exit(0);
+  if (spec.kind === 'fill' && figures.ids) {
+    // The worker process only needs the ids to clean up: a file, not memory it would hold while measured.
+    const idsFile = join(tmpdir(), `tqbench-ids-${process.pid}.json`);
+    writeFileSync(idsFile, JSON.stringify(figures.ids));
+    figures = { ...figures, ids: undefined, idsFile };
+  }
+  // Exit once written: a pipe write is asynchronous, and a fill's handle (every task id) is large.
+  process.stdout.write(`${marker}${JSON.stringify({ ok: true, ...figures, ...phase.figures(figures.completed ?? spec.tasks) })}\n`, () => process.exit(0));
 } catch (error) {
-  process.stdout.write(`${marker}${JSON.stringify({ ok: false, error: String(error?.stack ?? error).split('\n').slice(0, 4).join(' | ') })}\n`);
-  process.exit(1);
+  process.stdout.write(`${marker}${JSON.stringify({ ok: false, error: String(error?.stack ?? error).split('\n').slice(0, 4).join(' | ') })}\n`, () => process.exit(1));
 }

@@ -2,6 +2,7 @@
 // with results ignored (ignoreResult) or stored in the result backend.
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
 import { completionCounter, latencySummary, runInFlight, sendAtSteadyRate } from '../lib/measure.mjs';
 import { noopTask, taskArgs } from '../lib/payload.mjs';
 import { openTqApp, tqTarget } from '../lib/tq-targets.mjs';
@@ -91,12 +92,13 @@ export async function fill(spec) {
 }
 
 /** Times a worker of `concurrency` draining the tasks `fill` enqueued, then removes them. */
-export async function drainFilled(spec, { queue, ids, fillMs }, phase) {
+export async function drainFilled(spec, { queue, ids, idsFile, fillMs }, phase) {
   const target = await tqTarget(spec.broker, { partitions: spec.partitions, queue });
   try {
     return await drainFrom(target, spec, fillMs, phase);
   } finally {
-    await target.cleanup(ids);
+    await target.cleanup(ids ?? (idsFile ? JSON.parse(readFileSync(idsFile, 'utf8')) : []));
+    if (idsFile) rmSync(idsFile, { force: true });
   }
 }
 
