@@ -6,7 +6,7 @@
  * a CPU profile (for profile-summary.mjs) or an allocation profile of the drain alone.
  *
  *   node integration/bench/profile-drain.mjs --broker redis --tasks 30000 --concurrency 10 [--stored] [--events]
- *     [--prefetch-multiplier 4] [--partitions 8 (Kafka)] [--cpu-profile /tmp/drain.cpuprofile] [--heap-profile /tmp/drain.heapprofile]
+ *     [--payload-bytes 300] [--prefetch-multiplier 4] [--partitions 8 (Kafka)] [--cpu-profile /tmp/drain.cpuprofile] [--heap-profile /tmp/drain.heapprofile]
  *
  * --events runs the worker with Celery events on (as `tq worker -E`); --events-reader adds a
  * reader of every event in this process (a monitor such as Flower runs in its own: the reader's
@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { runInFlight } from './lib/measure.mjs';
-import { noopTask } from './lib/payload.mjs';
+import { noopTask, taskArgs, usePayloadBytes } from './lib/payload.mjs';
 import { openTqApp, tqTarget } from './lib/tq-targets.mjs';
 
 const { values: flags } = parseArgs({
@@ -34,8 +34,10 @@ const { values: flags } = parseArgs({
     'heap-profile': { type: 'string' },
     events: { type: 'boolean', default: false },
     'events-reader': { type: 'boolean', default: false },
+    'payload-bytes': { type: 'string', default: '300' },
   },
 });
+usePayloadBytes(Number(flags['payload-bytes']));
 const tasks = Number(flags.tasks);
 const concurrency = Number(flags.concurrency);
 const ignoreResult = !flags.stored;
@@ -44,7 +46,7 @@ const target = await tqTarget(flags.broker, { partitions: Number(flags.partition
 const ids = [];
 const producer = openTqApp(target);
 await runInFlight(tasks, 500, async (i) => {
-  const result = await producer.sendTask(noopTask, [i, i + 1], {}, { queue: target.queue, ignoreResult });
+  const result = await producer.sendTask(noopTask, taskArgs(i), {}, { queue: target.queue, ignoreResult });
   if (!ignoreResult) ids.push(result.id);
 });
 await producer.close();

@@ -5,14 +5,33 @@ import { encodeTaskMessage, jsonSerializer } from '@tq/core';
 
 export const noopTask = 'bench.noop';
 
-/** One Celery protocol v2 message for bench.noop(1, 2), as tq's producer encodes it. */
-export function sampleMessage() {
+const filler = 'lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. '.repeat(1000);
+
+let runPayloadBytes = 0;
+
+/** Sets the payload size of this process's run (scenario.mjs, from the spec's payloadBytes). */
+export function usePayloadBytes(bytes) {
+  runPayloadBytes = bytes ?? 0;
+}
+
+/**
+ * The arguments of task i: [i, i + 1] plus, with `payloadBytes`, a text argument sized so the
+ * arguments serialize to about `payloadBytes` of JSON (the default 300 is the size of a small real
+ * task: an id, a few fields). tq and every anchor send these same arguments.
+ */
+export function taskArgs(i, payloadBytes = runPayloadBytes) {
+  if (!payloadBytes) return [i, i + 1];
+  return [i, i + 1, filler.slice(0, Math.max(0, payloadBytes - 10))]; // 10 = JSON.stringify([0,1,""]).length
+}
+
+/** One Celery protocol v2 message for bench.noop(1, 2, filler?), as tq's producer encodes it. */
+export function sampleMessage(payloadBytes = runPayloadBytes) {
   const id = randomUUID();
   return encodeTaskMessage(
     {
       id,
       task: noopTask,
-      args: [1, 2],
+      args: taskArgs(1, payloadBytes),
       kwargs: {},
       retries: 0,
       eta: null,

@@ -64,8 +64,7 @@ export function openTqApp(target) {
  * tq's settings for `broker`: { brokerUrl, resultUrl, adapters, brokerOptions, queue, cleanup(ids) }.
  * Every run gets a fresh queue (and stream, bucket or cluster) of its own.
  */
-export async function tqTarget(broker, { partitions = 1 } = {}) {
-  const queue = uniqueName('tqbench.');
+export async function tqTarget(broker, { partitions = 1, queue = uniqueName('tqbench.') } = {}) {
   const marker = queue.slice('tqbench.'.length);
   switch (broker) {
     case 'redis': {

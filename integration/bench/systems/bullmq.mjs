@@ -4,6 +4,7 @@
 import { Queue, Worker } from 'bullmq';
 import { redisBrokerUrl } from '../lib/endpoints.mjs';
 import { completionCounter, latencySummary, runInFlight, sendAtSteadyRate, uniqueName } from '../lib/measure.mjs';
+import { taskArgs } from '../lib/payload.mjs';
 
 function connection() {
   const url = new URL(redisBrokerUrl);
@@ -28,38 +29,77 @@ async function dispose(queue, worker) {
   await queue.close();
 }
 
-export async function enqueue({ tasks, window }) {
+export async function enqueue({ tasks, window }, phase) {
   const queue = await openQueue();
   try {
-    const ms = await runInFlight(tasks, window, (i) => queue.add('noop', { args: [i, i + 1] }, { removeOnComplete: true }));
+    phase?.start();
+    const ms = await runInFlight(tasks, window, (i) => queue.add('noop', { args: taskArgs(i) }, { removeOnComplete: true }));
+    phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };
   } finally {
     await dispose(queue);
   }
 }
 
-export async function drain({ tasks, concurrency, results, timeoutMs }) {
+/** N jobs added with addBulk in batches of `batch`, one awaited after another. */
+export async function bulk({ tasks, batch = 1000 }, phase) {
   const queue = await openQueue();
-  let worker;
+  try {
+    phase?.start();
+    const started = performance.now();
+    for (let start = 0; start < tasks; start += batch) {
+      const jobs = [];
+      for (let i = start; i < Math.min(tasks, start + batch); i++) jobs.push({ name: 'noop', data: { args: taskArgs(i) }, opts: { removeOnComplete: true } });
+      await queue.addBulk(jobs);
+    }
+    const ms = performance.now() - started;
+    phase?.stop();
+    return { rate: (tasks * 1000) / ms, ms };
+  } finally {
+    await dispose(queue);
+  }
+}
+
+/** Pre-enqueues N jobs with addBulk (batches of 1000) for a drain in another process: { queueName, fillMs }. */
+export async function fill({ tasks, results }) {
+  const queue = await openQueue();
   try {
     const removeOnComplete = results === 'ignored';
     const fillStarted = performance.now();
     for (let i = 0; i < tasks; i += 1000) {
       const jobs = [];
-      for (let j = i; j < Math.min(tasks, i + 1000); j++) jobs.push({ name: 'noop', data: { args: [j, j + 1] }, opts: { removeOnComplete } });
+      for (let j = i; j < Math.min(tasks, i + 1000); j++) jobs.push({ name: 'noop', data: { args: taskArgs(j) }, opts: { removeOnComplete } });
       await queue.addBulk(jobs);
     }
-    const fillMs = performance.now() - fillStarted;
+    return { queueName: queue.name, fillMs: performance.now() - fillStarted };
+  } finally {
+    await queue.close();
+  }
+}
+
+/** Times a Worker of `concurrency` draining the jobs `fill` added, then obliterates the queue. */
+export async function drainFilled({ tasks, concurrency, timeoutMs }, { queueName, fillMs }, phase) {
+  const queue = new Queue(queueName, { connection: connection() });
+  let worker;
+  try {
+    await queue.waitUntilReady();
     const counter = completionCounter(tasks, timeoutMs);
+    phase?.start();
     const started = performance.now();
     worker = new Worker(queue.name, async () => null, { connection: connection(), concurrency, autorun: false });
     worker.on('completed', () => counter.complete());
     void worker.run();
     await counter.done;
+    phase?.stop();
     return { ...counter.figures(started), fillMs };
   } finally {
     await dispose(queue, worker);
   }
+}
+
+/** fill then drainFilled, in this process. */
+export async function drain(spec, phase) {
+  return drainFilled(spec, await fill(spec), phase);
 }
 
 export async function latency({ concurrency, rate, durationMs, timeoutMs }) {

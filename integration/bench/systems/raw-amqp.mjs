@@ -54,18 +54,20 @@ async function consume(queue, concurrency, handle) {
   return connection;
 }
 
-export async function enqueue({ tasks, window }) {
+export async function enqueue({ tasks, window }, phase) {
   const target = await openQueue();
   try {
     const publish = publisher(target.channel, target.queue, sampleMessage());
+    phase?.start();
     const ms = await runInFlight(tasks, window, () => publish());
+    phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };
   } finally {
     await dispose(target);
   }
 }
 
-export async function drain({ tasks, window, concurrency, results, timeoutMs }) {
+export async function drain({ tasks, window, concurrency, results, timeoutMs }, phase) {
   const target = await openQueue();
   const store = results === 'stored' ? new Redis(redisResultUrl) : undefined;
   const ids = [];
@@ -74,6 +76,7 @@ export async function drain({ tasks, window, concurrency, results, timeoutMs }) 
     const publish = publisher(target.channel, target.queue, sampleMessage());
     const fillMs = await runInFlight(tasks, window, () => publish());
     const counter = completionCounter(tasks, timeoutMs);
+    phase?.start();
     const started = performance.now();
     let n = 0;
     consumer = await consume(target.queue, concurrency, async (message) => {
@@ -86,6 +89,7 @@ export async function drain({ tasks, window, concurrency, results, timeoutMs }) 
       counter.complete();
     });
     await counter.done;
+    phase?.stop();
     return { ...counter.figures(started), fillMs };
   } finally {
     await consumer?.close().catch(() => undefined);

@@ -72,17 +72,19 @@ async function consume(target, concurrency, handle) {
   return () => consumer.disconnect().catch(() => undefined);
 }
 
-export async function enqueue({ tasks, window }) {
+export async function enqueue({ tasks, window }, phase) {
   const target = await openTopic();
   try {
+    phase?.start();
     const ms = await publishAll(target, tasks, window);
+    phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };
   } finally {
     await dispose(target);
   }
 }
 
-export async function drain({ tasks, window, concurrency, results, timeoutMs, partitions }) {
+export async function drain({ tasks, window, concurrency, results, timeoutMs, partitions }, phase) {
   const target = await openTopic(partitions);
   const store = results === 'stored' ? new Redis(redisResultUrl) : undefined;
   const ids = [];
@@ -90,6 +92,7 @@ export async function drain({ tasks, window, concurrency, results, timeoutMs, pa
   try {
     const fillMs = await publishAll(target, tasks, window);
     const counter = completionCounter(tasks, timeoutMs);
+    phase?.start();
     const started = performance.now();
     let n = 0;
     stop = await consume(target, concurrency, async (message) => {
@@ -102,6 +105,7 @@ export async function drain({ tasks, window, concurrency, results, timeoutMs, pa
       counter.complete();
     });
     await counter.done;
+    phase?.stop();
     return { ...counter.figures(started), fillMs };
   } finally {
     await stop();

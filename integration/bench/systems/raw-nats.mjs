@@ -60,26 +60,40 @@ async function consume(target, concurrency, handle) {
   };
 }
 
-export async function enqueue({ tasks, window }) {
+export async function enqueue({ tasks, window }, phase) {
   const target = await openStream();
   try {
     const publish = publisher(target, sampleMessage());
+    phase?.start();
     const ms = await runInFlight(tasks, window, () => publish());
+    phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };
   } finally {
     await dispose(target);
   }
 }
 
-export async function drain({ tasks, window, concurrency, results, timeoutMs }) {
+/** Publishes N messages into a fresh stream for a drain in another process: { name, fillMs }. */
+export async function fill({ tasks, window }) {
   const target = await openStream();
+  try {
+    const publish = publisher(target, sampleMessage());
+    return { name: target.name, fillMs: await runInFlight(tasks, window, () => publish()) };
+  } finally {
+    await target.nc.close();
+  }
+}
+
+/** Times the pull consumer draining the stream `fill` filled (with results stored: one KV put each). */
+export async function drainFilled({ tasks, concurrency, results, timeoutMs }, { name, fillMs }, phase) {
+  const nc = await connect({ servers });
+  const target = { name, subject: `${name}.q`, nc, jsm: await jetstreamManager(nc), js: jetstream(nc) };
   const bucket = `${target.name}_results`;
   const kv = results === 'stored' ? await new Kvm(target.nc).create(bucket, { ttl: 3_600_000 }) : undefined;
   let stop = async () => undefined;
   try {
-    const publish = publisher(target, sampleMessage());
-    const fillMs = await runInFlight(tasks, window, () => publish());
     const counter = completionCounter(tasks, timeoutMs);
+    phase?.start();
     const started = performance.now();
     let n = 0;
     stop = await consume(target, concurrency, async (m) => {
@@ -91,11 +105,17 @@ export async function drain({ tasks, window, concurrency, results, timeoutMs }) 
       counter.complete();
     });
     await counter.done;
+    phase?.stop();
     return { ...counter.figures(started), fillMs };
   } finally {
     await stop();
     await dispose(target, kv ? [`KV_${bucket}`] : []);
   }
+}
+
+/** fill then drainFilled, in this process. */
+export async function drain(spec, phase) {
+  return drainFilled(spec, await fill(spec), phase);
 }
 
 export async function latency({ concurrency, rate, durationMs, timeoutMs }) {

@@ -18,12 +18,14 @@ async function closeAll(clients) {
   await Promise.allSettled(clients.map((c) => c.quit()));
 }
 
-export async function enqueue({ tasks, window }) {
+export async function enqueue({ tasks, window }, phase) {
   const queue = uniqueName('tqbench.raw.');
   const redis = await open(redisBrokerUrl);
   try {
     const envelope = redisEnvelope(sampleMessage(), queue);
+    phase?.start();
     const ms = await runInFlight(tasks, window, () => redis.lpush(queue, envelope));
+    phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };
   } finally {
     await redis.del(queue);
@@ -50,17 +52,26 @@ async function consumeLoops(queue, concurrency, counter, handle) {
   };
 }
 
-export async function drain({ tasks, window, concurrency, results, timeoutMs }) {
+/** LPUSHes N envelopes for a drain in another process: { queue, fillMs }. */
+export async function fill({ tasks, window }) {
   const queue = uniqueName('tqbench.raw.');
   const producer = await open(redisBrokerUrl);
+  try {
+    const envelope = redisEnvelope(sampleMessage(), queue);
+    return { queue, fillMs: await runInFlight(tasks, window, () => producer.lpush(queue, envelope)) };
+  } finally {
+    await closeAll([producer]);
+  }
+}
+
+/** Times `concurrency` BRPOP loops draining what `fill` pushed (with results stored: one SET each). */
+export async function drainFilled({ tasks, concurrency, results, timeoutMs }, { queue, fillMs }, phase) {
   const store = results === 'stored' ? await open(redisResultUrl) : undefined;
   const ids = [];
   let stop = async () => undefined;
   try {
-    const message = sampleMessage();
-    const envelope = redisEnvelope(message, queue);
-    const fillMs = await runInFlight(tasks, window, () => producer.lpush(queue, envelope));
     const counter = completionCounter(tasks, timeoutMs);
+    phase?.start();
     const started = performance.now();
     let n = 0;
     stop = await consumeLoops(queue, concurrency, counter, async (text) => {
@@ -71,13 +82,20 @@ export async function drain({ tasks, window, concurrency, results, timeoutMs }) 
       await store.set(resultKey(id), resultRecord(id), 'PX', resultTtlMs);
     });
     await counter.done;
+    phase?.stop();
     return { ...counter.figures(started), fillMs };
   } finally {
     await stop();
-    await producer.del(queue);
+    const cleaner = await open(redisBrokerUrl);
+    await cleaner.del(queue);
     if (store) for (let i = 0; i < ids.length; i += 1000) await store.del(...ids.slice(i, i + 1000).map(resultKey));
-    await closeAll([producer, ...(store ? [store] : [])]);
+    await closeAll([cleaner, ...(store ? [store] : [])]);
   }
+}
+
+/** fill then drainFilled, in this process. */
+export async function drain(spec, phase) {
+  return drainFilled(spec, await fill(spec), phase);
 }
 
 export async function latency({ concurrency, rate, durationMs, timeoutMs }) {
