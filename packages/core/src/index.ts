@@ -40,7 +40,7 @@ export { deadLetterHeaders } from './worker/dead-letter.js';
 export { QueueAdmin } from './queues/queue-admin.js';
 export type { PauseRecord } from './queues/pause-state.js';
 export type { ScheduledMessage } from './queues/scheduled.js';
-export { DeadLetters, replayCountHeader, type DeadLetter, type DeadLetterFilter, type DeadLetterOptions } from './dead/dead-letters.js';
+export { DeadLetters, deadLetterSummary, replayCountHeader, type DeadLetter, type DeadLetterFilter, type DeadLetterOptions } from './dead/dead-letters.js';
 export type { PoolKind } from './worker/pool/pool.js';
 export type { Instrumentation } from './instrumentation.js';
 export type { RunOutcome } from './worker/run-task.js';

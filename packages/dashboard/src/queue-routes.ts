@@ -1,25 +1,10 @@
-import type { App, DeadLetter, DeadLetterFilter } from '@tq/core';
+import { deadLetterSummary, type App, type DeadLetterFilter } from '@tq/core';
 import type { Hono } from 'hono';
 
 /** How long the list of queue names (from `inspect active_queues`) is reused. */
 const queueNamesCacheMs = 5000;
 /** Most dead letters one listing shows (the sweep holds them unacked while it reads). */
 const deadListLimit = 500;
-
-/** A dead letter as the page shows it: everything but the body. */
-function letterSummary(letter: DeadLetter): Record<string, unknown> {
-  return {
-    id: letter.id,
-    task: letter.task,
-    queue: letter.queue,
-    deadAt: letter.deadAt?.getTime() ?? null,
-    code: letter.code,
-    reason: letter.reason,
-    replays: letter.replays,
-    argsrepr: letter.argsrepr,
-    kwargsrepr: letter.kwargsrepr,
-  };
-}
 
 /** The selection of a replay or purge: `{ids?: string[], task?: string}`; nothing selects every dead letter. */
 function deadFilter(queue: string, body: unknown): DeadLetterFilter | string {
@@ -100,7 +85,7 @@ export function addQueueRoutes(server: Hono, app: App): void {
     const queue = c.req.param('queue');
     const task = c.req.query('task');
     const letters = await app.deadLetters.list({ queue, limit: deadListLimit, ...(task ? { task } : {}) });
-    return c.json({ queue, store: app.deadLetters.queueOf(queue), letters: letters.map(letterSummary) });
+    return c.json({ queue, store: app.deadLetters.queueOf(queue), letters: letters.map(deadLetterSummary) });
   });
 
   for (const action of ['replay', 'purge'] as const) {
@@ -108,7 +93,7 @@ export function addQueueRoutes(server: Hono, app: App): void {
       const filter = deadFilter(c.req.param('queue'), await c.req.json().catch(() => ({})));
       if (typeof filter === 'string') return c.json({ error: filter }, 400);
       const done = await app.deadLetters[action](filter);
-      return c.json({ queue: filter.queue, [action === 'replay' ? 'replayed' : 'purged']: done.map(letterSummary) });
+      return c.json({ queue: filter.queue, [action === 'replay' ? 'replayed' : 'purged']: done.map(deadLetterSummary) });
     });
   }
 }

@@ -1,5 +1,5 @@
 import type { App } from '../app.js';
-import type { DeadLetter, DeadLetterFilter } from '../dead/dead-letters.js';
+import { deadLetterSummary, type DeadLetter, type DeadLetterFilter } from '../dead/dead-letters.js';
 import { TqError } from '../errors.js';
 
 export const deadHelp = `tq dead list|show ID|replay [ID…]|purge [ID…] [options]
@@ -50,19 +50,6 @@ function decodeBody(letter: DeadLetter): unknown {
   return text;
 }
 
-function summary(letter: DeadLetter): Record<string, unknown> {
-  return {
-    id: letter.id,
-    task: letter.task,
-    queue: letter.queue,
-    deadAt: letter.deadAt?.toISOString() ?? null,
-    code: letter.code,
-    reason: letter.reason,
-    replays: letter.replays,
-    argsrepr: letter.argsrepr,
-    kwargsrepr: letter.kwargsrepr,
-  };
-}
 
 /** `tq dead …`; returns the exit code. `usage` builds the caller's usage error. */
 export async function runDead(
@@ -85,7 +72,7 @@ export async function runDead(
       if (ids.length) throw usage('tq dead list takes no ids (use show ID)');
       const letters = await app.deadLetters.list(filter);
       if (values['json']) {
-        for (const letter of letters) out(JSON.stringify(summary(letter)));
+        for (const letter of letters) out(JSON.stringify(deadLetterSummary(letter)));
         return 0;
       }
       out(['id', 'task', 'dead at', 'code', 'replays', 'reason'].join('\t'));
@@ -100,7 +87,7 @@ export async function runDead(
         process.stderr.write(`no dead letter ${ids[0]} in ${app.deadLetters.queueOf(filter.queue)}\n`);
         return 1;
       }
-      out(JSON.stringify({ ...summary(letter), headers: letter.headers, contentType: letter.contentType, body: decodeBody(letter) }, null, 2));
+      out(JSON.stringify({ ...deadLetterSummary(letter), headers: letter.headers, contentType: letter.contentType, body: decodeBody(letter) }, null, 2));
       return 0;
     }
     case 'replay': {

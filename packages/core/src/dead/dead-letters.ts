@@ -42,6 +42,21 @@ export interface DeadLetter {
   readonly body: Uint8Array;
 }
 
+/** A dead letter as listings show it (`tq dead list`, the dashboard): everything but headers and body, JSON-ready. */
+export function deadLetterSummary(letter: DeadLetter): Record<string, string | number | null> {
+  return {
+    id: letter.id,
+    task: letter.task,
+    queue: letter.queue,
+    deadAt: letter.deadAt?.toISOString() ?? null,
+    code: letter.code,
+    reason: letter.reason,
+    replays: letter.replays,
+    argsrepr: letter.argsrepr,
+    kwargsrepr: letter.kwargsrepr,
+  };
+}
+
 export interface DeadLetterOptions {
   /** The dead-letter queue suffix (config deadLetterSuffix, '.dead'). */
   readonly suffix: string;
