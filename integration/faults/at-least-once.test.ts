@@ -212,12 +212,7 @@ for (const fb of brokers) {
         }, 150_000);
       }
 
-      it('connection cut hard (RST) under load: 0 lost, the worker reconnects', async (context) => {
-        if (!fb.proxied && process.env['TQ_FAULTS_KAFKA_CUT'] !== '1') {
-          // Found by this scenario (TQ_FAULTS_KAFKA_CUT=1 runs it): after its sockets are reset,
-          // the Kafka worker finishes its running tasks, then takes no delivery again.
-          return skip(context, 'cut-hard', 'open bug: the Kafka worker does not resume after its connections are reset (TQ_FAULTS_KAFKA_CUT=1 reproduces it)');
-        }
+      it('connection cut hard (RST) under load: 0 lost, the worker reconnects', async () => {
         const { queue, log, producer, ids } = scenario('cut-hard');
         const cutter = new SocketCutter();
         let proxy: FaultProxy | undefined;

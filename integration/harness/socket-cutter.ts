@@ -44,7 +44,11 @@ export class SocketCutter {
     const state = this.#state.get(broker);
     if (!state) throw new Error('SocketCutter.cut: this broker was not created through wrap()');
     state.dead = true;
-    for (const socket of state.open) socket.resetAndDestroy();
+    // What a reset from the network looks like to the client: the read fails with ECONNRESET.
+    // (A socket destroyed without an error, as resetAndDestroy() leaves it locally, is something
+    // only the process itself can do, and kafkajs, which listens for 'end' and 'error' only,
+    // never notices it: its worker then waited forever.)
+    for (const socket of state.open) socket.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104, syscall: 'read' }));
   }
 
   /** Lets `broker` connect again after cut() (the host is back). */
