@@ -173,6 +173,11 @@ for (const fb of brokers) {
        * that died holding unacked deliveries, each of which may run again (null: no bound, see
        * the broker restart).
        */
+      // Kafka commits offsets every commitIntervalMs, not per ack: a group whose consumer died
+      // re-reads from its last commit, so tasks finished since then run again too. No window
+      // bound there (tasks started after the fault still may not run twice).
+      const oneDeadConnection = fb.name === 'kafka' ? null : 1;
+
       function expectAtLeastOnce(counted: ReturnType<typeof tally>, deadConnections: number | null = 1, extraRecoveryMs = 0): void {
         expect(counted.lost, 'tasks never finished').toEqual([]);
         expect(counted.duplicatedOutsideFault, 'tasks run twice although they started after the fault').toEqual([]);
@@ -208,7 +213,7 @@ for (const fb of brokers) {
           const { runs, counted } = await drain(log, ids, fault);
           const detectionMs = rerunAfter(runs, fault);
           report(`kill-${pool}`, { tasks: ids.length, lost: counted.lost.length, duplicates: counted.duplicates, inFlight: counted.inFlight, detectionMs, recoveryMs: counted.recoveryMs });
-          expectAtLeastOnce(counted);
+          expectAtLeastOnce(counted, oneDeadConnection);
         }, 150_000);
       }
 
@@ -243,7 +248,7 @@ for (const fb of brokers) {
         if (proxy && (await waitFor(() => proxy.acceptedConnections > accepted, fb.detectionBoundMs + slackMs))) detectionMs = Date.now() - start;
         const { counted } = await drain(log, ids, fault);
         report('cut-hard', { tasks: ids.length, lost: counted.lost.length, duplicates: counted.duplicates, inFlight: counted.inFlight, detectionMs, recoveryMs: counted.recoveryMs });
-        expectAtLeastOnce(counted);
+        expectAtLeastOnce(counted, oneDeadConnection);
       }, 150_000);
 
       it.skipIf(!fb.proxied)('half-open connection (silent, no RST): noticed within the bound, 0 lost once the network heals', async () => {
