@@ -164,13 +164,13 @@ export class ConsumerWatch {
   }
 
   /**
-   * The next delivery of the stream, or done when the watchdog restarts it or `stop` aborts:
+   * The next delivery of the stream, or done when `stream` aborts (the signal attempt() went
+   * into, combined with the worker's stop: made once per stream, not per delivery):
    * the race does not rely on a stalled stream noticing its abort. A delivery that arrives
    * after that goes to `giveBack`. While watched, a delivery is counted unsettled until its ack
    * or reject.
    */
-  async next(iterator: AsyncIterator<Delivery>, stop: AbortSignal, giveBack: (late: Delivery) => void): Promise<IteratorResult<Delivery>> {
-    const signal = AbortSignal.any([this.#attempt.signal, stop]);
+  async next(iterator: AsyncIterator<Delivery>, signal: AbortSignal, giveBack: (late: Delivery) => void): Promise<IteratorResult<Delivery>> {
     if (signal.aborted) return { done: true, value: undefined };
     this.waitingSince = Date.now();
     let onAbort: (() => void) | undefined;

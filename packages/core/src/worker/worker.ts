@@ -374,7 +374,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        const consumer = broker.consume(queue, { prefetch: this.prefetch, signal: AbortSignal.any([signal, watch.attempt()]) });
+        // Ends with the worker's stop or the watchdog's restart of this stream.
+        const stream = AbortSignal.any([signal, watch.attempt()]);
+        const consumer = broker.consume(queue, { prefetch: this.prefetch, signal: stream });
         this.#consumers.set(queue, consumer);
         this.#resizePrefetch(queue);
         const iterator = consumer[Symbol.asyncIterator]();
@@ -383,7 +385,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
             // Take the next delivery of this queue's prefetch window, then wait for a free
             // executor: back-pressure, one waiting delivery per queue. (Waiting for the slot
             // first would let an idle queue hold it while another queue's tasks wait.)
-            const next = await watch.next(iterator, signal, (late) => void late.reject(true).catch(this.#requeueFailed));
+            const next = await watch.next(iterator, stream, (late) => void late.reject(true).catch(this.#requeueFailed));
             if (next.done) break;
             if (!(await this.#slots.acquire(signal))) {
               await next.value.reject(true).catch(this.#requeueFailed);
