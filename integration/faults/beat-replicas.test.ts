@@ -1,7 +1,7 @@
 /**
  * tq beat with three replicas (real `tq beat` processes) on Redis and on NATS: the leader is
  * killed with SIGKILL mid-run, then the next one; every tick of a 1 s schedule must still be
- * sent exactly once. Runs are counted here, by a worker recording each task id it runs; the
+ * run exactly once. Runs are counted here, by a worker recording each task id it runs; the
  * expected ids are the ticks from the entry's first to its last, as beatTaskId derives them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -47,7 +47,7 @@ for (const name of ['redis', 'nats'] as const) {
       await Promise.allSettled(apps.splice(0).map((a) => a.close()));
     }, 30_000);
 
-    it('3 replicas, leaders SIGKILLed mid-run: every tick of a 1 s schedule runs once over 30 s, bar one claimed by a leader at the moment it was killed', async () => {
+    it('3 replicas, leaders SIGKILLed mid-run: every tick of a 1 s schedule runs exactly once over 30 s', async () => {
       const queue = uniqueName('beat.replicas');
       const namespace = queue.replace(/[^A-Za-z0-9_-]/g, '-');
       const runs = new Map<string, number>();
@@ -79,14 +79,12 @@ for (const name of ['redis', 'nats'] as const) {
       };
       const all = [startReplica(), startReplica(), startReplica()];
       const logs = () => all.map((r, i) => `--- replica ${i} (pid ${r.child.pid}, exit ${r.child.exitCode ?? r.child.signalCode})\n${r.output.slice(-2000)}`).join('\n');
-      const killedAt: number[] = [];
       const killLeader = async () => {
         const state = await readState();
         const pid = Number(state?.lease?.holder.split('@')[0]);
         const leader = all.find((r) => r.child.pid === pid && r.child.exitCode === null && r.child.signalCode === null);
         expect(leader, `a live replica holds the lease (${JSON.stringify(state?.lease)})\n${logs()}`).toBeDefined();
         leader!.child.kill('SIGKILL');
-        killedAt.push(Date.now());
         return state!.lease!.token;
       };
 
@@ -105,10 +103,8 @@ for (const name of ['redis', 'nats'] as const) {
       const tick = state?.entries['tick'];
       expect(tick, logs()).toBeDefined();
       const expected: string[] = [];
-      const tickTimes = new Map<string, number>();
       for (let t = tick!.anchor + 1000; t <= tick!.last; t += 1000) {
         expected.push(beatTaskId(namespace, 'tick', t));
-        tickTimes.set(expected.at(-1)!, t);
       }
       // ~30 s of ticks, minus the start-up of the first replica.
       expect(expected.length, logs()).toBeGreaterThanOrEqual(25);
@@ -118,17 +114,11 @@ for (const name of ['redis', 'nats'] as const) {
       const missing = expected.filter((id) => !runs.has(id));
       const repeated = [...runs].filter(([, count]) => count !== 1);
       const strangers = [...runs.keys()].filter((id) => !expected.includes(id));
-      // At most once per tick (docs/scheduling.md): a leader killed between claiming a tick and
-      // publishing it loses that tick, so a tick may be missing only if it fell due in the
-      // moments before a kill (a wide window on a loaded machine), at most one per kill.
-      const unexplained = missing.filter((id) => !killedAt.some((at) => at - tickTimes.get(id)! >= 0 && at - tickTimes.get(id)! <= 3_000));
-      expect({ unexplained, missingPastKills: Math.max(0, missing.length - killedAt.length), repeated, strangers }, logs()).toEqual({
-        unexplained: [],
-        missingPastKills: 0,
-        repeated: [],
-        strangers: [],
-      });
-      expect(runs.size).toBe(expected.length - missing.length);
+      // Exactly once per tick (docs/scheduling.md): a tick claimed by a leader killed before it
+      // said the tick went out stays pending, the next leader sends it again under the same id,
+      // and the broker drops the repeat if the first send did go out.
+      expect({ missing, repeated, strangers }, logs()).toEqual({ missing: [], repeated: [], strangers: [] });
+      expect(runs.size).toBe(expected.length);
       await store.close();
       await deleteBeatRecords(name, url, namespace);
     }, 90_000);

@@ -24,7 +24,12 @@ const rows: { key: keyof BrokerCapabilities; label: string; show: (value: Broker
   { key: 'queueStats', label: 'queue counts (`tq queues`)', show: yesNo },
   { key: 'requeueInPlace', label: 'requeue in place (`tq dead` list/replay/purge)', show: yesNo },
   { key: 'transactionalPublish', label: 'enqueue in your database transaction (without an outbox)', show: yesNo },
+  { key: 'publishDeduplicationMs', label: 'broker drops a repeated publish (beat ticks exactly once), window', show: (v) => (v === null ? 'no' : duration(Number(v))) },
 ];
+
+function duration(ms: number): string {
+  return ms >= 3_600_000 ? `${ms / 3_600_000} h` : ms >= 60_000 ? `${ms / 60_000} min` : `${ms / 1000} s`;
+}
 
 function yesNo(value: unknown): string {
   return value ? 'yes' : 'no';

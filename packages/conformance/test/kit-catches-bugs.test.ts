@@ -47,6 +47,7 @@ const mustFail: Readonly<Record<string, readonly string[]>> = {
   'mutant: chord join counts without atomicity': ['12 chords × 8 parts from 8 clients at once'],
   'mutant: gives unread deliveries back only 8 s after the stop': ['aborting gives unread deliveries back at once, while the connection stays open'],
   'mutant: publishInTransaction ignores the transaction': ['rollback: the message never exists', 'commit: invisible until the commit'],
+  'mutant: claims publish deduplication, ignores the id': ['a repeated deduplicationId enqueues nothing', 'a delayed publish is deduplicated too'],
   'mutant: never flags redelivered': ['reject with requeue redelivers the same message', "unacked deliveries come back when the consumer's connection is cut"],
 };
 

@@ -22,7 +22,7 @@ import type { TaskCall } from './protocol/message.js';
 import { argsRepr, kwargsRepr } from './protocol/repr.js';
 import type { SendOptions } from './producer/send-options.js';
 import { validateSendOptions } from './producer/send-option-rules.js';
-import { claimSend, releaseSendClaim } from './producer/dedupe.js';
+import { brokerDeduplicationId, claimSend, releaseSendClaim } from './producer/dedupe.js';
 import { sendMany, type BulkCall } from './producer/send-many.js';
 import { AsyncResult } from './result/async-result.js';
 import { registerCanvasBuiltins } from './canvas/builtins.js';
@@ -252,10 +252,11 @@ export class App {
       ...(replyTo !== undefined ? { replyTo } : {}),
       ...(options.priority !== undefined ? { priority: options.priority } : {}),
     };
-    const claim = options.dedupe !== undefined || options.taskId !== undefined ? await claimSend(backend, options, id, this.config.resultTtlMs) : null;
+    const deduplicationId = options.brokerDeduplication ? brokerDeduplicationId(broker.capabilities, options) : undefined;
+    const claim = deduplicationId === undefined && (options.dedupe !== undefined || options.taskId !== undefined) ? await claimSend(backend, options, id, this.config.resultTtlMs) : null;
     if (claim && 'heldBy' in claim) return new AsyncResult<R>(claim.heldBy, backend);
     try {
-      await this.publishCall(queue, call, broker, options.transaction);
+      await this.publishCall(queue, call, broker, { transaction: options.transaction, deduplicationId });
     } catch (error) {
       if (claim) await releaseSendClaim(backend, claim);
       throw error;
@@ -289,14 +290,14 @@ export class App {
   }
 
   /** Encode and publish a prepared call (used by sendTask and by worker retries). */
-  async publishCall(queue: string, call: TaskCall, broker?: RuntimeBroker, transaction?: unknown): Promise<void> {
+  async publishCall(queue: string, call: TaskCall, broker?: RuntimeBroker, { transaction, deduplicationId }: { transaction?: unknown; deduplicationId?: string | undefined } = {}): Promise<void> {
     const target = broker ?? (await this.broker());
     const instrumented = this.instrumentations.length ? instrumentCall(this.instrumentations, call, queue) : call;
     const message = encodeTaskMessage(instrumented, this.serializers.get(this.config.serializer));
     if (message.body.byteLength > this.config.maxPayloadBytes) throw new PayloadTooLargeError(message.body.byteLength, this.config.maxPayloadBytes);
     const eta = call.eta ? new Date(call.eta).getTime() : undefined;
     const delayed = eta !== undefined && eta > Date.now() && target.capabilities.delayedDelivery;
-    const outgoing = delayed ? { ...message, notBefore: eta } : message;
+    const outgoing = delayed || deduplicationId !== undefined ? { ...message, ...(delayed ? { notBefore: eta } : {}), ...(deduplicationId !== undefined ? { deduplicationId } : {}) } : message;
     if (transaction !== undefined) return publishInTransaction(target.inner, this.config.outbox, transaction, queue, outgoing);
     await target.publish(queue, outgoing);
   }

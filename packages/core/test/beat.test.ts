@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { beatTaskId, isTqError, type App, type Beat, type BeatOptions, type Clock } from '../src/index.js';
+import { randomUUID } from 'node:crypto';
+import { beatTaskId, createMemoryAdapter, isTqError, type App, type Beat, type BeatOptions, type Broker, type BrokerMessage, type Clock } from '../src/index.js';
 import { parseInterval } from '../src/schedule/interval.js';
-import { memoryApp } from './helpers.js';
+import { memoryApp, sleep } from './helpers.js';
 
 /** A clock the test moves by hand; beat's rounds are driven with round(). */
 class ManualClock implements Clock {
@@ -161,6 +162,102 @@ describe('beat: leadership on one store', () => {
     expect((await b.round()).fired).toHaveLength(3);
     const late = await a.round(); // a wakes up: the lease is b's
     expect(late).toMatchObject({ leader: false, fired: [] });
+  });
+});
+
+/** Makes `app`'s broker publish through `through` (the adapter's own publish is passed in). */
+async function interceptPublish(app: App, through: (publish: Broker['publish'], queue: string, message: BrokerMessage) => Promise<void>): Promise<void> {
+  const inner = (await app.broker()).inner;
+  const publish = inner.publish.bind(inner);
+  inner.publish = (queue, message) => through(publish, queue, message);
+}
+
+/** Runs the task ids queued on `queue` through a worker, counting the runs of each id. */
+async function runsOf(app: App, queue: string, task: string, expected: number): Promise<Map<string, number>> {
+  const runs = new Map<string, number>();
+  app.task(task, function () {
+    runs.set(this.id, (runs.get(this.id) ?? 0) + 1);
+  });
+  const worker = app.worker({ queues: [queue] });
+  await worker.start();
+  try {
+    const deadline = Date.now() + 5000;
+    while ([...runs.values()].reduce((a, b) => a + b, 0) < expected && Date.now() < deadline) await sleep(20);
+    await sleep(200); // a repeat would arrive right behind
+  } finally {
+    await worker.stop();
+  }
+  return runs;
+}
+
+describe('beat: a claimed tick is sent exactly once', () => {
+  it.each([
+    ['never comes', false],
+    ['comes after all, late', true],
+  ])('a leader stalls between its claim and its publish, which %s: the next leader sends the tick, each tick runs once', async (_, late) => {
+    const name = `t${randomUUID().slice(0, 8)}`;
+    const memory = createMemoryAdapter(); // one adapter: both apps on the same broker and store
+    const [appA, appB] = [0, 1].map(() => memoryApp({ broker: `memory://${name}`, resultBackend: `memory://${name}`, adapters: [memory] }));
+    apps.push(appA!, appB!);
+    const clock = new ManualClock(new Date('2030-01-01T00:00:00Z').getTime());
+    for (const app of [appA!, appB!]) app.schedule('tick', { task: 'tick', every: '1s', catchUp: 'all', options: { queue: 'ticks' } });
+    const a = appA!.beat({ clock, id: 'a', leaseMs: 2000, pollMs: 1000 });
+    const b = appB!.beat({ clock, id: 'b', leaseMs: 2000, pollMs: 1000 });
+    beats.push(a, b);
+    expect((await a.round()).leader).toBe(true);
+    let release!: () => void;
+    const frozen = new Promise<void>((resolve) => (release = resolve));
+    await interceptPublish(appA!, async (publish, queue, message) => {
+      await frozen;
+      return publish(queue, message);
+    });
+    clock.time += 1000;
+    const stuck = a.round(); // claims the tick, then hangs in its publish (as if killed there)
+    await sleep(50);
+    clock.time += 2500;
+    const takeover = await b.round();
+    expect(takeover.leader).toBe(true);
+    expect(takeover.resent.map((t) => t.tick)).toEqual([clock.time - 2500]);
+    expect(takeover.fired.map((t) => t.tick)).toEqual([clock.time - 1500, clock.time - 500]);
+    if (late) {
+      release();
+      await stuck;
+    }
+    const runs = await runsOf(appB!, 'ticks', 'tick', 3);
+    expect([...runs.keys()].sort()).toEqual([...takeover.resent, ...takeover.fired].map((t) => t.taskId).sort());
+    expect([...runs.values()]).toEqual([1, 1, 1]);
+  });
+
+  it('a failed send stays pending and is sent again by the next round; after maxSendAttempts it is dropped', async () => {
+    const { app, clock, beat } = setup('2030-01-01T00:00:00Z', { leaseMs: 5000, pollMs: 1000, maxSendAttempts: 3 });
+    app.schedule('tick', { task: 'tick', every: '1s', options: { queue: 'ticks' } });
+    const b = beat();
+    await b.round();
+    let failing = 1;
+    await interceptPublish(app, async (publish, queue, message) => {
+      if (failing-- > 0) throw new Error('broker said no');
+      return publish(queue, message);
+    });
+    clock.time += 1000;
+    const first = await b.round();
+    expect(first.fired).toHaveLength(1);
+    expect(first.wakeAt).toBeLessThanOrEqual(clock.time + 100);
+    clock.time += 100;
+    expect((await b.round()).resent.map((t) => t.taskId)).toEqual([first.fired[0]!.taskId]);
+    clock.time += 100;
+    expect((await b.round()).resent).toEqual([]);
+    const runs = await runsOf(app, 'ticks', 'tick', 1);
+    expect([...runs]).toEqual([[first.fired[0]!.taskId, 1]]);
+
+    failing = Infinity;
+    clock.time += 1000;
+    const doomed = (await b.round()).fired[0]!;
+    const resends: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      clock.time += 100;
+      resends.push((await b.round()).resent.filter((t) => t.taskId === doomed.taskId).length);
+    }
+    expect(resends).toEqual([1, 1, 0, 0]); // 3 attempts in all, then dropped
   });
 });
 

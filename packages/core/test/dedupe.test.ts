@@ -37,6 +37,21 @@ describe('deduplication (#15)', () => {
     await worker.stop();
   });
 
+  it('brokerDeduplication: the broker drops the repeats, even when the backend claim was lost; needs taskId and a broker that can', async () => {
+    const [one, two] = producers(2);
+    const sends = [one!, two!, one!].map((app) => app.sendTask('tq.once', [], {}, { taskId: 'tick-7', queue: 'q-broker-once', brokerDeduplication: true }));
+    expect((await Promise.all(sends)).map((r) => r.id)).toEqual(['tick-7', 'tick-7', 'tick-7']);
+    expect((await one!.queueStats('q-broker-once')).ready).toBe(1);
+    // No backend claim was taken: a plain taskId send of that id still claims it and goes out.
+    await one!.sendTask('tq.once', [], {}, { taskId: 'tick-7', queue: 'q-broker-once' });
+    expect((await one!.queueStats('q-broker-once')).ready).toBe(2);
+    await expect(one!.sendTask('tq.once', [], {}, { queue: 'q-broker-once', brokerDeduplication: true })).rejects.toThrow(/brokerDeduplication: needs taskId/);
+    const bridge = createMemoryAdapter();
+    const plain = createApp({ broker: 'memory://plain', resultBackend: null, adapters: [{ ...bridge, createBroker: (url, options) => Object.assign(bridge.createBroker!(url, options), { capabilities: { ...bridge.createBroker!(url, options).capabilities, publishDeduplicationMs: null } }) }], logLevel: 'silent' });
+    apps.push(plain);
+    await expect(plain.sendTask('tq.once', [], {}, { taskId: 'x', brokerDeduplication: true })).rejects.toBeInstanceOf(UnsupportedError);
+  });
+
   it('dedupe { key, ttl }: concurrent producers enqueue one task and all get its AsyncResult', async () => {
     const clients = producers(5);
     const sends = clients.flatMap((app) => Array.from({ length: 4 }, () => app.sendTask('tq.report', [], {}, { queue: 'q-dedupe', dedupe: { key: 'report:7', ttl: 60 } })));

@@ -89,6 +89,8 @@ export class NatsBroker implements Broker {
       // A delayed message sits on its queue's subject (Tq-Not-Before, delayed-nak.ts): the purge by subject takes it.
       purgeDelayed: true,
       queueStats: true,
+      // Nats-Msg-Id: JetStream drops a repeat within the stream's duplicate_window (publish()).
+      publishDeduplicationMs: options.duplicateWindowMs,
     });
   }
 
@@ -150,7 +152,9 @@ export class NatsBroker implements Broker {
 
   async publish(queue: string, message: BrokerMessage): Promise<void> {
     const { js, writes } = this.#live();
-    let msgID = this.#pendingIds.get(message);
+    // A deduplicationId is the message id JetStream drops repeats of within duplicateWindowMs;
+    // otherwise one id per message object, so retries of one publish are not enqueued twice.
+    let msgID = message.deduplicationId !== undefined ? `once:${message.deduplicationId}` : this.#pendingIds.get(message);
     if (msgID === undefined) {
       const taskId = message.headers['id'];
       msgID = typeof taskId === 'string' ? `${taskId}:${nuid.next()}` : nuid.next();

@@ -9,6 +9,7 @@ import { translated, type ErrorContext } from './errors.js';
 import { RedisKeys, priorityStep } from './keys.js';
 import { warnIfNotPersistent } from './persistence-check.js';
 import { PubSubChannels } from './pub-sub.js';
+import { PUBLISH_DEDUPLICATION_MS, publishedKey, publishOnce, type OnceTarget } from './publish-once.js';
 import type { RedisOptions } from './options.js';
 import { DEFAULT_WIRE_PRIORITY, MAX_PRIORITY, toWirePriority } from './priority.js';
 import { RedisConsumer } from './redis-consumer.js';
@@ -80,6 +81,8 @@ export class RedisBroker implements Broker {
       purgeDelayed: options.delayedDelivery,
       listDelayed: options.delayedDelivery,
       queueStats: true,
+      // A key per deduplicated publish, set in the same script as the push: publish-once.ts.
+      publishDeduplicationMs: PUBLISH_DEDUPLICATION_MS,
     });
   }
 
@@ -105,13 +108,30 @@ export class RedisBroker implements Broker {
     const payload = encodeEnvelope(message, { exchange: '', routingKey: queue, deliveryTag: randomUUID(), wirePriority });
     if (message.notBefore !== undefined && message.notBefore > Date.now()) {
       const member = delayedMember(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY, payload);
-      await this.#delayedPublishes.add(queue, { notBefore: message.notBefore, member });
+      if (message.deduplicationId !== undefined) {
+        await this.#publishOnce(message.deduplicationId, { registry: delayedQueuesKey(this.#keys), delayedSet: delayedKey(this.#keys, queue), member, notBefore: message.notBefore, queue });
+      } else {
+        await this.#delayedPublishes.add(queue, { notBefore: message.notBefore, member });
+      }
       this.#dueMover.start();
       this.#dueMover.nudge(message.notBefore);
       return;
     }
     const list = this.#keys.queue(queue, priorityStep(this.options.prioritySteps, wirePriority ?? DEFAULT_WIRE_PRIORITY));
-    await this.#publishes.add(list, { queue, payload });
+    if (message.deduplicationId !== undefined) await this.#publishOnce(message.deduplicationId, { list, payload }, queue);
+    else await this.#publishes.add(list, { queue, payload });
+  }
+
+  /** A deduplicated publish: its own script call, outside the moment's batched LPUSH. */
+  async #publishOnce(id: string, target: OnceTarget, declareQueue?: string): Promise<void> {
+    const { commands } = this.#open();
+    await translated(this.#context, async () => {
+      if (declareQueue !== undefined && !this.#declared.has(declareQueue)) {
+        await commands.sadd(this.#keys.binding(declareQueue), RedisKeys.bindingMember(declareQueue, '', declareQueue));
+        this.#declared.add(declareQueue);
+      }
+      await publishOnce(commands, publishedKey(this.#keys.prefix, id), target);
+    });
   }
 
   /** One LPUSH per list for every publish of the moment: FIFO holds, as LPUSH pushes its values in order. */

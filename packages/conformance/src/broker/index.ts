@@ -11,6 +11,7 @@ import { describeOrdering } from './ordering.js';
 import { describeOutage } from './outage.js';
 import { describePrefetch } from './prefetch.js';
 import { describePublishConsume } from './publish-consume.js';
+import { describePublishDeduplication } from './publish-deduplication.js';
 import { describePurge } from './purge.js';
 import { describeQueueStats } from './queue-stats.js';
 import { describeRedelivery } from './redelivery.js';
@@ -28,6 +29,7 @@ export {
   describeOutage,
   describePrefetch,
   describePublishConsume,
+  describePublishDeduplication,
   describePurge,
   describeQueueStats,
   describeRedelivery,
@@ -45,6 +47,7 @@ export const brokerGroups = [
   describePurge,
   describeQueueStats,
   describeTransactionalPublish,
+  describePublishDeduplication,
   describeBroadcast,
   describeClose,
   describeCompetingConsumers,

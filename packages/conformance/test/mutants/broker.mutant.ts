@@ -5,7 +5,7 @@
  */
 import { createMemoryAdapter, type Broker, type BrokerMessage, type Delivery } from '@tq/core/adapter';
 import { describe } from 'vitest';
-import { describeAckReject, describeBroadcast, describeClose, describeCompetingConsumers, describeDelayedDelivery, describePrefetch, describePublishConsume, describePurge, describeQueueStats, describeRedelivery, describeTransactionalPublish } from '../../src/index.js';
+import { describeAckReject, describeBroadcast, describeClose, describeCompetingConsumers, describeDelayedDelivery, describePrefetch, describePublishConsume, describePublishDeduplication, describePurge, describeQueueStats, describeRedelivery, describeTransactionalPublish } from '../../src/index.js';
 import type { BrokerFactory, ConformanceOptions } from '../../src/options.js';
 import { mutantBroker, type BrokerMutation } from './mutant-broker.js';
 
@@ -200,3 +200,15 @@ describe('mutant: publishInTransaction ignores the transaction', () => {
   describeTransactionalPublish(factory, { ...options, transactions: async () => ({ transaction: {}, commit: async () => undefined, rollback: async () => undefined }) });
 });
 
+
+describe('mutant: claims publish deduplication, ignores the id', () => {
+  describePublishDeduplication(
+    factoryWith({
+      publish: (inner, queue, message) => {
+        const { deduplicationId: _ignored, ...plain } = message;
+        return inner.publish(queue, plain);
+      },
+    }),
+    options,
+  );
+});

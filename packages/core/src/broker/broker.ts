@@ -26,6 +26,12 @@ export interface BrokerMessage {
   readonly properties: MessageProperties;
   /** Epoch ms before which the message must not be delivered. Only set when capabilities.delayedDelivery. */
   readonly notBefore?: number;
+  /**
+   * Publish at most once per this id within capabilities.publishDeduplicationMs: a second publish
+   * with the same id is accepted (resolves) but enqueues nothing. Only set when that capability
+   * is not null; adapters without it never see it.
+   */
+  readonly deduplicationId?: string;
 }
 
 /** One message handed to a consumer. Exactly one of ack/reject settles it; later calls are no-ops. */

@@ -61,6 +61,13 @@ export interface BrokerCapabilities {
    * (sendTask's `{ transaction }`, see producer/transactional.ts). Default false.
    */
   readonly transactionalPublish: boolean;
+  /**
+   * How long the broker remembers a `BrokerMessage.deduplicationId`, in ms: a publish whose id
+   * was published within that window is accepted and dropped, atomically with the enqueue (so a
+   * producer that dies after publishing can publish again without a double). null = the field is
+   * ignored. Default null. Beat sends its ticks this way (exactly once across leader changes).
+   */
+  readonly publishDeduplicationMs: number | null;
 }
 
 export const defaultBrokerCapabilities: BrokerCapabilities = Object.freeze({
@@ -79,6 +86,7 @@ export const defaultBrokerCapabilities: BrokerCapabilities = Object.freeze({
   queueStats: false,
   requeueInPlace: true,
   transactionalPublish: false,
+  publishDeduplicationMs: null,
 });
 
 /** Fills unspecified flags with their defaults. */

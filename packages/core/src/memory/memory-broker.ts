@@ -18,6 +18,8 @@ export interface MemoryBrokerOptions {
   readonly redeliveryWindowMs?: number | null;
   /** Honour BrokerMessage.notBefore. Default true; false emulates brokers that cannot delay. */
   readonly delayedDelivery?: boolean;
+  /** How long a BrokerMessage.deduplicationId is remembered (capabilities.publishDeduplicationMs). Default 10 min. */
+  readonly publishDeduplicationMs?: number;
 }
 
 /**
@@ -49,6 +51,7 @@ export class MemoryBroker implements Broker {
       purgeDelayed: true,
       listDelayed: true,
       queueStats: true,
+      publishDeduplicationMs: options.publishDeduplicationMs ?? 600_000,
     });
   }
 
@@ -58,8 +61,11 @@ export class MemoryBroker implements Broker {
 
   async publish(queue: string, message: BrokerMessage): Promise<void> {
     if (this.#closed) throw new ClosedError('memory broker');
-    // Copy the body: the broker owns its bytes, as a network broker would.
-    const stored: StoredMessage = { message: { ...message, body: new Uint8Array(message.body) }, redelivered: false, publishedAt: Date.now() };
+    const { deduplicationId, ...kept } = message;
+    if (deduplicationId !== undefined && !this.#hub.firstPublish(deduplicationId, this.capabilities.publishDeduplicationMs!)) return;
+    // Copy the body: the broker owns its bytes, as a network broker would. The deduplication id
+    // is not delivered (a consumer that publishes a delivery again must not be deduplicated).
+    const stored: StoredMessage = { message: { ...kept, body: new Uint8Array(message.body) }, redelivered: false, publishedAt: Date.now() };
     if (this.capabilities.delayedDelivery && message.notBefore !== undefined && message.notBefore > Date.now()) {
       this.#hub.enqueueAt(queue, stored, message.notBefore);
     } else {

@@ -32,6 +32,23 @@ export class MemoryHub {
   readonly subscribers = new Map<string, Set<{ readonly pattern: string; readonly buffer: DeliveryBuffer<Uint8Array> }>>();
   /** Messages held for a later delivery time, per queue, each with the timer that releases it. */
   readonly #delayed = new Map<string, Set<DelayedEntry>>();
+  /** Deduplication ids published lately, with the time each one's window ends. */
+  readonly #published = new Map<string, number>();
+
+  /** True the first time `id` is seen within `windowMs` (the publish goes ahead), false for a repeat. */
+  firstPublish(id: string, windowMs: number): boolean {
+    const now = Date.now();
+    const until = this.#published.get(id);
+    if (until !== undefined && until > now) return false;
+    // Forget expired ids as new ones arrive; Map keeps insertion order, so the oldest go first.
+    for (const [old, end] of this.#published) {
+      if (end > now) break;
+      this.#published.delete(old);
+    }
+    this.#published.delete(id);
+    this.#published.set(id, now + windowMs);
+    return true;
+  }
 
   /** Messages of `name` waiting for their delivery time. */
   delayedCount(name: string): number {

@@ -1,5 +1,6 @@
 import type { RuntimeBackend } from '../backend/runtime-backend.js';
-import { UnsupportedError } from '../errors.js';
+import type { BrokerCapabilities } from '../broker/capabilities.js';
+import { InvalidOptionError, UnsupportedError } from '../errors.js';
 import type { SendOptions } from './send-options.js';
 
 /** A claim taken for one send: released if the publish fails, so a retry is not swallowed. */
@@ -30,4 +31,11 @@ export async function claimSend(backend: RuntimeBackend | null, options: SendOpt
 /** After a failed publish: let a retry of the same send through. Best effort (the publish error is what the caller sees). */
 export async function releaseSendClaim(backend: RuntimeBackend | null, claim: SendClaim): Promise<void> {
   await backend?.releaseClaim?.(claim.key, claim.id).catch(() => undefined);
+}
+
+/** The message's deduplication id for `brokerDeduplication`: the task id, where the broker can drop repeats itself. */
+export function brokerDeduplicationId(capabilities: BrokerCapabilities, options: SendOptions): string {
+  if (options.taskId === undefined) throw new InvalidOptionError([{ path: 'brokerDeduplication', message: 'needs taskId: the id the broker deduplicates by' }]);
+  if (capabilities.publishDeduplicationMs === null) throw new UnsupportedError('brokerDeduplication needs a broker that drops repeated publishes itself (capabilities.publishDeduplicationMs: redis://, nats://, memory://)');
+  return options.taskId;
 }

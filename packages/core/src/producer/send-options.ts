@@ -29,6 +29,16 @@ export interface SendOptions {
    * producers; needs a result backend with capabilities.claim (else UnsupportedError).
    */
   readonly dedupe?: { readonly key: string; readonly ttl: number };
+  /**
+   * Let the broker itself drop a repeat of this send within its window
+   * (capabilities.publishDeduplicationMs: redis, nats, memory): the task id travels as the
+   * message's deduplication id, checked in the same step as the enqueue. Unlike `taskId`'s claim
+   * in the result backend, which a producer killed between claim and publish leaves held with
+   * nothing sent, a send that may or may not have happened can always be repeated safely. Needs
+   * `taskId`; replaces the backend claim; UnsupportedError on a broker without the capability.
+   * Beat sends its ticks this way.
+   */
+  readonly brokerDeduplication?: boolean;
   readonly ignoreResult?: boolean;
   /** Extra message headers, passed through to the worker untouched. */
   readonly headers?: MessageHeaders;

@@ -23,10 +23,26 @@ export interface EntryProgress {
   readonly fired?: number;
 }
 
-/** One record holds the lease and every entry's progress: a tick is claimed by the same compare-and-set that proves leadership. */
+/** A tick claimed but not yet known to be sent. */
+export interface PendingTick {
+  readonly entry: string;
+  readonly task: string;
+  readonly tick: number;
+  readonly taskId: string;
+  /** Sends that failed so far (the tick is dropped after maxSendAttempts). */
+  readonly attempts: number;
+}
+
+/**
+ * One record holds the lease, every entry's progress and the ticks claimed but not yet known to
+ * be sent: a tick is claimed by the same compare-and-set that proves leadership, and stays
+ * pending until the leader's next write says it went out, so a leader killed in between leaves
+ * it to the next one.
+ */
 export interface BeatState {
   readonly lease: Lease | null;
   readonly entries: Readonly<Record<string, EntryProgress>>;
+  readonly pending?: readonly PendingTick[];
 }
 
 /** Schedules added at runtime, and pauses (of runtime or code entries), shared by every beat. */

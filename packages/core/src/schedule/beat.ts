@@ -3,7 +3,7 @@ import type { App } from '../app.js';
 import type { ResultBackend } from '../backend/result-backend.js';
 import { ConfigError } from '../errors.js';
 import { beatTaskId } from './beat-task-id.js';
-import { bookKey, emptyBook, emptyState, readRecord, stateKey, writeRecord, type BeatState, type EntryProgress, type Lease, type ScheduleBook } from './beat-state.js';
+import { bookKey, emptyBook, emptyState, readRecord, stateKey, writeRecord, type BeatState, type EntryProgress, type Lease, type PendingTick, type ScheduleBook } from './beat-state.js';
 import { systemClock, type Clock } from './clock.js';
 import { openCoordinationStore, type CoordinationStore } from './coordination-store.js';
 import { ScheduleAdmin } from './schedule-admin.js';
@@ -23,6 +23,8 @@ export interface BeatOptions {
   readonly graceMs?: number;
   /** With catchUp 'all', at most this many ticks of one entry per round (the rest follow next round). Default 1000. */
   readonly maxCatchUpTicks?: number;
+  /** Failed sends of one tick before it is dropped (logged as an error). Default 5. */
+  readonly maxSendAttempts?: number;
   /** This beat's name in the lease. Default pid@hostname#random. */
   readonly id?: string;
   readonly clock?: Clock;
@@ -38,7 +40,10 @@ export interface FiredTick {
 
 export interface RoundOutcome {
   readonly leader: boolean;
+  /** Ticks claimed in this round (and sent, unless a send failed: see `pending`). */
   readonly fired: readonly FiredTick[];
+  /** Ticks an earlier round claimed that were sent again in this one (a failed send, or a leader that died before saying it had sent them). */
+  readonly resent: readonly FiredTick[];
   /** When beat should run its next round. */
   readonly wakeAt: number;
 }
@@ -47,19 +52,31 @@ export interface RoundOutcome {
  * The periodic scheduler. Any number of beats may run on one store: each round, a beat reads
  * the shared state record; the lease holder (or anyone, once the lease has run out) claims
  * the due ticks by writing the record back with compare-and-set, then sends them. A beat whose
- * write loses the race sends nothing, so two beats can never send the same tick.
+ * write loses the race sends nothing, so two beats can never claim the same tick.
+ *
+ * Claimed ticks stay in the record as pending until the leader's next write, after they went
+ * out: a leader killed between its claim and its send leaves them to the next leader, which
+ * sends them again under the same task id. On a broker that drops repeated publishes itself
+ * (capabilities.publishDeduplicationMs: redis, nats) that repeat is dropped in the same step
+ * as the enqueue, so every tick is sent exactly once; elsewhere the result backend's claim on
+ * the task id drops it, with one gap left: a leader killed between that claim and its publish
+ * loses the tick (docs/scheduling.md).
  */
 export class Beat {
   readonly app: App;
   readonly id: string;
   readonly namespace: string;
-  readonly #options: Required<Pick<BeatOptions, 'leaseMs' | 'pollMs' | 'graceMs' | 'maxCatchUpTicks'>>;
+  readonly #options: Required<Pick<BeatOptions, 'leaseMs' | 'pollMs' | 'graceMs' | 'maxCatchUpTicks' | 'maxSendAttempts'>>;
   readonly #clock: Clock;
   readonly #storeOption: string | ResultBackend | undefined;
   #store: Promise<CoordinationStore> | undefined;
   #stop: AbortController | undefined;
   #running: Promise<void> | undefined;
   #token: number | null = null;
+  /** Pending ticks this beat has sent since its last write (that write will drop them). */
+  #sent = new Set<string>();
+  /** Failed sends per pending tick, since the record last said. */
+  #failures = new Map<string, number>();
 
   constructor(app: App, options: BeatOptions = {}) {
     this.app = app;
@@ -70,12 +87,13 @@ export class Beat {
       pollMs: options.pollMs ?? 1000,
       graceMs: options.graceMs ?? 30_000,
       maxCatchUpTicks: options.maxCatchUpTicks ?? 1000,
+      maxSendAttempts: options.maxSendAttempts ?? 5,
     };
     this.#clock = options.clock ?? systemClock;
     this.#storeOption = options.store;
     const issues = [];
     if (!/^[A-Za-z0-9_-]{1,100}$/.test(this.namespace)) issues.push({ path: 'beat.namespace', message: 'expected 1-100 characters of letters, digits, _ and -' });
-    for (const key of ['leaseMs', 'pollMs', 'graceMs', 'maxCatchUpTicks'] as const) {
+    for (const key of ['leaseMs', 'pollMs', 'graceMs', 'maxCatchUpTicks', 'maxSendAttempts'] as const) {
       if (!(this.#options[key] > 0)) issues.push({ path: `beat.${key}`, message: `expected a positive number, got ${this.#options[key]}` });
     }
     if (this.#options.pollMs * 2 > this.#options.leaseMs) issues.push({ path: 'beat.pollMs', message: 'must be at most half of leaseMs, so the leader renews its lease in time' });
@@ -122,7 +140,7 @@ export class Beat {
     const mine = lease?.holder === this.id && lease.token === this.#token;
     if (lease && !mine && lease.until > now) {
       this.#token = null;
-      return { leader: false, fired: [], wakeAt: Math.min(lease.until, now + this.#options.pollMs) };
+      return { leader: false, fired: [], resent: [], wakeAt: Math.min(lease.until, now + this.#options.pollMs) };
     }
     const definitions = await this.definitions(book.value);
     const entries: Record<string, EntryProgress> = {};
@@ -138,21 +156,47 @@ export class Beat {
       const next = ticks.next(last);
       if (next !== null && !definition.paused) wakeAt = Math.min(wakeAt, Math.max(next, now));
     }
+    const carried = this.#carried(state.value.pending ?? [], mine);
+    const pending: PendingTick[] = [...carried, ...fired.map((tick) => ({ ...tick, attempts: 0 }))];
     const renewDue = !mine || lease.until - now < this.#options.leaseMs - this.#options.pollMs;
-    const changed = fired.length > 0 || JSON.stringify(entries) !== JSON.stringify(state.value.entries);
-    if (!renewDue && !changed) return { leader: true, fired: [], wakeAt };
+    const changed = fired.length > 0 || JSON.stringify(entries) !== JSON.stringify(state.value.entries) || JSON.stringify(pending) !== JSON.stringify(state.value.pending ?? []);
+    if (!renewDue && !changed) return { leader: true, fired: [], resent: [], wakeAt };
     const token = mine ? lease.token : (lease?.token ?? 0) + 1;
     const newLease: Lease = { holder: this.id, token, until: now + this.#options.leaseMs };
-    const written = await writeRecord<BeatState>(backend, stateKey(this.namespace), { lease: newLease, entries }, state.version);
+    const written = await writeRecord<BeatState>(backend, stateKey(this.namespace), { lease: newLease, entries, pending }, state.version);
     if (written === null) {
       // Another beat wrote first: it leads, or a schedule edit raced this round. Look again soon.
       this.#token = null;
-      return { leader: false, fired: [], wakeAt: now + Math.min(100, this.#options.pollMs) };
+      return { leader: false, fired: [], resent: [], wakeAt: now + Math.min(100, this.#options.pollMs) };
     }
     if (!mine) this.app.logger.info(`beat ${this.id}: leading ${this.namespace} (token ${token})`);
     this.#token = token;
-    await this.#send(fired, definitions);
-    return { leader: true, fired, wakeAt };
+    this.#sent = new Set();
+    await this.#send(pending, definitions);
+    const resent = carried.map(({ attempts: _attempts, ...tick }) => tick);
+    // A failed send, or a pending tick sent again: write soon, so the record stops carrying it.
+    if (resent.length > 0 || this.#failures.size > 0) wakeAt = Math.min(wakeAt, now + Math.min(100, this.#options.pollMs));
+    return { leader: true, fired, resent, wakeAt };
+  }
+
+  /**
+   * The record's pending ticks still to send: all of them when this beat has just taken over
+   * (it cannot know what the last leader sent), else those whose send failed; a tick that failed
+   * maxSendAttempts times is dropped.
+   */
+  #carried(pending: readonly PendingTick[], mine: boolean): PendingTick[] {
+    const carried: PendingTick[] = [];
+    for (const tick of pending) {
+      if (mine && this.#sent.has(tick.taskId)) continue;
+      const attempts = Math.max(tick.attempts, this.#failures.get(tick.taskId) ?? 0);
+      if (attempts >= this.#options.maxSendAttempts) {
+        this.app.logger.error(`beat: gave up sending ${tick.entry} (${tick.task}) for ${new Date(tick.tick).toISOString()} after ${attempts} failed attempts`);
+        continue;
+      }
+      carried.push({ ...tick, attempts });
+    }
+    this.#failures.clear();
+    return carried;
   }
 
   #progress(stored: EntryProgress | undefined, definition: ScheduleDefinition, now: number): EntryProgress {
@@ -175,20 +219,29 @@ export class Beat {
     return { fire: [latest], skipTo: latest };
   }
 
-  async #send(fired: readonly FiredTick[], definitions: Map<string, ScheduleDefinition>): Promise<void> {
-    for (const tick of fired) {
-      const definition = definitions.get(tick.entry)!;
+  async #send(pending: readonly PendingTick[], definitions: Map<string, ScheduleDefinition>): Promise<void> {
+    const brokerDeduplication = (await this.app.broker()).capabilities.publishDeduplicationMs !== null;
+    for (const tick of pending) {
+      const definition = definitions.get(tick.entry);
+      if (!definition) {
+        this.app.logger.warn(`beat: ${tick.entry} was removed before its tick at ${new Date(tick.tick).toISOString()} went out; dropped`);
+        this.#sent.add(tick.taskId);
+        continue;
+      }
       const { expires, ...options } = definition.options ?? {};
       try {
         await this.app.sendTask(definition.task, [...(definition.args ?? [])], { ...(definition.kwargs ?? {}) }, {
           ...options,
           ...(expires !== undefined ? { expires } : {}),
           taskId: tick.taskId,
+          ...(brokerDeduplication ? { brokerDeduplication } : {}),
         });
-        this.app.logger.info(`beat: sent ${definition.task}[${tick.taskId}] for ${tick.entry} at ${new Date(tick.tick).toISOString()}`);
+        this.#sent.add(tick.taskId);
+        this.app.logger.info(`beat: sent ${definition.task}[${tick.taskId}] for ${tick.entry} at ${new Date(tick.tick).toISOString()}${tick.attempts > 0 ? ` (attempt ${tick.attempts + 1})` : ''}`);
       } catch (error) {
-        // The tick is claimed: it is not sent again (at most once). Say so loudly.
-        this.app.logger.error(`beat: could not send ${tick.entry} (${definition.task}) for ${new Date(tick.tick).toISOString()}: ${(error as Error).message}`);
+        // Still pending: the next round (of this beat or the next leader) sends it again.
+        this.#failures.set(tick.taskId, tick.attempts + 1);
+        this.app.logger.error(`beat: could not send ${tick.entry} (${definition.task}) for ${new Date(tick.tick).toISOString()}, will retry: ${(error as Error).message}`);
       }
     }
   }
@@ -223,7 +276,8 @@ export class Beat {
         const { backend } = await this.store();
         const state = await readRecord(backend, stateKey(this.namespace), emptyState);
         if (state.value.lease?.holder === this.id) {
-          await writeRecord<BeatState>(backend, stateKey(this.namespace), { ...state.value, lease: { ...state.value.lease, until: 0 } }, state.version);
+          const pending = (state.value.pending ?? []).filter((tick) => !this.#sent.has(tick.taskId));
+          await writeRecord<BeatState>(backend, stateKey(this.namespace), { ...state.value, lease: { ...state.value.lease, until: 0 }, pending }, state.version);
         }
       } catch (error) {
         this.app.logger.warn(`beat ${this.id}: could not release the lease (it runs out by itself): ${(error as Error).message}`);
