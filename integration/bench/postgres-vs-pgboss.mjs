@@ -1,7 +1,9 @@
 // tq on postgres:// against pg-boss (the installed version) on the same PostgreSQL, in the
 // same run: enqueue (c sends in flight) and drain (a pre-filled queue, c concurrent
-// handlers) at c = 1, 10, 100. Prints each figure and tq ÷ pg-boss.
-//   node integration/bench/postgres-vs-pgboss.mjs [--tasks 2000] [--url postgres://…]
+// handlers) at c = 1, 10, 100, each measured `rounds` times interleaved (tq, pg-boss, tq, …);
+// prints each figure, the median of tq ÷ pg-boss and its range. At c = 1 it also measures the
+// commit ceiling: the same one-row INSERT + commit, sent in a loop by a bare pg client.
+//   node integration/bench/postgres-vs-pgboss.mjs [--tasks 2000] [--rounds 3] [--url postgres://…]
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { createApp } from '@tq/core';
@@ -10,7 +12,8 @@ import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { completionCounter, runInFlight } from './lib/measure.mjs';
 
-const { values } = parseArgs({ options: { tasks: { type: 'string', default: '2000' }, url: { type: 'string' }, concurrency: { type: 'string', default: '1,10,100' } } });
+const { values } = parseArgs({ options: { tasks: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' }, url: { type: 'string' }, concurrency: { type: 'string', default: '1,10,100' } } });
+const rounds = Number(values.rounds);
 const tasks = Number(values.tasks);
 const baseUrl = values.url ?? process.env.TQ_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const levels = values.concurrency.split(',').map(Number);
@@ -94,20 +97,52 @@ async function bossDrain(c) {
   return rate;
 }
 
-const rows = [];
-for (const c of levels) {
-  const tqE = await tqEnqueue(c);
-  const bossE = await bossEnqueue(c);
-  const tqD = await tqDrain(c);
-  const bossD = await bossDrain(c);
-  rows.push({ c, tqE, bossE, tqD, bossD });
-  console.log(`c=${c}: enqueue tq ${tqE.toFixed(0)}/s pg-boss ${bossE.toFixed(0)}/s (×${(tqE / bossE).toFixed(2)}); drain tq ${tqD.toFixed(0)}/s pg-boss ${bossD.toFixed(0)}/s (×${(tqD / bossD).toFixed(2)})`);
+/** One-row INSERTs (the row tq writes) in a loop on a bare client: what one commit at a time allows. */
+async function commitCeiling() {
+  const client = new pg.Client({ connectionString: baseUrl });
+  await client.connect();
+  const table = `"${tqSchema}".ceiling`;
+  await client.query(`CREATE TABLE IF NOT EXISTS ${table} (LIKE "${tqSchema}".messages INCLUDING ALL)`);
+  const headers = JSON.stringify({ lang: 'py', task: 'noop', id: run, argsrepr: '(1, 2)', kwargsrepr: '{}', retries: 0 });
+  const body = Buffer.from(JSON.stringify([[1, 2], {}, {}]));
+  const started = performance.now();
+  for (let i = 0; i < tasks; i++) {
+    await client.query(`INSERT INTO ${table} (queue, priority, visible_at, task_id, headers, properties, body) VALUES ($1, 0, now(), $2, $3::json, '{}'::json, $4)`, ['ceiling', run, headers, body]);
+  }
+  const rate = (tasks * 1000) / (performance.now() - started);
+  await client.query(`DROP TABLE ${table}`);
+  await client.end();
+  return rate;
 }
 
-console.log('\n| c | enqueue tq/s | enqueue pg-boss/s | tq ÷ pg-boss | drain tq/s | drain pg-boss/s | tq ÷ pg-boss |');
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const range = (values) => `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}`;
+const rows = [];
+for (const c of levels) {
+  const runs = [];
+  for (let round = 0; round < rounds; round++) {
+    const tqE = await tqEnqueue(c);
+    const bossE = await bossEnqueue(c);
+    const rawE = c === 1 ? await commitCeiling() : null;
+    const tqD = await tqDrain(c);
+    const bossD = await bossDrain(c);
+    runs.push({ tqE, bossE, rawE, tqD, bossD });
+    console.log(`c=${c} round ${round + 1}: enqueue tq ${tqE.toFixed(0)}/s pg-boss ${bossE.toFixed(0)}/s (×${(tqE / bossE).toFixed(2)})${rawE ? ` commit ceiling ${rawE.toFixed(0)}/s` : ''}; drain tq ${tqD.toFixed(0)}/s pg-boss ${bossD.toFixed(0)}/s (×${(tqD / bossD).toFixed(2)})`);
+  }
+  rows.push({ c, runs });
+}
+
+console.log(`\n| c | enqueue tq/s | enqueue pg-boss/s | tq ÷ pg-boss (median, range) | drain tq/s | drain pg-boss/s | tq ÷ pg-boss (median, range) |`);
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
-for (const r of rows) {
-  console.log(`| ${r.c} | ${r.tqE.toFixed(0)} | ${r.bossE.toFixed(0)} | ${(r.tqE / r.bossE).toFixed(2)} | ${r.tqD.toFixed(0)} | ${r.bossD.toFixed(0)} | ${(r.tqD / r.bossD).toFixed(2)} |`);
+for (const { c, runs } of rows) {
+  const enqueue = runs.map((r) => r.tqE / r.bossE);
+  const drain = runs.map((r) => r.tqD / r.bossD);
+  console.log(`| ${c} | ${median(runs.map((r) => r.tqE)).toFixed(0)} | ${median(runs.map((r) => r.bossE)).toFixed(0)} | **${median(enqueue).toFixed(2)}** (${range(enqueue)}) | ${median(runs.map((r) => r.tqD)).toFixed(0)} | ${median(runs.map((r) => r.bossD)).toFixed(0)} | **${median(drain).toFixed(2)}** (${range(drain)}) |`);
+}
+const ceiling = rows.find((r) => r.c === 1)?.runs;
+if (ceiling) {
+  const raw = median(ceiling.map((r) => r.rawE));
+  console.log(`\nc=1 commit ceiling (bare pg client, one INSERT + commit per row): ${raw.toFixed(0)}/s; tq ${((median(ceiling.map((r) => r.tqE)) / raw) * 100).toFixed(0)} %, pg-boss ${((median(ceiling.map((r) => r.bossE)) / raw) * 100).toFixed(0)} % of it`);
 }
 
 const client = new pg.Client({ connectionString: baseUrl });
