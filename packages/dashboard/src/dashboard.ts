@@ -6,6 +6,7 @@ import { resolveAuth, type AuthOptions } from './auth.js';
 import { EventSink } from './event-sink.js';
 import { HistoryStore, type RetentionOptions } from './history-store.js';
 import { LiveFeed } from './live-feed.js';
+import { addScheduleRoutes } from './schedule-routes.js';
 import { createServer } from './server.js';
 
 export interface DashboardOptions extends AuthOptions, RetentionOptions {
@@ -18,6 +19,8 @@ export interface DashboardOptions extends AuthOptions, RetentionOptions {
   readonly db?: string;
   /** How often retention runs. Default every 60 s. */
   readonly pruneIntervalMs?: number;
+  /** The beat namespace whose schedules the Schedules page shows. Default 'default' (tq beat's). */
+  readonly beatNamespace?: string;
 }
 
 export interface Dashboard {
@@ -41,6 +44,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   pruner.unref();
   sink.start();
   const server = createServer({ app: options.app, store, feed, auth });
+  const schedules = addScheduleRoutes(server, options.app, options.beatNamespace ?? 'default');
   let httpServer: Server;
   try {
     httpServer = await new Promise<Server>((resolve, reject) => {
@@ -51,6 +55,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   } catch (error) {
     clearInterval(pruner);
     await sink.close();
+    await schedules.close();
     store.close();
     throw error;
   }
@@ -65,6 +70,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       await sink.close();
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await schedules.close();
       store.close();
     },
   };

@@ -258,6 +258,46 @@ describe.skipIf(!haveChromium)('dashboard in a browser', () => {
     expect(await second.state()).not.toBe('SUCCESS');
   }, 60_000);
 
+  it("lists beat's schedules with their next run, pauses, resumes and removes one, and shows a countdown task waiting in the broker", async () => {
+    const namespace = `dash-${randomUUID().slice(0, 8)}`;
+    const schedulesDashboard = await startDashboard({ app: dashboardApp, port: 0, db: join(dir, 'schedules.sqlite'), user: credentials.username, password: credentials.password, beatNamespace: namespace });
+    const beat = dashboardApp.beat({ namespace });
+    const later = await workerApp.sendTask('dash.add', [40, 2], {}, { countdown: 3600 });
+    try {
+      dashboardApp.schedule('dash-tick', { task: 'dash.add', args: [1, 1], every: '30s' });
+      await beat.schedules.add('nightly-report', { task: 'dash.add', args: [2, 3], cron: '0 3 * * *', timezone: 'Europe/Paris', options: { queue } });
+      await page.goto(`${schedulesDashboard.url}#/schedules`);
+      const row = (name: string) => page.locator(`[data-testid=schedules] tr[data-schedule="${name}"]`);
+      const cell = (name: string, column: number) => row(name).locator('td').nth(column);
+      await row('nightly-report').waitFor({ timeout: 10_000 });
+      expect(await cell('nightly-report', 2).innerText()).toBe('cron 0 3 * * * (Europe/Paris)');
+      expect(await cell('nightly-report', 4).innerText()).toBe('runtime');
+      expect(await cell('nightly-report', 5).innerText()).toBe('active');
+      const [listed] = (await beat.schedules.list()).filter((e) => e.name === 'nightly-report');
+      expect(await cell('nightly-report', 6).innerText()).toBe(await page.evaluate((ms) => new Date(ms).toLocaleString(), listed!.nextRun!.getTime()));
+      expect(await cell('dash-tick', 4).innerText()).toBe('code');
+      expect(await row('dash-tick').getByRole('button', { name: 'Remove' }).count()).toBe(0);
+      // The countdown task sits in Redis' delay set, listed under the app's default queue.
+      await page.locator(`[data-testid=scheduled] tr[data-scheduled="${later.id}"]`).waitFor({ timeout: 10_000 });
+      expect(await page.locator(`[data-testid=scheduled] tr[data-scheduled="${later.id}"]`).innerText()).toContain('dash.add');
+      await page.screenshot({ path: join(imagesDir, 'dashboard-schedules.png') });
+
+      await row('nightly-report').getByRole('button', { name: 'Pause' }).click();
+      await waitForText(() => cell('nightly-report', 5).innerText(), 'paused');
+      expect((await beat.schedules.list()).find((e) => e.name === 'nightly-report')?.paused).toBe(true);
+      await row('nightly-report').getByRole('button', { name: 'Resume' }).click();
+      await waitForText(() => cell('nightly-report', 5).innerText(), 'active');
+      await row('nightly-report').getByRole('button', { name: 'Remove' }).click();
+      await row('nightly-report').waitFor({ state: 'detached', timeout: 10_000 });
+      expect((await beat.schedules.list()).map((e) => e.name)).toEqual(['dash-tick']);
+    } finally {
+      await beat.schedules.remove('nightly-report').catch(() => undefined);
+      await beat.stop();
+      await schedulesDashboard.close();
+      await dashboardApp.purge(queue); // takes the countdown task out of the delay set too
+    }
+  }, 60_000);
+
   it('with a token: the page asks for it once, then shows live data', async () => {
     const tokenDashboard = await startDashboard({ app: dashboardApp, port: 0, db: join(dir, 'token.sqlite'), token: 'open-sesame' });
     const tokenPage = await (await browser.newContext()).newPage();

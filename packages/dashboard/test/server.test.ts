@@ -8,6 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HistoryStore } from '../src/history-store.js';
 import { LiveFeed } from '../src/live-feed.js';
 import { createServer } from '../src/server.js';
+import { addScheduleRoutes } from '../src/schedule-routes.js';
+import { Hono } from 'hono';
 
 describe('dashboard HTTP API', () => {
   let dir: string;
@@ -141,5 +143,43 @@ describe('tq dashboard (CLI)', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('refusing to serve the dashboard on 0.0.0.0 without authentication');
     expect(run.stderr).toContain('--token TOKEN');
+  });
+});
+
+describe('dashboard schedules API', () => {
+  it('lists the schedules of a namespace; pause and resume any, remove runtime ones only; 501 without a result backend', async () => {
+    const name = `dash-sched-${Date.now()}`;
+    const app = createApp({ broker: `memory://${name}`, resultBackend: `memory://${name}`, logLevel: 'error' });
+    const server = new Hono();
+    const routes = addScheduleRoutes(server, app, 'ops');
+    try {
+      app.schedule('in-code', { task: 't.code', every: '1m' });
+      await app.beat({ namespace: 'ops' }).schedules.add('added', { task: 't.added', cron: '*/5 * * * *' });
+      const listing = async () => ((await (await server.request('/api/schedules')).json()) as { schedules: { name: string; source: string; paused: boolean; timing: string; nextRun: number | null }[] }).schedules;
+      const before = await listing();
+      expect(before.map((e) => [e.name, e.source, e.timing, e.paused])).toEqual([
+        ['in-code', 'code', 'every 1m', false],
+        ['added', 'runtime', 'cron */5 * * * *', false],
+      ]);
+      expect(before.every((e) => typeof e.nextRun === 'number' && e.nextRun > Date.now() - 1000)).toBe(true);
+      expect((await server.request('/api/schedules/in-code/pause', { method: 'POST' })).status).toBe(200);
+      expect((await listing()).find((e) => e.name === 'in-code')?.paused).toBe(true);
+      expect((await server.request('/api/schedules/in-code/resume', { method: 'POST' })).status).toBe(200);
+      expect((await listing()).find((e) => e.name === 'in-code')?.paused).toBe(false);
+      const refused = await server.request('/api/schedules/in-code', { method: 'DELETE' });
+      expect(refused.status).toBe(409);
+      expect(((await refused.json()) as { error: string }).error).toMatch(/defined in code: pause it instead/);
+      expect((await server.request('/api/schedules/nope/pause', { method: 'POST' })).status).toBe(409);
+      expect((await server.request('/api/schedules/added', { method: 'DELETE' })).status).toBe(200);
+      expect((await listing()).map((e) => e.name)).toEqual(['in-code']);
+    } finally {
+      await routes.close();
+      await app.close();
+    }
+    const bare = createApp({ broker: 'memory://', resultBackend: null, logLevel: 'error' });
+    const bareServer = new Hono();
+    addScheduleRoutes(bareServer, bare, 'default');
+    expect((await bareServer.request('/api/schedules')).status).toBe(501);
+    await bare.close();
   });
 });

@@ -1,6 +1,6 @@
 // The dashboard's browser side: Preact components written with htm tagged templates, so the
 // files run as they are (no build step). Pages: #/workers, #/tasks, #/tasks/<id>,
-// #/queues/<queue>/dead.
+// #/queues/<queue>/dead, #/schedules.
 import { h, render } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
@@ -441,6 +441,94 @@ function TaskPage({ id }) {
     </table>`;
 }
 
+/**
+ * Beat's periodic schedules (polled: they change by edits, not by events), with pause, resume
+ * and remove (runtime entries only), and the countdown/ETA tasks one queue's broker holds.
+ */
+function SchedulesPage() {
+  const [data, setData] = useState(null);
+  const [message, setMessage] = useState('');
+  const load = useCallback(() => api('/api/schedules').then(setData, (e) => setData({ error: e.message, schedules: [] })), []);
+  useEffect(() => {
+    load();
+    const timer = setInterval(load, 3000);
+    return () => clearInterval(timer);
+  }, [load]);
+  const act = async (name, action) => {
+    if (action === 'remove' && !confirm(`Remove the schedule ${name}?`)) return;
+    try {
+      await api(`/api/schedules/${encodeURIComponent(name)}${action === 'remove' ? '' : `/${action}`}`, { method: action === 'remove' ? 'DELETE' : 'POST' });
+      setMessage(`${name}: ${action === 'remove' ? 'removed' : action === 'pause' ? 'paused' : 'resumed'}`);
+    } catch (e) {
+      setMessage(`${name}: ${e.message}`);
+    }
+    load();
+  };
+  if (!data) return html`<p>Loading…</p>`;
+  return html`<h2>Schedules <span class="mono">${data.namespace ?? ''}</span></h2>
+    ${data.error && html`<p class="notice">${data.error}</p>`}
+    ${message && html`<p class="notice" data-testid="schedule-message">${message}</p>`}
+    <table data-testid="schedules">
+      <thead><tr><th>Name</th><th>Task</th><th>When</th><th>Queue</th><th>From</th><th>Status</th><th>Next run</th><th>Last run</th><th>Sent</th><th></th></tr></thead>
+      <tbody>
+        ${data.schedules.map(
+          (e) => html`<tr key=${e.name} data-schedule=${e.name}>
+            <td>${e.name}</td>
+            <td class="mono">${e.task}</td>
+            <td class="mono">${e.timing}${e.timezone ? ` (${e.timezone})` : ''}</td>
+            <td>${e.queue ?? ''}</td>
+            <td>${e.source}</td>
+            <td>${e.paused ? 'paused' : 'active'}</td>
+            <td>${e.paused ? '—' : time(e.nextRun)}</td>
+            <td>${time(e.lastRun)}</td>
+            <td>${e.fired}</td>
+            <td>
+              <button onClick=${() => act(e.name, e.paused ? 'resume' : 'pause')}>${e.paused ? 'Resume' : 'Pause'}</button>
+              ${e.source === 'runtime' && html` <button class="danger" onClick=${() => act(e.name, 'remove')}>Remove</button>`}
+            </td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${data.schedules.length === 0 && !data.error && html`<p>No schedules: add them in code (<code>app.schedule()</code>), in tq.config.json, or with <code>tq beat add</code>.</p>`}
+    <${ScheduledTasks} />`;
+}
+
+/** The countdown/ETA tasks waiting in the broker for one queue (where the broker can list them). */
+function ScheduledTasks() {
+  const [queue, setQueue] = useState('');
+  const [list, setList] = useState(null);
+  useEffect(() => {
+    api('/api/config').then((config) => setQueue(config.defaultQueue), () => undefined);
+  }, []);
+  useEffect(() => {
+    if (!queue) return undefined;
+    const load = () => api(`/api/queues/${encodeURIComponent(queue)}/scheduled?limit=100`).then(setList, (e) => setList({ error: e.message, scheduled: [] }));
+    load();
+    const timer = setInterval(load, 3000);
+    return () => clearInterval(timer);
+  }, [queue]);
+  return html`<h3>Countdown and ETA tasks waiting in the broker</h3>
+    <form class="filters" onSubmit=${(e) => e.preventDefault()}>
+      <label>queue <input aria-label="scheduled queue" value=${queue} onChange=${(e) => setQueue(e.target.value)} /></label>
+    </form>
+    ${list?.error && html`<p class="notice">${list.error}</p>`}
+    <table data-testid="scheduled">
+      <thead><tr><th>Due</th><th>Task</th><th>Id</th><th>Args</th><th>Kwargs</th></tr></thead>
+      <tbody>
+        ${(list?.scheduled ?? []).map(
+          (t) => html`<tr key=${t.id} data-scheduled=${t.id}>
+            <td>${t.eta ? new Date(t.eta).toLocaleString() : ''}</td>
+            <td class="mono">${t.task ?? ''}</td>
+            <td class="mono"><a href=${`#/tasks/${t.id}`}>${t.id}</a></td>
+            <td class="mono">${t.argsrepr ?? ''}</td>
+            <td class="mono">${t.kwargsrepr ?? ''}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>`;
+}
+
 function TokenForm({ onDone }) {
   const [token, setToken] = useState('');
   return html`<form class="notice" onSubmit=${(e) => (e.preventDefault(), sessionStorage.setItem('tq-dashboard-token', token), onDone())}>
@@ -477,6 +565,7 @@ function Root() {
   return html`<header>
       <strong>tq dashboard</strong>
       ${link('#/workers', 'Workers', page === 'workers' || page === 'queues')} ${link('#/tasks', 'Tasks', page === 'tasks')}
+      ${link('#/schedules', 'Schedules', page === 'schedules')}
       <span class="live" data-testid="live">${live}</span>
     </header>
     <main>
@@ -486,6 +575,8 @@ function Root() {
           ? ''
           : page === 'workers'
             ? html`<${WorkersPage} />`
+            : page === 'schedules'
+              ? html`<${SchedulesPage} />`
             : page === 'queues' && id && route[2] === 'dead'
               ? html`<${DeadLettersPage} queue=${decodeURIComponent(id)} key=${id} />`
               : page === 'tasks' && id

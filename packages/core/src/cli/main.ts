@@ -206,7 +206,8 @@ Print task and worker events live (workers must run with -E) until interrupted.`
     help: `tq dashboard --app ./tasks.js [options]
 
 Serve tq's web UI (the @tq/dashboard package): workers, tasks with search and live updates, task
-detail with progress, traceback and timeline, and revoke/terminate/retry/purge. Every event is
+detail with progress, traceback and timeline, and revoke/terminate/retry/purge, queues (pause,
+dead letters) and beat's schedules (next runs, pause, resume, remove). Every event is
 kept in a SQLite file, so a restart loses no history (workers must run with -E).
   --port N            port (default 5555; 0 picks a free one)
   --host ADDR         address to listen on (default 127.0.0.1); anything else needs auth
@@ -214,9 +215,11 @@ kept in a SQLite file, so a restart loses no history (workers must run with -E).
   --token T           require "Authorization: Bearer T" (env TQ_DASHBOARD_TOKEN)
   --user U --password P   require basic auth (env TQ_DASHBOARD_USER / TQ_DASHBOARD_PASSWORD)
   --max-tasks N       tasks kept (default 100000; the least recently updated go first)
-  --max-age HOURS     tasks and workers kept this long after their last event (default 168)`,
+  --max-age HOURS     tasks and workers kept this long after their last event (default 168)
+  --beat-namespace NS the beat namespace the Schedules page shows (default "default", as tq beat)`,
     options: {
       ...common,
+      'beat-namespace': { type: 'string' },
       port: { type: 'string', short: 'p' },
       host: { type: 'string' },
       db: { type: 'string' },
@@ -713,6 +716,7 @@ async function runDashboard(values: Record<string, string | boolean | undefined>
       ...str('token'),
       ...str('user'),
       ...str('password'),
+      ...(typeof values['beat-namespace'] === 'string' ? { beatNamespace: values['beat-namespace'] } : {}),
     });
   } catch (error) {
     await app.close();
