@@ -52,7 +52,10 @@ function startPython(mode, queue) {
     pending += chunk;
     const lines = pending.split('\n');
     pending = lines.pop();
-    for (const line of lines) if (line.startsWith('{"span"')) spans.push(JSON.parse(line).span);
+    for (const line of lines) {
+      if (line.startsWith('{"span"')) spans.push(JSON.parse(line).span);
+      if (line.startsWith('{"sent"')) taskIds.push(JSON.parse(line).sent);
+    }
   });
   child.stderr.on('data', (chunk) => (output += chunk));
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -80,6 +83,7 @@ function pySpan(spans, name) {
 }
 
 const failures = [];
+const taskIds = []; // their results are deleted at the end
 function expectEqual(what, actual, expected) {
   const ok = actual === expected;
   console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${what}: ${actual}${ok ? '' : ` (expected ${expected})`}`);
@@ -105,6 +109,7 @@ try {
       span.end();
     }
   });
+  taskIds.push(sent.id);
   const pyResult = await sent.get({ timeout: 20_000 });
   await until('the Python run span', () => pyWorker.spans.some((s) => s.name === 'run/otel.py_run'));
   const tqRoot = tqSpan('tq request');
@@ -154,7 +159,7 @@ try {
     await pyWorker.exited;
   }
   await app.close();
-  await redis.del(...[pyQueue, tqQueue].flatMap((q) => [q, `_kombu.binding.${q}`]));
+  await redis.del(...[pyQueue, tqQueue].flatMap((q) => [q, `_kombu.binding.${q}`]), ...taskIds.map((id) => `celery-task-meta-${id}`));
   redis.disconnect();
 }
 console.log(failures.length === 0 ? 'both directions: one trace crosses tq and Python' : `FAILED: ${failures.join('; ')}`);
