@@ -89,20 +89,23 @@ describe('tracing()', () => {
     expect(run.events.map((e) => e.name)).toContain('exception');
   });
 
-  it('a task sent by Python Celery with a traceparent header runs in that trace', async () => {
+  // Flags 03 (sampled + W3C level 2's random trace id) is what Python's OpenTelemetry 1.44 writes.
+  it.each(['01', '03'])('a task sent by Python Celery with a traceparent header (flags %s) runs in that trace', async (flags) => {
     app = createApp({ broker: `memory://trace-py-${Date.now()}` }).instrument(tracing({ tracer }));
     app.task('trace.py', () => 'ok');
     const worker = app.worker();
     await worker.start();
-    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const traceparent = `00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-${flags}`;
     // What opentelemetry-instrumentation-celery's producer adds: a top-level traceparent header.
-    const message = encodeTaskMessage({ id: 'py-traced-1', task: 'trace.py', args: [], kwargs: {}, headers: { traceparent } }, jsonSerializer);
+    const id = `py-traced-${flags}`;
+    const message = encodeTaskMessage({ id, task: 'trace.py', args: [], kwargs: {}, headers: { traceparent } }, jsonSerializer);
     await (await app.broker()).publish('celery', message);
-    await expect(app.asyncResult('py-traced-1').get({ timeout: 5000 })).resolves.toBe('ok');
+    await expect(app.asyncResult(id).get({ timeout: 5000 })).resolves.toBe('ok');
     await worker.stop();
     const run = named('run/trace.py');
     expect(run.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
     expect(parentOf(run)).toBe('00f067aa0ba902b7');
+    expect(run.parentSpanContext?.traceFlags).toBe(Number.parseInt(flags, 16));
   });
 
   it('without an SDK registered, sending and running work and add no headers', async () => {
