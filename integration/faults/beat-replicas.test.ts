@@ -1,5 +1,6 @@
 /**
- * tq beat with three replicas (real `tq beat` processes) on Redis and on NATS: the leader is
+ * tq beat with three replicas (real `tq beat` processes) on Redis, NATS and PostgreSQL (each
+ * the broker and the store of the lease): the leader is
  * killed with SIGKILL mid-run, then the next one; every tick of a 1 s schedule must still be
  * run exactly once. Runs are counted here, by a worker recording each task id it runs; the
  * expected ids are the ticks from the entry's first to its last, as beatTaskId derives them.
@@ -13,13 +14,15 @@ import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { uniqueName } from '@tq/conformance';
 import natsAdapter from '@tq/nats';
+import postgresAdapter from '@tq/postgres';
+import pg from 'pg';
 import redisAdapter from '@tq/redis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { brokersRequired, resolveBroker } from '../harness/brokers.js';
 
 const tqBin = fileURLToPath(new URL('../../packages/core/bin/tq.js', import.meta.url));
 const fixture = fileURLToPath(new URL('./beat-fixture/tasks.mjs', import.meta.url));
-const adapters: Record<'redis' | 'nats', TqAdapter> = { redis: redisAdapter, nats: natsAdapter };
+const adapters: Record<'redis' | 'nats' | 'postgres', TqAdapter> = { redis: redisAdapter, nats: natsAdapter, postgres: postgresAdapter };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Replica {
@@ -27,7 +30,7 @@ interface Replica {
   output: string;
 }
 
-for (const name of ['redis', 'nats'] as const) {
+for (const name of ['redis', 'nats', 'postgres'] as const) {
   const endpoint = await resolveBroker(name);
   afterAll(() => endpoint.stop(), 60_000);
 
@@ -37,7 +40,9 @@ for (const name of ['redis', 'nats'] as const) {
       else it.skip(`${name} missing: ${endpoint.detail}`, () => undefined);
       return;
     }
-    const url = endpoint.url;
+    // Postgres: the tables (messages, coordination records) in a schema of this run's own.
+    const url = name === 'postgres' ? withParam(endpoint.url, 'schema', `beat_${process.pid}_${Date.now() % 100_000}`) : endpoint.url;
+    if (name === 'postgres') afterAll(() => dropSchema(url));
     const replicas: Replica[] = [];
     const apps: App[] = [];
     const workers: Worker[] = [];
@@ -166,7 +171,14 @@ for (const name of ['redis', 'nats'] as const) {
 }
 
 /** Removes the test's beat records (its namespace only) from the shared server. */
-async function deleteBeatRecords(name: 'redis' | 'nats', url: string, namespace: string): Promise<void> {
+async function deleteBeatRecords(name: 'redis' | 'nats' | 'postgres', url: string, namespace: string): Promise<void> {
+  if (name === 'postgres') {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(`DELETE FROM "${new URL(url).searchParams.get('schema')}".coordination WHERE key LIKE $1`, [`tq-beat.${namespace}.%`]);
+    await client.end();
+    return;
+  }
   if (name === 'redis') {
     const client = new Redis(url);
     await client.del(`tq:coord:tq-beat.${namespace}.state`, `tq:coord:tq-beat.${namespace}.schedules`);
@@ -183,4 +195,17 @@ async function deleteBeatRecords(name: 'redis' | 'nats', url: string, namespace:
 /** The environment minus TQ_* settings that would repoint the replicas (the command line sets them). */
 function withoutTqSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([key]) => !['TQ_CONFIG', 'TQ_BROKER_URL', 'TQ_RESULT_BACKEND'].includes(key)));
+}
+
+function withParam(url: string, key: string, value: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set(key, value);
+  return parsed.href;
+}
+
+async function dropSchema(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${new URL(url).searchParams.get('schema')}" CASCADE`);
+  await client.end();
 }

@@ -72,6 +72,7 @@ export class PostgresBroker implements Broker {
   #closed = false;
   readonly #sql: ReturnType<typeof statements>;
   readonly #publishes = new PublishBatch<QueuedPublish>((batch) => this.#insert(batch), { maxInFlight: 2, maxRows: 200 });
+  #sweptAt = 0;
 
   constructor(options: PostgresOptions, adapterOptions: AdapterOptions = {}) {
     this.#options = options;
@@ -94,6 +95,8 @@ export class PostgresBroker implements Broker {
       listDelayed: true,
       queueStats: true,
       transactionalPublish: true,
+      // A row per deduplicated publish, inserted in the message's own statement (publishOnce).
+      publishDeduplicationMs,
     });
     this.#actions = {
       settle: (delivery, outcome) => this.#settle(delivery, outcome),
@@ -140,7 +143,22 @@ export class PostgresBroker implements Broker {
 
   async publish(queue: string, message: BrokerMessage): Promise<void> {
     this.#live();
+    if (message.deduplicationId !== undefined) return this.#publishOnce(queue, message, message.deduplicationId);
     await this.#publishes.add({ queue, message });
+  }
+
+  /**
+   * A deduplicated publish: the id's row and the message go in in one statement, so no crash
+   * falls between them; a repeat within the window inserts neither. Expired ids are swept a
+   * hundred at a time, at most once a minute per broker.
+   */
+  async #publishOnce(queue: string, message: BrokerMessage, id: string): Promise<void> {
+    const { pool } = this.#live();
+    await this.#query(pool, `publishing to queue "${queue}"`, this.#sql.publishOnce, [...publishParams(queue, message, this.names.queueChannel), id, publishDeduplicationMs]);
+    if (Date.now() - this.#sweptAt > 60_000) {
+      this.#sweptAt = Date.now();
+      await this.#query(pool, 'forgetting expired deduplication ids', this.#sql.sweepPublished, []).catch((error: unknown) => this.#logger?.warn(`postgres: ${(error as Error).message}`));
+    }
   }
 
   /** One INSERT for the whole batch (see PublishBatch); rows keep the order they were sent in. */
@@ -325,6 +343,9 @@ function publishParams(queue: string, message: BrokerMessage, channel: string): 
   ];
 }
 
+/** How long a deduplication id is remembered (capabilities.publishDeduplicationMs), as on Redis. */
+const publishDeduplicationMs = 3_600_000;
+
 /** Every statement the broker runs, built once per table layout. */
 function statements(n: PostgresNames, leaseMs: number) {
   const lease = `now() + interval '${leaseMs} milliseconds'`;
@@ -334,6 +355,16 @@ function statements(n: PostgresNames, leaseMs: number) {
         VALUES ($1, $2, COALESCE(to_timestamp($3::double precision / 1000), now()), $4, $5::json, $6::json, $7)
         RETURNING queue)
       SELECT pg_notify($8, queue) FROM m`,
+    publishOnce: `WITH d AS (
+        INSERT INTO ${n.published} (id, expires_at) VALUES ($9, now() + $10::double precision * interval '1 millisecond')
+        ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE ${n.published}.expires_at < now()
+        RETURNING id),
+      m AS (
+        INSERT INTO ${n.messages} (queue, priority, visible_at, task_id, headers, properties, body)
+        SELECT $1, $2, COALESCE(to_timestamp($3::double precision / 1000), now()), $4, $5::json, $6::json, $7 FROM d
+        RETURNING queue)
+      SELECT pg_notify($8, queue) FROM m`,
+    sweepPublished: `DELETE FROM ${n.published} WHERE id IN (SELECT id FROM ${n.published} WHERE expires_at < now() LIMIT 100)`,
     publishMany: `WITH m AS (
         INSERT INTO ${n.messages} (queue, priority, visible_at, task_id, headers, properties, body)
         SELECT q, p, COALESCE(to_timestamp(nb / 1000), now()), t, h::json, pr::json, b

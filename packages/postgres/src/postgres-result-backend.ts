@@ -8,6 +8,7 @@ import {
   type ResultBackend,
   type ResultBackendCapabilities,
   type StoreOptions,
+  type VersionedValue,
   recordOfRow,
   type FetchedTaskRow,
   taskRow,
@@ -30,6 +31,8 @@ export class ResultNames {
   readonly schema: string;
   readonly table: string;
   readonly migrations: string;
+  /** Small versioned records (getVersioned/compareAndSet): beat's lease, ticks and schedules. */
+  readonly coordination: string;
   readonly channel: string;
   readonly indexPrefix: string;
 
@@ -37,6 +40,7 @@ export class ResultNames {
     this.schema = `"${options.schema}"`;
     this.table = `"${options.schema}"."${options.resultsTable}"`;
     this.migrations = `"${options.schema}"."${options.tablePrefix}result_migrations"`;
+    this.coordination = `"${options.schema}"."${options.tablePrefix}coordination"`;
     this.channel = `${options.schema}.${options.tablePrefix}result`;
     this.indexPrefix = `${options.tablePrefix}${options.resultsTable}`.slice(0, 40);
   }
@@ -81,6 +85,17 @@ export const resultMigrations = (names: ResultNames): readonly Migration[] => [
       `CREATE INDEX IF NOT EXISTS "${names.indexPrefix}_expires" ON ${names.table} (expires_at)`,
     ],
   },
+  {
+    version: 2,
+    description: 'coordination records (compareAndSet): what tq beat keeps',
+    statements: () => [
+      `CREATE TABLE IF NOT EXISTS ${names.coordination} (
+        key text PRIMARY KEY,
+        value bytea NOT NULL,
+        version bigint NOT NULL
+      )`,
+    ],
+  },
 ];
 
 interface Connected {
@@ -94,7 +109,7 @@ interface Connected {
  * invisible at once and deleted in bounded batches.
  */
 export class PostgresResultBackend implements ResultBackend {
-  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true };
+  readonly capabilities: ResultBackendCapabilities = { watch: true, expiry: true, compareAndSet: true };
   readonly names: ResultNames;
   readonly #options: PostgresOptions;
   readonly #logger: Logger | undefined;
@@ -181,6 +196,29 @@ export class PostgresResultBackend implements ResultBackend {
       return rows[0] ? recordOfRow(rows[0]) : null;
     } catch (error) {
       throw this.#fail(error, `fetching the result of ${taskId}`);
+    }
+  }
+
+  /** A row per record; `version` counts its writes. */
+  async getVersioned(key: string): Promise<VersionedValue | null> {
+    const { pool } = this.#live();
+    try {
+      const { rows } = await pool.query<{ value: Buffer; version: string }>(this.#sql.getVersioned, [key]);
+      return rows[0] ? { value: new Uint8Array(rows[0].value), version: rows[0].version } : null;
+    } catch (error) {
+      throw this.#fail(error, `reading the record ${key}`);
+    }
+  }
+
+  /** One statement: the insert (expected null) or the update fenced on the version; null when another writer got there first. */
+  async compareAndSet(key: string, value: Uint8Array, expected: string | null): Promise<string | null> {
+    const { pool } = this.#live();
+    const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    try {
+      const { rows } = expected === null ? await pool.query<{ version: string }>(this.#sql.createVersioned, [key, bytes]) : await pool.query<{ version: string }>(this.#sql.updateVersioned, [key, bytes, expected]);
+      return rows[0]?.version ?? null;
+    } catch (error) {
+      throw this.#fail(error, `writing the record ${key}`);
     }
   }
 
@@ -273,6 +311,9 @@ export class PostgresResultBackend implements ResultBackend {
 
 function statements(n: ResultNames) {
   return {
+    getVersioned: `SELECT value, version::text AS version FROM ${n.coordination} WHERE key = $1`,
+    createVersioned: `INSERT INTO ${n.coordination} (key, value, version) VALUES ($1, $2, 1) ON CONFLICT (key) DO NOTHING RETURNING version::text AS version`,
+    updateVersioned: `UPDATE ${n.coordination} SET value = $2, version = version + 1 WHERE key = $1 AND version = $3::bigint RETURNING version::text AS version`,
     // One statement: the upsert and its NOTIFY commit together. The first state's time is
     // date_created; date_started is set by STARTED and kept.
     store: `WITH s AS (

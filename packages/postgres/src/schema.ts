@@ -7,6 +7,8 @@ export class PostgresNames {
   readonly messages: string;
   readonly broadcasts: string;
   readonly migrations: string;
+  /** Deduplication ids of recent publishes (BrokerMessage.deduplicationId), each with its expiry. */
+  readonly published: string;
   /** NOTIFY channel: payload = the queue that has a new or returned message. */
   readonly queueChannel: string;
   /** NOTIFY channel of broadcasts (see broadcasts.ts). */
@@ -18,6 +20,7 @@ export class PostgresNames {
     this.messages = `"${schema}"."${p}messages"`;
     this.broadcasts = `"${schema}"."${p}broadcasts"`;
     this.migrations = `"${schema}"."${p}migrations"`;
+    this.published = `"${schema}"."${p}published"`;
     this.queueChannel = `${schema}.${p}queue`;
     this.broadcastChannel = `${schema}.${p}broadcast`;
   }
@@ -59,6 +62,17 @@ export const brokerMigrations = (n: PostgresNames): readonly Migration[] => [
         created_at timestamptz NOT NULL DEFAULT now()
       )`,
       `CREATE INDEX ON ${n.broadcasts} (created_at)`,
+    ],
+  },
+  {
+    version: 2,
+    description: 'deduplication ids of recent publishes (publishDeduplicationMs)',
+    statements: () => [
+      `CREATE TABLE ${n.published} (
+        id text PRIMARY KEY,
+        expires_at timestamptz NOT NULL
+      )`,
+      `CREATE INDEX ON ${n.published} (expires_at)`,
     ],
   },
 ];

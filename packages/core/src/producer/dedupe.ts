@@ -36,6 +36,6 @@ export async function releaseSendClaim(backend: RuntimeBackend | null, claim: Se
 /** The message's deduplication id for `brokerDeduplication`: the task id, where the broker can drop repeats itself. */
 export function brokerDeduplicationId(capabilities: BrokerCapabilities, options: SendOptions): string {
   if (options.taskId === undefined) throw new InvalidOptionError([{ path: 'brokerDeduplication', message: 'needs taskId: the id the broker deduplicates by' }]);
-  if (capabilities.publishDeduplicationMs === null) throw new UnsupportedError('brokerDeduplication needs a broker that drops repeated publishes itself (capabilities.publishDeduplicationMs: redis://, nats://, memory://)');
+  if (capabilities.publishDeduplicationMs === null) throw new UnsupportedError('brokerDeduplication needs a broker that drops repeated publishes itself (capabilities.publishDeduplicationMs: redis://, nats://, postgres://, memory://)');
   return options.taskId;
 }

@@ -31,7 +31,7 @@ export interface SendOptions {
   readonly dedupe?: { readonly key: string; readonly ttl: number };
   /**
    * Let the broker itself drop a repeat of this send within its window
-   * (capabilities.publishDeduplicationMs: redis, nats, memory): the task id travels as the
+   * (capabilities.publishDeduplicationMs: redis, nats, postgres, memory): the task id travels as the
    * message's deduplication id, checked in the same step as the enqueue. Unlike `taskId`'s claim
    * in the result backend, which a producer killed between claim and publish leaves held with
    * nothing sent, a send that may or may not have happened can always be repeated safely. Needs

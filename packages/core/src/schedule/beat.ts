@@ -57,7 +57,7 @@ export interface RoundOutcome {
  * Claimed ticks stay in the record as pending until the leader's next write, after they went
  * out: a leader killed between its claim and its send leaves them to the next leader, which
  * sends them again under the same task id. On a broker that drops repeated publishes itself
- * (capabilities.publishDeduplicationMs: redis, nats) that repeat is dropped in the same step
+ * (capabilities.publishDeduplicationMs: redis, nats, postgres) that repeat is dropped in the same step
  * as the enqueue, so every tick is sent exactly once; elsewhere the result backend's claim on
  * the task id drops it, with one gap left: a leader killed between that claim and its publish
  * loses the tick (docs/scheduling.md).

@@ -16,7 +16,7 @@ export interface CoordinationStore {
 /**
  * The store for `app`'s beat: `store` when given (a URL or a result backend), else the app's
  * result backend when it has compareAndSet, else a result backend opened on the broker's URL
- * (redis:// and nats:// brokers carry one), so beat works with no extra setting on those.
+ * (redis://, nats:// and postgres:// brokers carry one), so beat works with no extra setting on those.
  */
 export async function openCoordinationStore(app: App, store?: string | ResultBackend): Promise<CoordinationStore> {
   if (store !== undefined && typeof store !== 'string') return owned(new RuntimeBackend(store, { retry: app.config.publishRetry, name: 'beat store' }));
@@ -27,11 +27,11 @@ export async function openCoordinationStore(app: App, store?: string | ResultBac
   const url = store ?? (typeof app.config.broker === 'string' ? app.config.broker : undefined);
   const adapter = url ? await resolveAdapter(url, { adapters: app.config.adapters, builtin: [memoryAdapter] }) : undefined;
   if (!url || !adapter?.createResultBackend) {
-    throw new ConfigError([{ path: 'beat.store', message: 'tq beat needs a store with compare-and-set (redis://, nats:// or memory://): set resultBackend to one, or pass store' }]);
+    throw new ConfigError([{ path: 'beat.store', message: 'tq beat needs a store with compare-and-set (redis://, nats://, postgres:// or memory://): set resultBackend to one, or pass store' }]);
   }
   const inner = adapter.createResultBackend(adapter.parseUrl ? adapter.parseUrl(url) : parseUrl(url, 'beat.store'), { logger: app.logger });
   if (!inner.capabilities.compareAndSet) {
-    throw new ConfigError([{ path: 'beat.store', message: `the ${adapter.name} adapter keeps no compare-and-set records: give beat a redis://, nats:// or memory:// store` }]);
+    throw new ConfigError([{ path: 'beat.store', message: `the ${adapter.name} adapter keeps no compare-and-set records: give beat a redis://, nats://, postgres:// or memory:// store` }]);
   }
   const backend = new RuntimeBackend(inner, { retry: app.config.publishRetry, name: 'beat store' });
   await backend.connect();
