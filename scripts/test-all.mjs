@@ -3,12 +3,24 @@
 // integration/), then this script adds up the Vitest reports and prints one closing line,
 // "N passed, N failed, N skipped". A failed build/typecheck/lint task counts as a failure, and
 // so does a test target that produced no report (a crash). Exit code 1 on any failure.
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+// Under CI=true (or TQ_TEST_TESTCONTAINERS=1), scripts/testcontainers-kit.mjs runs the kit for Redis
+// and NATS once more through the harness's Testcontainers branch, side by side with the Nx tests
+// (it mostly waits on its brokers: ~30 s of CPU); the other suites then use the machine's brokers
+// (TQ_TEST_SOURCE=local unless set) rather than the Docker engine it brings up.
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', TQ_TEST_REPORT: '1', FORCE_COLOR: '0' };
+const withTestcontainers = ['true', '1'].includes(process.env['CI'] ?? '') || process.env['TQ_TEST_TESTCONTAINERS'] === '1';
+const env = {
+  ...process.env,
+  NX_DAEMON: 'false',
+  NX_NO_CLOUD: 'true',
+  TQ_TEST_REPORT: '1',
+  FORCE_COLOR: '0',
+  ...(withTestcontainers ? { TQ_TEST_SOURCE: process.env['TQ_TEST_SOURCE'] || 'local' } : {}),
+};
 const projects = [...readdirSync(join(root, 'packages')).map((p) => join('packages', p)), 'integration'].filter((dir) =>
   existsSync(join(root, dir, 'package.json')),
 );
@@ -42,7 +54,31 @@ for (const dir of projects) rmSync(join(root, dir, 'reports'), { recursive: true
 const failures = [];
 failures.push(...nx(['sync:check']).map((t) => `sync: ${t}`));
 failures.push(...nx(['run-many', '-t', 'build', 'typecheck', 'lint', '--outputStyle=static', '--parallel=2']));
+
+// The Testcontainers kit runs in the background; its output goes to a file (this script blocks in
+// spawnSync meanwhile, so a pipe would fill and stall it) and is printed when it ends.
+const testcontainersDir = join(root, 'integration', 'reports', 'testcontainers');
+const testcontainersReports = ['redis', 'nats'].map((broker) => join(testcontainersDir, `${broker}.json`));
+const testcontainersLog = join(testcontainersDir, 'run.log');
+let testcontainersRun;
+if (withTestcontainers) {
+  mkdirSync(testcontainersDir, { recursive: true });
+  const out = openSync(testcontainersLog, 'w');
+  const child = spawn('node', [join(root, 'scripts', 'testcontainers-kit.mjs'), '--report-dir', testcontainersDir], {
+    cwd: root,
+    env: process.env,
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  testcontainersRun = new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+  console.log(`\n$ node scripts/testcontainers-kit.mjs (in the background, log in ${testcontainersLog.slice(root.length)})`);
+}
 const testFailures = nx(['run-many', '-t', 'test', '--outputStyle=static', '--parallel=1']);
+const testcontainersCode = testcontainersRun ? await testcontainersRun : 0;
+if (testcontainersRun) {
+  console.log(`\n$ node scripts/testcontainers-kit.mjs (exit ${testcontainersCode})`);
+  process.stdout.write(readFileSync(testcontainersLog, 'utf8'));
+}
 
 let passed = 0;
 let failed = 0;
@@ -74,6 +110,22 @@ for (const dir of projects) {
       if (test.status === 'failed') failedTests.push(`${name} ${where} > ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
   }
 }
+for (const file of testcontainersRun ? testcontainersReports.filter((f) => existsSync(f)) : []) {
+  const report = JSON.parse(readFileSync(file, 'utf8'));
+  const p = report.numPassedTests;
+  const f = report.numFailedTests + (report.numFailedTestSuites ?? 0);
+  const s = report.numPendingTests + report.numTodoTests;
+  passed += p;
+  failed += f;
+  skipped += s;
+  rows.push([`Testcontainers ${file.slice(testcontainersDir.length + 1, -'.json'.length)}`, p, f, s, f ? 'FAILED' : 'ok']);
+  for (const result of report.testResults ?? [])
+    for (const test of result.assertionResults ?? [])
+      if (test.status === 'failed') failedTests.push(`Testcontainers ${result.name.slice(root.length)} > ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
+}
+// A kit run that failed without a failed test (Docker not brought up, a crash) still counts.
+if (testcontainersCode !== 0 && !rows.some((r) => String(r[0]).startsWith('Testcontainers') && r[2] > 0))
+  failures.push(`node scripts/testcontainers-kit.mjs (exit ${testcontainersCode}: see its log above)`);
 // Test targets that failed without a failed test (e.g. a suite that failed to load) still count.
 for (const task of testFailures) {
   const project = task.split(':')[0];

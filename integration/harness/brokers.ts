@@ -2,17 +2,21 @@
  * Where the integration suites find each broker, in this order:
  *   1. the environment: TQ_TEST_REDIS_URL, TQ_TEST_AMQP_URL, TQ_TEST_NATS_URL,
  *      TQ_TEST_KAFKA_BROKERS (host:port[,host:port…]), TQ_TEST_POSTGRES_URL, TQ_TEST_MYSQL_URL;
- *   2. Testcontainers, when a Docker engine answers (redis, rabbitmq, nats -js, apache/kafka KRaft);
+ *   2. Testcontainers, when a Docker engine answers (redis, rabbitmq, nats -js, postgres, mariadb,
+ *      apache/kafka KRaft), each on the host network on a free port, from an image already on the
+ *      engine (never pulled; TQ_TEST_<BROKER>_IMAGE overrides it): see docker.ts;
  *   3. the local default ports (redis 6379 db 15, amqp 5672 guest/guest, nats 4222,
  *      postgres 5432 database "test", MariaDB/MySQL 3306 root database "test"), and for
  *      Kafka the librdkafka mock cluster from integration/kafka-mock/launch.mjs.
  * Each candidate must accept a TCP connection. A broker found nowhere is "missing": its suites
- * fail when CI=true and are skipped (with the reason) otherwise.
+ * fail when CI=true and are skipped (with the reason) otherwise. TQ_TEST_SOURCE=testcontainers
+ * or =local forces one source (see sourceChoice). Each broker logs one line saying whether
+ * Testcontainers was used, and why (not).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { redactUrl, type AdapterOptions } from '@tq/core/adapter';
-import { dockerAnswers } from './docker.js';
+import { dockerStatus, freePort, startHostContainer, type DockerStatus, type HostContainerSpec } from './docker.js';
 import { tcpAnswers } from './tcp.js';
 
 export type BrokerName = 'redis' | 'amqp' | 'nats' | 'kafka' | 'postgres' | 'mysql';
@@ -87,73 +91,115 @@ function missing(name: BrokerName, why: string): BrokerEndpoint {
   return { name, url: undefined, source: 'missing', detail: `missing: ${why}`, adapterOptions: {}, stop: nothingToStop };
 }
 
-/** Starts `name` in a container; resolves to its URL and a stop function. */
-async function startContainer(name: BrokerName): Promise<{ url: string; stop: () => Promise<void> }> {
-  const { GenericContainer, Wait } = await import('testcontainers');
-  switch (name) {
-    case 'redis': {
-      const c = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start();
-      return { url: `redis://${c.getHost()}:${c.getMappedPort(6379)}/15`, stop: async () => void (await c.stop()) };
-    }
-    case 'amqp': {
-      const c = await new GenericContainer('rabbitmq:3.13-alpine')
-        .withExposedPorts(5672)
-        .withWaitStrategy(Wait.forLogMessage(/Server startup complete/))
-        .withStartupTimeout(120_000)
-        .start();
-      return { url: `amqp://guest:guest@${c.getHost()}:${c.getMappedPort(5672)}`, stop: async () => void (await c.stop()) };
-    }
-    case 'nats': {
-      const c = await new GenericContainer('nats:2-alpine').withCommand(['-js']).withExposedPorts(4222).withWaitStrategy(Wait.forLogMessage(/Server is ready/)).start();
-      return { url: `nats://${c.getHost()}:${c.getMappedPort(4222)}`, stop: async () => void (await c.stop()) };
-    }
-    case 'postgres': {
-      const c = await new GenericContainer('postgres:15-alpine')
-        .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: 'trust', POSTGRES_DB: 'test' })
-        .withExposedPorts(5432)
-        .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
-        .start();
-      return { url: `postgres://postgres@${c.getHost()}:${c.getMappedPort(5432)}/test`, stop: async () => void (await c.stop()) };
-    }
-    case 'mysql': {
-      const c = await new GenericContainer('mariadb:11')
-        .withEnvironment({ MARIADB_ALLOW_EMPTY_ROOT_PASSWORD: '1', MARIADB_DATABASE: 'test' })
-        .withExposedPorts(3306)
-        .withWaitStrategy(Wait.forLogMessage(/ready for connections/, 2))
-        .start();
-      return { url: `mysql://root@${c.getHost()}:${c.getMappedPort(3306)}/test`, stop: async () => void (await c.stop()) };
-    }
-    case 'kafka': {
-      // KRaft single node. The advertised listener must be the address clients reach, so the
-      // host port is chosen up front and bound 1:1.
-      const { createServer } = await import('node:net');
-      const port = await new Promise<number>((resolve) => {
-        const s = createServer().listen(0, '127.0.0.1', () => {
-          const p = (s.address() as { port: number }).port;
-          s.close(() => resolve(p));
-        });
-      });
-      const c = await new GenericContainer('apache/kafka:3.9.1')
-        .withExposedPorts({ container: 9092, host: port })
-        .withEnvironment({
-          KAFKA_NODE_ID: '1',
-          KAFKA_PROCESS_ROLES: 'broker,controller',
-          KAFKA_LISTENERS: 'PLAINTEXT://:9092,CONTROLLER://:9093',
-          KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${port}`,
-          KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
-          KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-          KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
-          KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
-          KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
-          KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
-          KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
-        })
-        .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
-        .withStartupTimeout(120_000)
-        .start();
-      return { url: `kafka://127.0.0.1:${port}`, stop: async () => void (await c.stop()) };
-    }
-  }
+const buildHostImage = (target: string) =>
+  `build it from this host's own server with \`bash ../shared/containers/build-hostbin.sh ${target}\` (integration/README.md, "Testcontainers")`;
+
+/** Each broker in a container on the host network (see docker.ts), on a free port. */
+const containerSpecs: Readonly<Record<BrokerName, HostContainerSpec & { url(port: number): string }>> = {
+  redis: {
+    name: 'redis',
+    defaultImage: 'redis:7-alpine',
+    buildHint: buildHostImage('redis'),
+    command: (port) => ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'no', '--save', '', '--appendonly', 'no'],
+    ready: /Ready to accept connections/,
+    url: (port) => `redis://127.0.0.1:${port}/15`,
+  },
+  nats: {
+    name: 'nats',
+    defaultImage: 'nats:2-alpine',
+    buildHint: buildHostImage('nats'),
+    command: (port) => ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', '/tmp/nats'],
+    ready: /Server is ready/,
+    url: (port) => `nats://127.0.0.1:${port}`,
+  },
+  amqp: {
+    name: 'amqp',
+    defaultImage: 'rabbitmq:3.13-alpine',
+    buildHint: buildHostImage('rabbitmq'),
+    command: () => ['rabbitmq-server'],
+    // Erlang's port mapper and the distribution port are the host's too: free ones of their own.
+    environment: async (port) => ({
+      RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+      RABBITMQ_NODE_PORT: String(port),
+      RABBITMQ_DIST_PORT: String(await freePort()),
+      ERL_EPMD_PORT: String(await freePort()),
+      RABBITMQ_NODENAME: `tq${port}@localhost`,
+    }),
+    ready: /Server startup complete/,
+    startupTimeoutMs: 120_000,
+    url: (port) => `amqp://guest:guest@127.0.0.1:${port}`,
+  },
+  postgres: {
+    name: 'postgres',
+    defaultImage: 'postgres:15-alpine',
+    buildHint: 'no recipe builds it here: load one with `docker load`',
+    command: (port) => ['postgres', '-p', String(port), '-c', 'listen_addresses=127.0.0.1'],
+    environment: () => ({ POSTGRES_HOST_AUTH_METHOD: 'trust', POSTGRES_DB: 'test' }),
+    // Once for the init server, once for the real one.
+    ready: /database system is ready to accept connections/,
+    readyTimes: 2,
+    url: (port) => `postgres://postgres@127.0.0.1:${port}/test`,
+  },
+  mysql: {
+    name: 'mysql',
+    defaultImage: 'mariadb:11',
+    buildHint: 'no recipe builds it here: load one with `docker load`',
+    command: (port) => ['--port', String(port), '--bind-address=127.0.0.1'],
+    environment: () => ({ MARIADB_ALLOW_EMPTY_ROOT_PASSWORD: '1', MARIADB_DATABASE: 'test' }),
+    ready: /ready for connections/,
+    readyTimes: 2,
+    url: (port) => `mysql://root@127.0.0.1:${port}/test`,
+  },
+  kafka: {
+    // KRaft single node; the advertised listener is the address clients reach.
+    name: 'kafka',
+    defaultImage: 'apache/kafka:3.9.1',
+    buildHint: 'no Kafka image can be built on a machine without a registry (build-hostbin.sh has no Kafka): load one with `docker load`',
+    command: () => ['/etc/kafka/docker/run'],
+    environment: async (port) => {
+      const controller = await freePort();
+      return {
+        KAFKA_NODE_ID: '1',
+        KAFKA_PROCESS_ROLES: 'broker,controller',
+        KAFKA_LISTENERS: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+        KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${port}`,
+        KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+        KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+        KAFKA_CONTROLLER_QUORUM_VOTERS: `1@127.0.0.1:${controller}`,
+        KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+        KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
+        KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
+        KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+      };
+    },
+    ready: /Kafka Server started/,
+    startupTimeoutMs: 120_000,
+    url: (port) => `kafka://127.0.0.1:${port}`,
+  },
+};
+
+/** Starts `name` in a container; resolves to its URL, a stop function and a line saying what ran. */
+async function startContainer(name: BrokerName): Promise<{ url: string; stop: () => Promise<void>; started: string }> {
+  const spec = containerSpecs[name];
+  const container = await startHostContainer(spec);
+  return {
+    url: spec.url(container.port),
+    stop: container.stop,
+    started: `${container.image} on 127.0.0.1:${container.port} (host network), ready in ${(container.startedInMs / 1000).toFixed(1)} s`,
+  };
+}
+
+/**
+ * TQ_TEST_SOURCE picks where brokers come from: unset, the order at the top of this file;
+ * `testcontainers`, containers only (the environment's URLs are ignored, and a broker whose
+ * container does not start is missing, so CI fails); `local`, never Docker.
+ */
+export type SourceChoice = 'auto' | 'testcontainers' | 'local';
+export function sourceChoice(): SourceChoice {
+  const value = process.env['TQ_TEST_SOURCE'] ?? '';
+  if (value === '' || value === 'auto') return 'auto';
+  if (value === 'testcontainers' || value === 'local') return value;
+  throw new Error(`TQ_TEST_SOURCE=${value}: expected testcontainers, local or nothing`);
 }
 
 interface KafkaMock {
@@ -166,16 +212,34 @@ interface KafkaMock {
 
 /** Finds (or starts) the broker `name` for this test file. Call once per file; stop() in afterAll. */
 export async function resolveBroker(name: BrokerName): Promise<BrokerEndpoint> {
+  const choice = sourceChoice();
+  // One line per broker saying whether Docker was used, and why (not).
+  const say = (line: string) => console.info(`[integration] ${name}: ${line}`);
   const fromEnv = process.env[envNames[name]];
-  if (fromEnv) return reachable(name, name === 'kafka' ? kafkaUrlFromBrokers(fromEnv) : fromEnv, 'env');
+  if (fromEnv && choice !== 'testcontainers') {
+    say(`Testcontainers not used: ${envNames[name]} is set`);
+    return reachable(name, name === 'kafka' ? kafkaUrlFromBrokers(fromEnv) : fromEnv, 'env');
+  }
 
-  if (await dockerAnswers()) {
+  const docker: DockerStatus = choice === 'local' ? { answers: false, reason: 'TQ_TEST_SOURCE=local' } : await dockerStatus();
+  if (docker.answers) {
     try {
-      const { url, stop } = await startContainer(name);
+      const { url, stop, started } = await startContainer(name);
+      say(`Testcontainers: ${started}; ${docker.reason}`);
       return await reachable(name, url, 'testcontainers', stop);
     } catch (error) {
-      console.warn(`[integration] ${name}: Testcontainers failed (${(error as Error).message}); trying local ports`);
+      const why = `Testcontainers failed: ${(error as Error).message}`;
+      if (choice === 'testcontainers') {
+        say(why);
+        return missing(name, `TQ_TEST_SOURCE=testcontainers and ${why}`);
+      }
+      say(`${why}; ${name === 'kafka' ? 'trying the Kafka mock cluster' : 'trying local ports'}`);
     }
+  } else if (choice === 'testcontainers') {
+    say(`Testcontainers not used: ${docker.reason}`);
+    return missing(name, `TQ_TEST_SOURCE=testcontainers but ${docker.reason}`);
+  } else {
+    say(`Testcontainers not used: ${docker.reason}`);
   }
 
   if (name !== 'kafka') return reachable(name, localUrls[name], 'local');
