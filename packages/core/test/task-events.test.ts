@@ -131,6 +131,22 @@ describe('EventDispatcher templates', () => {
   });
 });
 
+describe('EventDispatcher field text', () => {
+  it('strings are written as JSON.stringify writes them, with and without characters to escape', async () => {
+    const texts: string[] = [];
+    const bus: BroadcastBus = { via: 'broker', broadcast: async (_channel, body) => void texts.push(new TextDecoder().decode(body)), subscribe: () => { throw new Error('not used'); } };
+    const events = new EventDispatcher(bus, { enabled: true, hostname: 'w@test', logger });
+    const values = ['plain-id', 'quote"', 'back\\slash', 'tab\t', '\u0001', 'del\u007f', 'é ü', '\u2028', '😀', 'lone \ud800', 'lone \udfff end'];
+    for (const value of values) events.taskSucceeded(value, value, 0.5);
+    await events.flush();
+    const parsed = JSON.parse(texts[0]!) as { uuid: string; result: string; timestamp: number }[];
+    expect(parsed.map((event) => event.uuid)).toEqual(values.map((value) => JSON.parse(JSON.stringify(value)) as string));
+    for (const value of values) expect(texts[0]).toContain(`"uuid": ${JSON.stringify(value)}, "result": ${JSON.stringify(value)}, `);
+    // The timestamp is Date.now() / 1000 as JavaScript prints it (seconds with at most 3 decimals).
+    for (const event of parsed) expect(Math.abs(event.timestamp * 1000 - Date.now())).toBeLessThan(5_000);
+  });
+});
+
 describe('EventDispatcher batches', () => {
   it('a full batch (100 task events) goes out at once, without waiting for the window', async () => {
     const bus = recordingBus();

@@ -35,7 +35,9 @@ export class RedisBroadcasts {
 
   async broadcast(channel: string, body: Uint8Array, route: BroadcastRoute | undefined): Promise<void> {
     const commands = this.#commands();
-    const envelope = encodeBroadcast(channel, body, route);
+    // kombu's envelope is ASCII (its JSON escapes the rest), so its latin1 bytes are its UTF-8 bytes: handed
+    // to ioredis as a Buffer, a large envelope (a batch of events) is neither measured nor encoded again as text.
+    const envelope = Buffer.from(encodeBroadcast(channel, body, route), 'latin1');
     if (route?.kind !== 'direct') {
       await translated(this.#context, () => commands.publish(broadcastTopic(this.#keys, channel, route), envelope));
       return;
