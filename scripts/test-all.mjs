@@ -85,6 +85,22 @@ let failed = 0;
 let skipped = 0;
 const rows = [];
 const failedTests = [];
+
+/** Adds one Vitest JSON report to the totals and the table, and its failed tests to the list. */
+function tally(label, report) {
+  const p = report.numPassedTests;
+  const f = report.numFailedTests + (report.numFailedTestSuites ?? 0);
+  const s = report.numPendingTests + report.numTodoTests;
+  passed += p;
+  failed += f;
+  skipped += s;
+  rows.push([label, p, f, s, f ? 'FAILED' : 'ok']);
+  for (const file of report.testResults ?? []) {
+    const where = file.name.slice(root.length);
+    if (file.status === 'failed' && !(file.assertionResults ?? []).some((t) => t.status === 'failed')) failedTests.push(`${label} ${where}: ${firstLine(file.message)}`);
+    for (const test of file.assertionResults ?? []) if (test.status === 'failed') failedTests.push(`${label} ${where} > ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
+  }
+}
 for (const dir of projects) {
   const name = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).name;
   if (!existsSync(join(root, dir, 'vitest.config.ts'))) continue;
@@ -94,34 +110,10 @@ for (const dir of projects) {
     failures.push(`${name}:test (no report)`);
     continue;
   }
-  const report = JSON.parse(readFileSync(reportPath, 'utf8'));
-  const p = report.numPassedTests;
-  const f = report.numFailedTests + (report.numFailedTestSuites ?? 0);
-  const s = report.numPendingTests + report.numTodoTests;
-  passed += p;
-  failed += f;
-  skipped += s;
-  rows.push([name, p, f, s, f ? 'FAILED' : 'ok']);
-  for (const file of report.testResults ?? []) {
-    const where = file.name.slice(root.length);
-    if (file.status === 'failed' && !(file.assertionResults ?? []).some((t) => t.status === 'failed'))
-      failedTests.push(`${name} ${where}: ${firstLine(file.message)}`);
-    for (const test of file.assertionResults ?? [])
-      if (test.status === 'failed') failedTests.push(`${name} ${where} > ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
-  }
+  tally(name, JSON.parse(readFileSync(reportPath, 'utf8')));
 }
 for (const file of testcontainersRun ? testcontainersReports.filter((f) => existsSync(f)) : []) {
-  const report = JSON.parse(readFileSync(file, 'utf8'));
-  const p = report.numPassedTests;
-  const f = report.numFailedTests + (report.numFailedTestSuites ?? 0);
-  const s = report.numPendingTests + report.numTodoTests;
-  passed += p;
-  failed += f;
-  skipped += s;
-  rows.push([`Testcontainers ${file.slice(testcontainersDir.length + 1, -'.json'.length)}`, p, f, s, f ? 'FAILED' : 'ok']);
-  for (const result of report.testResults ?? [])
-    for (const test of result.assertionResults ?? [])
-      if (test.status === 'failed') failedTests.push(`Testcontainers ${result.name.slice(root.length)} > ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
+  tally(`Testcontainers ${file.slice(testcontainersDir.length + 1, -'.json'.length)}`, JSON.parse(readFileSync(file, 'utf8')));
 }
 // A kit run that failed without a failed test (Docker not brought up, a crash) still counts.
 if (testcontainersCode !== 0 && !rows.some((r) => String(r[0]).startsWith('Testcontainers') && r[2] > 0))
