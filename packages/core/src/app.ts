@@ -5,7 +5,7 @@ import { resolveAdapter } from './adapters/resolve.js';
 import { parseUrl, redactUrl } from './adapters/url.js';
 import { RuntimeBackend } from './backend/runtime-backend.js';
 import type { ResultBackend } from './backend/result-backend.js';
-import type { Broker, QueueStats } from './broker/broker.js';
+import type { Broker, BrokerMessage, QueueStats } from './broker/broker.js';
 import { RuntimeBroker } from './broker/runtime-broker.js';
 import { chooseBroadcastBus, type BroadcastBus } from './control/broadcast-bus.js';
 import { Control } from './control/control-client.js';
@@ -297,7 +297,9 @@ export class App {
     if (message.body.byteLength > this.config.maxPayloadBytes) throw new PayloadTooLargeError(message.body.byteLength, this.config.maxPayloadBytes);
     const eta = call.eta ? new Date(call.eta).getTime() : undefined;
     const delayed = eta !== undefined && eta > Date.now() && target.capabilities.delayedDelivery;
-    const outgoing = delayed || deduplicationId !== undefined ? { ...message, ...(delayed ? { notBefore: eta } : {}), ...(deduplicationId !== undefined ? { deduplicationId } : {}) } : message;
+    let outgoing: BrokerMessage = message;
+    if (delayed) outgoing = { ...outgoing, notBefore: eta };
+    if (deduplicationId !== undefined) outgoing = { ...outgoing, deduplicationId };
     if (transaction !== undefined) return publishInTransaction(target.inner, this.config.outbox, transaction, queue, outgoing);
     await target.publish(queue, outgoing);
   }

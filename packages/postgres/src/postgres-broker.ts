@@ -349,24 +349,28 @@ const publishDeduplicationMs = 3_600_000;
 /** Every statement the broker runs, built once per table layout. */
 function statements(n: PostgresNames, leaseMs: number) {
   const lease = `now() + interval '${leaseMs} milliseconds'`;
+  // A message row's columns, and their values from publishParams' $1..$7 (publish, publishOnce).
+  const insertColumns = '(queue, priority, visible_at, task_id, headers, properties, body)';
+  const messageValues = '$1, $2, COALESCE(to_timestamp($3::double precision / 1000), now()), $4, $5::json, $6::json, $7';
   return {
     publish: `WITH m AS (
-        INSERT INTO ${n.messages} (queue, priority, visible_at, task_id, headers, properties, body)
-        VALUES ($1, $2, COALESCE(to_timestamp($3::double precision / 1000), now()), $4, $5::json, $6::json, $7)
+        INSERT INTO ${n.messages} ${insertColumns}
+        VALUES (${messageValues})
         RETURNING queue)
       SELECT pg_notify($8, queue) FROM m`,
+    // publish's row, inserted only when the id's row is ($9, for $10 ms).
     publishOnce: `WITH d AS (
         INSERT INTO ${n.published} (id, expires_at) VALUES ($9, now() + $10::double precision * interval '1 millisecond')
         ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE ${n.published}.expires_at < now()
         RETURNING id),
       m AS (
-        INSERT INTO ${n.messages} (queue, priority, visible_at, task_id, headers, properties, body)
-        SELECT $1, $2, COALESCE(to_timestamp($3::double precision / 1000), now()), $4, $5::json, $6::json, $7 FROM d
+        INSERT INTO ${n.messages} ${insertColumns}
+        SELECT ${messageValues} FROM d
         RETURNING queue)
       SELECT pg_notify($8, queue) FROM m`,
     sweepPublished: `DELETE FROM ${n.published} WHERE id IN (SELECT id FROM ${n.published} WHERE expires_at < now() LIMIT 100)`,
     publishMany: `WITH m AS (
-        INSERT INTO ${n.messages} (queue, priority, visible_at, task_id, headers, properties, body)
+        INSERT INTO ${n.messages} ${insertColumns}
         SELECT q, p, COALESCE(to_timestamp(nb / 1000), now()), t, h::json, pr::json, b
         FROM unnest($1::text[], $2::smallint[], $3::float8[], $4::text[], $5::text[], $6::text[], $7::bytea[])
           WITH ORDINALITY AS u(q, p, nb, t, h, pr, b, n)

@@ -125,13 +125,8 @@ export class RedisBroker implements Broker {
   /** A deduplicated publish: its own script call, outside the moment's batched LPUSH. */
   async #publishOnce(id: string, target: OnceTarget, declareQueue?: string): Promise<void> {
     const { commands } = this.#open();
-    await translated(this.#context, async () => {
-      if (declareQueue !== undefined && !this.#declared.has(declareQueue)) {
-        await commands.sadd(this.#keys.binding(declareQueue), RedisKeys.bindingMember(declareQueue, '', declareQueue));
-        this.#declared.add(declareQueue);
-      }
-      await publishOnce(commands, publishedKey(this.#keys.prefix, id), target);
-    });
+    await translated(this.#context, () => Promise.all([declareQueue === undefined ? undefined : this.#declare(commands, declareQueue), publishOnce(commands, publishedKey(this.#keys.prefix, id), target)]));
+    if (declareQueue !== undefined) this.#declared.add(declareQueue);
   }
 
   /** One LPUSH per list for every publish of the moment: FIFO holds, as LPUSH pushes its values in order. */
@@ -139,13 +134,17 @@ export class RedisBroker implements Broker {
     const { commands } = this.#open();
     const queue = items[0]!.queue;
     const payloads = items.map((item) => item.payload);
-    await translated(this.#context, async () => {
-      // Declare once per connection, as kombu's producer does: Python tools list queues from these
-      // sets. Both commands are pipelined on the one connection, so the binding lands first.
-      if (!this.#declared.has(queue)) await Promise.all([commands.sadd(this.#keys.binding(queue), RedisKeys.bindingMember(queue, '', queue)), commands.lpush(list, ...payloads)]);
-      else await commands.lpush(list, ...payloads);
-    });
+    await translated(this.#context, () => Promise.all([this.#declare(commands, queue), commands.lpush(list, ...payloads)]));
     this.#declared.add(queue);
+  }
+
+  /**
+   * Declares `queue` once per connection, as kombu's producer does (Python tools list queues from
+   * these sets): the SADD of its binding, or nothing once declared. Sent before the push it goes
+   * with, on the one pipelined connection, so the binding lands first.
+   */
+  #declare(commands: Redis, queue: string): Promise<number> | undefined {
+    return this.#declared.has(queue) ? undefined : commands.sadd(this.#keys.binding(queue), RedisKeys.bindingMember(queue, '', queue));
   }
 
   consume(queue: string, options: ConsumeOptions): Consumer {
