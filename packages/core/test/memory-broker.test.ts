@@ -23,6 +23,19 @@ async function take(iterable: AsyncIterable<Delivery>, count: number): Promise<D
 }
 
 describe('memory broker semantics', () => {
+  it('deliveries read but unsettled by a stopped consumer return to the queue when its broker closes', async () => {
+    const hub = new MemoryHub();
+    const broker = new MemoryBroker(hub);
+    for (let i = 0; i < 3; i++) await broker.publish('q', message(i));
+    const controller = new AbortController();
+    const read = await take(broker.consume('q', { prefetch: 2, signal: controller.signal }), 1);
+    expect(read.map(bodyOf)).toEqual([0]);
+    controller.abort(); // the unread second delivery goes back now, the read one stays the reader's
+    expect(hub.queue('q').size).toBe(2);
+    await broker.close(); // a connection dying: the read one comes back too
+    expect(hub.queue('q').size).toBe(3);
+  });
+
   it('prefetch bounds unacked deliveries; acking lets the next one through', async () => {
     const hub = new MemoryHub();
     const broker = new MemoryBroker(hub);

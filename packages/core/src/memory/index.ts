@@ -38,6 +38,7 @@ export function createMemoryAdapter(): TqAdapter {
         maxMessageBytes: numberParam(url, 'maxMessageBytes') ?? null,
         redeliveryWindowMs: numberParam(url, 'visibilityTimeoutMs') ?? null,
         delayedDelivery: url.searchParams.get('delayedDelivery') !== 'false',
+        ...(url.searchParams.get('publishDeduplication') === 'false' ? { publishDeduplicationMs: null } : {}),
       });
     },
     createResultBackend(url) {

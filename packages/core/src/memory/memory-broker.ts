@@ -18,8 +18,8 @@ export interface MemoryBrokerOptions {
   readonly redeliveryWindowMs?: number | null;
   /** Honour BrokerMessage.notBefore. Default true; false emulates brokers that cannot delay. */
   readonly delayedDelivery?: boolean;
-  /** How long a BrokerMessage.deduplicationId is remembered (capabilities.publishDeduplicationMs). Default 10 min. */
-  readonly publishDeduplicationMs?: number;
+  /** How long a BrokerMessage.deduplicationId is remembered (capabilities.publishDeduplicationMs). Default 10 min; null emulates brokers that cannot drop repeats. */
+  readonly publishDeduplicationMs?: number | null;
 }
 
 /**
@@ -51,7 +51,7 @@ export class MemoryBroker implements Broker {
       purgeDelayed: true,
       listDelayed: true,
       queueStats: true,
-      publishDeduplicationMs: options.publishDeduplicationMs ?? 600_000,
+      publishDeduplicationMs: options.publishDeduplicationMs === undefined ? 600_000 : options.publishDeduplicationMs,
     });
   }
 
@@ -62,7 +62,8 @@ export class MemoryBroker implements Broker {
   async publish(queue: string, message: BrokerMessage): Promise<void> {
     if (this.#closed) throw new ClosedError('memory broker');
     const { deduplicationId, ...kept } = message;
-    if (deduplicationId !== undefined && !this.#hub.firstPublish(deduplicationId, this.capabilities.publishDeduplicationMs!)) return;
+    const window = this.capabilities.publishDeduplicationMs;
+    if (deduplicationId !== undefined && window !== null && !this.#hub.firstPublish(deduplicationId, window)) return;
     // Copy the body: the broker owns its bytes, as a network broker would. The deduplication id
     // is not delivered (a consumer that publishes a delivery again must not be deduplicated).
     const stored: StoredMessage = { message: { ...kept, body: new Uint8Array(message.body) }, redelivered: false, publishedAt: Date.now() };
@@ -201,15 +202,19 @@ class MemoryConsumer implements HubConsumer {
     if (outcome === 'requeue') this.#hub.enqueue(this.queue, { message: delivery.message, redelivered: true }, { front: true });
     else if (outcome === 'dead') this.#hub.enqueue(this.#deadLetterQueue, { message: delivery.message, redelivered: false });
     if (this.#active) this.#hub.dispatch(this.queue);
+    else if (this.#unacked.size === 0) this.#onGone();
   }
 
-  /** The reader stopped: deliveries it never read go back at once; read ones stay until settled. */
+  /**
+   * The reader stopped: deliveries it never read go back at once; read ones stay until settled,
+   * or until the broker closes (the consumer stays known to it until then).
+   */
   #stop(): void {
     if (!this.#active) return;
     this.#active = false;
     this.#hub.removeConsumer(this);
     for (const unread of this.buffer.drainUnread()) void unread.reject(true);
-    this.#onGone();
+    if (this.#unacked.size === 0) this.#onGone();
     this.#hub.dispatch(this.queue);
   }
 
