@@ -25,6 +25,13 @@ const schema = `tqr_int_${randomBytes(4).toString('hex')}`;
 const endpoint: BrokerEndpoint = await resolveBroker('postgres');
 const url = endpoint.url ? `${endpoint.url}${endpoint.url.includes('?') ? '&' : '?'}schema=${schema}` : undefined;
 
+async function dropSchema(name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: endpoint.url });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+  await client.end();
+}
+
 async function djangoAvailable(): Promise<boolean> {
   try {
     await run(python, ['-c', 'import django, django_celery_results, psycopg2']);
@@ -49,6 +56,23 @@ describe.skipIf(!url && !brokersRequired())('postgres result backend: the task t
     await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await client.end();
     await endpoint.stop();
+  });
+
+  it('a broker and a result backend creating one new schema at once both connect (one app on postgres:// for both)', async () => {
+    const fresh = `${endpoint.url}${endpoint.url!.includes('?') ? '&' : '?'}schema=${schema}_both`;
+    try {
+      for (let round = 0; round < 3; round++) {
+        const app = createApp({ broker: fresh, resultBackend: fresh, adapters: [postgresAdapter], logLevel: 'silent' });
+        try {
+          await Promise.all([app.broker(), app.backend()]);
+        } finally {
+          await app.close();
+        }
+        await dropSchema(`${schema}_both`);
+      }
+    } finally {
+      await dropSchema(`${schema}_both`);
+    }
   });
 
   it('a worker stores the task name, arguments, worker and state times in their columns', async () => {

@@ -80,13 +80,17 @@ export const brokerMigrations = (n: PostgresNames): readonly Migration[] => [
 /**
  * Brings the schema to the latest version. Safe when several processes start at once: the
  * whole check-and-apply runs under a transaction-scoped advisory lock keyed on the schema and
- * prefix, so one process migrates and the others then find nothing to do.
+ * prefix, so one process migrates and the others then find nothing to do. A lock on the schema
+ * alone is taken first: the broker's, the result backend's and the outbox's migrations each
+ * create the schema, and two concurrent CREATE SCHEMA IF NOT EXISTS can still collide.
  */
 export async function migrate(pool: pg.Pool, schema: string, lockKey: string, migrations: readonly Migration[], migrationsTable: string): Promise<void> {
   const client = await pool.connect();
   let failed: unknown;
   try {
     await client.query('BEGIN');
+    // Always the schema's lock first, then the component's: one order, no deadlock.
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tq-schema:${schema}`]);
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lockKey]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${migrationsTable} (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
