@@ -1,9 +1,11 @@
 /**
  * tq beat with three replicas (real `tq beat` processes) on Redis, NATS and PostgreSQL (each
- * the broker and the store of the lease): the leader is
+ * the broker and the store of the lease), and on RabbitMQ with Redis as the store: the leader is
  * killed with SIGKILL mid-run, then the next one; every tick of a 1 s schedule must still be
  * run exactly once. Runs are counted here, by a worker recording each task id it runs; the
  * expected ids are the ticks from the entry's first to its last, as beatTaskId derives them.
+ * On Redis, NATS and PostgreSQL the broker drops a tick sent twice; RabbitMQ cannot, so beat
+ * sends with runOnce and the worker (whose result backend is the Redis store) drops the repeat.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -13,35 +15,52 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { uniqueName } from '@tq/conformance';
+import amqpAdapter from '@tq/amqp';
 import natsAdapter from '@tq/nats';
 import postgresAdapter from '@tq/postgres';
 import pg from 'pg';
 import redisAdapter from '@tq/redis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { brokersRequired, resolveBroker } from '../harness/brokers.js';
+import { brokersRequired, resolveBroker, type BrokerEndpoint } from '../harness/brokers.js';
 
 const tqBin = fileURLToPath(new URL('../../packages/core/bin/tq.js', import.meta.url));
 const fixture = fileURLToPath(new URL('./beat-fixture/tasks.mjs', import.meta.url));
-const adapters: Record<'redis' | 'nats' | 'postgres', TqAdapter> = { redis: redisAdapter, nats: natsAdapter, postgres: postgresAdapter };
+type StoreName = 'redis' | 'nats' | 'postgres';
+const adapters: Record<StoreName | 'amqp', TqAdapter> = { redis: redisAdapter, nats: natsAdapter, postgres: postgresAdapter, amqp: amqpAdapter };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The broker the ticks go through, and the store of the lease (also the worker's result backend). */
+const setups: { broker: StoreName | 'amqp'; store: StoreName }[] = [
+  { broker: 'redis', store: 'redis' },
+  { broker: 'nats', store: 'nats' },
+  { broker: 'postgres', store: 'postgres' },
+  { broker: 'amqp', store: 'redis' },
+];
 
 interface Replica {
   readonly child: ChildProcess;
   output: string;
 }
 
-for (const name of ['redis', 'nats', 'postgres'] as const) {
-  const endpoint = await resolveBroker(name);
-  afterAll(() => endpoint.stop(), 60_000);
+for (const setup of setups) {
+  const endpoints: BrokerEndpoint[] = [await resolveBroker(setup.broker), ...(setup.store !== setup.broker ? [await resolveBroker(setup.store)] : [])];
+  afterAll(() => Promise.allSettled(endpoints.map((e) => e.stop())), 60_000);
+  const name = setup.store;
+  const title = setup.broker === setup.store ? setup.broker : `${setup.broker} (lease and runOnce claims in ${setup.store})`;
 
-  describe(`tq beat replicas on ${name}`, () => {
-    if (!endpoint.url) {
-      if (brokersRequired()) it('broker', () => expect.fail(`required under CI=true: ${endpoint.detail}`));
-      else it.skip(`${name} missing: ${endpoint.detail}`, () => undefined);
+  describe(`tq beat replicas on ${title}`, () => {
+    const absent = endpoints.filter((e) => !e.url);
+    if (absent.length) {
+      const detail = absent.map((e) => e.detail).join('; ');
+      if (brokersRequired()) it('broker', () => expect.fail(`required under CI=true: ${detail}`));
+      else it.skip(`${title} missing: ${detail}`, () => undefined);
       return;
     }
     // Postgres: the tables (messages, coordination records) in a schema of this run's own.
-    const url = name === 'postgres' ? withParam(endpoint.url, 'schema', `beat_${process.pid}_${Date.now() % 100_000}`) : endpoint.url;
+    const storeEndpoint = endpoints.at(-1)!.url!;
+    const url = name === 'postgres' ? withParam(storeEndpoint, 'schema', `beat_${process.pid}_${Date.now() % 100_000}`) : storeEndpoint;
+    const brokerUrl = setup.broker === setup.store ? url : endpoints[0]!.url!;
+    const used = [...new Set([adapters[setup.broker], adapters[name]])];
     if (name === 'postgres') afterAll(() => dropSchema(url));
     const replicas: Replica[] = [];
     const apps: App[] = [];
@@ -56,7 +75,8 @@ for (const name of ['redis', 'nats', 'postgres'] as const) {
       const queue = uniqueName('beat.replicas');
       const namespace = queue.replace(/[^A-Za-z0-9_-]/g, '-');
       const runs = new Map<string, number>();
-      const app = createApp({ broker: url, resultBackend: null, defaultQueue: queue, adapters: [adapters[name]], logLevel: 'silent' });
+      // The store as result backend: where the broker cannot drop a repeated tick, the worker's runOnce claim does.
+      const app = createApp({ broker: brokerUrl, resultBackend: url, defaultQueue: queue, adapters: used, logLevel: 'silent' });
       apps.push(app);
       app.task('beat.tick', function () {
         runs.set(this.id, (runs.get(this.id) ?? 0) + 1);
@@ -72,7 +92,7 @@ for (const name of ['redis', 'nats', 'postgres'] as const) {
         return read ? (JSON.parse(Buffer.from(read.value).toString('utf8')) as { lease: { holder: string; token: number } | null; entries: Record<string, { anchor: number; last: number; fired: number }> }) : null;
       };
       const startReplica = (): Replica => {
-        const child = spawn(process.execPath, [tqBin, 'beat', '--app', fixture, '--broker', url, '--backend', url, '--namespace', namespace, '--lease', '3'], {
+        const child = spawn(process.execPath, [tqBin, 'beat', '--app', fixture, '--broker', brokerUrl, '--backend', url, '--namespace', namespace, '--lease', '3'], {
           env: { ...withoutTqSettings(process.env), BEAT_TEST_QUEUE: queue },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
@@ -121,7 +141,8 @@ for (const name of ['redis', 'nats', 'postgres'] as const) {
       const strangers = [...runs.keys()].filter((id) => !expected.includes(id));
       // Exactly once per tick (docs/scheduling.md): a tick claimed by a leader killed before it
       // said the tick went out stays pending, the next leader sends it again under the same id,
-      // and the broker drops the repeat if the first send did go out.
+      // and the broker (or, on RabbitMQ, the worker's runOnce claim) drops the repeat if the
+      // first send did go out.
       expect({ missing, repeated, strangers }, logs()).toEqual({ missing: [], repeated: [], strangers: [] });
       expect(runs.size).toBe(expected.length);
       await store.close();
@@ -134,7 +155,7 @@ for (const name of ['redis', 'nats', 'postgres'] as const) {
       const queue = uniqueName('beat.restart');
       const namespace = queue.replace(/[^A-Za-z0-9_-]/g, '-');
       const open = () => {
-        const app = createApp({ broker: url, resultBackend: url, defaultQueue: queue, adapters: [adapters[name]], logLevel: 'silent' });
+        const app = createApp({ broker: brokerUrl, resultBackend: url, defaultQueue: queue, adapters: used, logLevel: 'silent' });
         apps.push(app);
         for (const catchUp of ['all', 'once', 'none'] as const) app.schedule(catchUp, { task: 'beat.noop', every: '1s', catchUp });
         return app;
@@ -171,7 +192,7 @@ for (const name of ['redis', 'nats', 'postgres'] as const) {
 }
 
 /** Removes the test's beat records (its namespace only) from the shared server. */
-async function deleteBeatRecords(name: 'redis' | 'nats' | 'postgres', url: string, namespace: string): Promise<void> {
+async function deleteBeatRecords(name: StoreName, url: string, namespace: string): Promise<void> {
   if (name === 'postgres') {
     const client = new pg.Client({ connectionString: url });
     await client.connect();

@@ -23,6 +23,7 @@ import { argsRepr, kwargsRepr } from './protocol/repr.js';
 import type { SendOptions } from './producer/send-options.js';
 import { validateSendOptions } from './producer/send-option-rules.js';
 import { brokerDeduplicationId, claimSend, releaseSendClaim } from './producer/dedupe.js';
+import { runOnceHeaders } from './worker/run-once.js';
 import { sendMany, type BulkCall } from './producer/send-many.js';
 import { AsyncResult } from './result/async-result.js';
 import { registerCanvasBuiltins } from './canvas/builtins.js';
@@ -248,12 +249,12 @@ export class App {
       origin: this.#origin,
       ignoreResult: options.ignoreResult ?? definition?.options.ignoreResult ?? false,
       shadow: options.shadow ?? null,
-      ...(options.headers ? { headers: options.headers } : {}),
+      ...(options.runOnce ? { headers: runOnceHeaders(options.headers, options.taskId) } : options.headers ? { headers: options.headers } : {}),
       ...(replyTo !== undefined ? { replyTo } : {}),
       ...(options.priority !== undefined ? { priority: options.priority } : {}),
     };
     const deduplicationId = options.brokerDeduplication ? brokerDeduplicationId(broker.capabilities, options) : undefined;
-    const claim = deduplicationId === undefined && (options.dedupe !== undefined || options.taskId !== undefined) ? await claimSend(backend, options, id, this.config.resultTtlMs) : null;
+    const claim = deduplicationId === undefined && !options.runOnce && (options.dedupe !== undefined || options.taskId !== undefined) ? await claimSend(backend, options, id, this.config.resultTtlMs) : null;
     if (claim && 'heldBy' in claim) return new AsyncResult<R>(claim.heldBy, backend);
     try {
       await this.publishCall(queue, call, broker, { transaction: options.transaction, deduplicationId });

@@ -52,6 +52,30 @@ describe('deduplication (#15)', () => {
     await expect(plain.sendTask('tq.once', [], {}, { taskId: 'x', brokerDeduplication: true })).rejects.toBeInstanceOf(UnsupportedError);
   });
 
+  it('runOnce: every send is enqueued, tq workers run the id once; a redelivery of the claimed copy still runs; needs taskId', async () => {
+    const [one, two] = producers(2);
+    let runs = 0;
+    one!.task('tq.once', () => ++runs);
+    for (const app of [one!, two!]) await app.sendTask('tq.once', [], {}, { taskId: 'tick-9', queue: 'q-run-once', runOnce: true });
+    expect((await one!.queueStats('q-run-once')).ready, 'no claim at send: both copies are enqueued').toBe(2);
+    // A worker takes the first copy and claims the id with its nonce, then dies before running it.
+    const stop = new AbortController();
+    const taken = (await two!.broker()).consume('q-run-once', { prefetch: 1, signal: stop.signal })[Symbol.asyncIterator]();
+    const first = (await taken.next()).value!;
+    const nonce = String(first.message.headers['tq_run_once']);
+    await expect((await one!.backend())!.claim!('run:tick-9', nonce, 60_000)).resolves.toBeNull();
+    stop.abort();
+    await two!.close(); // the unacked first copy comes back
+    const worker = one!.worker({ queues: ['q-run-once'] });
+    await worker.start();
+    expect(await one!.asyncResult('tick-9').get({ timeout: 5000 })).toBe(1);
+    await sleep(100);
+    expect(runs, 'the redelivered first copy ran, the second copy was dropped').toBe(1);
+    expect((await one!.queueStats('q-run-once')).ready).toBe(0);
+    await worker.stop();
+    await expect(one!.sendTask('tq.once', [], {}, { queue: 'q-run-once', runOnce: true })).rejects.toThrow(/runOnce: needs taskId/);
+  });
+
   it('dedupe { key, ttl }: concurrent producers enqueue one task and all get its AsyncResult', async () => {
     const clients = producers(5);
     const sends = clients.flatMap((app) => Array.from({ length: 4 }, () => app.sendTask('tq.report', [], {}, { queue: 'q-dedupe', dedupe: { key: 'report:7', ttl: 60 } })));

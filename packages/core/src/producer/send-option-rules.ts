@@ -47,6 +47,7 @@ export const sendOptionRules: Readonly<Record<keyof SendOptions, SendOptionRule>
   replyTo: { allowed: 'a non-empty string (a reply queue)', check: isNonEmptyString },
   transaction: { allowed: 'a database client inside a transaction (e.g. node-postgres after BEGIN)', check: (v) => v !== null && typeof v === 'object' },
   brokerDeduplication: { allowed: 'true or false (true needs taskId)', check: (v) => typeof v === 'boolean' },
+  runOnce: { allowed: 'true or false (true needs taskId)', check: (v) => typeof v === 'boolean' },
   dedupe: {
     allowed: '{ key: a non-empty string, ttl: seconds > 0 }',
     check: (v) => isPlainObject(v) && isNonEmptyString((v as { key?: unknown }).key) && isPositiveNumber((v as { ttl?: unknown }).ttl),

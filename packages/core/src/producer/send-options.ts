@@ -39,6 +39,15 @@ export interface SendOptions {
    * Beat sends its ticks this way.
    */
   readonly brokerDeduplication?: boolean;
+  /**
+   * Let tq workers run this task id once, however many times it is sent: each send carries a
+   * nonce of its own, and the worker claims the id in its result backend (capabilities.claim)
+   * with the message's nonce before running; a copy from another send is acked and dropped, a
+   * redelivery of the same message still runs. For brokers that cannot drop repeats
+   * themselves (amqp://, kafka://): repeating a send that may or may not have gone out is safe.
+   * Needs `taskId`; replaces the backend claim at send. Python Celery workers run every copy.
+   */
+  readonly runOnce?: boolean;
   readonly ignoreResult?: boolean;
   /** Extra message headers, passed through to the worker untouched. */
   readonly headers?: MessageHeaders;

@@ -58,9 +58,10 @@ export interface RoundOutcome {
  * out: a leader killed between its claim and its send leaves them to the next leader, which
  * sends them again under the same task id. On a broker that drops repeated publishes itself
  * (capabilities.publishDeduplicationMs: redis, nats, postgres) that repeat is dropped in the same step
- * as the enqueue, so every tick is sent exactly once; elsewhere the result backend's claim on
- * the task id drops it, with one gap left: a leader killed between that claim and its publish
- * loses the tick (docs/scheduling.md).
+ * as the enqueue, so every tick is sent exactly once. Elsewhere (amqp, kafka) ticks are sent
+ * with runOnce: a repeat may reach the queue, and tq workers drop it by a claim on the task id
+ * in their result backend before running (worker/run-once.ts), so every tick runs once
+ * (docs/scheduling.md).
  */
 export class Beat {
   readonly app: App;
@@ -220,7 +221,9 @@ export class Beat {
   }
 
   async #send(pending: readonly PendingTick[], definitions: Map<string, ScheduleDefinition>): Promise<void> {
-    const brokerDeduplication = (await this.app.broker()).capabilities.publishDeduplicationMs !== null;
+    // A tick may be sent again (by a leader that took over): the broker drops the repeat where it
+    // can, else tq workers run the id once (runOnce: amqp://, kafka://).
+    const deduplication = (await this.app.broker()).capabilities.publishDeduplicationMs !== null ? { brokerDeduplication: true } : { runOnce: true };
     for (const tick of pending) {
       const definition = definitions.get(tick.entry);
       if (!definition) {
@@ -234,7 +237,7 @@ export class Beat {
           ...options,
           ...(expires !== undefined ? { expires } : {}),
           taskId: tick.taskId,
-          ...(brokerDeduplication ? { brokerDeduplication } : {}),
+          ...deduplication,
         });
         this.#sent.add(tick.taskId);
         this.app.logger.info(`beat: sent ${definition.task}[${tick.taskId}] for ${tick.entry} at ${new Date(tick.tick).toISOString()}${tick.attempts > 0 ? ` (attempt ${tick.attempts + 1})` : ''}`);

@@ -37,6 +37,7 @@ import { ResultWriter, traceback, type ResultRetryOptions } from './result-write
 import { backoffSeconds, shouldAutoretry } from './retry.js';
 import { listenForRemoteControl, type ControlledWorker, type HeldTask } from './remote-control.js';
 import { RevokedSet } from './revoked.js';
+import { RunOnceGate, runOnceNonce } from './run-once.js';
 import { Slots } from './slots.js';
 
 export interface WorkerOptions {
@@ -179,6 +180,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #finishing = 0;
   readonly #finishingIdle: (() => void)[] = [];
   #writer!: ResultWriter;
+  #runOnce!: RunOnceGate;
   #broker!: RuntimeBroker;
   #events!: EventDispatcher;
   #leases!: LeaseKeeper;
@@ -252,6 +254,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       hostname: this.hostname,
       ...(this.#options.resultRetry ? { retry: this.#options.resultRetry } : {}),
     });
+    this.#runOnce = new RunOnceGate(backend, this.app.config.resultTtlMs, this.#logger);
     this.#events = new EventDispatcher(bus, { enabled: this.#options.events ?? false, hostname: this.hostname, logger: this.#logger });
     this.#leases = new LeaseKeeper(broker.capabilities, this.#logger);
     // Without counts the watchdog cannot tell an idle queue from a stalled consumer: it stays off.
@@ -502,11 +505,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
         return;
       }
     }
+    // Checked before the call: most tasks are not runOnce, and the hot path takes no extra await.
+    if (runOnceNonce(request) !== undefined && !(await this.#admittedOnce(delivery, request))) {
+      this.#slots.release();
+      return;
+    }
     try {
       await this.#execute(delivery, request, definition, queue, attempt);
     } finally {
       this.#slots.release();
     }
+  }
+
+  /** runOnce (run-once.ts): false when the delivery is settled here, a second publish (acked) or an unanswered claim (requeued). */
+  async #admittedOnce(delivery: Delivery, request: TaskRequest): Promise<boolean> {
+    try {
+      if (await this.#runOnce.admits(request)) return true;
+      await this.#settle(delivery, 'ack');
+    } catch (error) {
+      this.#logger.warn(`${request.task}[${request.id}]: could not claim its runOnce key (${(error as Error).message}); requeued`);
+      await this.#settle(delivery, 'requeue');
+    }
+    return false;
   }
 
   async #deferToBroker(delivery: Delivery, request: TaskRequest, queue: string): Promise<void> {
