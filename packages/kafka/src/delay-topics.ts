@@ -8,15 +8,23 @@ import type { KafkaOptions } from './options.js';
  * by every queue (the target topic rides in a header). A message due in D ms is appended to
  * the longest level that is not longer than D (the shortest one for D under it) with the time it
  * may leave that level: min(now + level, due). In one level topic the leave times follow the
- * append order (all wait the same time), so the forwarder only ever waits on the head of a
+ * append order (all wait the same time), so a forwarder only ever waits on the head of a
  * partition: it pauses the partition until the head may leave, then moves it on to the next
- * level or, once due, to its queue's topic. Every worker runs a forwarder in the consumer group
- * "<groupIdPrefix>delay": the delay topics' partitions are spread over the live workers and
- * taken over by the others when one dies (no single point of failure). A record is committed
- * only after its next hop is acknowledged by the cluster (acks=all): at-least-once, a crash
- * between the two forwards a message twice. Lateness: the poll of a resumed partition (tens of
- * ms), and within the shortest level, where leave times can be out of order, up to that level
- * (250 ms). Nothing of a delay lives in worker memory; the records are Kafka's.
+ * level or, once due, to its queue's topic.
+ *
+ * Each queue has its own forwarders: every worker consuming queue Q runs one in the consumer
+ * group "<Q's group>:delay" (a ":" no queue's group can contain), which reads the delay topics
+ * and moves Q's records only, skipping the others'. So delays of Q move while Q has consumers,
+ * its forwarders are spread and taken over exactly like Q's own consumers (no single point of
+ * failure, no group shared by the whole fleet), and a burst of delays on one queue never holds
+ * back another's. The price is that every queue's group reads every delayed record.
+ *
+ * A record is committed only after its next hop is acknowledged by the cluster (acks=all):
+ * at-least-once, a crash between the two forwards a message twice. Skipped records are
+ * committed in the background (a rebalance before that reads them again, harmlessly).
+ * Lateness: the poll of a resumed partition (tens of ms), and within the shortest level, where
+ * leave times can be out of order, up to that level (250 ms). Nothing of a delay lives in worker
+ * memory; the records are Kafka's.
  */
 export const delayLevelsMs: readonly number[] = Object.freeze([
   250, 1_000, 4_000, 16_000, 64_000, 256_000, 1_024_000, 4_096_000, 16_384_000, 65_536_000, 262_144_000, 1_048_576_000,
@@ -67,16 +75,32 @@ export interface ForwarderHost {
   append(topic: string, value: Buffer | null, headers: IHeaders): Promise<void>;
 }
 
-/** Moves delayed records along the levels and into their queues (see the file comment). */
+/** The forwarders' group of the queue consumed by group `queueGroup`. */
+export function delayGroupFor(queueGroup: string): string {
+  return `${queueGroup}:delay`;
+}
+
+/** How often the offsets of skipped (other queues') records are committed. */
+const skippedCommitIntervalMs = 1_000;
+
+/** Moves one queue's delayed records along the levels and into the queue (see the file comment). */
 export class DelayForwarder {
   readonly #host: ForwarderHost;
+  readonly #target: string;
+  readonly #groupId: string;
   readonly #resumeTimers = new Set<NodeJS.Timeout>();
+  /** "topic\0partition" → the offset after the last skipped record, not committed yet. */
+  readonly #skipped = new Map<string, { topic: string; partition: number; offset: string }>();
+  #skipTimer: NodeJS.Timeout | undefined;
   #consumer: Consumer | undefined;
   #started: Promise<void> | undefined;
   #stopped = false;
 
-  constructor(host: ForwarderHost) {
+  /** Forwards the records whose target is `target` (a queue's topic), as a member of `groupId`. */
+  constructor(host: ForwarderHost, target: string, groupId: string) {
     this.#host = host;
+    this.#target = target;
+    this.#groupId = groupId;
   }
 
   /** Joins the forwarders' group once; a failure is retried by the next call. */
@@ -94,7 +118,7 @@ export class DelayForwarder {
     await Promise.all(topics.map((topic) => this.#host.ensureTopic(topic)));
     if (this.#stopped) return;
     const consumer = this.#host.kafka.consumer({
-      groupId: `${options.groupIdPrefix}delay`,
+      groupId: this.#groupId,
       sessionTimeout: options.sessionTimeoutMs,
       // A join waits at most this long for the other forwarders: keep it short, the group's state is only offsets.
       rebalanceTimeout: Math.min(options.sessionTimeoutMs, 5_000),
@@ -103,6 +127,8 @@ export class DelayForwarder {
       allowAutoTopicCreation: false,
     });
     this.#consumer = consumer;
+    // Offsets noted before a rebalance may belong to another member now.
+    consumer.on(consumer.events.GROUP_JOIN, () => this.#skipped.clear());
     await consumer.connect();
     if (this.#stopped) return void (await consumer.disconnect().catch(() => undefined));
     await consumer.subscribe({ topics, fromBeginning: true });
@@ -113,8 +139,13 @@ export class DelayForwarder {
     const target = headerText(message.headers, delayTargetHeader);
     const notBefore = Number(headerText(message.headers, notBeforeHeader));
     const leave = Number(headerText(message.headers, delayLeaveHeader));
+    if (target !== this.#target) {
+      // Another queue's record (or not tq's): its own forwarders move it.
+      this.#noteSkipped(consumer, topic, partition, message.offset);
+      return;
+    }
     const now = Date.now();
-    if (target && Number.isFinite(leave) && leave > now) {
+    if (Number.isFinite(leave) && leave > now) {
       // The head may not leave yet, nor anything behind it: read it again once it may.
       consumer.pause([{ topic, partitions: [partition] }]);
       consumer.seek({ topic, partition, offset: message.offset });
@@ -125,20 +156,32 @@ export class DelayForwarder {
       this.#resumeTimers.add(timer);
       return;
     }
-    if (target && Number.isFinite(notBefore)) {
+    if (Number.isFinite(notBefore)) {
       const hop = nextHop(target, notBefore, now);
       await this.#host.ensureTopic(hop.topic);
       const headers = withoutDelayHeaders(message.headers);
       for (const [key, value] of Object.entries(hop.headers)) headers[key] = value;
       await this.#host.append(hop.topic, message.value, headers);
     }
-    // A record without the delay headers was not written by tq: skipped, not lost in a loop.
+    // A record without a due time is skipped, not forwarded in a loop.
+    this.#skipped.delete(`${topic}\0${partition}`);
     await consumer.commitOffsets([{ topic, partition, offset: String(BigInt(message.offset) + 1n) }]);
+  }
+
+  #noteSkipped(consumer: Consumer, topic: string, partition: number, offset: string): void {
+    this.#skipped.set(`${topic}\0${partition}`, { topic, partition, offset: String(BigInt(offset) + 1n) });
+    this.#skipTimer ??= setTimeout(() => {
+      this.#skipTimer = undefined;
+      const offsets = [...this.#skipped.values()];
+      this.#skipped.clear();
+      if (!this.#stopped && offsets.length) consumer.commitOffsets(offsets).catch(() => undefined);
+    }, skippedCommitIntervalMs);
   }
 
   /** Leaves the group; bounded, since a dead connection can keep kafkajs's disconnect waiting. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearTimeout(this.#skipTimer);
     for (const timer of this.#resumeTimers) clearTimeout(timer);
     this.#resumeTimers.clear();
     const consumer = this.#consumer;

@@ -13,7 +13,7 @@ import {
   type QueueStats,
 } from '@tq/core/adapter';
 import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type LogEntry, type Producer, type TopicMessages } from 'kafkajs';
-import { DelayForwarder, nextHop } from './delay-topics.js';
+import { delayGroupFor, DelayForwarder, nextHop } from './delay-topics.js';
 import { toTqError } from './errors.js';
 import { livenessSocketFactory } from './liveness.js';
 import { encodeHeaders } from './headers.js';
@@ -37,15 +37,16 @@ export class KafkaBroker implements Broker {
   #batcher: PublishBatcher | undefined;
   readonly #topics = new Map<string, Promise<void>>();
   readonly #consumers = new Set<QueueConsumer>();
-  #forwarder: DelayForwarder | undefined;
+  /** One delay forwarder per consumed queue topic (delay-topics.ts). */
+  readonly #forwarders = new Map<string, DelayForwarder>();
   readonly #groupMembers = new GroupMembers();
   #closed = false;
 
   constructor(options: KafkaOptions) {
     this.options = options;
     this.capabilities = brokerCapabilities({
-      // Opt-in (delayTopics=true): delay topics and a forwarder in every consuming worker, delay-topics.ts.
-      // Otherwise the worker holds ETA tasks in memory until due.
+      // Delay topics, forwarded by each queue's consumers (delay-topics.ts); with delayTopics=false
+      // the worker holds ETA tasks in memory until due.
       delayedDelivery: options.delayTopics,
       maxPriority: 0,
       broadcast: false,
@@ -136,24 +137,26 @@ export class KafkaBroker implements Broker {
 
   consume(queue: string, options: ConsumeOptions): AsyncIterable<Delivery> {
     this.#open();
-    const consumer = new QueueConsumer(this.#host(), topicForQueue(queue), groupForQueue(queue, this.options.groupIdPrefix), options);
+    const topic = topicForQueue(queue);
+    const group = groupForQueue(queue, this.options.groupIdPrefix);
+    const consumer = new QueueConsumer(this.#host(), topic, group, options);
     this.#consumers.add(consumer);
     consumer.start();
-    this.#startForwarder();
+    this.#startForwarder(topic, group);
     return consumer.buffer;
   }
 
-  /** A consuming broker forwards due delayed records too; a failed start is retried by the next consume. */
-  #startForwarder(): void {
+  /** A queue's consumers forward its due delayed records too; a failed start is retried by the next consume. */
+  #startForwarder(topic: string, group: string): void {
     if (!this.options.delayTopics) return;
     const { kafka, batcher } = this.#open();
-    this.#forwarder ??= new DelayForwarder({
-      kafka,
-      options: this.options,
-      ensureTopic: (topic) => this.ensureTopic(topic),
-      append: (topic, value, headers) => batcher.add(topic, { value, headers }),
-    });
-    this.#forwarder.start().catch((error: unknown) => this.options.logger?.error(`kafka: the delay forwarder stopped: ${(error as Error).message}`));
+    let forwarder = this.#forwarders.get(topic);
+    if (!forwarder) {
+      const host = { kafka, options: this.options, ensureTopic: (t: string) => this.ensureTopic(t), append: (t: string, value: Buffer | null, headers: IHeaders) => batcher.add(t, { value, headers }) };
+      forwarder = new DelayForwarder(host, topic, delayGroupFor(group));
+      this.#forwarders.set(topic, forwarder);
+    }
+    forwarder.start().catch((error: unknown) => this.options.logger?.error(`kafka: the delay forwarder of ${topic} stopped: ${(error as Error).message}`));
   }
 
   /**
@@ -279,7 +282,7 @@ export class KafkaBroker implements Broker {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...[...this.#consumers].map((consumer) => consumer.close()), this.#forwarder?.stop()]);
+    await Promise.allSettled([...[...this.#consumers].map((consumer) => consumer.close()), ...[...this.#forwarders.values()].map((forwarder) => forwarder.stop())]);
     await this.#batcher?.drain();
     await Promise.allSettled([this.#producer?.disconnect(), this.#admin?.disconnect()]);
   }

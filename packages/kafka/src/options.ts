@@ -68,10 +68,9 @@ export interface KafkaOptions {
   /** Longest a publish batch lingers to coalesce concurrent publishes, ms. Default 0 (one event-loop turn). */
   readonly lingerMs: number;
   /**
-   * Durable delays through the delay topics "tq.delay.<ms>" and a forwarder in every consuming
-   * worker (delay-topics.ts); declares capabilities.delayedDelivery. Default false: the worker
-   * holds ETA/countdown tasks in memory until due, as on any broker without delayed delivery.
-   * Opt-in because a forwarder's first group join takes seconds (see docs/brokers/kafka.md).
+   * Durable delays through the delay topics "tq.delay.<ms>", forwarded by each queue's consumers
+   * (delay-topics.ts); declares capabilities.delayedDelivery. Default true. false: the worker
+   * holds ETA/countdown tasks in memory until due, as on a broker without delayed delivery.
    */
   readonly delayTopics: boolean;
 }
@@ -92,7 +91,7 @@ const defaults = {
   requestTimeoutMs: 30_000,
   lingerMs: 0,
   commitIntervalMs: 50,
-  delayTopics: false,
+  delayTopics: true,
 } as const;
 
 type NumberKey =

@@ -26,7 +26,7 @@ describe('Kafka options', () => {
       replicationFactor: -1,
       groupIdPrefix: 'tq.',
       idempotent: true,
-      delayTopics: false,
+      delayTopics: true,
       topicCreation: 'admin',
       deadLetterSuffix: '.dead',
       ssl: false,
@@ -34,10 +34,10 @@ describe('Kafka options', () => {
     });
   });
 
-  it('turns the delay topics on with delayTopics=true (off by default)', () => {
-    expect(parse('kafka://k:9092?delayTopics=true').delayTopics).toBe(true);
-    expect(parse('kafka://k:9092', { delayTopics: true }).delayTopics).toBe(true);
+  it('turns the delay topics off with delayTopics=false (on by default)', () => {
     expect(parse('kafka://k:9092?delayTopics=false').delayTopics).toBe(false);
+    expect(parse('kafka://k:9092', { delayTopics: false }).delayTopics).toBe(false);
+    expect(parse('kafka://k:9092?delayTopics=true').delayTopics).toBe(true);
   });
 
   it('reads several brokers from ?brokers=, from a shared port, or from brokerOptions', () => {
@@ -81,13 +81,14 @@ describe('Kafka options', () => {
   });
 
   it('declares delayed delivery only with the delay topics on', () => {
-    expect(kafka.createBroker!(new URL('kafka://k:9092?delayTopics=true'), {}).capabilities.delayedDelivery).toBe(true);
+    expect(kafka.createBroker!(new URL('kafka://k:9092'), {}).capabilities.delayedDelivery).toBe(true);
+    expect(kafka.createBroker!(new URL('kafka://k:9092?delayTopics=false'), {}).capabilities.delayedDelivery).toBe(false);
   });
 
   it('declares FIFO only for single-partition topics it creates itself', () => {
     expect(kafka.createBroker!(new URL('kafka://k:9092'), {}).capabilities).toMatchObject({
       fifo: true,
-      delayedDelivery: false,
+      delayedDelivery: true,
       maxPriority: 0,
       deadLetter: true,
       redeliversUnacked: true,
