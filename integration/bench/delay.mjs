@@ -7,7 +7,9 @@
 //
 // Systems: tq (on Redis), bullmq, and tq on the other brokers' durable delays: tq-amqp (the TTL
 // queue cascade), tq-nats (delayed nak), tq-postgres (the not-before column; TQ_BENCH_POSTGRES_URL,
-// default postgres://postgres@127.0.0.1:5432/test, a schema of its own dropped afterwards).
+// default postgres://postgres@127.0.0.1:5432/test, a schema of its own dropped afterwards),
+// tq-kafka (the delay topics; TQ_TEST_KAFKA_BROKERS or librdkafka's mock cluster, whose topics
+// this process creates: 4 partitions each, since the mock keeps only ~5 MB per partition).
 //
 // The worker runs in a child process of its own (so its RSS is the worker's alone); this process
 // enqueues. Each task carries its due time (epoch ms) as its argument. Figures only: no asserts.
@@ -78,7 +80,20 @@ async function tqSetup(system) {
       },
     };
   }
+  if (broker === 'kafka') return kafkaSetup();
   return tqTarget(broker);
+}
+
+/**
+ * Kafka: the queue's topic and the delay topics created here, before the worker starts, so the
+ * worker child (which has no topic-creation hook, only a URL) runs with topicCreation=none.
+ */
+async function kafkaSetup() {
+  const target = await tqTarget('kafka', { partitions: 4 });
+  const { topicForQueue, delayLevelsMs, delayTopic } = await import('@tq/kafka');
+  const create = target.brokerOptions.createTopic;
+  if (create) for (const topic of [topicForQueue(target.queue), ...delayLevelsMs.map(delayTopic)]) await create(topic, 4);
+  return { ...target, brokerUrl: create ? `${target.brokerUrl}&topicCreation=none` : target.brokerUrl };
 }
 
 async function runSystem(system) {
@@ -187,7 +202,7 @@ async function runWorker(system, queue) {
   let stop;
   if (system.startsWith('tq')) {
     const { createApp } = await import('@tq/core');
-    const adapters = await Promise.all(['redis', 'amqp', 'nats', 'postgres'].map(async (name) => (await import(`@tq/${name}`)).default));
+    const adapters = await Promise.all(['redis', 'amqp', 'nats', 'postgres', 'kafka'].map(async (name) => (await import(`@tq/${name}`)).default));
     const app = createApp({ broker: values['broker-url'], adapters, resultBackend: null, logLevel: 'silent' });
     app.task('bench.due', (dueAt) => void ran(dueAt));
     const worker = app.worker({ queues: [queue], concurrency });
@@ -202,7 +217,7 @@ async function runWorker(system, queue) {
     await worker.waitUntilReady();
     stop = () => worker.close();
   } else {
-    throw new Error(`unknown system ${system} (tq | tq-amqp | tq-nats | tq-postgres | bullmq)`);
+    throw new Error(`unknown system ${system} (tq | tq-amqp | tq-nats | tq-postgres | tq-kafka | bullmq)`);
   }
   // The idle figure: the worker started, nothing enqueued yet.
   await new Promise((resolve) => setTimeout(resolve, 1_000));

@@ -1,5 +1,5 @@
 import { withDeadline } from '@tq/core/adapter';
-import type { Consumer, EachMessagePayload, IHeaders, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { headerText } from './headers.js';
 import type { KafkaOptions } from './options.js';
 
@@ -22,9 +22,10 @@ import type { KafkaOptions } from './options.js';
  * A record is committed only after its next hop is acknowledged by the cluster (acks=all):
  * at-least-once, a crash between the two forwards a message twice. Skipped records are
  * committed in the background (a rebalance before that reads them again, harmlessly).
- * Lateness: the poll of a resumed partition (tens of ms), and within the shortest level, where
- * leave times can be out of order, up to that level (250 ms). Nothing of a delay lives in worker
- * memory; the records are Kafka's.
+ * Lateness: the poll of a resumed partition (tens of ms) per hop (a delay of D takes at most
+ * about 3 hops per level below D), and within the shortest level, where leave times can be out
+ * of order, up to that level (250 ms). Nothing of a delay lives in worker memory; the records
+ * are Kafka's.
  */
 export const delayLevelsMs: readonly number[] = Object.freeze([
   250, 1_000, 4_000, 16_000, 64_000, 256_000, 1_024_000, 4_096_000, 16_384_000, 65_536_000, 262_144_000, 1_048_576_000,
@@ -132,44 +133,73 @@ export class DelayForwarder {
     await consumer.connect();
     if (this.#stopped) return void (await consumer.disconnect().catch(() => undefined));
     await consumer.subscribe({ topics, fromBeginning: true });
-    await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 4, eachMessage: (payload) => this.#onMessage(consumer, payload) });
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 4, eachBatch: (payload) => this.#onBatch(consumer, payload) });
   }
 
-  async #onMessage(consumer: Consumer, { topic, partition, message }: EachMessagePayload): Promise<void> {
-    const target = headerText(message.headers, delayTargetHeader);
-    const notBefore = Number(headerText(message.headers, notBeforeHeader));
-    const leave = Number(headerText(message.headers, delayLeaveHeader));
-    if (target !== this.#target) {
-      // Another queue's record (or not tq's): its own forwarders move it.
-      this.#noteSkipped(consumer, topic, partition, message.offset);
-      return;
-    }
+  /**
+   * One fetched batch of a partition, in order: this queue's records that may leave are forwarded
+   * together (their appends in flight at once, one commit after all are acknowledged); the first
+   * that may not leave yet pauses the partition there until it may.
+   */
+  async #onBatch(consumer: Consumer, { batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
     const now = Date.now();
-    if (Number.isFinite(leave) && leave > now) {
+    const leaving: { message: KafkaMessage; notBefore: number }[] = [];
+    let next: string | undefined; // the offset after the last record handled
+    let wait: { offset: string; leave: number } | undefined;
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      // Another queue's record (or not tq's) is skipped: its own forwarders move it.
+      if (headerText(message.headers, delayTargetHeader) === this.#target) {
+        const leave = Number(headerText(message.headers, delayLeaveHeader));
+        if (Number.isFinite(leave) && leave > now) {
+          wait = { offset: message.offset, leave };
+          break;
+        }
+        // A record without a due time is skipped, not forwarded in a loop.
+        const notBefore = Number(headerText(message.headers, notBeforeHeader));
+        if (Number.isFinite(notBefore)) leaving.push({ message, notBefore });
+      }
+      next = String(BigInt(message.offset) + 1n);
+    }
+    if (next !== undefined) {
+      if (leaving.length) {
+        // Sent in due order (appends keep their call order): records that fell due while no
+        // forwarder ran (a group joining late) reach the queue soonest-due first.
+        leaving.sort((a, b) => a.notBefore - b.notBefore);
+        await Promise.all(leaving.map(({ message, notBefore }) => this.#forward(message, notBefore, now)));
+        // The consumer's position (the next fetch) moves past the handled records only now.
+        resolveOffset(String(BigInt(next) - 1n));
+        this.#skipped.delete(`${topic}\0${partition}`);
+        await consumer.commitOffsets([{ topic, partition, offset: next }]);
+      } else {
+        resolveOffset(String(BigInt(next) - 1n));
+        this.#noteSkipped(consumer, topic, partition, next);
+      }
+    }
+    if (wait) {
       // The head may not leave yet, nor anything behind it: read it again once it may.
       consumer.pause([{ topic, partitions: [partition] }]);
-      consumer.seek({ topic, partition, offset: message.offset });
+      consumer.seek({ topic, partition, offset: wait.offset });
       const timer = setTimeout(() => {
         this.#resumeTimers.delete(timer);
         if (!this.#stopped) consumer.resume([{ topic, partitions: [partition] }]);
-      }, leave - now);
+      }, wait.leave - now);
       this.#resumeTimers.add(timer);
-      return;
     }
-    if (Number.isFinite(notBefore)) {
-      const hop = nextHop(target, notBefore, now);
-      await this.#host.ensureTopic(hop.topic);
-      const headers = withoutDelayHeaders(message.headers);
-      for (const [key, value] of Object.entries(hop.headers)) headers[key] = value;
-      await this.#host.append(hop.topic, message.value, headers);
-    }
-    // A record without a due time is skipped, not forwarded in a loop.
-    this.#skipped.delete(`${topic}\0${partition}`);
-    await consumer.commitOffsets([{ topic, partition, offset: String(BigInt(message.offset) + 1n) }]);
   }
 
+  async #forward(message: KafkaMessage, notBefore: number, now: number): Promise<void> {
+    const hop = nextHop(this.#target, notBefore, now);
+    await this.#host.ensureTopic(hop.topic);
+    const headers = withoutDelayHeaders(message.headers);
+    for (const [key, value] of Object.entries(hop.headers)) headers[key] = value;
+    await this.#host.append(hop.topic, message.value, headers);
+  }
+
+  /** Skipped records need no hurry: their offsets are committed once a second. */
   #noteSkipped(consumer: Consumer, topic: string, partition: number, offset: string): void {
-    this.#skipped.set(`${topic}\0${partition}`, { topic, partition, offset: String(BigInt(offset) + 1n) });
+    this.#skipped.set(`${topic}\0${partition}`, { topic, partition, offset });
     this.#skipTimer ??= setTimeout(() => {
       this.#skipTimer = undefined;
       const offsets = [...this.#skipped.values()];

@@ -31,6 +31,7 @@ import { parseKafkaOptions, parseKafkaUrl } from './options.js';
 export { KafkaBroker } from './kafka-broker.js';
 export { parseKafkaOptions, parseKafkaUrl, type KafkaOptions, type KafkaSaslMechanism, type TopicCreator } from './options.js';
 export { topicForQueue, groupForQueue } from './topics.js';
+export { delayLevelsMs, delayTopic } from './delay-topics.js';
 export { OffsetTracker } from './offset-tracker.js';
 
 const kafkaAdapter: TqAdapter = {
