@@ -1,5 +1,5 @@
 import { withDeadline } from '@tq/core/adapter';
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { headerText } from './headers.js';
 import type { KafkaOptions } from './options.js';
 
@@ -70,6 +70,7 @@ export function withoutDelayHeaders(headers: IHeaders | undefined): IHeaders {
 
 export interface ForwarderHost {
   readonly kafka: Kafka;
+  readonly admin: Admin;
   readonly options: KafkaOptions;
   ensureTopic(topic: string): Promise<void>;
   /** Appends a record, resolving once the cluster has it (acks=all). */
@@ -128,12 +129,45 @@ export class DelayForwarder {
       allowAutoTopicCreation: false,
     });
     this.#consumer = consumer;
-    // Offsets noted before a rebalance may belong to another member now.
-    consumer.on(consumer.events.GROUP_JOIN, () => this.#skipped.clear());
+    const adopted = await this.#legacyOffsets(topics);
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      // Offsets noted before a rebalance may belong to another member now.
+      this.#skipped.clear();
+      for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+        for (const partition of partitions) {
+          const offset = adopted.get(`${topic}\0${partition}`);
+          if (offset === undefined) continue;
+          adopted.delete(`${topic}\0${partition}`);
+          consumer.seek({ topic, partition, offset });
+        }
+      }
+    });
     await consumer.connect();
     if (this.#stopped) return void (await consumer.disconnect().catch(() => undefined));
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 4, eachBatch: (payload) => this.#onBatch(consumer, payload) });
+  }
+
+  /**
+   * Before 2026-12-04 one fleet-wide group "<groupIdPrefix>delay" forwarded every queue's delays
+   * (opt-in). A queue's group that has committed nothing on a delay partition starts where that
+   * group had got to, not at the beginning, or it would forward again every record that group
+   * forwarded within the topics' retention. (Seeked at the first join: the mock cluster refuses
+   * admin.setOffsets.)
+   */
+  async #legacyOffsets(topics: string[]): Promise<Map<string, string>> {
+    const { admin, options } = this.#host;
+    const [mine, legacy] = await Promise.all([
+      admin.fetchOffsets({ groupId: this.#groupId, topics }),
+      admin.fetchOffsets({ groupId: `${options.groupIdPrefix}delay`, topics }),
+    ]);
+    const committed = new Set(mine.flatMap(({ topic, partitions }) => partitions.filter((p) => p.offset !== '-1').map((p) => `${topic}\0${p.partition}`)));
+    const adopted = new Map<string, string>();
+    for (const { topic, partitions } of legacy) {
+      for (const { partition, offset } of partitions) if (offset !== '-1' && !committed.has(`${topic}\0${partition}`)) adopted.set(`${topic}\0${partition}`, offset);
+    }
+    if (adopted.size) options.logger?.info(`kafka: the delay forwarder of ${this.#target} starts where the fleet-wide group ${options.groupIdPrefix}delay of an earlier tq got to`);
+    return adopted;
   }
 
   /**

@@ -149,10 +149,10 @@ export class KafkaBroker implements Broker {
   /** A queue's consumers forward its due delayed records too; a failed start is retried by the next consume. */
   #startForwarder(topic: string, group: string): void {
     if (!this.options.delayTopics) return;
-    const { kafka, batcher } = this.#open();
+    const { kafka, admin, batcher } = this.#open();
     let forwarder = this.#forwarders.get(topic);
     if (!forwarder) {
-      const host = { kafka, options: this.options, ensureTopic: (t: string) => this.ensureTopic(t), append: (t: string, value: Buffer | null, headers: IHeaders) => batcher.add(t, { value, headers }) };
+      const host = { kafka, admin, options: this.options, ensureTopic: (t: string) => this.ensureTopic(t), append: (t: string, value: Buffer | null, headers: IHeaders) => batcher.add(t, { value, headers }) };
       forwarder = new DelayForwarder(host, topic, delayGroupFor(group));
       this.#forwarders.set(topic, forwarder);
     }

@@ -1,7 +1,7 @@
 import { isTqError, RuntimeBroker, type Broker } from '@tq/core/adapter';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import kafka, { topicForQueue } from '../src/index.js';
+import kafka, { delayTopic, topicForQueue } from '../src/index.js';
 import { decodeMetadata } from '../src/offset-tracker.js';
 import { ConnectionCutter, startTestCluster, type TestCluster } from './support/cluster.js';
 import { eventually, idOf, Reader, taskMessage, uniqueQueue } from './support/deliveries.js';
@@ -216,6 +216,46 @@ describe('KafkaBroker', () => {
     await delivery!.ack();
     reader.stop();
   });
+
+  it("a queue's delay forwarder starts where the fleet-wide delay group of an earlier tq got to, not at the beginning", async () => {
+    const prefix = `legacy${Date.now() % 1_000_000}.`;
+    const queue = uniqueQueue('legacy-delay');
+    const broker = open(`&groupIdPrefix=${prefix}`);
+    await broker.connect();
+    const delayed = (id: string) => ({ ...taskMessage(id), notBefore: Date.now() + 1_500 });
+    // Already forwarded by the old group "<prefix>delay": it committed past it.
+    await broker.publish(queue, delayed('forwarded-before'));
+    const level = delayTopic(1_000);
+    const admin = rawClient().admin();
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(level);
+    await admin.disconnect();
+    await commitAsMember(`${prefix}delay`, level, ends.map(({ partition, high }) => ({ topic: level, partition, offset: high })));
+    await broker.publish(queue, delayed('still-waiting'));
+
+    const reader = new Reader(broker, queue, 5);
+    const [delivery] = await reader.take(1, 30_000);
+    expect(idOf(delivery!)).toBe('still-waiting');
+    await delivery!.ack();
+    expect(await reader.poll(3_000), 'a record the old group had forwarded was forwarded again').toBeUndefined();
+    reader.stop();
+  }, 60_000);
+
+  /** Commits `offsets` for `groupId` as a short-lived member (the mock cluster refuses admin.setOffsets). */
+  async function commitAsMember(groupId: string, topic: string, offsets: { topic: string; partition: number; offset: string }[]): Promise<void> {
+    const consumer = rawClient().consumer({ groupId, sessionTimeout: 6_000, heartbeatInterval: 500 });
+    try {
+      const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic] });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => undefined });
+      consumer.pause([{ topic }]);
+      await joined;
+      await consumer.commitOffsets(offsets);
+    } finally {
+      await consumer.disconnect();
+    }
+  }
 
   it('publishes many concurrent messages in coalesced requests, each promise settling', async () => {
     const queue = uniqueQueue('burst');
