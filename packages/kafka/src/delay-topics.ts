@@ -157,10 +157,15 @@ export class DelayForwarder {
    */
   async #legacyOffsets(topics: string[]): Promise<Map<string, string>> {
     const { admin, options } = this.#host;
-    const [mine, legacy] = await Promise.all([
-      admin.fetchOffsets({ groupId: this.#groupId, topics }),
-      admin.fetchOffsets({ groupId: `${options.groupIdPrefix}delay`, topics }),
-    ]);
+    let mine: Awaited<ReturnType<Admin['fetchOffsets']>>;
+    let legacy: typeof mine;
+    try {
+      [mine, legacy] = await Promise.all([admin.fetchOffsets({ groupId: this.#groupId, topics }), admin.fetchOffsets({ groupId: `${options.groupIdPrefix}delay`, topics })]);
+    } catch (error) {
+      // Best effort (a cluster whose ACLs hide the old group, say): forwarding must still start.
+      options.logger?.warn(`kafka: could not read the offsets of the old delay group ${options.groupIdPrefix}delay (${(error as Error).message}); the delay forwarder of ${this.#target} starts from its own`);
+      return new Map();
+    }
     const committed = new Set(mine.flatMap(({ topic, partitions }) => partitions.filter((p) => p.offset !== '-1').map((p) => `${topic}\0${p.partition}`)));
     const adopted = new Map<string, string>();
     for (const { topic, partitions } of legacy) {
