@@ -15,6 +15,7 @@ import {
 import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type LogEntry, type Producer, type TopicMessages } from 'kafkajs';
 import { delayGroupFor, DelayForwarder, nextHop } from './delay-topics.js';
 import { toTqError } from './errors.js';
+import { commitAsMember } from './group-commit.js';
 import { livenessSocketFactory } from './liveness.js';
 import { encodeHeaders } from './headers.js';
 import type { KafkaOptions } from './options.js';
@@ -181,7 +182,7 @@ export class KafkaBroker implements Broker {
         if (BigInt(high) > start) count += BigInt(high) - start;
       }
       if (count === 0n) return 0;
-      await this.#commitAsMember(kafka, groupId, topic, ends.map(({ partition, high }) => ({ topic, partition, offset: high })));
+      await commitAsMember(kafka, this.options, groupId, topic, ends.map(({ partition, high }) => ({ topic, partition, offset: high })));
       return Number(count);
     } catch (error) {
       throw toTqError(error, `purging ${topic}`);
@@ -205,29 +206,6 @@ export class KafkaBroker implements Broker {
       );
     } catch (error) {
       throw toTqError(error, `counting ${topic}`);
-    }
-  }
-
-  async #commitAsMember(kafka: Kafka, groupId: string, topic: string, offsets: { topic: string; partition: number; offset: string }[]): Promise<void> {
-    const { options } = this;
-    const consumer = kafka.consumer({
-      groupId,
-      sessionTimeout: options.sessionTimeoutMs,
-      heartbeatInterval: options.heartbeatIntervalMs,
-      maxWaitTimeInMs: options.maxWaitTimeMs,
-      allowAutoTopicCreation: false,
-    });
-    try {
-      const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topic] });
-      // Reads nothing: offsets stay unresolved and the topic is paused at once.
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => undefined });
-      consumer.pause([{ topic }]);
-      await joined;
-      await consumer.commitOffsets(offsets);
-    } finally {
-      await consumer.disconnect().catch(() => undefined);
     }
   }
 

@@ -2,6 +2,7 @@ import { isTqError, RuntimeBroker, type Broker } from '@tq/core/adapter';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafka, { delayTopic, topicForQueue } from '../src/index.js';
+import { commitAsMember } from '../src/group-commit.js';
 import { decodeMetadata } from '../src/offset-tracker.js';
 import { ConnectionCutter, startTestCluster, type TestCluster } from './support/cluster.js';
 import { eventually, idOf, Reader, taskMessage, uniqueQueue } from './support/deliveries.js';
@@ -230,7 +231,7 @@ describe('KafkaBroker', () => {
     await admin.connect();
     const ends = await admin.fetchTopicOffsets(level);
     await admin.disconnect();
-    await commitAsMember(`${prefix}delay`, level, ends.map(({ partition, high }) => ({ topic: level, partition, offset: high })));
+    await commitAsMember(rawClient(), { sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, maxWaitTimeMs: 50 }, `${prefix}delay`, level, ends.map(({ partition, high }) => ({ topic: level, partition, offset: high })));
     await broker.publish(queue, delayed('still-waiting'));
 
     const reader = new Reader(broker, queue, 5);
@@ -240,22 +241,6 @@ describe('KafkaBroker', () => {
     expect(await reader.poll(3_000), 'a record the old group had forwarded was forwarded again').toBeUndefined();
     reader.stop();
   }, 60_000);
-
-  /** Commits `offsets` for `groupId` as a short-lived member (the mock cluster refuses admin.setOffsets). */
-  async function commitAsMember(groupId: string, topic: string, offsets: { topic: string; partition: number; offset: string }[]): Promise<void> {
-    const consumer = rawClient().consumer({ groupId, sessionTimeout: 6_000, heartbeatInterval: 500 });
-    try {
-      const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topic] });
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => undefined });
-      consumer.pause([{ topic }]);
-      await joined;
-      await consumer.commitOffsets(offsets);
-    } finally {
-      await consumer.disconnect();
-    }
-  }
 
   it('publishes many concurrent messages in coalesced requests, each promise settling', async () => {
     const queue = uniqueQueue('burst');
