@@ -179,10 +179,17 @@ export class DueMover {
     this.#wakeAt = Number.POSITIVE_INFINITY;
     let next = Date.now() + DUE_POLL_MS;
     try {
-      // An unreachable Redis fails the pass; the next poll tries again.
-      const queues = await this.#queues().catch(() => [] as string[]);
+      // An unreachable Redis fails the pass; the next poll tries again. Called inside then() so a
+      // synchronous throw (the broker closed while a pass was under way) is caught here too,
+      // not left as an unhandled rejection that would end the process.
+      const queues = await Promise.resolve()
+        .then(this.#queues)
+        .catch(() => [] as string[]);
       for (const queue of queues) {
-        const pass = await this.#pass(queue).catch(() => undefined);
+        if (!this.#started) break;
+        const pass = await Promise.resolve(queue)
+          .then(this.#pass)
+          .catch(() => undefined);
         if (pass?.next != null) next = Math.min(next, pass.next);
       }
     } finally {
