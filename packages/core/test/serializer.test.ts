@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it, vi } from 'vitest';
 import { ContentTypeForbiddenError, MessageDecodeError } from '../src/errors.js';
 import { jsonSerializer, pythonJsonStringify } from '../src/serializer/json.js';
@@ -9,10 +10,18 @@ describe('pythonJsonStringify writes what Python json.dumps writes', () => {
     [{ 'kéy': 'väl', s: 'héllo 世界' }, '{"k\\u00e9y": "v\\u00e4l", "s": "h\\u00e9llo \\u4e16\\u754c"}'],
     [['😀'], '["\\ud83d\\ude00"]'],
     [{ a: [], b: {}, c: '' }, '{"a": [], "b": {}, "c": ""}'],
-    [['a, b: c', 'q"uote', 'back\\slash', 'tab\t', '\u007f'], '["a, b: c", "q\\"uote", "back\\\\slash", "tab\\t", "\u007f"]'],
+    // Python escapes DEL (0x7f) as well: ensure_ascii writes only ' '..'~' as they are.
+    [['a, b: c', 'q"uote', 'back\\slash', 'tab\t', '\u007f', '\u0001\n'], '["a, b: c", "q\\"uote", "back\\\\slash", "tab\\t", "\\u007f", "\\u0001\\n"]'],
     [[1.5, -0.25, 1e21, true, false, null], '[1.5, -0.25, 1e+21, true, false, null]'],
   ])('%j', (value, expected) => {
     expect(pythonJsonStringify(value)).toBe(expected);
+  });
+
+  it('writes every character below U+0300, an emoji and lone surrogates as the real json.dumps does', () => {
+    const characters = Array.from({ length: 0x300 }, (_, code) => String.fromCharCode(code));
+    const value = { characters, joined: characters.join(''), emoji: 'a😀b', lone: ['\ud800', '\udfff x'], plain: 'task-id 1234', n: [0, -7, 2 ** 53] };
+    const python = execFileSync('/usr/bin/python3', ['-c', 'import json, sys; sys.stdout.write(json.dumps(json.load(sys.stdin)))'], { input: JSON.stringify(value), encoding: 'utf8' });
+    expect(pythonJsonStringify(value)).toBe(python);
   });
 
   it('round-trips through decode', () => {
@@ -31,7 +40,7 @@ describe('pythonJsonStringify writes what Python json.dumps writes', () => {
         if (c === '"' && json[i - 1] !== '\\') inString = !inString;
         else if (!inString && (c === ',' || c === ':')) out += ' ';
       }
-      return out.replace(/[\u0080-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+      return out.replace(/[\u007f-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
     };
     const values: unknown[] = [
       { date: new Date(0), boxed: [new Number(1), new String('s'), new Boolean(false)], custom: { toJSON: (key: string) => `k=${key}` } },

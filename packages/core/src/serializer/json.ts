@@ -84,8 +84,14 @@ function writeValue(value: unknown, key: string): string | undefined {
   }
 }
 
-/** One string as pythonJsonStringify writes it, without the separator pass a string does not need. */
+/**
+ * One string as pythonJsonStringify writes it, without the separator pass a string does not need.
+ * A string with nothing to escape (ids, task names, most arguments and reprs) is quoted as it
+ * is, after one regular-expression check: JSON.stringify's writer costs tens of instructions a
+ * character, and every message carries an argument repr (issue #17's enqueue profile).
+ */
 export function pythonJsonString(text: string): string {
+  if (!needsEscape.test(text)) return `"${text}"`;
   const json = JSON.stringify(text);
   return nonAscii.test(text) ? json.replace(nonAsciiGlobal, escapeChar) : json;
 }
@@ -121,8 +127,14 @@ function spaceSeparators(json: string): string {
   return from === 0 ? json : out + json.slice(from);
 }
 
-const nonAscii = /[\u0080-\uffff]/;
-const nonAsciiGlobal = /[\u0080-\uffff]/g;
+/**
+ * What Python's json.dumps escapes (ensure_ascii): everything outside ' '..'~', so DEL (0x7f)
+ * too, which JSON.stringify leaves as it is.
+ */
+const nonAscii = /[\u007f-\uffff]/;
+const nonAsciiGlobal = /[\u007f-\uffff]/g;
+/** Anything JSON.stringify or Python would write other than as it is: quotes, backslashes, control characters, non-ASCII. */
+const needsEscape = /["\\\u0000-\u001f\u007f-\uffff]/;
 const escapeChar = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /**
