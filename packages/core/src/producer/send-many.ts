@@ -12,13 +12,18 @@ export interface BulkCall {
   readonly options?: SendOptions;
 }
 
-/** Calls published together; each adapter turns the publishes of one moment into one round trip. */
-const chunkSize = 1000;
+/**
+ * Calls published together; each adapter turns the publishes of one moment into one round trip.
+ * 250, not more: a chunk's messages all live until its round trip ends, and at 1000 they
+ * outlived the young generation, so garbage collection took 29 % of a bulk send's CPU
+ * (Redis, 300-byte arguments: 26 → 22 µs a call at 250; 100 and 500 did no better).
+ */
+const chunkSize = 250;
 
 /**
  * Sends every call, in order of the returned results. Every call's options are checked before
  * anything is published (one InvalidOptionError naming `[index].option`). Then the calls go out
- * in chunks of 1000 published together: the adapters batch the publishes of one moment (Redis:
+ * in chunks of 250 published together: the adapters batch the publishes of one moment (Redis:
  * one LPUSH per queue list; AMQP: one confirm wait; NATS and Kafka: one batched write), so a
  * chunk costs about one round trip instead of one per call. Not atomic: when a publish fails,
  * the calls before it (and some of its chunk) may be enqueued — give calls a taskId to make the
