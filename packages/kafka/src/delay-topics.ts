@@ -43,6 +43,11 @@ export function delayTopic(levelMs: number): string {
   return `tq.delay.${levelMs}`;
 }
 
+/** One topic partition as a map key. */
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}\0${partition}`;
+}
+
 /** The level a message due in `remainingMs` waits in next. */
 export function levelFor(remainingMs: number): number {
   let chosen = delayLevelsMs[0]!;
@@ -135,9 +140,9 @@ export class DelayForwarder {
       this.#skipped.clear();
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions) {
-          const offset = adopted.get(`${topic}\0${partition}`);
+          const offset = adopted.get(partitionKey(topic, partition));
           if (offset === undefined) continue;
-          adopted.delete(`${topic}\0${partition}`);
+          adopted.delete(partitionKey(topic, partition));
           consumer.seek({ topic, partition, offset });
         }
       }
@@ -166,10 +171,10 @@ export class DelayForwarder {
       options.logger?.warn(`kafka: could not read the offsets of the old delay group ${options.groupIdPrefix}delay (${(error as Error).message}); the delay forwarder of ${this.#target} starts from its own`);
       return new Map();
     }
-    const committed = new Set(mine.flatMap(({ topic, partitions }) => partitions.filter((p) => p.offset !== '-1').map((p) => `${topic}\0${p.partition}`)));
+    const committed = new Set(mine.flatMap(({ topic, partitions }) => partitions.filter((p) => p.offset !== '-1').map((p) => partitionKey(topic, p.partition))));
     const adopted = new Map<string, string>();
     for (const { topic, partitions } of legacy) {
-      for (const { partition, offset } of partitions) if (offset !== '-1' && !committed.has(`${topic}\0${partition}`)) adopted.set(`${topic}\0${partition}`, offset);
+      for (const { partition, offset } of partitions) if (offset !== '-1' && !committed.has(partitionKey(topic, partition))) adopted.set(partitionKey(topic, partition), offset);
     }
     if (adopted.size) options.logger?.info(`kafka: the delay forwarder of ${this.#target} starts where the fleet-wide group ${options.groupIdPrefix}delay of an earlier tq got to`);
     return adopted;
@@ -184,7 +189,7 @@ export class DelayForwarder {
     const { topic, partition } = batch;
     const now = Date.now();
     const leaving: { message: KafkaMessage; notBefore: number }[] = [];
-    let next: string | undefined; // the offset after the last record handled
+    let last: string | undefined; // the offset of the last record handled
     let wait: { offset: string; leave: number } | undefined;
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
@@ -199,20 +204,21 @@ export class DelayForwarder {
         const notBefore = Number(headerText(message.headers, notBeforeHeader));
         if (Number.isFinite(notBefore)) leaving.push({ message, notBefore });
       }
-      next = String(BigInt(message.offset) + 1n);
+      last = message.offset;
     }
-    if (next !== undefined) {
+    if (last !== undefined) {
+      const next = String(BigInt(last) + 1n); // what a commit names: the first offset not handled
       if (leaving.length) {
         // Sent in due order (appends keep their call order): records that fell due while no
         // forwarder ran (a group joining late) reach the queue soonest-due first.
         leaving.sort((a, b) => a.notBefore - b.notBefore);
         await Promise.all(leaving.map(({ message, notBefore }) => this.#forward(message, notBefore, now)));
         // The consumer's position (the next fetch) moves past the handled records only now.
-        resolveOffset(String(BigInt(next) - 1n));
-        this.#skipped.delete(`${topic}\0${partition}`);
+        resolveOffset(last);
+        this.#skipped.delete(partitionKey(topic, partition));
         await consumer.commitOffsets([{ topic, partition, offset: next }]);
       } else {
-        resolveOffset(String(BigInt(next) - 1n));
+        resolveOffset(last);
         this.#noteSkipped(consumer, topic, partition, next);
       }
     }
@@ -238,7 +244,7 @@ export class DelayForwarder {
 
   /** Skipped records need no hurry: their offsets are committed once a second. */
   #noteSkipped(consumer: Consumer, topic: string, partition: number, offset: string): void {
-    this.#skipped.set(`${topic}\0${partition}`, { topic, partition, offset });
+    this.#skipped.set(partitionKey(topic, partition), { topic, partition, offset });
     this.#skipTimer ??= setTimeout(() => {
       this.#skipTimer = undefined;
       const offsets = [...this.#skipped.values()];
