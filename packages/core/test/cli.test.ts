@@ -39,7 +39,7 @@ let worker: ChildProcess;
 let workerLog = '';
 
 beforeAll(async () => {
-  worker = spawn(process.execPath, [bin, 'worker', '--app', tasks, '--concurrency', '2'], { env, cwd: here });
+  worker = spawn(process.execPath, [bin, 'worker', '--app', tasks, '--concurrency', '2', '--prefetch-multiplier', '3'], { env, cwd: here });
   worker.stderr!.on('data', (d) => (workerLog += d));
   const started = Date.now();
   while (!workerLog.includes('consuming')) {
@@ -216,6 +216,7 @@ describe('tq remote control against a running worker', () => {
     expect(run.code).toBe(0);
     const stats = Object.values(JSON.parse(run.stdout.trim().split('\n')[0]!) as Record<string, Record<string, unknown>>)[0]!;
     expect(stats['pool']).toMatchObject({ 'max-concurrency': 2 });
+    expect(stats['prefetch_count']).toBe(6); // --concurrency 2 × --prefetch-multiplier 3
     expect(stats['broker']).toMatchObject({ transport: 'memory' });
   });
 
@@ -324,6 +325,14 @@ describe('tq worker shutdown', () => {
     expect(Date.now() - at).toBeLessThan(5000);
     expect(log).toContain('still running after 300 ms');
     expect(log).not.toContain('succeeded tq.slow');
+  });
+
+  it('--prefetch-multiplier must be a positive integer', async () => {
+    for (const value of ['0', '2.5']) {
+      const run = await tq(['worker', '--app', tasks, '--prefetch-multiplier', value]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('--prefetch-multiplier must be a positive integer');
+    }
   });
 
   it('--shutdown-timeout, --result-retry-limit and --consumer-stall must be numbers', async () => {

@@ -46,6 +46,17 @@ describe('rate limits', () => {
   });
 });
 
+describe('prefetch', () => {
+  it('a worker reserves concurrency × prefetchMultiplier; anything but a positive integer is a ConfigError', () => {
+    app = memoryApp();
+    expect(app.worker({ concurrency: 3, prefetchMultiplier: 5 }).prefetch).toBe(15);
+    expect(app.worker({ concurrency: 3 }).prefetch).toBe(12); // Celery's default multiplier, 4
+    for (const prefetchMultiplier of [0, -1, 1.5, Number.NaN]) {
+      expect(() => app.worker({ concurrency: 1, prefetchMultiplier })).toThrow(/prefetchMultiplier: expected a positive integer/);
+    }
+  });
+});
+
 describe('countdown and ETA', () => {
   it('held ETA tasks widen the prefetch window instead of filling it', async () => {
     const name = `eta${randomUUID().slice(0, 6)}`;

@@ -63,6 +63,8 @@ returns unfinished tasks to the queue).
   --app FILE          module exporting the app (export default app)          (required)
   --queues a,b        queues to consume (default: the app's defaultQueue, "celery")
   --concurrency N     tasks run at once (default: number of CPUs)
+  --prefetch-multiplier N      reserve up to concurrency × N messages per queue, running ones
+                               included (default 4, as Celery); higher is faster for short tasks
   -n, --hostname NAME the worker's node name (default PID@host); %h host, %n host name part,
                       %d domain part, as Celery: -n worker1@%h
   --pool KIND         async (default) | threads | processes
@@ -88,6 +90,7 @@ returns unfinished tasks to the queue).
       queues: { type: 'string', short: 'Q' },
       hostname: { type: 'string', short: 'n' },
       concurrency: { type: 'string', short: 'c' },
+      'prefetch-multiplier': { type: 'string' },
       pool: { type: 'string', short: 'P' },
       'max-tasks-per-child': { type: 'string' },
       'max-memory-per-child': { type: 'string' },
@@ -346,6 +349,8 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
   const queues = typeof values['queues'] === 'string' ? values['queues'].split(',').map((q) => q.trim()).filter(Boolean) : undefined;
   const concurrency = parseNumber(values['concurrency'] as string | undefined, '--concurrency');
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new UsageError('--concurrency must be a positive integer');
+  const prefetchMultiplier = parseNumber(values['prefetch-multiplier'] as string | undefined, '--prefetch-multiplier');
+  if (prefetchMultiplier !== undefined && (!Number.isInteger(prefetchMultiplier) || prefetchMultiplier < 1)) throw new UsageError('--prefetch-multiplier must be a positive integer');
   const pool = values['pool'] as string | undefined;
   if (pool !== undefined && !['async', 'threads', 'processes'].includes(pool)) throw new UsageError(`--pool must be async, threads or processes, got "${pool}"`);
   const maxTasksPerChild = parseNumber(values['max-tasks-per-child'] as string | undefined, '--max-tasks-per-child');
@@ -364,6 +369,7 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
     hostname,
     ...(queues ? { queues } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(prefetchMultiplier !== undefined ? { prefetchMultiplier } : {}),
     ...(pool ? { pool: pool as PoolKind, appModule: values['app'] as string } : {}),
     ...(maxTasksPerChild !== undefined ? { maxTasksPerChild } : {}),
     ...(maxMemoryPerChildMb !== undefined ? { maxMemoryPerChildMb } : {}),
