@@ -140,9 +140,10 @@ export class DelayForwarder {
       this.#skipped.clear();
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions) {
-          const offset = adopted.get(partitionKey(topic, partition));
+          const key = partitionKey(topic, partition);
+          const offset = adopted.get(key);
           if (offset === undefined) continue;
-          adopted.delete(partitionKey(topic, partition));
+          adopted.delete(key);
           consumer.seek({ topic, partition, offset });
         }
       }
@@ -174,7 +175,10 @@ export class DelayForwarder {
     const committed = new Set(mine.flatMap(({ topic, partitions }) => partitions.filter((p) => p.offset !== '-1').map((p) => partitionKey(topic, p.partition))));
     const adopted = new Map<string, string>();
     for (const { topic, partitions } of legacy) {
-      for (const { partition, offset } of partitions) if (offset !== '-1' && !committed.has(partitionKey(topic, partition))) adopted.set(partitionKey(topic, partition), offset);
+      for (const { partition, offset } of partitions) {
+        const key = partitionKey(topic, partition);
+        if (offset !== '-1' && !committed.has(key)) adopted.set(key, offset);
+      }
     }
     if (adopted.size) options.logger?.info(`kafka: the delay forwarder of ${this.#target} starts where the fleet-wide group ${options.groupIdPrefix}delay of an earlier tq got to`);
     return adopted;
