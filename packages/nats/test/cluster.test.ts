@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RuntimeBroker } from '@tq/core/adapter';
-import natsAdapter, { type KvResultBackend, type NatsBroker } from '../src/index.js';
+import { RuntimeBackend, RuntimeBroker } from '@tq/core/adapter';
+import natsAdapter, { type NatsBroker } from '../src/index.js';
 import { taskMessage } from './support/broker.js';
 import { freePort, removeDir, startNatsServer, type PrivateServer } from './support/nats-server.js';
 
@@ -80,8 +80,10 @@ describe('3-node JetStream cluster', () => {
       }
     })();
 
-    // Results stored on an R3 bucket before the kill must all be readable after it.
-    const results = natsAdapter.createResultBackend!(new URL(`${url.href}&bucket=tqcluster`), {}) as KvResultBackend;
+    // Results stored on an R3 bucket before the kill must all be readable after it. Through
+    // core's retry, as a worker stores them: the bucket's own stream may elect its leader after
+    // the task stream's, and a store meanwhile gets "no responders" (a connection-class error).
+    const results = new RuntimeBackend(natsAdapter.createResultBackend!(new URL(`${url.href}&bucket=tqcluster`), {}), { retry });
     await results.connect();
     const encoder = new TextEncoder();
     for (let i = 0; i < 50; i++) await results.store(`r-${i}`, encoder.encode(`{"status": "SUCCESS", "result": ${i}}`), {});
