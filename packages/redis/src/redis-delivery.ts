@@ -9,6 +9,8 @@ export type Settlement = 'ack' | 'requeue' | 'dead' | 'restore';
 export interface SettleHooks {
   /** A settle command is being sent: the delivery no longer counts against prefetch. */
   leavingWindow(delivery: RedisDelivery): void;
+  /** Sends an ack: the consumer lets it ride on its next take when one goes out in the same moment. */
+  ack(tag: string): Promise<void>;
   /** Redis confirmed the settle. */
   settled(delivery: RedisDelivery): void;
   /** False once the broker is closing: a failed settle is then not tried again. */
@@ -149,7 +151,7 @@ export class RedisDelivery implements Delivery {
 
   #send(outcome: Settlement): Promise<unknown> {
     try {
-      if (outcome === 'ack') return this.#store.ack(this.tag);
+      if (outcome === 'ack') return this.#hooks.ack(this.tag);
       if (outcome === 'dead') return this.#store.deadLetter(this.tag, this.#envelope, this.#deadLetterQueue);
       return this.#store.requeue(this.tag, this.#envelope, this.#queue, outcome === 'restore' ? 'front' : 'back');
     } catch (error) {

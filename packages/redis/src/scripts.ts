@@ -42,12 +42,15 @@ return 0
  * minus the window between them), lists in priority-step order.
  * KEYS: unacked hash, unacked_index zset, then the queue's lists (step 0 first).
  * ARGV: score (epoch seconds), the queue name as JSON, a delivery-tag prefix, the first tag
- * number, how many messages are wanted. The k-th message taken (from 0) is recorded under the
- * tag prefix .. (first + k): a fresh tag per delivery without sending one per message.
+ * number, how many messages are wanted, then the tags of deliveries to ack first (as
+ * ACK_UNACKED: the consumer's acks ride on its take, one command and one write instead of two).
+ * The k-th message taken (from 0) is recorded under the tag prefix .. (first + k): a fresh tag
+ * per delivery without sending one per message.
  * The hash entry is kombu's [envelope, exchange, routing_key], built by concatenation so the
  * envelope keeps its exact bytes; exchange "" + the queue routes a restore straight back here.
  * Returns a flat array: list, message, list, message, …
- * Runs at most once per tag range: when its first tag is already recorded, it takes nothing.
+ * Runs at most once per tag range: when its first tag is already recorded, it takes nothing
+ * (the acks, idempotent, run again).
  * ioredis re-sends a command that was in flight when its connection dropped (a silent server
  * timed out by socket_timeout, then back): if the first run did execute, a second one would pop
  * more messages under the same tags and overwrite the first batch's records, losing those
@@ -55,6 +58,10 @@ return 0
  * timeout (the consumer never saw that reply).
  */
 export const POP_AND_RECORD = `
+if #ARGV > 5 then
+  redis.call('ZREM', KEYS[2], unpack(ARGV, 6))
+  redis.call('HDEL', KEYS[1], unpack(ARGV, 6))
+end
 local popped = {}
 local first = tonumber(ARGV[4])
 local wanted = tonumber(ARGV[5])

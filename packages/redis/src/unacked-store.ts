@@ -44,10 +44,17 @@ export class UnackedStore {
 
   /**
    * Pops up to `wanted` messages from `lists` (in order) and records each as unacked, the k-th
-   * under the tag `${tagPrefix}${firstTag + k}`, atomically. Returns [list, message] pairs in
-   * pop order.
+   * under the tag `${tagPrefix}${firstTag + k}`, atomically. Acks `ackTags` first (at most
+   * MAX_ACKS_PER_CALL). Returns [list, message] pairs in pop order.
    */
-  async popAndRecord(queue: string, lists: readonly string[], tagPrefix: string, firstTag: number, wanted: number): Promise<Array<[string, string]>> {
+  async popAndRecord(
+    queue: string,
+    lists: readonly string[],
+    tagPrefix: string,
+    firstTag: number,
+    wanted: number,
+    ackTags: readonly string[] = [],
+  ): Promise<Array<[string, string]>> {
     const flat = (await script(this.#client, 'tqPopAndRecord', POP_AND_RECORD, 2 + lists.length)(
       this.#keys.unacked,
       this.#keys.unackedIndex,
@@ -57,6 +64,7 @@ export class UnackedStore {
       tagPrefix,
       firstTag,
       wanted,
+      ...ackTags,
     )) as string[];
     const pairs: Array<[string, string]> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);

@@ -286,6 +286,63 @@ describe('unacked bookkeeping (kombu QoS)', () => {
     expect((await store.popAndRecord(q, [keys.queue(q, 0)], 'tagX.', 2, 2)).map(([, raw]) => JSON.parse(raw).id)).toEqual(['c', 'd']);
   });
 
+  it('acks given to a take are applied before it pops, and again harmlessly when the take is re-sent', async () => {
+    const prefix = newPrefix('ackride');
+    const keys = new RedisKeys(prefix, 0);
+    const store = new UnackedStore(client, keys, [0], 3_600_000);
+    const q = uniqueName('q');
+    for (const id of ['a', 'b', 'c']) await client.lpush(keys.queue(q, 0), JSON.stringify({ id }));
+    await store.popAndRecord(q, [keys.queue(q, 0)], 'tagY.', 0, 2);
+    expect(Object.keys(await client.hgetall(`${prefix}unacked`)).sort()).toEqual(['tagY.0', 'tagY.1']);
+    const taken = await store.popAndRecord(q, [keys.queue(q, 0)], 'tagY.', 2, 1, ['tagY.0', 'tagY.1']);
+    expect(taken.map(([, raw]) => JSON.parse(raw).id)).toEqual(['c']);
+    expect(Object.keys(await client.hgetall(`${prefix}unacked`))).toEqual(['tagY.2']);
+    expect(await client.zrange(`${prefix}unacked_index`, 0, -1)).toEqual(['tagY.2']);
+    // The same command again (a resend after a dropped connection): no pop, the record stands.
+    expect(await store.popAndRecord(q, [keys.queue(q, 0)], 'tagY.', 2, 1, ['tagY.0', 'tagY.1'])).toEqual([]);
+    expect(Object.keys(await client.hgetall(`${prefix}unacked`))).toEqual(['tagY.2']);
+  });
+
+  it("a consumer's acks ride on its takes (no ack command of their own while it keeps taking), and an ack while it waits on an empty queue is not held by the wait", async () => {
+    const prefix = newPrefix('ackcount');
+    const broker = await isolatedBroker(prefix);
+    const q = uniqueName('q');
+    const ids = Array.from({ length: 40 }, (_, i) => `m${i}`);
+    for (const id of ids) await broker.publish(q, message(id));
+    // Count this broker's stand-alone ack scripts (2 keys: its unacked hash and index; a take names its lists too).
+    const monitor = await client.duplicate().monitor();
+    let standaloneAcks = 0;
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'evalsha' && args[2] === '2' && args[3] === `${prefix}unacked`) standaloneAcks++;
+    });
+    const controller = new AbortController();
+    const iterator = broker.consume(q, { prefetch: 4, signal: controller.signal })[Symbol.asyncIterator]();
+    const seen: string[] = [];
+    // One at a time, as a worker at concurrency 1: read, ack, read the next.
+    for (let i = 0; i < ids.length; i++) {
+      const delivery = (await iterator.next()).value!;
+      seen.push(String(delivery.message.headers['id']));
+      await delivery.ack();
+    }
+    expect(seen).toEqual(ids);
+    // The last few acks may go alone once the queue is empty; the rest rode on takes.
+    expect(standaloneAcks).toBeLessThanOrEqual(4);
+    expect(await client.hlen(`${prefix}unacked`)).toBe(0);
+
+    // The queue is empty: the consumer waits in a blocking command on its own connection. An ack
+    // made now goes with the broker's ack batch, not behind that wait (up to 5 s).
+    await broker.publish(q, message('late'));
+    const late = (await iterator.next()).value!;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    await late.ack();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(await client.hlen(`${prefix}unacked`)).toBe(0);
+    monitor.disconnect();
+    controller.abort();
+    await iterator.return?.();
+  });
+
   it('concurrent publishes share one LPUSH and keep their order; concurrent acks share one script call', async () => {
     const prefix = newPrefix('moment');
     const broker = await isolatedBroker(prefix);
