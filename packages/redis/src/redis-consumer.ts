@@ -221,6 +221,9 @@ export class RedisConsumer {
   readonly #hooks: SettleHooks = {
     leavingWindow: (delivery) => {
       if (!this.#unacked.delete(delivery)) return;
+      // At once, not at the moment's end, once half the window is free: the take overlaps the
+      // tasks still running (a take per settle would cost more commands than it saves waiting).
+      this.#refill?.(Math.ceil(this.#prefetch / 2));
       this.#endMomentSoon();
       const wake = this.#wakeSlotWaiter;
       this.#wakeSlotWaiter = undefined;

@@ -104,9 +104,11 @@ export class RedisDelivery implements Delivery {
     // would: waiting for Redis's reply would hold a prefetch slot for a round trip per task. If
     // the command fails, the delivery stays in the unacked hash and is restored after the
     // visibility timeout: at-least-once either way.
+    // The settle first: an ack waits for the consumer's next take, which freeing the window may start.
+    const sent = this.#send(outcome);
     this.#hooks.leavingWindow(this);
     // Plain promise chain rather than async wrappers: an ack runs once per task.
-    const attempt = this.#send(outcome).then(
+    const attempt = sent.then(
       () => this.#done(),
       (error: unknown) => this.#retry(outcome, toTqError(error, this.#context), 0),
     );

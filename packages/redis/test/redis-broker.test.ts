@@ -297,7 +297,7 @@ describe('unacked bookkeeping (kombu QoS)', () => {
     const taken = await store.popAndRecord(q, [keys.queue(q, 0)], 'tagY.', 2, 1, ['tagY.0', 'tagY.1']);
     expect(taken.map(([, raw]) => JSON.parse(raw).id)).toEqual(['c']);
     expect(Object.keys(await client.hgetall(`${prefix}unacked`))).toEqual(['tagY.2']);
-    expect(await client.zrange(`${prefix}unacked_index`, 0, -1)).toEqual(['tagY.2']);
+    expect(await client.zrange(`${prefix}unacked_index`, '0', '-1')).toEqual(['tagY.2']);
     // The same command again (a resend after a dropped connection): no pop, the record stands.
     expect(await store.popAndRecord(q, [keys.queue(q, 0)], 'tagY.', 2, 1, ['tagY.0', 'tagY.1'])).toEqual([]);
     expect(Object.keys(await client.hgetall(`${prefix}unacked`))).toEqual(['tagY.2']);
