@@ -16,16 +16,13 @@ const MAX_BATCH = 100;
  * while a queue drains (at concurrency 1 every ~0.2 ms here), so acks rarely wait this long.
  */
 const ACK_WAIT_MS = 5;
-/**
- * Acks ride on a take only while fewer than this many wait: more share one command of their own
- * anyway. Riding every ack measured 3–10 µs of CPU a task slower at concurrency 10 and 100
- * (their tasks' objects live longer, and a take with hundreds of acks answers later).
- */
+/** Acks ride on a take only while fewer than this many wait: more share one command of their own anyway. */
 const RIDE_LIMIT = 4;
 /**
  * Acks ride on takes only in windows this small (concurrency 1 or 2 at the default multiplier).
  * In larger ones many acks share each command already, and in A/B drains riding cost more than
- * it saved: +7–14 % at concurrency 1, but −5–15 % at 100, even with the acks riding rarely.
+ * it saved: +7–14 % at concurrency 1, but −5–15 % at 100, even with the acks riding rarely
+ * (3–10 µs of CPU a task: acked tasks' objects live longer, and each ack takes an extra turn).
  */
 const RIDING_WINDOW = 8;
 
