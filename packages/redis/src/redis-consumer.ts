@@ -258,14 +258,14 @@ export class RedisConsumer {
   #placeAcks(): void {
     this.#placingAcks = false;
     if (this.#acks.length === 0) return;
-    if (this.#acks.length >= RIDE_LIMIT || !this.#takesComing()) {
-      this.#clearAckTimer();
-      return this.#sendAcksAlone(this.#acks.splice(0));
-    }
-    this.#ackTimer ??= setTimeout(() => {
-      this.#ackTimer = undefined;
-      this.#sendAcksAlone(this.#acks.splice(0));
-    }, ACK_WAIT_MS);
+    if (this.#acks.length >= RIDE_LIMIT || !this.#takesComing()) return this.#sendPendingAcksAlone();
+    this.#ackTimer ??= setTimeout(() => this.#sendPendingAcksAlone(), ACK_WAIT_MS);
+  }
+
+  /** Every waiting ack goes in the broker's ack batch now; no take will carry them. */
+  #sendPendingAcksAlone(): void {
+    this.#clearAckTimer();
+    this.#sendAcksAlone(this.#acks.splice(0));
   }
 
   #clearAckTimer(): void {
@@ -309,9 +309,7 @@ export class RedisConsumer {
   async stop(): Promise<void> {
     if (this.#stopped && !this.#pop) return;
     this.#stopped = true;
-    // No take will carry them now.
-    this.#clearAckTimer();
-    this.#sendAcksAlone(this.#acks.splice(0));
+    this.#sendPendingAcksAlone();
     const wake = this.#wakeSlotWaiter;
     this.#wakeSlotWaiter = undefined;
     wake?.();

@@ -9,7 +9,7 @@ export type Settlement = 'ack' | 'requeue' | 'dead' | 'restore';
 export interface SettleHooks {
   /** A settle command is being sent: the delivery no longer counts against prefetch. */
   leavingWindow(delivery: RedisDelivery): void;
-  /** Sends an ack: the consumer lets it ride on its next take when one goes out in the same moment. */
+  /** Sends an ack: in a small window the consumer lets it ride on its next take (see RedisConsumer). */
   ack(tag: string): Promise<void>;
   /** Redis confirmed the settle. */
   settled(delivery: RedisDelivery): void;
