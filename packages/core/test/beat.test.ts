@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { beatTaskId, createMemoryAdapter, isTqError, type App, type Beat, type BeatOptions, type Broker, type BrokerMessage, type Clock } from '../src/index.js';
+import { systemClock } from '../src/schedule/clock.js';
 import { parseInterval } from '../src/schedule/interval.js';
 import { memoryApp, sleep } from './helpers.js';
 
@@ -262,6 +263,48 @@ describe('beat: a claimed tick is sent exactly once', () => {
       resends.push((await b.round()).resent.filter((t) => t.taskId === doomed.taskId).length);
     }
     expect(resends).toEqual([1, 1, 0, 0]); // 3 attempts in all, then dropped
+  });
+
+  it('stop() during a publish waits for it: the record names as fired exactly the ticks that went out, none left pending', async () => {
+    const { app, clock } = setup('2030-01-01T00:00:00Z');
+    app.schedule('tick', { task: 'tick', every: '1s', catchUp: 'all', options: { queue: 'ticks' } });
+    // The manual time, but a loop that really waits (a few ms, or until stop() aborts).
+    const looping: Clock = { now: () => clock.time, sleep: (_ms, signal) => systemClock.sleep(5, signal) };
+    const b = app.beat({ clock: looping, leaseMs: 5000, pollMs: 1000 });
+    beats.push(b);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let publishing = 0;
+    const published: string[] = [];
+    await interceptPublish(app, async (publish, queue, message) => {
+      publishing++;
+      await gate;
+      await publish(queue, message);
+      published.push(String(message.headers['id']));
+    });
+    const backend = (await app.backend())!;
+    await b.start();
+    const deadline = Date.now() + 5000;
+    while (!(await backend.getVersioned('tq-beat.default.state')) && Date.now() < deadline) await sleep(5); // the first round: the anchor, nothing due
+    clock.time += 3000; // three ticks due: the next round claims them, then hangs in the first publish
+    while (publishing === 0 && Date.now() < deadline) await sleep(5);
+    expect(publishing).toBe(1);
+    let stopped = false;
+    const stopping = b.stop().then(() => (stopped = true));
+    await sleep(50);
+    expect(stopped).toBe(false); // still waiting for the publish in flight
+    release();
+    await stopping;
+    const read = await backend.getVersioned('tq-beat.default.state');
+    const state = JSON.parse(Buffer.from(read!.value).toString('utf8')) as { lease: { until: number }; entries: Record<string, { anchor: number; last: number; fired: number }>; pending?: unknown[] };
+    const { anchor, last, fired } = state.entries['tick']!;
+    const named: string[] = [];
+    for (let t = anchor + 1000; t <= last; t += 1000) named.push(beatTaskId('default', 'tick', t));
+    expect(named).toHaveLength(3);
+    expect(fired).toBe(3);
+    expect(published).toEqual(named);
+    expect(state.pending ?? []).toEqual([]);
+    expect(state.lease.until).toBe(0); // handed over
   });
 });
 
