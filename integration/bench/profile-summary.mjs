@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * Summarises a V8 CPU profile (node --cpu-prof) of a bench scenario: the functions with the most
- * self time, then tq's own functions by inclusive time, then who calls a chosen function.
+ * self time, then tq's own functions by inclusive time, then who calls a chosen function. Reads a
+ * sampling heap profile (profile-drain.mjs --heap-profile or --promoted-profile) the same way,
+ * in bytes allocated instead of time.
  *
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof integration/bench/scenario.mjs '{"system":"tq","kind":"drain",…}'
  *   node integration/bench/profile-summary.mjs /tmp/prof/CPU.*.cpuprofile [--callers writeUtf8String]
@@ -12,16 +14,29 @@ import { parseArgs } from 'node:util';
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { callers: { type: 'string' }, top: { type: 'string', default: '25' } } });
 const profile = JSON.parse(readFileSync(positionals[0], 'utf8'));
 const top = Number(values.top);
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+// A heap profile is a tree of nodes with their bytes; a CPU profile a node list with timed samples.
+const heap = profile.head !== undefined;
+const nodes = heap ? heapNodes(profile.head) : profile.nodes;
+const byId = new Map(nodes.map((n) => [n.id, n]));
 const parent = new Map();
-for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-const name = (n) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^file:\/\/.*?\/(packages|node_modules|integration)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+for (const n of nodes) for (const c of n.children ?? []) parent.set(typeof c === 'number' ? c : c.id, n.id);
+const name = (n) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^(file:\/\/)?\/.*?\/(packages|node_modules|integration)\//, '$2/')}:${n.callFrame.lineNumber + 1}`;
+
+function heapNodes(head) {
+  const all = [];
+  const visit = (n) => {
+    all.push(n);
+    for (const c of n.children) visit(c);
+  };
+  visit(head);
+  return all;
+}
 
 const self = new Map();
 const inclusive = new Map();
 const nodeTime = new Map();
-profile.samples.forEach((id, i) => {
-  const dt = profile.timeDeltas[i] ?? 0;
+const weights = heap ? nodes.map((n) => [n.id, n.selfSize]) : profile.samples.map((id, i) => [id, profile.timeDeltas[i] ?? 0]);
+weights.forEach(([id, dt]) => {
   nodeTime.set(id, (nodeTime.get(id) ?? 0) + dt);
   const key = name(byId.get(id));
   self.set(key, (self.get(key) ?? 0) + dt);
@@ -34,21 +49,24 @@ profile.samples.forEach((id, i) => {
   }
 });
 const total = [...self.values()].reduce((a, b) => a + b, 0);
-const row = ([k, v]) => `${(v / 1000).toFixed(0).padStart(7)} ms ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`;
-console.log(`profile: ${(total / 1000).toFixed(0)} ms sampled`);
-console.log('\nself time');
+// Time in µs shown as ms; bytes shown as KB.
+const unit = heap ? 'KB' : 'ms';
+const amount = (v) => `${(heap ? v / 1024 : v / 1000).toFixed(0).padStart(7)} ${unit}`;
+const row = ([k, v]) => `${amount(v)} ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`;
+console.log(heap ? `profile: ${(total / 1048576).toFixed(1)} MB sampled` : `profile: ${(total / 1000).toFixed(0)} ms sampled`);
+console.log(heap ? '\nself (allocated here)' : '\nself time');
 for (const entry of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(row(entry));
-console.log('\ninclusive time, tq packages');
+console.log(heap ? '\ninclusive (allocated here or below), tq packages' : '\ninclusive time, tq packages');
 for (const entry of [...inclusive].filter(([k]) => k.includes('packages/')).sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(row(entry));
 if (values.callers) {
   console.log(`\ncall paths into ${values.callers}`);
   const paths = new Map();
-  for (const n of profile.nodes) {
+  for (const n of nodes) {
     if (n.callFrame.functionName !== values.callers) continue;
     const chain = [];
     for (let at = parent.get(n.id); at !== undefined && chain.length < 10; at = parent.get(at)) chain.push(name(byId.get(at)));
     const k = chain.join('\n      < ');
     paths.set(k, (paths.get(k) ?? 0) + (nodeTime.get(n.id) ?? 0));
   }
-  for (const [k, v] of [...paths].sort((a, b) => b[1] - a[1]).slice(0, 5)) console.log(`${(v / 1000).toFixed(0).padStart(7)} ms\n      < ${k}`);
+  for (const [k, v] of [...paths].sort((a, b) => b[1] - a[1]).slice(0, 5)) console.log(`${amount(v)}\n      < ${k}`);
 }
