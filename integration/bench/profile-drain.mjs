@@ -7,13 +7,11 @@
  *
  *   node integration/bench/profile-drain.mjs --broker redis --tasks 30000 --concurrency 10 [--stored] [--events]
  *     [--payload-bytes 300] [--prefetch-multiplier 4] [--partitions 8 (Kafka)] [--cpu-profile /tmp/drain.cpuprofile] [--heap-profile /tmp/drain.heapprofile]
- *     [--promoted-profile /tmp/promoted.heapprofile] [--heap-spaces]
+ *     [--heap-spaces]
  *
- * --heap-profile samples every allocation of the drain; --promoted-profile keeps only the
- * samples of objects that outlived the young generation (promoted to the old space: what makes
- * V8 grow the heap, and the worker's RSS, between full collections). profile-summary.mjs reads
- * both. --heap-spaces prints the peak size of V8's new and old spaces and the process's RSS
- * during the drain (sampled every 10 ms).
+ * --heap-profile samples every allocation of the drain (profile-summary.mjs reads it).
+ * --heap-spaces prints what lib/heap-watch.mjs sees during the drain: the peaks of V8's new and
+ * old spaces and of the RSS, the collections, and the bytes the scavenges promoted.
  *
  * --events runs the worker with Celery events on (as `tq worker -E`); --events-reader adds a
  * reader of every event in this process (a monitor such as Flower runs in its own: the reader's
@@ -25,7 +23,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
-import v8 from 'node:v8';
+import { watchHeap } from './lib/heap-watch.mjs';
 import { runInFlight } from './lib/measure.mjs';
 import { noopTask, taskArgs, usePayloadBytes } from './lib/payload.mjs';
 import { openTqApp, tqTarget } from './lib/tq-targets.mjs';
@@ -40,7 +38,6 @@ const { values: flags } = parseArgs({
     partitions: { type: 'string', default: '1' },
     'cpu-profile': { type: 'string' },
     'heap-profile': { type: 'string' },
-    'promoted-profile': { type: 'string' },
     'heap-spaces': { type: 'boolean', default: false },
     events: { type: 'boolean', default: false },
     'events-reader': { type: 'boolean', default: false },
@@ -51,24 +48,6 @@ usePayloadBytes(Number(flags['payload-bytes']));
 const tasks = Number(flags.tasks);
 const concurrency = Number(flags.concurrency);
 const ignoreResult = !flags.stored;
-
-/** Peak RSS and size of each V8 heap space (MB) while started, sampled every 10 ms. */
-function heapSpacePeaks() {
-  const peaks = { rss: 0 };
-  let timer;
-  const sample = () => {
-    peaks.rss = Math.max(peaks.rss, process.memoryUsage.rss());
-    for (const space of v8.getHeapSpaceStatistics()) peaks[space.space_name] = Math.max(peaks[space.space_name] ?? 0, space.space_size);
-  };
-  return {
-    start: () => (timer = setInterval(sample, 10)),
-    stop: () => {
-      clearInterval(timer);
-      sample();
-      return Object.fromEntries(Object.entries(peaks).map(([name, bytes]) => [name, (bytes / 1048576).toFixed(1)]));
-    },
-  };
-}
 
 const target = await tqTarget(flags.broker, { partitions: Number(flags.partitions) });
 const ids = [];
@@ -97,8 +76,7 @@ const worker = workerApp.worker({
   events: flags.events,
   ...(flags['prefetch-multiplier'] ? { prefetchMultiplier: Number(flags['prefetch-multiplier']) } : {}),
 });
-const heapProfile = flags['heap-profile'] ?? flags['promoted-profile'];
-const spaces = heapSpacePeaks();
+const heap = watchHeap();
 let completed = 0;
 let firstAt = 0;
 let cpuAtFirst;
@@ -110,14 +88,12 @@ worker.on('task-succeeded', () => {
     firstAt = performance.now();
     cpuAtFirst = process.cpuUsage();
     if (flags['cpu-profile']) void session.post('Profiler.enable').then(() => session.post('Profiler.start'));
-    if (heapProfile) {
-      // A promoted-object profile drops the samples of what the young generation's scavenges freed.
-      const promotedOnly = !flags['heap-profile'];
+    if (flags['heap-profile']) {
       void session
         .post('HeapProfiler.enable')
-        .then(() => session.post('HeapProfiler.startSampling', { samplingInterval: 8192, includeObjectsCollectedByMinorGC: !promotedOnly, includeObjectsCollectedByMajorGC: true }));
+        .then(() => session.post('HeapProfiler.startSampling', { samplingInterval: 8192, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true }));
     }
-    if (flags['heap-spaces']) spaces.start();
+    if (flags['heap-spaces']) heap.start();
   }
   if (++completed === tasks) finish();
 });
@@ -126,15 +102,14 @@ await finished;
 const ms = performance.now() - firstAt;
 const cpu = process.cpuUsage(cpuAtFirst);
 if (flags['cpu-profile']) writeFileSync(flags['cpu-profile'], JSON.stringify((await session.post('Profiler.stop')).profile));
-if (heapProfile) writeFileSync(heapProfile, JSON.stringify((await session.post('HeapProfiler.stopSampling')).profile));
-const peaks = spaces.stop();
+if (flags['heap-profile']) writeFileSync(flags['heap-profile'], JSON.stringify((await session.post('HeapProfiler.stopSampling')).profile));
 const perTask = (micros) => (micros / tasks).toFixed(1);
 console.log(
   `${flags.broker} drain of ${tasks} at c=${concurrency}, results ${ignoreResult ? 'ignored' : 'stored'}: ` +
     `${Math.round(((tasks - 1) * 1000) / ms)} tasks/s, CPU ${perTask(cpu.user + cpu.system)} µs per task (user ${perTask(cpu.user)}, system ${perTask(cpu.system)})` +
     (flags.events ? `, events on${flags['events-reader'] ? ` (${eventsSeen} read here)` : ''}` : ''),
 );
-if (flags['heap-spaces']) console.log(`peaks during the drain: RSS ${peaks.rss} MB, new space ${peaks.new_space} MB, old space ${peaks.old_space} MB`);
+if (flags['heap-spaces']) console.log(heap.stop(tasks));
 monitor.abort();
 await worker.stop();
 await workerApp.close();

@@ -2,7 +2,7 @@
 /**
  * Summarises a V8 CPU profile (node --cpu-prof) of a bench scenario: the functions with the most
  * self time, then tq's own functions by inclusive time, then who calls a chosen function. Reads a
- * sampling heap profile (profile-drain.mjs --heap-profile or --promoted-profile) the same way,
+ * sampling heap profile (profile-drain.mjs --heap-profile) the same way,
  * in bytes allocated instead of time.
  *
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof integration/bench/scenario.mjs '{"system":"tq","kind":"drain",…}'
