@@ -67,7 +67,7 @@ export class KvResultBackend implements ResultBackend {
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
       // create() opens the bucket when it exists with the same settings, else makes it.
-      const kv = await new Kvm(js).create(this.#options.bucket, {
+      const kv = await createBucket(js, this.#options.bucket, {
         history: 1,
         ttl: this.#options.bucketTtlMs,
         replicas: this.#options.replicas,
@@ -81,7 +81,7 @@ export class KvResultBackend implements ResultBackend {
 
   #coordinationBucket(): Promise<KV> {
     const { js } = this.#live();
-    this.#coordination ??= new Kvm(js).create(`${this.#options.bucket}-coord`, { history: 1, replicas: this.#options.replicas });
+    this.#coordination ??= createBucket(js, `${this.#options.bucket}-coord`, { history: 1, replicas: this.#options.replicas });
     this.#coordination.catch(() => (this.#coordination = undefined));
     return this.#coordination;
   }
@@ -359,6 +359,33 @@ function liveValue(headers: MsgHdrs | undefined, data: Uint8Array): Uint8Array |
   const expiresAt = headers?.get(expiresAtHeader);
   if (expiresAt && Number(expiresAt) <= Date.now()) return null;
   return data;
+}
+
+/**
+ * Opens bucket `name`, making it first if it does not exist. Two processes that make the same
+ * bucket at once (workers starting together on a fresh server) race on its stream, and the server
+ * has refused the loser with "subjects overlap with an existing stream" (seen in CI under load).
+ */
+function createBucket(js: JetStreamClient, name: string, options: Parameters<Kvm['create']>[1]): Promise<KV> {
+  return retryCreateRace(() => new Kvm(js).create(name, options));
+}
+
+/** `create`, tried again (up to 5 times, 20-100 ms apart) while it fails as the loser of a create race. */
+export async function retryCreateRace<T>(create: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await create();
+    } catch (error) {
+      if (attempt >= 5 || !isCreateRace(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    }
+  }
+}
+
+/** JetStream's answers to a stream create that lost to a concurrent create of the same stream. */
+function isCreateRace(error: unknown): boolean {
+  const code = (error as { code?: unknown; api_error?: { err_code?: unknown } }).api_error?.err_code ?? (error as { code?: unknown }).code;
+  return code === 10065 || code === 10058 || /subjects overlap|already in use/i.test(String((error as Error).message));
 }
 
 function isWrongLastSequence(error: unknown): boolean {

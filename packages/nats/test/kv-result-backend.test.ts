@@ -2,6 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import natsAdapter, { type KvResultBackend } from '../src/index.js';
+import { retryCreateRace } from '../src/kv-result-backend.js';
 import { rawConnection } from './support/broker.js';
 import { sharedNatsUrl, uniqueName } from './support/names.js';
 
@@ -36,6 +37,33 @@ afterAll(async () => {
 });
 
 describe('KvResultBackend', () => {
+  it('a bucket create that loses a race to a concurrent create is tried again; any other failure is not', async () => {
+    const overlap = Object.assign(new Error('subjects overlap with an existing stream'), { api_error: { err_code: 10065 } });
+    let calls = 0;
+    expect(await retryCreateRace(async () => (++calls < 3 ? Promise.reject(overlap) : 'bucket'))).toBe('bucket');
+    expect(calls).toBe(3);
+    calls = 0;
+    await expect(retryCreateRace(async () => (++calls, Promise.reject(new Error('insufficient resources'))))).rejects.toThrow('insufficient resources');
+    expect(calls).toBe(1);
+    calls = 0;
+    await expect(retryCreateRace(async () => (++calls, Promise.reject(overlap)))).rejects.toThrow('subjects overlap');
+    expect(calls).toBe(5);
+  });
+
+  it('backends opening a new bucket at once all open it (workers starting together race to make it)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const bucket = uniqueName('tqrace');
+      const opened = Array.from({ length: 6 }, () => backend(bucket));
+      await Promise.all(opened.map((b) => b.connect()));
+      await opened[0]!.store('r1', record('SUCCESS', 'r1'), {});
+      expect(decoder.decode((await opened[5]!.fetch('r1'))!)).toContain('SUCCESS');
+      // The coordination bucket (chords, claims) is made on first use, by whichever backend comes
+      // first; each write expects the key absent, so exactly one wins.
+      const written = await Promise.all(opened.map((b) => b.compareAndSet(`k${round}`, encoder.encode('x'), null)));
+      expect(written.filter((version) => version !== null)).toHaveLength(1);
+    }
+  });
+
   it('stores, fetches and forgets a record under the task id', async () => {
     const b = backend(uniqueName('tqtest'));
     await b.connect();
