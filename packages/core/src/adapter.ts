@@ -9,6 +9,7 @@ export { topicMatches } from './broker/topic-pattern.js';
 export { brokerCapabilities, defaultBrokerCapabilities, type BrokerCapabilities } from './broker/capabilities.js';
 export { DeliveryBuffer, type DeliveryBufferOptions } from './broker/delivery-buffer.js';
 export { MomentBatch } from './broker/moment-batch.js';
+export { InFlightMap, InFlightSet } from './broker/in-flight.js';
 export { RuntimeBroker } from './broker/runtime-broker.js';
 export { isTransactionalPublisher, type Outbox, type TransactionalPublisher } from './producer/transactional.js';
 export type { ChordPart, ResultBackend, ResultBackendCapabilities, StoreOptions, StoredTaskInfo, VersionedValue } from './backend/result-backend.js';

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, createApp, type App, type Delivery, type Worker } from '../src/index.js';
 import type { ConsumeOptions, Consumer } from '../src/adapter.js';
 import { createMemoryAdapter, MemoryBroker, MemoryHub } from '../src/memory/index.js';
+import { ConsumeWatchdog } from '../src/worker/consume-watchdog.js';
 import { sleep } from './helpers.js';
 
 /**
@@ -95,5 +96,26 @@ describe('consuming watchdog (consume-watchdog.ts)', () => {
     await sleep(1500);
     expect(broker.consumes).toBe(1);
     expect((await app.queueStats('celery')).ready).toBe(1);
+  });
+
+  it('listens to a stream signal once, not once per delivery, and its abort still ends a wait', async () => {
+    const watch = new ConsumeWatchdog(null).watch('q');
+    const stream = new AbortController();
+    let listeners = 0;
+    const add = stream.signal.addEventListener.bind(stream.signal);
+    stream.signal.addEventListener = ((...args: Parameters<AbortSignal['addEventListener']>) => {
+      listeners++;
+      add(...args);
+    }) as AbortSignal['addEventListener'];
+    let n = 0;
+    const yielding: AsyncIterator<Delivery> = { next: async () => ({ done: false, value: { n: n++ } as unknown as Delivery }) };
+    for (let i = 0; i < 50; i++) expect((await watch.next(yielding, stream.signal, () => undefined)).done).toBe(false);
+    expect(listeners).toBe(1);
+    const wedged: AsyncIterator<Delivery> = { next: () => new Promise<IteratorResult<Delivery>>(() => undefined) };
+    const waiting = watch.next(wedged, stream.signal, () => undefined);
+    stream.abort();
+    expect((await waiting).done).toBe(true);
+    expect(listeners).toBe(1);
+    watch.close();
   });
 });

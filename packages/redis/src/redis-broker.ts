@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, DelayedMessage, ListDelayedOptions, QueueStats } from '@tq/core/adapter';
-import { brokerCapabilities, ClosedError, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
+import { brokerCapabilities, ClosedError, InFlightSet, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
 import { RedisBroadcasts } from './broadcasts.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
 import { addDelayed, delayedKey, delayedMember, delayedQueuesKey, DueMover, listDelayed, moveDue, type DelayedEntry } from './delayed-set.js';
@@ -35,7 +35,7 @@ export class RedisBroker implements Broker {
   readonly #deadLetterSuffix = '.dead';
   readonly #declared = new Set<string>();
   readonly #consumers = new Set<RedisConsumer>();
-  readonly #outstanding = new Set<RedisDelivery>();
+  readonly #outstanding = new InFlightSet<RedisDelivery>();
   readonly #pubSub: PubSubChannels;
   readonly #broadcasts: RedisBroadcasts;
   readonly #publishes = new MomentBatch<{ queue: string; payload: string }>((list, items) => this.#push(list, items), { maxItems: 500 });

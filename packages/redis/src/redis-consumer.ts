@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Delivery } from '@tq/core/adapter';
+import { InFlightSet, type Delivery } from '@tq/core/adapter';
 import { BLOCK_SECONDS, closeConnection, openConnection, type Redis } from './connection.js';
 import { decodeEnvelope, type DecodedEnvelope } from './envelope.js';
 import { toTqError, type ErrorContext } from './errors.js';
@@ -41,7 +41,7 @@ export interface RedisConsumerDeps {
   readonly context: ErrorContext;
   readonly deadLetterSuffix: string;
   /** Every unsettled delivery of the broker, kept past the end of its consumer's iteration. */
-  readonly outstanding: Set<RedisDelivery>;
+  readonly outstanding: InFlightSet<RedisDelivery>;
   /** True once the broker is closing: failed settles are not retried any more. */
   readonly closing: () => boolean;
 }
@@ -59,7 +59,7 @@ export class RedisConsumer {
   readonly #deps: RedisConsumerDeps;
   #prefetch: number;
   readonly #signal: AbortSignal;
-  readonly #unacked = new Set<RedisDelivery>();
+  readonly #unacked = new InFlightSet<RedisDelivery>();
   #connection: Redis | undefined;
   #clientId: number | undefined;
   /** The command in flight on this consumer's connection (a batch take or the blocking wait). */

@@ -68,6 +68,10 @@ export class UnackedStore {
     )) as string[];
     const pairs: Array<[string, string]> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+    // Emptied once read: ioredis keeps its reply reachable after the command settles (through
+    // what, not found), and at c=100 that kept every message text of a drain alive into the old
+    // space: 0.9 against 0.1 KB promoted a task (docs/benchmarks.md, "Where the extra memory is").
+    flat.length = 0;
     return pairs;
   }
 

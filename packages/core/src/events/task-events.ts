@@ -4,6 +4,7 @@ import type { BroadcastBus } from '../control/broadcast-bus.js';
 import type { Logger } from '../logger.js';
 import type { TaskRequest } from '../protocol/message.js';
 import { safeJsonParse } from '../serializer/json.js';
+import { InFlightSet } from '../broker/in-flight.js';
 
 /**
  * Celery's event exchange: a durable topic exchange named "celeryev" (on Redis, kombu turns it
@@ -89,7 +90,7 @@ export class EventDispatcher {
   readonly #bus: BroadcastBus | null;
   readonly #logger: Logger;
   readonly #headers: { readonly hostname: string };
-  readonly #pending = new Set<Promise<void>>();
+  readonly #pending = new InFlightSet<Promise<void>>();
   /** Task events waiting for the batch to go out, as JSON text, and the type of the first. */
   #batch: string[] = [];
   #firstType = '';

@@ -142,6 +142,9 @@ export class ConsumerWatch {
   readonly #onClose: (watch: ConsumerWatch) => void;
   #attempt = new AbortController();
   #restarted = false;
+  /** The stream signal next() listens to, and how its abort ends the wait under way. */
+  #listened: AbortSignal | undefined;
+  #endWait: (() => void) | undefined;
 
   constructor(queue: string, stallMs: number, counting: boolean, onClose: (watch: ConsumerWatch) => void) {
     this.queue = queue;
@@ -173,11 +176,8 @@ export class ConsumerWatch {
   async next(iterator: AsyncIterator<Delivery>, signal: AbortSignal, giveBack: (late: Delivery) => void): Promise<IteratorResult<Delivery>> {
     if (signal.aborted) return { done: true, value: undefined };
     this.waitingSince = Date.now();
-    let onAbort: (() => void) | undefined;
-    const restarted = new Promise<IteratorResult<Delivery>>((resolve) => {
-      onAbort = () => resolve({ done: true, value: undefined });
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    this.#listenTo(signal);
+    const restarted = new Promise<IteratorResult<Delivery>>((resolve) => (this.#endWait = () => resolve({ done: true, value: undefined })));
     const pending = iterator.next();
     try {
       const next = await Promise.race([pending, restarted]);
@@ -190,8 +190,18 @@ export class ConsumerWatch {
       return this.#counting ? { done: false, value: this.#counted(next.value) } : next;
     } finally {
       this.waitingSince = null;
-      signal.removeEventListener('abort', onAbort!);
+      this.#endWait = undefined;
     }
+  }
+
+  /**
+   * One abort listener per stream, not one per delivery: adding and removing a listener per
+   * task churns the signal's listener map (see broker/in-flight.ts for why churn costs memory).
+   */
+  #listenTo(signal: AbortSignal): void {
+    if (this.#listened === signal) return;
+    this.#listened = signal;
+    signal.addEventListener('abort', () => this.#endWait?.(), { once: true });
   }
 
   #counted(delivery: Delivery): Delivery {

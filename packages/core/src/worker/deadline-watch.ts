@@ -1,3 +1,5 @@
+import { InFlightSet } from '../broker/in-flight.js';
+
 /** How often overdue work is looked for: the precision of the deadlines. */
 const sweepMs = 250;
 
@@ -13,7 +15,7 @@ interface Watched {
  * trip Node's listener-leak warning at concurrency above 10). Deadlines are kept within sweepMs.
  */
 export class DeadlineWatch {
-  readonly #pending = new Set<Watched>();
+  readonly #pending = new InFlightSet<Watched>();
   readonly #signal: AbortSignal;
   #timer: NodeJS.Timeout | undefined;
 

@@ -1,6 +1,7 @@
 import type { Delivery } from '../broker/broker.js';
 import type { BrokerCapabilities } from '../broker/capabilities.js';
 import type { Logger } from '../logger.js';
+import { InFlightSet } from '../broker/in-flight.js';
 
 /**
  * Keeps unacked deliveries from being redelivered while the worker still owns them (running
@@ -9,7 +10,7 @@ import type { Logger } from '../logger.js';
  * after one window. One timer per worker, not per task: leasing costs nothing per task.
  */
 export class LeaseKeeper {
-  readonly #leased = new Set<Delivery>();
+  readonly #leased = new InFlightSet<Delivery>();
   readonly #periodMs: number | null;
   readonly #logger: Logger;
   #timer: NodeJS.Timeout | undefined;

@@ -5,6 +5,7 @@ import type { TaskRequest } from '../protocol/message.js';
 import { celeryDate, encodeRecord, exceptionInfo, type ResultRecord } from '../result/record.js';
 import { TaskState, type TaskStateName } from '../result/states.js';
 import { DeadlineWatch } from './deadline-watch.js';
+import { TaskIdMap } from '../broker/in-flight.js';
 
 /**
  * How long the worker keeps retrying an outcome record (SUCCESS, FAILURE, REVOKED) while it
@@ -50,9 +51,9 @@ export class ResultWriter {
   readonly #logger: Logger;
   readonly #hostname: string;
   /** STARTED records queued or in flight, by task id. */
-  readonly #started = new Map<string, PendingStarted>();
+  readonly #started = new TaskIdMap<PendingStarted>();
   /** Start counts of the tasks running now, written into their in-progress records (tq_attempt). */
-  readonly #attempts = new Map<string, number>();
+  readonly #attempts = new TaskIdMap<number>();
   /** STARTED records waiting for the end of this moment, in order. */
   readonly #startedQueue: PendingStarted[] = [];
   readonly #retry: Required<ResultRetryOptions>;

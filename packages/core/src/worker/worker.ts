@@ -39,6 +39,7 @@ import { listenForRemoteControl, type ControlledWorker, type HeldTask } from './
 import { RevokedSet } from './revoked.js';
 import { RunOnceGate, runOnceNonce } from './run-once.js';
 import { Slots } from './slots.js';
+import { InFlightMap } from '../broker/in-flight.js';
 
 export interface WorkerOptions {
   /** Queues to consume. Default: [config.defaultQueue]. */
@@ -160,8 +161,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #configuredQueues: readonly string[];
   /** One per consumed queue: aborting it cancels that queue's consumer only. */
   readonly #queueStops = new Map<string, AbortController>();
-  readonly #active = new Map<Delivery, Active>();
-  readonly #held = new Map<Delivery, Held>();
+  readonly #active = new InFlightMap<Delivery, Active>();
+  readonly #held = new InFlightMap<Delivery, Held>();
   readonly #heldCount = new Map<string, number>();
   /** No broadcast bus (broker or backend) but a backend: read revocations from it before each task. */
   #revocationsInBackend = false;
