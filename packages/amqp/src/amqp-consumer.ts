@@ -1,5 +1,5 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import { ClosedError, ConfigError, DeliveryBuffer, type BrokerMessage, type ConsumeOptions, type Delivery } from '@tq/core/adapter';
+import { ClosedError, ConfigError, DeliveryBuffer, type BrokerMessage, type ConsumeOptions, type Delivery, InFlightSet } from '@tq/core/adapter';
 import type { AmqpSession } from './amqp-session.js';
 import { toTqError } from './errors.js';
 import { toBrokerMessage } from './message-codec.js';
@@ -27,7 +27,7 @@ export class AmqpConsumer {
   readonly #queue: string;
   readonly #prefetch: number;
   readonly #onGone: () => void;
-  readonly #outstanding = new Set<AmqpDelivery>();
+  readonly #outstanding = new InFlightSet<AmqpDelivery>();
   #channel: Channel | undefined;
   #consumerTag: string | undefined;
   /** #run owns recovery while it attaches; a channel closing meanwhile must not start a second run. */

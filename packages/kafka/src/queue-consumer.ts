@@ -1,4 +1,4 @@
-import { DeliveryBuffer, type BrokerMessage, type ConsumeOptions, type Delivery } from '@tq/core/adapter';
+import { DeliveryBuffer, type BrokerMessage, type ConsumeOptions, type Delivery, InFlightSet } from '@tq/core/adapter';
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { isRebalanceError, toTqError } from './errors.js';
 import { deadLetterFromHeader, decodeHeaders, headerText, redeliveredHeader } from './headers.js';
@@ -55,7 +55,7 @@ export class QueueConsumer {
   readonly #lastCommitted = new Map<number, string>();
   readonly #currentTrackers = new WeakSet<OffsetTracker>();
   readonly #committedVersions = new WeakMap<OffsetTracker, number>();
-  readonly #unsettled = new Set<InFlight>();
+  readonly #unsettled = new InFlightSet<InFlight>();
   /** The batch handler waiting for the window to drain to `refillAt` (one batch runs at a time). */
   #slotWaiter: { readonly refillAt: number; wake(): void } | undefined;
   #heartbeatTicker: NodeJS.Timeout | undefined;

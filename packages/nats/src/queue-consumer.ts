@@ -1,7 +1,7 @@
 import { deferIfEarly, notBeforeOf } from './delayed-nak.js';
 import type { Consumer, ConsumeCallback, ConsumerMessages, FetchOptions, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DeliveryBuffer, MessageDecodeError, type BrokerMessage, type Delivery, type Logger } from '@tq/core/adapter';
+import { DeliveryBuffer, MessageDecodeError, type BrokerMessage, type Delivery, type Logger, InFlightSet } from '@tq/core/adapter';
 import { deadLetter } from './dead-letter.js';
 import { toTqError } from './errors.js';
 import type { WriteBatch } from './write-batch.js';
@@ -43,7 +43,7 @@ export class QueueConsumer {
   readonly #queue: string;
   #prefetch: number;
   readonly #context: QueueConsumerContext;
-  readonly #unacked = new Set<NatsDelivery>();
+  readonly #unacked = new InFlightSet<NatsDelivery>();
   readonly #fetches = new Set<ConsumerMessages>();
   #requested = 0;
   #stopped = false;

@@ -1,4 +1,4 @@
-import { DeliveryBuffer, type Logger } from '@tq/core/adapter';
+import { DeliveryBuffer, type Logger, InFlightSet } from '@tq/core/adapter';
 import type { PostgresDelivery } from './postgres-delivery.js';
 
 export interface QueueConsumerContext {
@@ -27,7 +27,7 @@ export class QueueConsumer {
   readonly queue: string;
   readonly buffer: DeliveryBuffer<PostgresDelivery>;
   readonly #context: QueueConsumerContext;
-  readonly #unacked = new Set<PostgresDelivery>();
+  readonly #unacked = new InFlightSet<PostgresDelivery>();
   #prefetch: number;
   #stopped = false;
   /** A NOTIFY (or a reconnect) came since the last claim started: claim again before sleeping. */
