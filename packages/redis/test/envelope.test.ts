@@ -37,3 +37,26 @@ describe('encodeEnvelope', () => {
     });
   }
 });
+
+describe('decodeEnvelope', () => {
+  const envelopeWith = (base64: string) =>
+    JSON.stringify({ body: base64, 'content-encoding': 'utf-8', 'content-type': 'application/json', headers: {}, properties: { body_encoding: 'base64', delivery_tag: 't', delivery_info: { exchange: '', routing_key: 'q' } } });
+
+  it('decodes a base64 body into memory of its own (not a slice of a shared pool), every size and padding', () => {
+    for (const size of [0, 1, 2, 3, 4, 100, 399, 4096, 70_000]) {
+      const original = Uint8Array.from({ length: size }, (_, i) => (i * 31 + 7) % 256);
+      const { body: decoded } = decodeEnvelope(envelopeWith(Buffer.from(original).toString('base64'))).message;
+      expect(decoded).toEqual(original);
+      expect(decoded.byteOffset).toBe(0);
+      expect(decoded.buffer.byteLength).toBe(size);
+    }
+  });
+
+  it('a body with stray characters (a line break, as base64 tools insert) decodes as Python does, and its buffer holds only those bytes', () => {
+    const original = new TextEncoder().encode('[[1, 2], {}, {}]'.repeat(10));
+    const wrapped = Buffer.from(original).toString('base64').replace(/(.{76})/g, '$1\n');
+    const { body: decoded } = decodeEnvelope(envelopeWith(wrapped)).message;
+    expect(decoded).toEqual(original);
+    expect(decoded.buffer.byteLength).toBe(original.length);
+  });
+});
