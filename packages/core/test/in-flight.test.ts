@@ -107,6 +107,33 @@ describe('InFlightMap', () => {
     expect([...map]).toEqual([...model]);
   });
 
+  it('takes keys that cannot take a property (frozen, sealed, non-extensible) as well as any other', () => {
+    const keys = [Object.freeze({ k: 'frozen' }), Object.seal({ k: 'sealed' }), Object.preventExtensions({ k: 'fixed' }), { k: 'plain' }];
+    const map = new InFlightMap<{ k: string }, number>();
+    keys.forEach((key, i) => map.set(key, i));
+    expect([...map.values()]).toEqual([0, 1, 2, 3]);
+    expect(keys.map((key) => map.get(key))).toEqual([0, 1, 2, 3]);
+    expect(map.delete(keys[0]!)).toBe(true);
+    expect(map.delete(keys[0]!)).toBe(false);
+    expect(map.has(keys[0]!)).toBe(false);
+    map.set(keys[1]!, 10);
+    expect([...map]).toEqual([
+      [keys[1], 10],
+      [keys[2], 2],
+      [keys[3], 3],
+    ]);
+    expect(map.size).toBe(3);
+  });
+
+  it('a key in two maps keeps a separate entry in each', () => {
+    const key = {};
+    const [a, b] = [new InFlightMap<object, string>(), new InFlightMap<object, string>()];
+    a.set(key, 'a');
+    b.set(key, 'b');
+    a.delete(key);
+    expect([a.get(key), b.get(key), a.size, b.size]).toEqual([undefined, 'b', 0, 1]);
+  });
+
   it('a value of a deleted key can be collected', async () => {
     const map = new InFlightMap<object, object>();
     const key = {};

@@ -9,9 +9,10 @@
  * that chain has been moved to the old space, it holds every later table, and every delivery they
  * ever held, through each scavenge until the next full collection: each task's objects were
  * promoted to the old space, which V8 then let grow to 44-66 MB on a drain at c=100
- * (docs/benchmarks.md, "Where the extra memory is"). Here a WeakMap finds an entry (its tables
- * are not chained, and hold their keys weakly) and a doubly linked list keeps the order; a removed
- * node is emptied and unlinked.
+ * (docs/benchmarks.md, "Where the extra memory is"). Here a key finds its entry through a
+ * property of its own (a symbol per collection; keys that cannot take one use a WeakMap, whose
+ * tables are not chained and hold keys weakly) and a doubly linked list keeps the order; a
+ * removed node is emptied and unlinked.
  */
 
 interface Node<K, V> {
@@ -23,7 +24,10 @@ interface Node<K, V> {
 
 /** A Map for object keys, in insertion order: set, get, has, delete, size, keys(), values(), entries(). */
 export class InFlightMap<K extends object, V> {
-  readonly #nodes = new WeakMap<K, Node<K, V>>();
+  /** A key's node sits in a property of the key under this symbol: a WeakMap for every key cost ~1.4 µs a task at c=100 (4 sets a delivery). */
+  readonly #slot = Symbol('in-flight node');
+  /** Keys that cannot take a property (frozen, sealed) find their node here instead. */
+  readonly #fixedKeys = new WeakMap<K, Node<K, V>>();
   #first: Node<K, V> | undefined;
   #last: Node<K, V> | undefined;
   #size = 0;
@@ -32,8 +36,20 @@ export class InFlightMap<K extends object, V> {
     return this.#size;
   }
 
+  #nodeOf(key: K): Node<K, V> | undefined {
+    return Object.isExtensible(key) ? (key as Record<symbol, Node<K, V> | undefined>)[this.#slot] : this.#fixedKeys.get(key);
+  }
+
+  /** Points `key` at `node`, or at nothing (the property stays, emptied: deleting it would slow the key's object down). */
+  #link(key: K, node: Node<K, V> | undefined): void {
+    if (!Object.isExtensible(key)) {
+      if (node) this.#fixedKeys.set(key, node);
+      else this.#fixedKeys.delete(key);
+    } else (key as Record<symbol, Node<K, V> | undefined>)[this.#slot] = node;
+  }
+
   set(key: K, value: V): this {
-    const known = this.#nodes.get(key);
+    const known = this.#nodeOf(key);
     if (known) {
       known.value = value;
       return this;
@@ -42,23 +58,23 @@ export class InFlightMap<K extends object, V> {
     if (this.#last) this.#last.next = node;
     else this.#first = node;
     this.#last = node;
-    this.#nodes.set(key, node);
+    this.#link(key, node);
     this.#size++;
     return this;
   }
 
   get(key: K): V | undefined {
-    return this.#nodes.get(key)?.value;
+    return this.#nodeOf(key)?.value;
   }
 
   has(key: K): boolean {
-    return this.#nodes.has(key);
+    return this.#nodeOf(key) !== undefined;
   }
 
   delete(key: K): boolean {
-    const node = this.#nodes.get(key);
+    const node = this.#nodeOf(key);
     if (!node) return false;
-    this.#nodes.delete(key);
+    this.#link(key, undefined);
     if (node.previous) node.previous.next = node.next;
     else this.#first = node.next;
     if (node.next) node.next.previous = node.previous;
