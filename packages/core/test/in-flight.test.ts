@@ -125,6 +125,20 @@ describe('InFlightMap', () => {
     expect(map.size).toBe(3);
   });
 
+  it('a key frozen while in the map can still be found, deleted and added again', () => {
+    const key: { k: string } = { k: 'later frozen' };
+    const map = new InFlightMap<{ k: string }, number>();
+    map.set(key, 1);
+    Object.freeze(key);
+    expect(map.get(key)).toBe(1);
+    expect(map.delete(key)).toBe(true);
+    expect([map.has(key), map.get(key), map.size]).toEqual([false, undefined, 0]);
+    map.set(key, 2);
+    expect([map.get(key), map.size, [...map.keys()]]).toEqual([2, 1, [key]]);
+    expect(map.delete(key)).toBe(true);
+    expect(map.size).toBe(0);
+  });
+
   it('a key in two maps keeps a separate entry in each', () => {
     const key = {};
     const [a, b] = [new InFlightMap<object, string>(), new InFlightMap<object, string>()];

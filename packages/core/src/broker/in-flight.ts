@@ -37,15 +37,21 @@ export class InFlightMap<K extends object, V> {
   }
 
   #nodeOf(key: K): Node<K, V> | undefined {
-    return Object.isExtensible(key) ? (key as Record<symbol, Node<K, V> | undefined>)[this.#slot] : this.#fixedKeys.get(key);
+    const node = (key as Record<symbol, Node<K, V> | undefined>)[this.#slot];
+    // A removed node is emptied: a property left on a key frozen since then points at nothing.
+    if (node?.key === key) return node;
+    return Object.isExtensible(key) ? undefined : this.#fixedKeys.get(key);
   }
 
   /** Points `key` at `node`, or at nothing (the property stays, emptied: deleting it would slow the key's object down). */
   #link(key: K, node: Node<K, V> | undefined): void {
-    if (!Object.isExtensible(key)) {
-      if (node) this.#fixedKeys.set(key, node);
-      else this.#fixedKeys.delete(key);
-    } else (key as Record<symbol, Node<K, V> | undefined>)[this.#slot] = node;
+    if (Object.isExtensible(key)) {
+      (key as Record<symbol, Node<K, V> | undefined>)[this.#slot] = node;
+      return;
+    }
+    // Frozen or sealed, perhaps since it was added (its property, if it has one, is left as it is).
+    if (node) this.#fixedKeys.set(key, node);
+    else this.#fixedKeys.delete(key);
   }
 
   set(key: K, value: V): this {
