@@ -6,10 +6,20 @@ import { InFlightMap, InFlightSet, TaskIdMap } from '../src/broker/in-flight.js'
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
-/** A full collection once this job is over (a WeakRef keeps its target alive until then). */
-async function collectedSoon(): Promise<void> {
+/**
+ * Whether an object that `use` was given, and nothing else kept, is gone after a full collection
+ * (run once this job is over: a WeakRef keeps its target alive until then).
+ */
+async function collectedAfter(use: (object: object) => void): Promise<boolean> {
+  let watched: WeakRef<object>;
+  (() => {
+    const object = { payload: 'x'.repeat(1000) };
+    watched = new WeakRef(object);
+    use(object);
+  })();
   await new Promise((resolve) => setImmediate(resolve));
   collectGarbage();
+  return watched!.deref() === undefined;
 }
 
 /** A repeatable sequence of small integers (no Math.random: a failure must replay). */
@@ -71,15 +81,11 @@ describe('InFlightSet', () => {
     const set = new InFlightSet<object>();
     const survivor = {};
     set.add(survivor);
-    let gone: WeakRef<object>;
-    (() => {
-      const member = { payload: 'x'.repeat(1000) };
-      gone = new WeakRef(member);
+    const gone = await collectedAfter((member) => {
       set.add(member);
       set.delete(member);
-    })();
-    await collectedSoon();
-    expect(gone!.deref()).toBeUndefined();
+    });
+    expect(gone).toBe(true);
     expect(set.has(survivor)).toBe(true);
   });
 });
@@ -151,15 +157,11 @@ describe('InFlightMap', () => {
   it('a value of a deleted key can be collected', async () => {
     const map = new InFlightMap<object, object>();
     const key = {};
-    let gone: WeakRef<object>;
-    (() => {
-      const value = { payload: 'y'.repeat(1000) };
-      gone = new WeakRef(value);
+    const gone = await collectedAfter((value) => {
       map.set(key, value);
       map.delete(key);
-    })();
-    await collectedSoon();
-    expect(gone!.deref()).toBeUndefined();
+    });
+    expect(gone).toBe(true);
     expect(map.has(key)).toBe(false);
   });
 });

@@ -384,12 +384,17 @@ export async function retryCreateRace<T>(create: () => Promise<T>): Promise<T> {
 
 /** JetStream's answers to a stream create that lost to a concurrent create of the same stream. */
 function isCreateRace(error: unknown): boolean {
-  const code = (error as { code?: unknown; api_error?: { err_code?: unknown } }).api_error?.err_code ?? (error as { code?: unknown }).code;
+  const code = jetStreamErrorCode(error);
   return code === 10065 || code === 10058 || /subjects overlap|already in use/i.test(String((error as Error).message));
 }
 
+/** JetStream's error code of a failed API call (its api_error), else the error's own code. */
+function jetStreamErrorCode(error: unknown): unknown {
+  return (error as { code?: unknown; api_error?: { err_code?: unknown } }).api_error?.err_code ?? (error as { code?: unknown }).code;
+}
+
 function isWrongLastSequence(error: unknown): boolean {
-  const code = (error as { code?: unknown; api_error?: { err_code?: unknown } }).api_error?.err_code ?? (error as { code?: unknown }).code;
+  const code = jetStreamErrorCode(error);
   return code === 10071 || /wrong last sequence/i.test(String((error as Error).message));
 }
 
