@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { BroadcastRoute } from '../src/broker/broker.js';
 import { topicMatches } from '../src/broker/topic-pattern.js';
 import type { BroadcastBus } from '../src/control/broadcast-bus.js';
+import { EventBatch } from '../src/events/event-batch.js';
 import { decodeEvents, EventDispatcher, eventChannel, routingKeyOf } from '../src/events/task-events.js';
 import { createConsoleLogger } from '../src/logger.js';
 import { exceptionRepr, valueRepr } from '../src/protocol/repr.js';
@@ -132,18 +133,48 @@ describe('EventDispatcher templates', () => {
 });
 
 describe('EventDispatcher field text', () => {
-  it('strings are written as JSON.stringify writes them, with and without characters to escape', async () => {
-    const texts: string[] = [];
-    const bus: BroadcastBus = { via: 'broker', broadcast: async (_channel, body) => void texts.push(new TextDecoder().decode(body)), subscribe: () => { throw new Error('not used'); } };
+  it("strings are written as Python's json.dumps writes them (ASCII, \\u escapes), with and without characters to escape", async () => {
+    const texts: Uint8Array[] = [];
+    const bus: BroadcastBus = { via: 'broker', broadcast: async (_channel, body) => void texts.push(body), subscribe: () => { throw new Error('not used'); } };
     const events = new EventDispatcher(bus, { enabled: true, hostname: 'w@test', logger });
-    const values = ['plain-id', 'quote"', 'back\\slash', 'tab\t', '\u0001', 'del\u007f', 'é ü', '\u2028', '😀', 'lone \ud800', 'lone \udfff end'];
-    for (const value of values) events.taskSucceeded(value, value, 0.5);
+    // Each value and json.dumps(value) as Python 3 prints it.
+    const cases: [string, string][] = [
+      ['plain-id', '"plain-id"'],
+      ['quote"', '"quote\\""'],
+      ['back\\slash', '"back\\\\slash"'],
+      ['tab\t', '"tab\\t"'],
+      ['\u0001', '"\\u0001"'],
+      ['del\u007f', '"del\\u007f"'],
+      ['é ü', '"\\u00e9 \\u00fc"'],
+      ['\u2028', '"\\u2028"'],
+      ['😀', '"\\ud83d\\ude00"'],
+      ['lone \ud800', '"lone \\ud800"'],
+      ['lone \udfff end', '"lone \\udfff end"'],
+    ];
+    for (const [value] of cases) events.taskSucceeded(value, value, 0.5);
     await events.flush();
-    const parsed = JSON.parse(texts[0]!) as { uuid: string; result: string; timestamp: number }[];
-    expect(parsed.map((event) => event.uuid)).toEqual(values.map((value) => JSON.parse(JSON.stringify(value)) as string));
-    for (const value of values) expect(texts[0]).toContain(`"uuid": ${JSON.stringify(value)}, "result": ${JSON.stringify(value)}, `);
+    expect(texts).toHaveLength(1);
+    expect(texts[0]!.every((byte) => byte < 0x80)).toBe(true);
+    const text = new TextDecoder().decode(texts[0]);
+    const parsed = JSON.parse(text) as { uuid: string; result: string; timestamp: number }[];
+    expect(parsed.map((event) => event.uuid)).toEqual(cases.map(([value]) => JSON.parse(JSON.stringify(value)) as string));
+    for (const [, python] of cases) expect(text).toContain(`"uuid": ${python}, "result": ${python}, `);
     // The timestamp is Date.now() / 1000 as JavaScript prints it (seconds with at most 3 decimals).
     for (const event of parsed) expect(Math.abs(event.timestamp * 1000 - Date.now())).toBeLessThan(5_000);
+  });
+
+  it('task-received with non-ASCII arguments, a failure with a non-ASCII traceback: ASCII bodies that read back', async () => {
+    const texts: Uint8Array[] = [];
+    const bus: BroadcastBus = { via: 'broker', broadcast: async (_channel, body) => void texts.push(body), subscribe: () => { throw new Error('not used'); } };
+    const events = new EventDispatcher(bus, { enabled: true, hostname: 'wörker@test', logger });
+    events.taskReceived({ id: 'id-1', task: 'tâche', headers: { argsrepr: "['naïve', '日本']", kwargsrepr: '{}' }, rootId: 'id-1', parentId: null, retries: 0 });
+    events.send('task-failed', { uuid: 'id-1', exception: "ValueError('ñ')", traceback: 'Traceback …\nValueError: ñ' });
+    await events.flush();
+    const bytes = texts[0]!;
+    expect(bytes.every((byte) => byte < 0x80)).toBe(true);
+    const [received, failed] = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>[];
+    expect(received).toMatchObject({ hostname: 'wörker@test', name: 'tâche', args: "['naïve', '日本']", type: 'task-received' });
+    expect(failed).toMatchObject({ hostname: 'wörker@test', exception: "ValueError('ñ')", traceback: 'Traceback …\nValueError: ñ', type: 'task-failed' });
   });
 });
 
@@ -155,5 +186,24 @@ describe('EventDispatcher batches', () => {
     await tick();
     expect(bus.sent).toHaveLength(1);
     expect(bus.sent[0]!.body).toHaveLength(100);
+  });
+});
+
+describe('EventBatch', () => {
+  it('grows past its first room, keeps every event, and a body handed over is never written again', () => {
+    const batch = new EventBatch();
+    expect(batch.take()).toBeNull();
+    const long = 'x'.repeat(3_000);
+    const texts = Array.from({ length: 40 }, (_, i) => `{"n": ${i}, "pad": "${long}"}`); // ~120 KB, several times the first room
+    for (const text of texts) batch.add(text);
+    const first = batch.take()!;
+    const firstText = Buffer.from(first).toString('latin1');
+    expect(firstText).toBe(`[${texts.join(', ')}]`);
+    batch.add('{"n": "next"}');
+    expect(batch.count).toBe(1);
+    const lone = batch.take()!;
+    expect(Buffer.from(lone).toString('latin1')).toBe('{"n": "next"}');
+    expect(Buffer.from(first).toString('latin1')).toBe(firstText);
+    expect(batch.count).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { topicMatches, type BroadcastBinding, type BroadcastRoute } from '@tq/core/adapter';
-import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { decodeEnvelope, encodeEnvelopeBytes } from './envelope.js';
 import type { RedisKeys } from './keys.js';
 
 /**
@@ -38,9 +38,13 @@ export function broadcastSubscription(
   };
 }
 
-/** The envelope text PUBLISHed for one broadcast: transient, JSON, base64 body, as kombu's. */
-export function encodeBroadcast(channel: string, body: Uint8Array, route: BroadcastRoute | undefined): string {
-  return encodeEnvelope(
+/**
+ * The envelope PUBLISHed for one broadcast: transient, JSON, base64 body, as kombu's. As bytes:
+ * handed to ioredis as a Buffer, a large envelope (a batch of events) is neither measured nor
+ * encoded again as text.
+ */
+export function encodeBroadcast(channel: string, body: Uint8Array, route: BroadcastRoute | undefined): Buffer {
+  return encodeEnvelopeBytes(
     { body, headers: route?.headers ?? {}, properties: { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1 } },
     { exchange: channel, routingKey: route?.kind === 'topic' || route?.kind === 'direct' ? (route.routingKey ?? '') : '', deliveryTag: randomUUID(), wirePriority: 0 },
   );

@@ -35,9 +35,7 @@ export class RedisBroadcasts {
 
   async broadcast(channel: string, body: Uint8Array, route: BroadcastRoute | undefined): Promise<void> {
     const commands = this.#commands();
-    // kombu's envelope is ASCII (its JSON escapes the rest), so its latin1 bytes are its UTF-8 bytes: handed
-    // to ioredis as a Buffer, a large envelope (a batch of events) is neither measured nor encoded again as text.
-    const envelope = Buffer.from(encodeBroadcast(channel, body, route), 'latin1');
+    const envelope = encodeBroadcast(channel, body, route);
     if (route?.kind !== 'direct') {
       await translated(this.#context, () => commands.publish(broadcastTopic(this.#keys, channel, route), envelope));
       return;

@@ -1,7 +1,7 @@
 /** encodeEnvelope (the publish path) writes exactly what pythonJsonStringify writes for kombu's envelope object. */
 import { pythonJsonStringify } from '@tq/core/adapter';
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, encodeEnvelope, serializeEnvelope } from '../src/envelope.js';
+import { decodeEnvelope, encodeEnvelope, encodeEnvelopeBytes, serializeEnvelope } from '../src/envelope.js';
 
 const body = new TextEncoder().encode('[[1, "é"], {}, {"callbacks": null}]');
 const headers = { lang: 'py', task: 'tâche.ünïcode', id: 'id-1', timelimit: [null, 5], argsrepr: "(1, 'é')", ignore_result: false };
@@ -32,6 +32,10 @@ describe('encodeEnvelope', () => {
         },
       });
       expect(text).toBe(expected);
+      // The bytes PUBLISHed for broadcasts: the same text, ASCII, so its UTF-8 is its Latin-1.
+      const bytes = encodeEnvelopeBytes({ body, headers, properties }, address);
+      expect(bytes.every((byte) => byte < 0x80)).toBe(true);
+      expect(bytes.toString('utf8')).toBe(expected);
       expect(serializeEnvelope(decodeEnvelope(text).envelope)).toBe(expected);
       expect(decodeEnvelope(text).message.body).toEqual(new Uint8Array(body));
     });

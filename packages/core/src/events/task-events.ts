@@ -3,7 +3,8 @@ import type { BroadcastRoute } from '../broker/broker.js';
 import type { BroadcastBus } from '../control/broadcast-bus.js';
 import type { Logger } from '../logger.js';
 import type { TaskRequest } from '../protocol/message.js';
-import { safeJsonParse } from '../serializer/json.js';
+import { pythonJsonString, pythonJsonStringify, safeJsonParse } from '../serializer/json.js';
+import { EventBatch } from './event-batch.js';
 import { InFlightSet } from '../broker/in-flight.js';
 
 /**
@@ -56,17 +57,15 @@ function timestampText(now: number): string {
   return timestampString;
 }
 
-/** What JSON.stringify escapes in a string: '"', '\\', control characters, surrogates (lone ones; pairs take the slow path too). */
-const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;
-
 /**
- * A field's JSON text, as JSON.stringify writes it. A string with nothing to escape (ids, task
- * names, most reprs) is quoted as it is: JSON.stringify's writer costs tens of instructions a
- * character, the argument repr of every task-received included.
+ * A field's JSON text, as Python's json.dumps writes it (ensure_ascii, as Celery's own events
+ * are): a string with nothing to escape (ids, task names, most reprs) is quoted as it is after one
+ * regular-expression check; anything else goes through the Python-style writer. Event text is
+ * therefore ASCII, which lets a batch be copied into its bytes as Latin-1 (see EventBatch).
  */
 function jsonValue(value: unknown): string {
-  if (typeof value === 'string' && !needsEscape.test(value)) return `"${value}"`;
-  return value === null || value === undefined ? 'null' : JSON.stringify(value);
+  if (typeof value === 'string') return pythonJsonString(value);
+  return value === null || value === undefined ? 'null' : pythonJsonStringify(value);
 }
 
 /**
@@ -91,8 +90,8 @@ export class EventDispatcher {
   readonly #logger: Logger;
   readonly #headers: { readonly hostname: string };
   readonly #pending = new InFlightSet<Promise<void>>();
-  /** Task events waiting for the batch to go out, as JSON text, and the type of the first. */
-  #batch: string[] = [];
+  /** Task events waiting for the batch to go out, and the type of the first. */
+  readonly #batch = new EventBatch();
   #firstType = '';
   /** `{"hostname": …, "utcoffset": …, "pid": …, "clock": ` — the start every event shares. */
   #prefix = '';
@@ -131,8 +130,9 @@ export class EventDispatcher {
   send(type: TaskEventType, fields: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>) = {}): void {
     if (!this.#enabled) return;
     const event = this.build(type, typeof fields === 'function' ? fields() : fields);
-    if (type.startsWith('task-') && type !== 'task-sent') this.#add(type, JSON.stringify(event));
-    else this.#publish(routingKeyOf(type), JSON.stringify(event));
+    const json = pythonJsonStringify(event);
+    if (type.startsWith('task-') && type !== 'task-sent') this.#add(type, json);
+    else this.#publish(routingKeyOf(type), encoder.encode(json));
   }
 
   /**
@@ -172,15 +172,16 @@ export class EventDispatcher {
     const hours = utcoffset(now);
     if (hours !== this.#prefixOffset) {
       this.#prefixOffset = hours;
-      this.#prefix = `{"hostname": ${JSON.stringify(this.hostname)}, "utcoffset": ${hours}, "pid": ${process.pid}, "clock": `;
+      this.#prefix = `{"hostname": ${pythonJsonString(this.hostname)}, "utcoffset": ${hours}, "pid": ${process.pid}, "clock": `;
     }
     return this.#prefix;
   }
 
+  /** `json` is ASCII (jsonValue, pythonJsonStringify). */
   #add(type: string, json: string): void {
-    if (this.#batch.length === 0) this.#firstType = type;
-    this.#batch.push(json);
-    if (this.#batch.length >= batchLimit) this.#flushBatch();
+    if (this.#batch.count === 0) this.#firstType = type;
+    this.#batch.add(json);
+    if (this.#batch.count >= batchLimit) this.#flushBatch();
     else if (!this.#flushTimer) {
       this.#flushTimer = setTimeout(() => this.#flushBatch(), batchWindowMs);
       this.#flushTimer.unref();
@@ -196,20 +197,14 @@ export class EventDispatcher {
   #flushBatch(): void {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    const batch = this.#batch;
-    if (batch.length === 0) return;
-    this.#batch = [];
-    if (batch.length === 1) this.#publish(routingKeyOf(this.#firstType), batch[0]!);
-    else this.#publish('task.multi', `[${batch.join(', ')}]`);
+    const single = this.#batch.count === 1;
+    const body = this.#batch.take();
+    if (body) this.#publish(single ? routingKeyOf(this.#firstType) : 'task.multi', body);
   }
 
-  /**
-   * Bodies are written with JSON.stringify and templates, not the Python-style writer of task
-   * messages: receivers parse any JSON, and events must stay cheap (events-overhead.mjs).
-   */
-  #publish(routingKey: string, json: string): void {
+  #publish(routingKey: string, body: Uint8Array): void {
     const route: BroadcastRoute = { kind: 'topic', routingKey, headers: this.#headers };
-    const sent = this.#bus!.broadcast(eventChannel, encoder.encode(json), route).catch((error: unknown) => {
+    const sent = this.#bus!.broadcast(eventChannel, body, route).catch((error: unknown) => {
       if (!this.#warned) this.#logger.warn(`could not publish ${routingKey} events: ${(error as Error).message}`);
       this.#warned = true;
     });
