@@ -4,7 +4,8 @@
  * task-succeeded written by core's EventDispatcher (dist) and published through the Redis
  * broker's broadcast (kombu envelope, PUBLISH on "/12.celeryev/task.multi" (the bench's Redis db)), with no task run.
  * Prints the CPU per task; under `valgrind --tool=callgrind` the instruction count of two runs
- * of different lengths gives a per-task figure that does not move with the machine's load:
+ * of different lengths gives a per-task figure that does not move with the machine's load (it
+ * still moves by up to ±8 % between identical runs, with GC and JIT timing: compare a few):
  *
  *   node integration/bench/micro/events-path.mjs [tasks, default 100000]
  *   for n in 20000 60000; do valgrind --tool=callgrind --callgrind-out-file=/tmp/ev.$n node integration/bench/micro/events-path.mjs $n; done
