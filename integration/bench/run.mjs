@@ -15,7 +15,7 @@
  * --tasks N (per enqueue/drain scenario), --quick, --latency-seconds S (default 10, quick 3),
  * --concurrency 1,10,100 (drain; at 1, a fifth of the tasks), --no-build (use the packages' dist as it is), --json FILE,
  * --payload-bytes N (the task arguments' JSON size, same for every system; default 300),
- * --pairs N (interleaved pairs instead of the table run; N ≥ 5 for a headline figure),
+ * --pairs N (interleaved pairs instead of the table run, the order alternating: A B, B A, …; N ≥ 5 for a headline figure),
  * --scale 1,2,4 (worker processes, with --scale-concurrency C each, default 10),
  * --noise-cores X (a run where the rest of the machine used more than X cores on average is noisy
  * and run again; default 0.3), --noise-retries N (default 2; the least noisy attempt is kept).
@@ -191,8 +191,16 @@ if (pairCount > 0) {
   for (const c of cases) {
     const pairs = [];
     for (let i = 1; i <= pairCount; i++) {
-      const a = await runMeasured(c.a);
-      const b = await runMeasured(c.b);
+      // tq first in odd pairs, the anchor first in even ones: what drifts over a run, or favours
+      // the first (or second) of two back-to-back runs, weighs on both sides.
+      let a, b;
+      if (i % 2 === 1) {
+        a = await runMeasured(c.a);
+        b = await runMeasured(c.b);
+      } else {
+        b = await runMeasured(c.b);
+        a = await runMeasured(c.a);
+      }
       pairs.push({ a, b });
       console.log(`  ${c.name} pair ${i}: tq ${describe(a)} | ${c.anchor} ${describe(b)}`);
     }
