@@ -31,6 +31,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { brokerAvailable, brokerNames } from './lib/endpoints.mjs';
+import { measureHostSpeed } from './lib/host-speed.mjs';
 import { medianOf, pairCases, pairRatios } from './lib/pairs.mjs';
 import { label, printReport } from './lib/report.mjs';
 
@@ -182,8 +183,10 @@ const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`tq bench: ${tasks} tasks per enqueue/drain (${serialTasks} at concurrency 1), drain concurrency ${concurrencies.join('/')}, latency ${latencyRate}/s for ${latencySeconds} s at c=${latencyConcurrency}`);
 console.log(`machine: ${availableParallelism()} × ${cpu}, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 console.log(`payload: task arguments of ${payloadBytes} bytes of JSON; noisy = others above ${noiseCores} cores (${noiseRetries} retries)`);
+const hostSpeedBefore = measureHostSpeed();
+console.log(`host speed: ${hostSpeedBefore} µs CPU for a fixed piece of JSON and base64 work (lib/host-speed.mjs; compare runs only where it is close)`);
 const started = performance.now();
-const header = { date: new Date().toISOString(), node: process.version, cpus: availableParallelism(), cpu, tasks, payloadBytes, noiseCores, noiseRetries };
+const header = { date: new Date().toISOString(), node: process.version, cpus: availableParallelism(), cpu, tasks, payloadBytes, noiseCores, noiseRetries, hostSpeedUs: { before: hostSpeedBefore } };
 let output;
 if (pairCount > 0) {
   const cases = pairCases(brokers, { tasks, serialTasks, payloadBytes, concurrencies, timeoutMs: drainTimeoutMs });
@@ -243,7 +246,10 @@ if (pairCount > 0) {
   const checks = printReport(results, brokers);
   output = { ...header, concurrencies, latencySeconds, results, checks };
 }
+const hostSpeedAfter = measureHostSpeed();
+output.hostSpeedUs.after = hostSpeedAfter;
 console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s; load average now ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine skews every figure)`);
+console.log(`host speed: ${hostSpeedBefore} µs before, ${hostSpeedAfter} µs after`);
 if (flags.json) {
   writeFileSync(flags.json, `${JSON.stringify(output, null, 2)}\n`);
   console.log(`figures written to ${flags.json}`);
