@@ -31,7 +31,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { brokerAvailable, brokerNames } from './lib/endpoints.mjs';
-import { measureHostSpeed } from './lib/host-speed.mjs';
+import { describeHostSpeed, measureHostSpeed } from './lib/host-speed.mjs';
 import { medianOf, pairCases, pairRatios } from './lib/pairs.mjs';
 import { label, printReport } from './lib/report.mjs';
 
@@ -184,9 +184,9 @@ console.log(`tq bench: ${tasks} tasks per enqueue/drain (${serialTasks} at concu
 console.log(`machine: ${availableParallelism()} × ${cpu}, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 console.log(`payload: task arguments of ${payloadBytes} bytes of JSON; noisy = others above ${noiseCores} cores (${noiseRetries} retries)`);
 const hostSpeedBefore = measureHostSpeed();
-console.log(`host speed: ${hostSpeedBefore} µs CPU for a fixed piece of JSON and base64 work (lib/host-speed.mjs; compare runs only where it is close)`);
+console.log(`host speed: ${describeHostSpeed(hostSpeedBefore)} (lib/host-speed.mjs; compare runs only where these are close)`);
 const started = performance.now();
-const header = { date: new Date().toISOString(), node: process.version, cpus: availableParallelism(), cpu, tasks, payloadBytes, noiseCores, noiseRetries, hostSpeedUs: { before: hostSpeedBefore } };
+const header = { date: new Date().toISOString(), node: process.version, cpus: availableParallelism(), cpu, tasks, payloadBytes, noiseCores, noiseRetries, hostSpeed: { before: hostSpeedBefore } };
 let output;
 if (pairCount > 0) {
   const cases = pairCases(brokers, { tasks, serialTasks, payloadBytes, concurrencies, timeoutMs: drainTimeoutMs });
@@ -247,9 +247,9 @@ if (pairCount > 0) {
   output = { ...header, concurrencies, latencySeconds, results, checks };
 }
 const hostSpeedAfter = measureHostSpeed();
-output.hostSpeedUs.after = hostSpeedAfter;
+output.hostSpeed.after = hostSpeedAfter;
 console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s; load average now ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine skews every figure)`);
-console.log(`host speed: ${hostSpeedBefore} µs before, ${hostSpeedAfter} µs after`);
+console.log(`host speed: before ${describeHostSpeed(hostSpeedBefore)}; after ${describeHostSpeed(hostSpeedAfter)}`);
 if (flags.json) {
   writeFileSync(flags.json, `${JSON.stringify(output, null, 2)}\n`);
   console.log(`figures written to ${flags.json}`);
