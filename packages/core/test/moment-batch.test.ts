@@ -21,6 +21,13 @@ describe('MomentBatch', () => {
     expect(sizes).toEqual([2, 2, 1]);
   });
 
+  it('splits a group at about maxBytes by sizeOf, in order; an item larger than that goes alone', async () => {
+    const sent: string[][] = [];
+    const batch = new MomentBatch<string>(async (_, items) => void sent.push([...items]), { maxBytes: 10, sizeOf: (item) => item.length });
+    await Promise.all(['aaaa', 'bbbb', 'cc', 'dddddddddddd', 'e', 'ffff', 'ggggggg'].map((item) => batch.add('k', item)));
+    expect(sent).toEqual([['aaaa', 'bbbb', 'cc'], ['dddddddddddd'], ['e', 'ffff'], ['ggggggg']]);
+  });
+
   it('settles each caller with its own group’s outcome', async () => {
     const batch = new MomentBatch<string>((key) => (key === 'bad' ? Promise.reject(new Error(`${key} failed`)) : Promise.resolve()));
     const syncThrow = new MomentBatch<string>(() => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { BroadcastBinding, BroadcastRoute, Broker, BrokerMessage, ConsumeOptions, Consumer, DelayedMessage, ListDelayedOptions, QueueStats } from '@tq/core/adapter';
 import { brokerCapabilities, ClosedError, InFlightSet, MomentBatch, type BrokerCapabilities } from '@tq/core/adapter';
 import { RedisBroadcasts } from './broadcasts.js';
+import { MAX_COMMAND_BYTES } from './command-size.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
 import { addDelayed, delayedKey, delayedMember, delayedQueuesKey, DueMover, listDelayed, moveDue, type DelayedEntry } from './delayed-set.js';
 import { encodeEnvelope } from './envelope.js';
@@ -38,11 +39,15 @@ export class RedisBroker implements Broker {
   readonly #outstanding = new InFlightSet<RedisDelivery>();
   readonly #pubSub: PubSubChannels;
   readonly #broadcasts: RedisBroadcasts;
-  readonly #publishes = new MomentBatch<{ queue: string; payload: string }>((list, items) => this.#push(list, items), { maxItems: 500 });
+  readonly #publishes = new MomentBatch<{ queue: string; payload: string }>((list, items) => this.#push(list, items), {
+    maxItems: 500,
+    maxBytes: MAX_COMMAND_BYTES,
+    sizeOf: (item) => item.payload.length,
+  });
   /** The delayed publishes of one moment to one queue: one script call (ZADD of them all + SADD). */
   readonly #delayedPublishes = new MomentBatch<DelayedEntry>(
     (queue, entries) => translated(this.#context, () => addDelayed(this.#open().commands, this.#keys, queue, entries)),
-    { maxItems: 500 },
+    { maxItems: 500, maxBytes: MAX_COMMAND_BYTES, sizeOf: (entry) => entry.member.length },
   );
   #commands: Redis | undefined;
   #store: UnackedStore | undefined;

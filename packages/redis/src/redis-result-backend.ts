@@ -2,6 +2,7 @@ import { isAscii } from 'node:buffer';
 import type { BroadcastBinding, BroadcastRoute, ChordPart, ResultBackend, ResultBackendCapabilities, StoreOptions, VersionedValue } from '@tq/core/adapter';
 import { ClosedError, DeliveryBuffer, MomentBatch } from '@tq/core/adapter';
 import { RedisBroadcasts } from './broadcasts.js';
+import { MAX_COMMAND_BYTES } from './command-size.js';
 import { closeConnection, openConnection, type Redis } from './connection.js';
 import { toTqError, translated, type ErrorContext } from './errors.js';
 import { RedisKeys } from './keys.js';
@@ -28,7 +29,11 @@ export class RedisResultBackend implements ResultBackend {
   readonly #pubSub: PubSubChannels;
   readonly #broadcasts: RedisBroadcasts;
   readonly #fetches = new MomentBatch<string, Buffer | null>((_, keys) => this.#open().mgetBuffer(...keys), { maxItems: 500 });
-  readonly #stores = new MomentBatch<PendingStore>((ttlMs, stores) => this.#storeAll(ttlMs, stores), { maxItems: 500 });
+  readonly #stores = new MomentBatch<PendingStore>((ttlMs, stores) => this.#storeAll(ttlMs, stores), {
+    maxItems: 500,
+    maxBytes: MAX_COMMAND_BYTES,
+    sizeOf: (store) => store.value.length,
+  });
   #client: Redis | undefined;
   #closed = false;
 

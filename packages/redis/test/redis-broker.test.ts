@@ -368,6 +368,31 @@ describe('unacked bookkeeping (kombu QoS)', () => {
   });
 });
 
+describe('batched commands stay small', () => {
+  it('a burst of ~300 KB of publishes goes out as several LPUSHes of about 64 KB, in order', async () => {
+    const prefix = newPrefix('chunks');
+    const broker = await isolatedBroker(prefix);
+    const q = uniqueName('q');
+    const filler = 'x'.repeat(1_000);
+    const ids = Array.from({ length: 200 }, (_, i) => `c${i}`);
+    const before = await lpushCalls();
+    await Promise.all(ids.map((id) => broker.publish(q, { ...message(id), body: new TextEncoder().encode(`["${id}", "${filler}"]`) })));
+    // ~1.5 KB envelopes: ~300 KB in one moment, at most ~64 KB a command (command-size.ts), so at
+    // least 5 commands; other test files may push meanwhile, hence no upper bound that is tight.
+    const calls = (await lpushCalls()) - before;
+    expect(calls).toBeGreaterThanOrEqual(5);
+    expect(calls).toBeLessThan(40);
+    const controller = new AbortController();
+    const iterator = broker.consume(q, { prefetch: 200, signal: controller.signal })[Symbol.asyncIterator]();
+    const deliveries: Delivery[] = [];
+    while (deliveries.length < ids.length) deliveries.push((await iterator.next()).value!);
+    expect(deliveries.map((d) => d.message.headers['id'])).toEqual(ids);
+    await Promise.all(deliveries.map((d) => d.ack()));
+    controller.abort();
+    await iterator.return?.();
+  });
+});
+
 async function lpushCalls(): Promise<number> {
   const stats = await client.info('commandstats');
   return Number(/cmdstat_lpush:calls=(\d+)/.exec(stats)?.[1] ?? 0);
