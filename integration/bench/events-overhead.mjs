@@ -5,6 +5,7 @@
  * its own process (profile-drain.mjs). Nothing reads the events here: a monitor runs on another
  * machine, and one on this 2-core machine would take its CPU from the worker. Prints each pair
  * and the median ratio with its range; the target (issue #12) is events on at most 10 % slower.
+ * Each drain first runs profile-drain.mjs's default warm-up (8,000 untimed tasks).
  *
  *   node integration/bench/events-overhead.mjs [--pairs 5] [--tasks 20000] [--broker redis]
  */

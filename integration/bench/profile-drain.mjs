@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 /**
  * One tq drain in this process, measured for profiling rather than comparison: fills a queue,
- * then times a worker draining it and reports the rate and the CPU spent per task between the
- * first and the last completion (user + system, every thread of the process). Optionally writes
- * a CPU profile (for profile-summary.mjs) or an allocation profile of the drain alone.
+ * then times a worker draining it and reports the rate and the CPU spent per task from the end
+ * of the warm-up to the last completion (user + system, every thread of the process).
+ * Optionally writes a CPU profile (for profile-summary.mjs) or an allocation profile of that
+ * part alone.
  *
  *   node integration/bench/profile-drain.mjs --broker redis --tasks 30000 --concurrency 10 [--stored] [--events]
  *     [--payload-bytes 300] [--prefetch-multiplier 4] [--partitions 8 (Kafka)] [--cpu-profile /tmp/drain.cpuprofile] [--heap-profile /tmp/drain.heapprofile]
- *     [--heap-spaces]
+ *     [--heap-spaces] [--warmup 8000]
  *
+ * --warmup N: the queue holds N more tasks, and the clock (and any profile) starts after the Nth
+ * completion, once V8 has compiled the hot code (a drain's rate doubles over its first few
+ * thousand tasks; docs/benchmarks.md, "Warm-up"). Default 8000, 0 on Kafka's mock (its
+ * partitions hold ~6,000 tasks each).
  * --heap-profile samples every allocation of the drain (profile-summary.mjs reads it).
  * --heap-spaces prints what lib/heap-watch.mjs sees during the drain: the peaks of V8's new and
  * old spaces and of the RSS, the collections, and the bytes the scavenges promoted.
@@ -42,17 +47,19 @@ const { values: flags } = parseArgs({
     events: { type: 'boolean', default: false },
     'events-reader': { type: 'boolean', default: false },
     'payload-bytes': { type: 'string', default: '300' },
+    warmup: { type: 'string' },
   },
 });
 usePayloadBytes(Number(flags['payload-bytes']));
 const tasks = Number(flags.tasks);
 const concurrency = Number(flags.concurrency);
 const ignoreResult = !flags.stored;
+const warmup = Number(flags.warmup ?? (flags.broker === 'kafka' ? 0 : 8000));
 
 const target = await tqTarget(flags.broker, { partitions: Number(flags.partitions) });
 const ids = [];
 const producer = openTqApp(target);
-await runInFlight(tasks, 500, async (i) => {
+await runInFlight(tasks + warmup, 500, async (i) => {
   const result = await producer.sendTask(noopTask, taskArgs(i), {}, { queue: target.queue, ignoreResult });
   if (!ignoreResult) ids.push(result.id);
 });
@@ -83,8 +90,9 @@ let cpuAtFirst;
 let finish;
 const finished = new Promise((resolve) => (finish = resolve));
 worker.on('task-succeeded', () => {
-  if (completed === 0) {
-    // From the first completion: connection set-up and (Kafka) the group join are left out.
+  if (completed === warmup) {
+    // From the end of the warm-up (or the first completion): connection set-up, (Kafka) the
+    // group join and the first compilations are left out.
     firstAt = performance.now();
     cpuAtFirst = process.cpuUsage();
     if (flags['cpu-profile']) void session.post('Profiler.enable').then(() => session.post('Profiler.start'));
@@ -95,7 +103,7 @@ worker.on('task-succeeded', () => {
     }
     if (flags['heap-spaces']) heap.start();
   }
-  if (++completed === tasks) finish();
+  if (++completed === tasks + warmup) finish();
 });
 await worker.start();
 await finished;

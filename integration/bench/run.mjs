@@ -14,6 +14,7 @@
  * Flags: --brokers list (redis, amqp, nats, kafka; default: every one that answers),
  * --tasks N (per enqueue/drain scenario), --quick, --latency-seconds S (default 10, quick 3),
  * --concurrency 1,10,100 (drain; at 1, a fifth of the tasks), --no-build (use the packages' dist as it is), --json FILE,
+ * --warmup N (tasks each enqueue and drain handles before its clock starts; default 8 000, quick 2 000),
  * --payload-bytes N (the task arguments' JSON size, same for every system; default 300),
  * --pairs N (interleaved pairs instead of the table run, the order alternating: A B, B A, …; N ≥ 5 for a headline figure),
  * --scale 1,2,4 (worker processes, with --scale-concurrency C each, default 10),
@@ -53,6 +54,7 @@ const { values: flags } = parseArgs({
     'scale-concurrency': { type: 'string', default: '10' },
     'noise-cores': { type: 'string', default: '0.3' },
     'noise-retries': { type: 'string', default: '2' },
+    warmup: { type: 'string' },
   },
 });
 
@@ -60,9 +62,14 @@ const quick = flags.quick;
 const tasks = Number(flags.tasks ?? (quick ? 5_000 : 50_000));
 const latencySeconds = Number(flags['latency-seconds'] ?? (quick ? 3 : 10));
 const concurrencies = (flags.concurrency ?? (quick ? '10' : '1,10,100')).split(',').map(Number);
-// At concurrency 1 a worker runs one task at a time: a fifth of the tasks gives the same steady
-// rate in a fifth of the time, which keeps the default run near ten minutes.
+// At concurrency 1 a worker runs one task at a time: after the warm-up, a fifth of the tasks
+// gives the same steady rate in a fifth of the time, which keeps the default run near ten minutes.
 const serialTasks = Math.min(tasks, Math.max(1_000, Math.round(tasks / 5)));
+// Tasks each enqueue and drain handles before its clock starts: V8 compiles the hot code over
+// the first thousands (a c=1 drain's rate doubles over its first 5,000–7,000 tasks, for tq and
+// BullMQ alike), and a long-running worker or producer is past that. The figures also keep the
+// rate over every task (coldRate). --quick warms up less.
+const warmup = Number(flags.warmup ?? (quick ? 2_000 : 8_000));
 const window = 500; // sends in flight while enqueueing
 const latencyRate = 200; // tasks/s
 const latencyConcurrency = 10;
@@ -90,14 +97,14 @@ for (const name of requested) {
 function plan(broker) {
   const systems = broker === 'redis' ? ['tq', 'bullmq', 'raw'] : ['tq', 'raw'];
   const specs = [];
-  for (const system of systems) specs.push({ system, broker, kind: 'enqueue', tasks, window, payloadBytes });
+  for (const system of systems) specs.push({ system, broker, kind: 'enqueue', tasks, warmup, window, payloadBytes });
   // --quick: results ignored only, to stay near two minutes for all four brokers.
   for (const results of quick ? ['ignored'] : ['ignored', 'stored']) {
     for (const concurrency of concurrencies) {
-      const n = Math.min(concurrency === 1 ? serialTasks : tasks, drainCap(broker));
+      const n = Math.min(concurrency === 1 ? serialTasks : tasks, drainCap(broker) - warmup);
       const partitions = drainPartitions(broker);
       for (const system of systems) {
-        specs.push({ system, broker, kind: 'drain', tasks: n, window, concurrency, results, payloadBytes, timeoutMs: drainTimeoutMs(n), ...(partitions > 1 ? { partitions } : {}) });
+        specs.push({ system, broker, kind: 'drain', tasks: n, warmup, window, concurrency, results, payloadBytes, timeoutMs: drainTimeoutMs(n + warmup), ...(partitions > 1 ? { partitions } : {}) });
       }
     }
   }
@@ -180,16 +187,16 @@ function describe(figures) {
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
-console.log(`tq bench: ${tasks} tasks per enqueue/drain (${serialTasks} at concurrency 1), drain concurrency ${concurrencies.join('/')}, latency ${latencyRate}/s for ${latencySeconds} s at c=${latencyConcurrency}`);
+console.log(`tq bench: ${tasks} tasks per enqueue/drain (${serialTasks} at concurrency 1) after ${warmup} untimed, drain concurrency ${concurrencies.join('/')}, latency ${latencyRate}/s for ${latencySeconds} s at c=${latencyConcurrency}`);
 console.log(`machine: ${availableParallelism()} × ${cpu}, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 console.log(`payload: task arguments of ${payloadBytes} bytes of JSON; noisy = others above ${noiseCores} cores (${noiseRetries} retries)`);
 const hostSpeedBefore = measureHostSpeed();
 console.log(`host speed: ${describeHostSpeed(hostSpeedBefore)} (lib/host-speed.mjs; compare runs only where these are close)`);
 const started = performance.now();
-const header = { date: new Date().toISOString(), node: process.version, cpus: availableParallelism(), cpu, tasks, payloadBytes, noiseCores, noiseRetries, hostSpeed: { before: hostSpeedBefore } };
+const header = { date: new Date().toISOString(), node: process.version, cpus: availableParallelism(), cpu, tasks, warmup, payloadBytes, noiseCores, noiseRetries, hostSpeed: { before: hostSpeedBefore } };
 let output;
 if (pairCount > 0) {
-  const cases = pairCases(brokers, { tasks, serialTasks, payloadBytes, concurrencies, timeoutMs: drainTimeoutMs });
+  const cases = pairCases(brokers, { tasks, serialTasks, warmup, payloadBytes, concurrencies, timeoutMs: drainTimeoutMs });
   const done = [];
   for (const c of cases) {
     const pairs = [];

@@ -43,39 +43,69 @@ export async function sendAtSteadyRate(ratePerSecond, durationMs, send) {
 }
 
 /**
- * Counts completions and remembers when the first and the last happened. `done` resolves when
- * `expected` completions were seen, or after `timeoutMs` with what was done by then (the run is
- * then reported as partial rather than hanging the whole bench).
+ * Tasks a run handles in all: the `tasks` it times and the `warmup` before them. A fill enqueues
+ * this many; a drain's counter waits for them all but times only the last `tasks`.
  */
-export function completionCounter(expected, timeoutMs) {
+export function runTotal({ tasks, warmup = 0 }) {
+  return tasks + warmup;
+}
+
+/**
+ * Counts completions and remembers when the warm-up ended and when the last one happened. The
+ * first `warmup` completions are not timed: V8 compiles a worker's hot code during its first
+ * thousands of tasks, and a drain's rate doubles over its first 5,000–7,000 tasks at c=1, for tq
+ * and BullMQ alike (docs/benchmarks.md, "Warm-up"). start() begins the measured `phase` at once
+ * without a warm-up, else at the warm-up's last completion. `done` resolves when every task
+ * (warm-up included) completed, or after `timeoutMs` with what was done by then (the run is then
+ * reported as partial rather than hanging the whole bench).
+ */
+export function completionCounter(tasks, timeoutMs, { warmup = 0, phase } = {}) {
+  const expected = tasks + warmup;
   let count = 0;
-  let first = 0;
+  let coldFirst = 0;
+  let warmAt = 0;
   let last = 0;
   let finish;
   const done = new Promise((resolve) => (finish = resolve));
   const timer = setTimeout(() => finish(), timeoutMs);
   timer.unref();
+  // Without a warm-up the clock starts at the first completion, as it always did.
+  const timedFrom = Math.max(1, warmup);
   return {
     done,
     get count() {
       return count;
     },
-    /** The figures of a drain: steady rate, time from start to the last completion, how many completed. */
+    start() {
+      if (warmup === 0) phase?.start();
+    },
+    /**
+     * The figures of a drain: steady rate after the warm-up, the rate over every completion
+     * (`coldRate`, start-up included), time from start to the last completion, and how many
+     * timed tasks completed.
+     */
     figures(startedAt) {
-      return { rate: this.rate(), totalMs: last - startedAt, completed: count, expected };
+      return { rate: this.rate(), coldRate: count > 1 ? ((count - 1) * 1000) / (last - coldFirst) : 0, totalMs: last - startedAt, completed: Math.max(0, count - warmup), expected: tasks, warmup };
     },
     complete() {
-      const now = performance.now();
-      if (count === 0) first = now;
+      let now = performance.now();
+      if (count === 0) coldFirst = now;
+      if (++count === timedFrom) {
+        if (warmup > 0) {
+          phase?.start();
+          now = performance.now(); // after the phase's gc: its pause is not timed
+        }
+        warmAt = now;
+      }
       last = now;
-      if (++count === expected) {
+      if (count === expected) {
         clearTimeout(timer);
         finish();
       }
     },
-    /** The steady drain rate: completions after the first, over the time they took. */
+    /** The steady drain rate: completions after the warm-up (or the first), over the time they took. */
     rate() {
-      return count > 1 ? ((count - 1) * 1000) / (last - first) : 0;
+      return count > timedFrom ? ((count - timedFrom) * 1000) / (last - warmAt) : 0;
     },
   };
 }

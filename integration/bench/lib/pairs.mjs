@@ -25,23 +25,23 @@ export function medianOf(runs, key) {
  * The pair cases of a --pairs run on `brokers`: each { name, broker, a, b, anchor, target } with
  * the specs of tq (a) and its anchor (b) and the ratio tq/anchor the issue asks for.
  */
-export function pairCases(brokers, { tasks, serialTasks, payloadBytes, concurrencies, timeoutMs }) {
+export function pairCases(brokers, { tasks, serialTasks, warmup = 0, payloadBytes, concurrencies, timeoutMs }) {
   const cases = [];
   const both = (spec, anchorSystem) => ({ a: { ...spec, system: 'tq', payloadBytes }, b: { ...spec, system: anchorSystem, payloadBytes } });
   if (brokers.includes('redis')) {
     for (const results of ['stored', 'ignored']) {
       for (const concurrency of concurrencies) {
         const n = concurrency === 1 ? serialTasks : tasks;
-        const spec = { broker: 'redis', kind: 'drain', tasks: n, window: 500, concurrency, results, timeoutMs: timeoutMs(n) };
+        const spec = { broker: 'redis', kind: 'drain', tasks: n, warmup, window: 500, concurrency, results, timeoutMs: timeoutMs(n + warmup) };
         cases.push({ name: `redis drain c=${concurrency} results ${results}`, anchor: 'BullMQ Worker', target: 1.5, ...both(spec, 'bullmq') });
       }
     }
-    cases.push({ name: 'redis enqueue, 100 in flight', anchor: 'BullMQ add', target: 1.3, ...both({ broker: 'redis', kind: 'enqueue', tasks, window: 100 }, 'bullmq') });
-    cases.push({ name: 'redis bulk enqueue, batches of 1000', anchor: 'BullMQ addBulk', target: 1.5, ...both({ broker: 'redis', kind: 'bulk', tasks, batch: 1000 }, 'bullmq') });
+    cases.push({ name: 'redis enqueue, 100 in flight', anchor: 'BullMQ add', target: 1.3, ...both({ broker: 'redis', kind: 'enqueue', tasks, warmup, window: 100 }, 'bullmq') });
+    cases.push({ name: 'redis bulk enqueue, batches of 1000', anchor: 'BullMQ addBulk', target: 1.5, ...both({ broker: 'redis', kind: 'bulk', tasks, warmup, batch: 1000 }, 'bullmq') });
   }
   if (brokers.includes('nats')) {
     for (const concurrency of concurrencies.filter((c) => c > 1)) {
-      const spec = { broker: 'nats', kind: 'drain', tasks, window: 500, concurrency, results: 'ignored', timeoutMs: timeoutMs(tasks) };
+      const spec = { broker: 'nats', kind: 'drain', tasks, warmup, window: 500, concurrency, results: 'ignored', timeoutMs: timeoutMs(tasks + warmup) };
       cases.push({ name: `nats drain c=${concurrency} results ignored`, anchor: 'raw JetStream pull', target: 0.6, ...both(spec, 'raw') });
     }
   }

@@ -3,7 +3,7 @@
 // the job (removeOnComplete: false).
 import { Queue, Worker } from 'bullmq';
 import { redisBrokerUrl } from '../lib/endpoints.mjs';
-import { completionCounter, latencySummary, runInFlight, sendAtSteadyRate, uniqueName } from '../lib/measure.mjs';
+import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, uniqueName } from '../lib/measure.mjs';
 import { taskArgs } from '../lib/payload.mjs';
 
 function connection() {
@@ -29,11 +29,13 @@ async function dispose(queue, worker) {
   await queue.close();
 }
 
-export async function enqueue({ tasks, window }, phase) {
+export async function enqueue({ tasks, warmup = 0, window }, phase) {
   const queue = await openQueue();
   try {
+    const add = (i) => queue.add('noop', { args: taskArgs(i) }, { removeOnComplete: true });
+    await runInFlight(warmup, window, add);
     phase?.start();
-    const ms = await runInFlight(tasks, window, (i) => queue.add('noop', { args: taskArgs(i) }, { removeOnComplete: true }));
+    const ms = await runInFlight(tasks, window, add);
     phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };
   } finally {
@@ -42,16 +44,20 @@ export async function enqueue({ tasks, window }, phase) {
 }
 
 /** N jobs added with addBulk in batches of `batch`, one awaited after another. */
-export async function bulk({ tasks, batch = 1000 }, phase) {
+export async function bulk({ tasks, warmup = 0, batch = 1000 }, phase) {
   const queue = await openQueue();
-  try {
-    phase?.start();
-    const started = performance.now();
-    for (let start = 0; start < tasks; start += batch) {
+  const addBatches = async (count) => {
+    for (let start = 0; start < count; start += batch) {
       const jobs = [];
-      for (let i = start; i < Math.min(tasks, start + batch); i++) jobs.push({ name: 'noop', data: { args: taskArgs(i) }, opts: { removeOnComplete: true } });
+      for (let i = start; i < Math.min(count, start + batch); i++) jobs.push({ name: 'noop', data: { args: taskArgs(i) }, opts: { removeOnComplete: true } });
       await queue.addBulk(jobs);
     }
+  };
+  try {
+    await addBatches(warmup);
+    phase?.start();
+    const started = performance.now();
+    await addBatches(tasks);
     const ms = performance.now() - started;
     phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };
@@ -61,7 +67,9 @@ export async function bulk({ tasks, batch = 1000 }, phase) {
 }
 
 /** Pre-enqueues N jobs with addBulk (batches of 1000) for a drain in another process: { queueName, fillMs }. */
-export async function fill({ tasks, results }) {
+export async function fill(spec) {
+  const { results } = spec;
+  const tasks = runTotal(spec);
   const queue = await openQueue();
   try {
     const removeOnComplete = results === 'ignored';
@@ -78,13 +86,13 @@ export async function fill({ tasks, results }) {
 }
 
 /** Times a Worker of `concurrency` draining the jobs `fill` added, then obliterates the queue. */
-export async function drainFilled({ tasks, concurrency, timeoutMs }, { queueName, fillMs }, phase) {
+export async function drainFilled({ tasks, warmup, concurrency, timeoutMs }, { queueName, fillMs }, phase) {
   const queue = new Queue(queueName, { connection: connection() });
   let worker;
   try {
     await queue.waitUntilReady();
-    const counter = completionCounter(tasks, timeoutMs);
-    phase?.start();
+    const counter = completionCounter(tasks, timeoutMs, { warmup, phase });
+    counter.start();
     const started = performance.now();
     worker = new Worker(queue.name, async () => null, { connection: connection(), concurrency, autorun: false });
     worker.on('completed', () => counter.complete());

@@ -4,7 +4,7 @@
 import amqplib from 'amqplib';
 import { Redis } from 'ioredis';
 import { amqpUrl, redisResultUrl } from '../lib/endpoints.mjs';
-import { completionCounter, latencySummary, runInFlight, sendAtSteadyRate, Slots, uniqueName } from '../lib/measure.mjs';
+import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, Slots, uniqueName } from '../lib/measure.mjs';
 import { resultKey, resultRecord, sampleMessage } from '../lib/payload.mjs';
 
 const prefetchMultiplier = 4;
@@ -54,10 +54,11 @@ async function consume(queue, concurrency, handle) {
   return connection;
 }
 
-export async function enqueue({ tasks, window }, phase) {
+export async function enqueue({ tasks, warmup = 0, window }, phase) {
   const target = await openQueue();
   try {
     const publish = publisher(target.channel, target.queue, sampleMessage());
+    await runInFlight(warmup, window, () => publish());
     phase?.start();
     const ms = await runInFlight(tasks, window, () => publish());
     phase?.stop();
@@ -67,16 +68,16 @@ export async function enqueue({ tasks, window }, phase) {
   }
 }
 
-export async function drain({ tasks, window, concurrency, results, timeoutMs }, phase) {
+export async function drain({ tasks, warmup, window, concurrency, results, timeoutMs }, phase) {
   const target = await openQueue();
   const store = results === 'stored' ? new Redis(redisResultUrl) : undefined;
   const ids = [];
   let consumer;
   try {
     const publish = publisher(target.channel, target.queue, sampleMessage());
-    const fillMs = await runInFlight(tasks, window, () => publish());
-    const counter = completionCounter(tasks, timeoutMs);
-    phase?.start();
+    const fillMs = await runInFlight(runTotal({ tasks, warmup }), window, () => publish());
+    const counter = completionCounter(tasks, timeoutMs, { warmup, phase });
+    counter.start();
     const started = performance.now();
     let n = 0;
     consumer = await consume(target.queue, concurrency, async (message) => {

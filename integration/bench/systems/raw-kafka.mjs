@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { openKafka, redisResultUrl } from '../lib/endpoints.mjs';
-import { completionCounter, latencySummary, sendAtSteadyRate, Slots, uniqueName } from '../lib/measure.mjs';
+import { completionCounter, latencySummary, runTotal, sendAtSteadyRate, Slots, uniqueName } from '../lib/measure.mjs';
 import { resultKey, resultRecord, sampleMessage } from '../lib/payload.mjs';
 
 async function openTopic(partitions = 1) {
@@ -72,9 +72,10 @@ async function consume(target, concurrency, handle) {
   return () => consumer.disconnect().catch(() => undefined);
 }
 
-export async function enqueue({ tasks, window }, phase) {
+export async function enqueue({ tasks, warmup = 0, window }, phase) {
   const target = await openTopic();
   try {
+    if (warmup > 0) await publishAll(target, warmup, window);
     phase?.start();
     const ms = await publishAll(target, tasks, window);
     phase?.stop();
@@ -84,15 +85,15 @@ export async function enqueue({ tasks, window }, phase) {
   }
 }
 
-export async function drain({ tasks, window, concurrency, results, timeoutMs, partitions }, phase) {
+export async function drain({ tasks, warmup, window, concurrency, results, timeoutMs, partitions }, phase) {
   const target = await openTopic(partitions);
   const store = results === 'stored' ? new Redis(redisResultUrl) : undefined;
   const ids = [];
   let stop = async () => undefined;
   try {
-    const fillMs = await publishAll(target, tasks, window);
-    const counter = completionCounter(tasks, timeoutMs);
-    phase?.start();
+    const fillMs = await publishAll(target, runTotal({ tasks, warmup }), window);
+    const counter = completionCounter(tasks, timeoutMs, { warmup, phase });
+    counter.start();
     const started = performance.now();
     let n = 0;
     stop = await consume(target, concurrency, async (message) => {

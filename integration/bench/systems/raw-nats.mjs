@@ -6,7 +6,7 @@ import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } 
 import { Kvm } from '@nats-io/kv';
 import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import { natsUrl } from '../lib/endpoints.mjs';
-import { completionCounter, latencySummary, runInFlight, sendAtSteadyRate, Slots, uniqueName } from '../lib/measure.mjs';
+import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, Slots, uniqueName } from '../lib/measure.mjs';
 import { resultRecord, sampleMessage } from '../lib/payload.mjs';
 
 const servers = new URL(natsUrl).host;
@@ -60,10 +60,11 @@ async function consume(target, concurrency, handle) {
   };
 }
 
-export async function enqueue({ tasks, window }, phase) {
+export async function enqueue({ tasks, warmup = 0, window }, phase) {
   const target = await openStream();
   try {
     const publish = publisher(target, sampleMessage());
+    await runInFlight(warmup, window, () => publish());
     phase?.start();
     const ms = await runInFlight(tasks, window, () => publish());
     phase?.stop();
@@ -74,7 +75,9 @@ export async function enqueue({ tasks, window }, phase) {
 }
 
 /** Publishes N messages into a fresh stream for a drain in another process: { name, fillMs }. */
-export async function fill({ tasks, window }) {
+export async function fill(spec) {
+  const { window } = spec;
+  const tasks = runTotal(spec);
   const target = await openStream();
   try {
     const publish = publisher(target, sampleMessage());
@@ -85,15 +88,15 @@ export async function fill({ tasks, window }) {
 }
 
 /** Times the pull consumer draining the stream `fill` filled (with results stored: one KV put each). */
-export async function drainFilled({ tasks, concurrency, results, timeoutMs }, { name, fillMs }, phase) {
+export async function drainFilled({ tasks, warmup, concurrency, results, timeoutMs }, { name, fillMs }, phase) {
   const nc = await connect({ servers });
   const target = { name, subject: `${name}.q`, nc, jsm: await jetstreamManager(nc), js: jetstream(nc) };
   const bucket = `${target.name}_results`;
   const kv = results === 'stored' ? await new Kvm(target.nc).create(bucket, { ttl: 3_600_000 }) : undefined;
   let stop = async () => undefined;
   try {
-    const counter = completionCounter(tasks, timeoutMs);
-    phase?.start();
+    const counter = completionCounter(tasks, timeoutMs, { warmup, phase });
+    counter.start();
     const started = performance.now();
     let n = 0;
     stop = await consume(target, concurrency, async (m) => {

@@ -3,7 +3,7 @@
 // with results stored, one SET of a Celery result record per message.
 import { Redis } from 'ioredis';
 import { redisBrokerUrl, redisResultUrl } from '../lib/endpoints.mjs';
-import { completionCounter, latencySummary, runInFlight, sendAtSteadyRate, uniqueName } from '../lib/measure.mjs';
+import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, uniqueName } from '../lib/measure.mjs';
 import { redisEnvelope, resultKey, resultRecord, sampleMessage } from '../lib/payload.mjs';
 
 const resultTtlMs = 3_600_000;
@@ -18,11 +18,12 @@ async function closeAll(clients) {
   await Promise.allSettled(clients.map((c) => c.quit()));
 }
 
-export async function enqueue({ tasks, window }, phase) {
+export async function enqueue({ tasks, warmup = 0, window }, phase) {
   const queue = uniqueName('tqbench.raw.');
   const redis = await open(redisBrokerUrl);
   try {
     const envelope = redisEnvelope(sampleMessage(), queue);
+    await runInFlight(warmup, window, () => redis.lpush(queue, envelope));
     phase?.start();
     const ms = await runInFlight(tasks, window, () => redis.lpush(queue, envelope));
     phase?.stop();
@@ -53,7 +54,9 @@ async function consumeLoops(queue, concurrency, counter, handle) {
 }
 
 /** LPUSHes N envelopes for a drain in another process: { queue, fillMs }. */
-export async function fill({ tasks, window }) {
+export async function fill(spec) {
+  const { window } = spec;
+  const tasks = runTotal(spec);
   const queue = uniqueName('tqbench.raw.');
   const producer = await open(redisBrokerUrl);
   try {
@@ -65,13 +68,13 @@ export async function fill({ tasks, window }) {
 }
 
 /** Times `concurrency` BRPOP loops draining what `fill` pushed (with results stored: one SET each). */
-export async function drainFilled({ tasks, concurrency, results, timeoutMs }, { queue, fillMs }, phase) {
+export async function drainFilled({ tasks, warmup, concurrency, results, timeoutMs }, { queue, fillMs }, phase) {
   const store = results === 'stored' ? await open(redisResultUrl) : undefined;
   const ids = [];
   let stop = async () => undefined;
   try {
-    const counter = completionCounter(tasks, timeoutMs);
-    phase?.start();
+    const counter = completionCounter(tasks, timeoutMs, { warmup, phase });
+    counter.start();
     const started = performance.now();
     let n = 0;
     stop = await consumeLoops(queue, concurrency, counter, async (text) => {

@@ -3,18 +3,20 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { completionCounter, latencySummary, runInFlight, sendAtSteadyRate } from '../lib/measure.mjs';
+import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate } from '../lib/measure.mjs';
 import { noopTask, taskArgs } from '../lib/payload.mjs';
 import { openTqApp, tqTarget } from '../lib/tq-targets.mjs';
 
 /** N sendTask calls, `window` in flight, results ignored. */
-export async function enqueue({ broker, tasks, window }, phase) {
+export async function enqueue({ broker, tasks, warmup = 0, window }, phase) {
   const target = await tqTarget(broker);
   const producer = openTqApp(target);
   try {
-    await producer.sendTask(noopTask, [0, 0], {}, { queue: target.queue, ignoreResult: true }); // connects
+    const send = (i) => producer.sendTask(noopTask, taskArgs(i), {}, { queue: target.queue, ignoreResult: true });
+    await send(0); // connects
+    await runInFlight(warmup, window, send);
     phase?.start();
-    const ms = await runInFlight(tasks, window, (i) => producer.sendTask(noopTask, taskArgs(i), {}, { queue: target.queue, ignoreResult: true }));
+    const ms = await runInFlight(tasks, window, send);
     phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };
   } finally {
@@ -25,18 +27,22 @@ export async function enqueue({ broker, tasks, window }, phase) {
 
 /** Pre-enqueues N tasks, then times a worker of `concurrency` draining them. */
 /** N tasks sent with app.sendMany in batches of `batch` (one call per batch, awaited in turn), results ignored. */
-export async function bulk({ broker, tasks, batch = 1000 }, phase) {
+export async function bulk({ broker, tasks, warmup = 0, batch = 1000 }, phase) {
   const target = await tqTarget(broker);
   const producer = openTqApp(target);
-  try {
-    await producer.sendTask(noopTask, [0, 0], {}, { queue: target.queue, ignoreResult: true }); // connects
-    phase?.start();
-    const started = performance.now();
-    for (let start = 0; start < tasks; start += batch) {
+  const sendBatches = async (count) => {
+    for (let start = 0; start < count; start += batch) {
       const calls = [];
-      for (let i = start; i < Math.min(tasks, start + batch); i++) calls.push({ name: noopTask, args: taskArgs(i), options: { queue: target.queue, ignoreResult: true } });
+      for (let i = start; i < Math.min(count, start + batch); i++) calls.push({ name: noopTask, args: taskArgs(i), options: { queue: target.queue, ignoreResult: true } });
       await producer.sendMany(calls);
     }
+  };
+  try {
+    await producer.sendTask(noopTask, [0, 0], {}, { queue: target.queue, ignoreResult: true }); // connects
+    await sendBatches(warmup);
+    phase?.start();
+    const started = performance.now();
+    await sendBatches(tasks);
     const ms = performance.now() - started;
     phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };
@@ -46,12 +52,12 @@ export async function bulk({ broker, tasks, batch = 1000 }, phase) {
   }
 }
 
-async function fillInto(target, { tasks, window, results }) {
-  const ignoreResult = results === 'ignored';
+async function fillInto(target, spec) {
+  const ignoreResult = spec.results === 'ignored';
   const ids = [];
   const producer = openTqApp(target);
   try {
-    const fillMs = await runInFlight(tasks, window, async (i) => {
+    const fillMs = await runInFlight(runTotal(spec), spec.window, async (i) => {
       const result = await producer.sendTask(noopTask, taskArgs(i), {}, { queue: target.queue, ignoreResult });
       if (!ignoreResult) ids.push(result.id);
     });
@@ -61,20 +67,20 @@ async function fillInto(target, { tasks, window, results }) {
   }
 }
 
-async function drainFrom(target, { tasks, concurrency, timeoutMs }, fillMs, phase) {
+async function drainFrom(target, { tasks, warmup, concurrency, timeoutMs }, fillMs, phase) {
   const workerApp = openTqApp(target);
   try {
     await workerApp.broker(); // connected before the clock starts
-    const counter = completionCounter(tasks, timeoutMs);
+    const counter = completionCounter(tasks, timeoutMs, { warmup, phase });
     const worker = workerApp.worker({ queues: [target.queue], concurrency });
     worker.on('task-succeeded', () => counter.complete());
-    phase?.start();
+    counter.start();
     const started = performance.now();
     await worker.start();
     await counter.done;
     phase?.stop();
     const figures = counter.figures(started);
-    await worker.stop({ force: figures.completed < tasks });
+    await worker.stop({ force: figures.completed < figures.expected });
     return { ...figures, fillMs };
   } finally {
     await workerApp.close();
