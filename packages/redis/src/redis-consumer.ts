@@ -16,8 +16,6 @@ const MAX_BATCH = 100;
  * while a queue drains (at concurrency 1 every ~0.2 ms here), so acks rarely wait this long.
  */
 const ACK_WAIT_MS = 5;
-/** Acks ride on a take only while fewer than this many wait: more share one command of their own anyway. */
-const RIDE_LIMIT = 4;
 /**
  * Acks ride on takes only in windows this small (concurrency 1 or 2 at the default multiplier).
  * In larger ones many acks share each command already, and in A/B drains riding cost more than
@@ -74,7 +72,9 @@ export class RedisConsumer {
    * write to a loopback socket costs tens of µs: at c=1 that was a tenth of a task's CPU). Acks
    * never make a take happen: takes keep their size. A take started in the same moment (a settle
    * freeing half the window starts one) carries them; otherwise they wait for the next take, at
-   * most ACK_WAIT_MS. Only a few ride (RIDE_LIMIT); more go in the broker's ack batch.
+   * most ACK_WAIT_MS. However many wait (at most about a window's worth): a command of their
+   * own is a write of its own, and at concurrency 1 the result stores return several acks at
+   * once (sending 4 or more alone, as before 2026-12-05, cost ~6 µs a task).
    */
   readonly #acks: PendingAck[] = [];
   #ackTimer: NodeJS.Timeout | undefined;
@@ -144,8 +144,8 @@ export class RedisConsumer {
         if (nextTag > 1e12) [tagPrefix, nextTag] = [`${randomUUID()}.`, 0]; // keeps tags short integers
         const [prefix, first] = [tagPrefix, nextTag];
         nextTag += wanted;
-        const acks = this.#acks.length < RIDE_LIMIT ? this.#acks.splice(0) : [];
-        if (this.#acks.length === 0) this.#clearAckTimer();
+        const acks = this.#acks.splice(0);
+        this.#clearAckTimer();
         const popped = taker.popAndRecord(
           this.queue,
           lists,
@@ -254,11 +254,11 @@ export class RedisConsumer {
     retrying: () => !this.#deps.closing(),
   };
 
-  /** At the end of a moment: the acks no take carried wait for the next one, unless they are many. */
+  /** At the end of a moment: the acks no take carried wait for the next one, if one is coming. */
   #placeAcks(): void {
     this.#placingAcks = false;
     if (this.#acks.length === 0) return;
-    if (this.#acks.length >= RIDE_LIMIT || !this.#takesComing()) return this.#sendPendingAcksAlone();
+    if (!this.#takesComing()) return this.#sendPendingAcksAlone();
     this.#ackTimer ??= setTimeout(() => this.#sendPendingAcksAlone(), ACK_WAIT_MS);
   }
 

@@ -304,6 +304,39 @@ describe('unacked bookkeeping (kombu QoS)', () => {
     expect(Object.keys(await client.hgetall(`${prefix}unacked`))).toEqual(['tagY.2']);
   });
 
+  it('acks made several at once (as result stores return them at concurrency 1 or 2) ride on the next take too, however many wait', async () => {
+    const prefix = newPrefix('ackburst');
+    const broker = await isolatedBroker(prefix);
+    const q = uniqueName('q');
+    const ids = Array.from({ length: 60 }, (_, i) => `m${i}`);
+    for (const id of ids) await broker.publish(q, message(id));
+    const standalone = vi.spyOn(UnackedStore.prototype, 'ack');
+    const tags = new Set<string>();
+    const controller = new AbortController();
+    const iterator = broker.consume(q, { prefetch: 8, signal: controller.signal })[Symbol.asyncIterator]();
+    const seen: string[] = [];
+    const acks: Promise<void>[] = [];
+    // Six read, then their six acks in one moment: the first acks free half the window and ride
+    // on the take that starts; the other four wait for the next one.
+    for (let burst = 0; burst < ids.length / 6; burst++) {
+      const read: Delivery[] = [];
+      for (let i = 0; i < 6; i++) read.push((await iterator.next()).value!);
+      for (const delivery of read) {
+        seen.push(String(delivery.message.headers['id']));
+        tags.add((delivery as RedisDelivery).tag);
+        acks.push(delivery.ack());
+      }
+    }
+    await Promise.all(acks);
+    expect(seen).toEqual(ids);
+    // Only the acks after the queue ran empty go alone (sending 4 or more waiting ones alone would be ~4 a burst).
+    expect(standalone.mock.calls.filter(([tag]) => tags.has(tag)).length).toBeLessThanOrEqual(8);
+    standalone.mockRestore();
+    expect(await client.hlen(`${prefix}unacked`)).toBe(0);
+    controller.abort();
+    await iterator.return?.();
+  });
+
   it("a consumer's acks ride on its takes (no ack command of their own while it keeps taking), and an ack while it waits on an empty queue is not held by the wait", async () => {
     const prefix = newPrefix('ackcount');
     const broker = await isolatedBroker(prefix);
