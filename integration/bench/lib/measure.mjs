@@ -92,8 +92,8 @@ export function completionCounter(tasks, timeoutMs, { warmup = 0, phase } = {}) 
       if (count === 0) coldFirst = now;
       if (++count === timedFrom) {
         if (warmup > 0) {
-          phase?.start();
-          now = performance.now(); // after the phase's gc: its pause is not timed
+          phase?.start({ collect: false });
+          now = performance.now();
         }
         warmAt = now;
       }
