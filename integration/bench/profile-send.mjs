@@ -5,6 +5,7 @@
  * system, every thread of the process). Optionally writes a CPU profile (for profile-summary.mjs).
  *
  *   node integration/bench/profile-send.mjs [--mode single|bulk] [--tasks 40000] [--payload-bytes 300] [--cpu-profile /tmp/send.cpuprofile]
+ *     [--heap-profile /tmp/send.heapprofile]
  *
  * single: sendTask with 100 in flight (the pairs' "redis enqueue, 100 in flight");
  * bulk: sendMany with 1,000 calls a call (the pairs' "redis bulk enqueue, batches of 1000").
@@ -24,6 +25,7 @@ const { values: flags } = parseArgs({
     tasks: { type: 'string', default: '40000' },
     'payload-bytes': { type: 'string', default: '300' },
     'cpu-profile': { type: 'string' },
+    'heap-profile': { type: 'string' },
   },
 });
 usePayloadBytes(Number(flags['payload-bytes']));
@@ -53,12 +55,17 @@ try {
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
   }
+  if (flags['heap-profile']) {
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 8192, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+  }
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await send(tasks);
   const ms = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   if (flags['cpu-profile']) writeFileSync(flags['cpu-profile'], JSON.stringify((await session.post('Profiler.stop')).profile));
+  if (flags['heap-profile']) writeFileSync(flags['heap-profile'], JSON.stringify((await session.post('HeapProfiler.stopSampling')).profile));
   session.disconnect();
   console.log(`redis ${flags.mode} send of ${tasks}: ${Math.round((tasks * 1000) / ms)} tasks/s, CPU ${((cpu.user + cpu.system) / tasks).toFixed(1)} µs per task`);
 } finally {
