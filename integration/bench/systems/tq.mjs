@@ -25,7 +25,6 @@ export async function enqueue({ broker, tasks, warmup = 0, window }, phase) {
   }
 }
 
-/** Pre-enqueues N tasks, then times a worker of `concurrency` draining them. */
 /** N tasks sent with app.sendMany in batches of `batch` (one call per batch, awaited in turn), results ignored. */
 export async function bulk({ broker, tasks, warmup = 0, batch = 1000 }, phase) {
   const target = await tqTarget(broker);
