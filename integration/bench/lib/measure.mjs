@@ -51,6 +51,20 @@ export function runTotal({ tasks, warmup = 0 }) {
 }
 
 /**
+ * Starts the measured `phase` of a run that handled `warmup` untimed tasks first: after a GC
+ * only without a warm-up (proc.mjs, `collect`: one forced after a warm-up slows what follows).
+ */
+export function startPhase(phase, warmup) {
+  phase?.start({ collect: !warmup });
+}
+
+/** Runs the untimed warm-up of a send scenario, `warm(count)`, then starts its measured `phase`. */
+export async function warmThenStart(phase, warmup, warm) {
+  if (warmup > 0) await warm(warmup);
+  startPhase(phase, warmup);
+}
+
+/**
  * Counts completions and remembers when the warm-up ended and when the last one happened. The
  * first `warmup` completions are not timed: V8 compiles a worker's hot code during its first
  * thousands of tasks, and a drain's rate doubles over its first 5,000–7,000 tasks at c=1, for tq
@@ -77,7 +91,7 @@ export function completionCounter(tasks, timeoutMs, { warmup = 0, phase } = {}) 
       return count;
     },
     start() {
-      if (warmup === 0) phase?.start();
+      if (warmup === 0) startPhase(phase, 0);
     },
     /**
      * The figures of a drain: steady rate after the warm-up, the rate over every completion
@@ -92,7 +106,7 @@ export function completionCounter(tasks, timeoutMs, { warmup = 0, phase } = {}) 
       if (count === 0) coldFirst = now;
       if (++count === timedFrom) {
         if (warmup > 0) {
-          phase?.start({ collect: false });
+          startPhase(phase, warmup);
           now = performance.now();
         }
         warmAt = now;

@@ -3,7 +3,7 @@
 // the job (removeOnComplete: false).
 import { Queue, Worker } from 'bullmq';
 import { redisBrokerUrl } from '../lib/endpoints.mjs';
-import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, uniqueName } from '../lib/measure.mjs';
+import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, uniqueName, warmThenStart } from '../lib/measure.mjs';
 import { taskArgs } from '../lib/payload.mjs';
 
 function connection() {
@@ -33,8 +33,7 @@ export async function enqueue({ tasks, warmup = 0, window }, phase) {
   const queue = await openQueue();
   try {
     const add = (i) => queue.add('noop', { args: taskArgs(i) }, { removeOnComplete: true });
-    await runInFlight(warmup, window, add);
-    phase?.start({ collect: warmup === 0 }); // a forced GC after the warm-up would slow what follows
+    await warmThenStart(phase, warmup, (count) => runInFlight(count, window, add));
     const ms = await runInFlight(tasks, window, add);
     phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };
@@ -54,8 +53,7 @@ export async function bulk({ tasks, warmup = 0, batch = 1000 }, phase) {
     }
   };
   try {
-    await addBatches(warmup);
-    phase?.start({ collect: warmup === 0 }); // a forced GC after the warm-up would slow what follows
+    await warmThenStart(phase, warmup, addBatches);
     const started = performance.now();
     await addBatches(tasks);
     const ms = performance.now() - started;

@@ -4,7 +4,7 @@
 import amqplib from 'amqplib';
 import { Redis } from 'ioredis';
 import { amqpUrl, redisResultUrl } from '../lib/endpoints.mjs';
-import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, Slots, uniqueName } from '../lib/measure.mjs';
+import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, Slots, uniqueName, warmThenStart } from '../lib/measure.mjs';
 import { resultKey, resultRecord, sampleMessage } from '../lib/payload.mjs';
 
 const prefetchMultiplier = 4;
@@ -58,8 +58,7 @@ export async function enqueue({ tasks, warmup = 0, window }, phase) {
   const target = await openQueue();
   try {
     const publish = publisher(target.channel, target.queue, sampleMessage());
-    await runInFlight(warmup, window, () => publish());
-    phase?.start({ collect: warmup === 0 }); // a forced GC after the warm-up would slow what follows
+    await warmThenStart(phase, warmup, (count) => runInFlight(count, window, () => publish()));
     const ms = await runInFlight(tasks, window, () => publish());
     phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };

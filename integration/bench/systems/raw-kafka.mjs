@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { openKafka, redisResultUrl } from '../lib/endpoints.mjs';
-import { completionCounter, latencySummary, runTotal, sendAtSteadyRate, Slots, uniqueName } from '../lib/measure.mjs';
+import { completionCounter, latencySummary, runTotal, sendAtSteadyRate, Slots, uniqueName, warmThenStart } from '../lib/measure.mjs';
 import { resultKey, resultRecord, sampleMessage } from '../lib/payload.mjs';
 
 async function openTopic(partitions = 1) {
@@ -75,8 +75,7 @@ async function consume(target, concurrency, handle) {
 export async function enqueue({ tasks, warmup = 0, window }, phase) {
   const target = await openTopic();
   try {
-    if (warmup > 0) await publishAll(target, warmup, window);
-    phase?.start({ collect: warmup === 0 }); // a forced GC after the warm-up would slow what follows
+    await warmThenStart(phase, warmup, (count) => publishAll(target, count, window));
     const ms = await publishAll(target, tasks, window);
     phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };

@@ -6,7 +6,7 @@ import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } 
 import { Kvm } from '@nats-io/kv';
 import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import { natsUrl } from '../lib/endpoints.mjs';
-import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, Slots, uniqueName } from '../lib/measure.mjs';
+import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, Slots, uniqueName, warmThenStart } from '../lib/measure.mjs';
 import { resultRecord, sampleMessage } from '../lib/payload.mjs';
 
 const servers = new URL(natsUrl).host;
@@ -64,8 +64,7 @@ export async function enqueue({ tasks, warmup = 0, window }, phase) {
   const target = await openStream();
   try {
     const publish = publisher(target, sampleMessage());
-    await runInFlight(warmup, window, () => publish());
-    phase?.start({ collect: warmup === 0 }); // a forced GC after the warm-up would slow what follows
+    await warmThenStart(phase, warmup, (count) => runInFlight(count, window, () => publish()));
     const ms = await runInFlight(tasks, window, () => publish());
     phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };

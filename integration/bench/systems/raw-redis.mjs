@@ -3,7 +3,7 @@
 // with results stored, one SET of a Celery result record per message.
 import { Redis } from 'ioredis';
 import { redisBrokerUrl, redisResultUrl } from '../lib/endpoints.mjs';
-import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, uniqueName } from '../lib/measure.mjs';
+import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, uniqueName, warmThenStart } from '../lib/measure.mjs';
 import { redisEnvelope, resultKey, resultRecord, sampleMessage } from '../lib/payload.mjs';
 
 const resultTtlMs = 3_600_000;
@@ -23,8 +23,7 @@ export async function enqueue({ tasks, warmup = 0, window }, phase) {
   const redis = await open(redisBrokerUrl);
   try {
     const envelope = redisEnvelope(sampleMessage(), queue);
-    await runInFlight(warmup, window, () => redis.lpush(queue, envelope));
-    phase?.start({ collect: warmup === 0 }); // a forced GC after the warm-up would slow what follows
+    await warmThenStart(phase, warmup, (count) => runInFlight(count, window, () => redis.lpush(queue, envelope)));
     const ms = await runInFlight(tasks, window, () => redis.lpush(queue, envelope));
     phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };

@@ -3,7 +3,7 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate } from '../lib/measure.mjs';
+import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, warmThenStart } from '../lib/measure.mjs';
 import { noopTask, taskArgs } from '../lib/payload.mjs';
 import { openTqApp, tqTarget } from '../lib/tq-targets.mjs';
 
@@ -14,8 +14,7 @@ export async function enqueue({ broker, tasks, warmup = 0, window }, phase) {
   try {
     const send = (i) => producer.sendTask(noopTask, taskArgs(i), {}, { queue: target.queue, ignoreResult: true });
     await send(0); // connects
-    await runInFlight(warmup, window, send);
-    phase?.start({ collect: warmup === 0 }); // a forced GC after the warm-up would slow what follows
+    await warmThenStart(phase, warmup, (count) => runInFlight(count, window, send));
     const ms = await runInFlight(tasks, window, send);
     phase?.stop();
     return { rate: (tasks * 1000) / ms, ms };
@@ -38,8 +37,7 @@ export async function bulk({ broker, tasks, warmup = 0, batch = 1000 }, phase) {
   };
   try {
     await producer.sendTask(noopTask, [0, 0], {}, { queue: target.queue, ignoreResult: true }); // connects
-    await sendBatches(warmup);
-    phase?.start({ collect: warmup === 0 }); // a forced GC after the warm-up would slow what follows
+    await warmThenStart(phase, warmup, sendBatches);
     const started = performance.now();
     await sendBatches(tasks);
     const ms = performance.now() - started;
