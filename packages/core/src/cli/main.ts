@@ -82,6 +82,8 @@ returns unfinished tasks to the queue).
                                message is held, then return the message (default 300)
   --consumer-stall S           restart a queue's consumer that got no delivery for S seconds
                                while its queue held ready messages (default 60; 0 turns it off)
+  --v8-pretenuring    leave V8's allocation-site pretenuring on (the worker turns it off: faster,
+                      less memory; docs/benchmarks.md, "Pretenuring")
   --broker URL        broker (overrides the app's config)
   --backend URL       result backend (overrides the app's config; "none" disables)
   --loglevel LEVEL    debug | info | warn | error (default info)`,
@@ -97,6 +99,7 @@ returns unfinished tasks to the queue).
       'shutdown-timeout': { type: 'string' },
       'result-retry-limit': { type: 'string' },
       'consumer-stall': { type: 'string' },
+      'v8-pretenuring': { type: 'boolean' },
       events: { type: 'boolean', short: 'E' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
@@ -377,6 +380,7 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
     ...(resultRetryLimit !== undefined ? { resultRetry: { limitMs: resultRetryLimit * 1000 } } : {}),
     ...(consumerStall !== undefined ? { consumerStallMs: consumerStall * 1000 } : {}),
     events: Boolean(values['events']),
+    v8Pretenuring: Boolean(values['v8-pretenuring']),
   });
   const task = (e: { id: string; name: string }) => ({ task_id: e.id, task: e.name });
   worker.on('task-received', (e) => app.logger.info(`received ${e.name}[${e.id}]${e.eta ? ` eta ${e.eta.toISOString()}` : ''}`, task(e)));
