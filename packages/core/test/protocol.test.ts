@@ -94,6 +94,8 @@ describe('decoding bad input names the field', () => {
     ['kwargs not an object', withBody('[[], [], null]'), 'body[1]'],
     ['embed not an object', withBody('[[], {}, 3]'), 'body[2]'],
     ['__proto__ key', withBody('[[], {"__proto__": {"polluted": true}}, null]'), 'body'],
+    ['__proto__ key spelled with escapes', withBody('[[], {"\\u005f_proto__": {"polluted": true}}, null]'), 'body'],
+    ['constructor.prototype key', withBody('[[], {"constructor": {"prototype": {"polluted": true}}}, null]'), 'body'],
     ['invalid UTF-8', { ...good, body: new Uint8Array([0x5b, 0xff, 0x5d]) }, 'body'],
   ];
   it.each(cases)('%s', (_, message, field) => {

@@ -143,7 +143,7 @@ const escapeChar = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4,
  */
 export function safeJsonParse(text: string): unknown {
   // The reviver costs a call per value: only texts that could spell a dangerous key need it.
-  if (!mayPollute.test(text)) return JSON.parse(text);
+  if (!mayPollute(text)) return JSON.parse(text);
   return JSON.parse(text, function (key, value: unknown) {
     if (key === '__proto__') throw new MessageDecodeError('body', 'forbidden key "__proto__"');
     if (key === 'constructor' && value !== null && typeof value === 'object' && 'prototype' in value) {
@@ -153,7 +153,14 @@ export function safeJsonParse(text: string): unknown {
   });
 }
 
-const mayPollute = /__proto__|constructor|\\u/;
+/**
+ * Whether a text could spell a dangerous key, plainly or through \u escapes. Three substring
+ * searches, not one regex with alternatives: half the time on a 1.5 KB kombu envelope (0.3
+ * against 0.6 µs), and a Redis worker checks two texts a task.
+ */
+function mayPollute(text: string): boolean {
+  return text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
+}
 
 export const jsonSerializer: Serializer = {
   contentType: 'application/json',
