@@ -75,17 +75,22 @@ export function exceptionMessage(info: ExceptionInfo): string {
 const recordEncoder = new TextEncoder();
 const baseRecordKeys = ['status', 'result', 'traceback', 'children', 'date_done', 'task_id'];
 
+/** The six base fields and no other, in that order (a loop, not keys.some: no closure a record). */
+function hasBaseKeys(record: ResultRecord): boolean {
+  const keys = Object.keys(record);
+  if (keys.length !== baseRecordKeys.length) return false;
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== baseRecordKeys[i]) return false;
+  return true;
+}
+
 /**
  * The record's JSON as Python's json.dumps writes it. The usual shape (the six base fields, in
  * Celery's order, no children) is written field by field, which skips the separator pass over
  * the whole record; anything else goes through the generic writer. Both give the same bytes.
  */
 export function encodeRecord(record: ResultRecord): Uint8Array {
-  const keys = Object.keys(record);
   const omitted = record.result === undefined || typeof record.result === 'function' || typeof record.result === 'symbol'; // JSON drops the key
-  if (omitted || keys.length !== baseRecordKeys.length || keys.some((key, i) => key !== baseRecordKeys[i]) || record.children.length > 0) {
-    return jsonSerializer.encode(record);
-  }
+  if (omitted || !hasBaseKeys(record) || record.children.length > 0) return jsonSerializer.encode(record);
   const text =
     `{"status": ${pythonJsonString(record.status)}, "result": ${pythonJsonStringify(record.result)}, ` +
     `"traceback": ${record.traceback === null ? 'null' : pythonJsonString(record.traceback)}, "children": [], ` +

@@ -137,80 +137,75 @@ export class ResultWriter {
    */
   outcome(request: Pick<TaskRequest, 'id' | 'ignoreResult' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null = null, children: readonly unknown[] = noChildren): Promise<boolean> {
     if (!this.records(request)) return resolvedTrue;
-    const started = this.#started.get(request.id);
+    const after = this.#started.get(request.id)?.sent;
     this.runFinished(request);
-    return this.#storeDurably(request, status, result, traceback, started?.sent, children);
+    const deadline = Date.now() + this.#retry.limitMs;
+    // The first try needs no async frame of its own (one a task): most records are stored at once.
+    // Raced against the deadline: a backend that never answers (a black-holed link) must not hold
+    // the message forever. Every try waits for the task's STARTED record first, so a STARTED that
+    // lands late can never overwrite the outcome.
+    const first = after ? after.then(() => this.#store(request, status, result, traceback, true, children)) : this.#store(request, status, result, traceback, true, children);
+    return this.#deadlines.race(first, deadline).then(returnTrue, (error: unknown) => this.#retryOutcome({ request, status, result, traceback, children, after, deadline }, error));
   }
 
-  async #storeDurably(
-    request: Pick<TaskRequest, 'id' | 'properties'>,
-    status: TaskStateName,
-    result: unknown,
-    traceback: string | null,
-    after: Promise<void> | undefined,
-    children: readonly unknown[],
-  ): Promise<boolean> {
+  /** The tries after a failed first one, with backoff, until the deadline or a forced stop. */
+  async #retryOutcome(outcome: FailedOutcome, firstError: unknown): Promise<boolean> {
+    const { request, status, result, traceback, children, after, deadline } = outcome;
     const { limitMs, initialDelayMs, maxDelayMs } = this.#retry;
-    const deadline = Date.now() + limitMs;
     const store = () => this.#store(request, status, result, traceback, true, children);
-    let tries = 0;
+    let error = firstError;
+    let tries = 1;
     let delayMs = initialDelayMs;
     for (;;) {
+      const leftMs = deadline - Date.now();
+      if (leftMs <= 0 || this.#giveUp.signal.aborted) {
+        this.#logger.error(
+          `gave up storing ${status} for task ${request.id} after ${tries} tries (${this.#giveUp.signal.aborted ? 'forced stop' : `limit ${limitMs} ms`}): ${(error as Error).message}`,
+        );
+        return false;
+      }
+      if (tries === 1) this.#logger.warn(`could not store ${status} for task ${request.id}: ${(error as Error).message}; retrying for up to ${limitMs} ms`);
+      await sleep(Math.min(delayMs, leftMs), this.#giveUp.signal);
+      delayMs = Math.min(maxDelayMs, delayMs * 2);
       tries++;
       try {
-        // Raced against the deadline, the first try too: a backend that never answers (a black-holed
-        // link) must not hold the message forever. Every try waits for the task's STARTED record
-        // first, so a STARTED that lands late can never overwrite the outcome.
         await this.#deadlines.race(after ? after.then(store) : store(), deadline);
-        if (tries > 1) this.#logger.info(`stored ${status} for task ${request.id} after ${tries} tries`);
+        this.#logger.info(`stored ${status} for task ${request.id} after ${tries} tries`);
         return true;
-      } catch (error) {
-        const leftMs = deadline - Date.now();
-        if (leftMs <= 0 || this.#giveUp.signal.aborted) {
-          this.#logger.error(
-            `gave up storing ${status} for task ${request.id} after ${tries} tries (${this.#giveUp.signal.aborted ? 'forced stop' : `limit ${limitMs} ms`}): ${(error as Error).message}`,
-          );
-          return false;
-        }
-        if (tries === 1) this.#logger.warn(`could not store ${status} for task ${request.id}: ${(error as Error).message}; retrying for up to ${limitMs} ms`);
-        await sleep(Math.min(delayMs, leftMs), this.#giveUp.signal);
-        delayMs = Math.min(maxDelayMs, delayMs * 2);
+      } catch (failure) {
+        error = failure;
       }
     }
   }
 
-  async #store(request: Pick<TaskRequest, 'id' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null, rethrow = false, children: readonly unknown[] = noChildren): Promise<void> {
+  /** Stores one record; `rethrow` false logs a failure instead (in-progress records: the next one replaces it). */
+  #store(request: Pick<TaskRequest, 'id' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null, rethrow = false, children: readonly unknown[] = noChildren): Promise<void> {
     const ready = status === TaskState.SUCCESS || status === TaskState.FAILURE || status === TaskState.REVOKED;
     // The run is over with its outcome (or a retry, which is a new delivery): no more start count.
     const running = !ready && status !== TaskState.RETRY;
     const attempt = running ? this.#attempts.get(request.id) : undefined;
     if (!running) this.#attempts.delete(request.id);
-    const record: ResultRecord = {
-      status,
-      result: result === undefined ? null : result,
-      traceback,
-      children,
-      date_done: ready ? celeryDate() : null,
-      // Celery writes group_id and parent_id when the task has them (workflow members), before task_id.
-      ...((request as Partial<TaskRequest>).group ? { group_id: (request as TaskRequest).group as string } : {}),
-      ...((request as Partial<TaskRequest>).parentId ? { parent_id: (request as TaskRequest).parentId as string } : {}),
-      task_id: request.id,
-      ...(attempt !== undefined ? { tq_attempt: attempt } : {}),
-    };
+    const record = recordOf(request, status, result === undefined ? null : result, traceback, ready ? celeryDate() : null, children, attempt);
+    let stored: Promise<void>;
     try {
-      const { replyTo, correlationId } = request.properties;
-      const options: { -readonly [K in keyof StoreOptions]: StoreOptions[K] } = { ttlMs: this.#ttlMs };
-      if (replyTo !== undefined) options.replyTo = replyTo;
-      if (correlationId !== undefined) options.correlationId = correlationId;
-      // The worker passes the whole request: SQL backends keep the task's name and arguments.
-      const { task, args, kwargs, retries } = request as Partial<TaskRequest>;
-      if (typeof task === 'string') options.task = { name: task, args: args ?? [], kwargs: kwargs ?? {}, retries: retries ?? 0, worker: this.#hostname };
-      await this.#backend!.store(request.id, encodeRecord(record), options);
+      stored = this.#backend!.store(request.id, encodeRecord(record), this.#storeOptions(request));
     } catch (error) {
-      if (rethrow) throw error;
-      // An in-progress record (STARTED, PROGRESS, RETRY): the next record replaces it. Say so loudly.
-      this.#logger.error(`could not store ${status} for task ${request.id}: ${(error as Error).message}`);
+      stored = Promise.reject(error);
     }
+    if (rethrow) return stored;
+    // An in-progress record (STARTED, PROGRESS, RETRY): the next record replaces it. Say so loudly.
+    return stored.catch((error: unknown) => this.#logger.error(`could not store ${status} for task ${request.id}: ${(error as Error).message}`));
+  }
+
+  #storeOptions(request: Pick<TaskRequest, 'id' | 'properties'>): StoreOptions {
+    const { replyTo, correlationId } = request.properties;
+    const options: { -readonly [K in keyof StoreOptions]: StoreOptions[K] } = { ttlMs: this.#ttlMs };
+    if (replyTo !== undefined) options.replyTo = replyTo;
+    if (correlationId !== undefined) options.correlationId = correlationId;
+    // The worker passes the whole request: SQL backends keep the task's name and arguments.
+    const { task, args, kwargs, retries } = request as Partial<TaskRequest>;
+    if (typeof task === 'string') options.task = { name: task, args: args ?? [], kwargs: kwargs ?? {}, retries: retries ?? 0, worker: this.#hostname };
+    return options;
   }
 
   /** See outcome(): false when the record could not be stored within the retry limit. */
@@ -233,6 +228,39 @@ export class ResultWriter {
   }
 }
 
+/** An outcome record whose first try failed, for the tries after it. */
+interface FailedOutcome {
+  readonly request: Pick<TaskRequest, 'id' | 'properties'>;
+  readonly status: TaskStateName;
+  readonly result: unknown;
+  readonly traceback: string | null;
+  readonly children: readonly unknown[];
+  readonly after: Promise<void> | undefined;
+  readonly deadline: number;
+}
+
+/**
+ * Celery's record for `request`. Celery writes group_id and parent_id when the task has them
+ * (workflow members), before task_id; tq adds its start count to in-progress records. Most
+ * records have neither: one literal of the six base fields, in encodeRecord's order.
+ */
+function recordOf(request: Pick<TaskRequest, 'id'>, status: TaskStateName, result: unknown, traceback: string | null, dateDone: string | null, children: readonly unknown[], attempt: number | undefined): ResultRecord {
+  const { group, parentId } = request as Partial<TaskRequest>;
+  if (!group && !parentId && attempt === undefined) return { status, result, traceback, children, date_done: dateDone, task_id: request.id };
+  return {
+    status,
+    result,
+    traceback,
+    children,
+    date_done: dateDone,
+    ...(group ? { group_id: group } : {}),
+    ...(parentId ? { parent_id: parentId } : {}),
+    task_id: request.id,
+    ...(attempt !== undefined ? { tq_attempt: attempt } : {}),
+  };
+}
+
+const returnTrue = (): true => true;
 const resolved = Promise.resolve();
 const noChildren: readonly unknown[] = Object.freeze([]);
 const resolvedTrue = Promise.resolve(true);
