@@ -106,9 +106,9 @@ export interface WorkerOptions {
   readonly etaHorizonMs?: number;
   /**
    * Leave V8's allocation-site pretenuring on in this process. Default false: start() turns it
-   * off for the whole process, since with it a worker's per-delivery objects end up in the old
-   * space (pretenuring.ts; a drain runs 20–30 % faster without it). True for a process whose
-   * other work relies on it.
+   * off for the whole process, since with it a worker's per-delivery objects can end up in the
+   * old space (pretenuring.ts: a drain where they did ran 20–30 % slower). True for a process
+   * whose other work relies on it.
    */
   readonly v8Pretenuring?: boolean;
 }
