@@ -144,7 +144,7 @@ export class ResultWriter {
     // Raced against the deadline: a backend that never answers (a black-holed link) must not hold
     // the message forever. Every try waits for the task's STARTED record first, so a STARTED that
     // lands late can never overwrite the outcome.
-    const first = after ? after.then(() => this.#store(request, status, result, traceback, true, children)) : this.#store(request, status, result, traceback, true, children);
+    const first = this.#storeOutcome(after, request, status, result, traceback, children);
     return this.#deadlines.race(first, deadline).then(returnTrue, (error: unknown) => this.#retryOutcome({ request, status, result, traceback, children, after, deadline }, error));
   }
 
@@ -152,7 +152,6 @@ export class ResultWriter {
   async #retryOutcome(outcome: FailedOutcome, firstError: unknown): Promise<boolean> {
     const { request, status, result, traceback, children, after, deadline } = outcome;
     const { limitMs, initialDelayMs, maxDelayMs } = this.#retry;
-    const store = () => this.#store(request, status, result, traceback, true, children);
     let error = firstError;
     let tries = 1;
     let delayMs = initialDelayMs;
@@ -169,13 +168,19 @@ export class ResultWriter {
       delayMs = Math.min(maxDelayMs, delayMs * 2);
       tries++;
       try {
-        await this.#deadlines.race(after ? after.then(store) : store(), deadline);
+        await this.#deadlines.race(this.#storeOutcome(after, request, status, result, traceback, children), deadline);
         this.#logger.info(`stored ${status} for task ${request.id} after ${tries} tries`);
         return true;
       } catch (failure) {
         error = failure;
       }
     }
+  }
+
+  /** One try of an outcome record, after the task's STARTED record when that is on its way; rejects on failure. */
+  #storeOutcome(after: Promise<void> | undefined, request: Pick<TaskRequest, 'id' | 'properties'>, status: TaskStateName, result: unknown, traceback: string | null, children: readonly unknown[]): Promise<void> {
+    if (after) return after.then(() => this.#store(request, status, result, traceback, true, children));
+    return this.#store(request, status, result, traceback, true, children);
   }
 
   /** Stores one record; `rethrow` false logs a failure instead (in-progress records: the next one replaces it). */
