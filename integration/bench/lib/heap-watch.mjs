@@ -5,6 +5,16 @@ const oldSpaces = /^(old|large_object)_space$/;
 const oldUsed = (spaces) => spaces.filter((space) => oldSpaces.test(space.spaceName)).reduce((sum, space) => sum + space.spaceUsedSize, 0);
 
 /**
+ * The scavenges among a GC profile's `collections` (v8.GCProfiler's statistics) and the bytes
+ * they promoted: the growth of the old spaces' used size across each.
+ */
+export function scavengeFigures(collections) {
+  const scavenges = collections.filter((gc) => gc.gcType === 'Scavenge');
+  const promotedBytes = scavenges.reduce((sum, gc) => sum + oldUsed(gc.afterGC.heapSpaceStatistics) - oldUsed(gc.beforeGC.heapSpaceStatistics), 0);
+  return { scavenges: scavenges.length, promotedBytes };
+}
+
+/**
  * Watches V8's heap while started: the peak RSS and size of each heap space (sampled every
  * 10 ms), and from V8's GC profiler the scavenges, the full collections, the live heap each full
  * collection left, and the bytes the scavenges promoted to the old space (the growth of the old
@@ -30,12 +40,11 @@ export function watchHeap() {
       clearInterval(timer);
       sample();
       const collections = gcs.stop()?.statistics ?? [];
-      const scavenges = collections.filter((gc) => gc.gcType === 'Scavenge');
+      const { scavenges, promotedBytes: promoted } = scavengeFigures(collections);
       const full = collections.filter((gc) => gc.gcType === 'MarkSweepCompact');
-      const promoted = scavenges.reduce((sum, gc) => sum + oldUsed(gc.afterGC.heapSpaceStatistics) - oldUsed(gc.beforeGC.heapSpaceStatistics), 0);
       return (
         `peaks: RSS ${mb(peaks.rss)} MB, new space ${mb(peaks.new_space ?? 0)} MB, old space ${mb(peaks.old_space ?? 0)} MB; ` +
-        `${scavenges.length} scavenges promoted ${mb(promoted)} MB${tasks ? ` (${(promoted / 1024 / tasks).toFixed(2)} KB a task)` : ''}; ` +
+        `${scavenges} scavenges promoted ${mb(promoted)} MB${tasks ? ` (${(promoted / 1024 / tasks).toFixed(2)} KB a task)` : ''}; ` +
         `${full.length} full collections, live heap after each: ${full.map((gc) => mb(gc.afterGC.heapStatistics.usedHeapSize)).join(', ') || '-'} MB`
       );
     },
