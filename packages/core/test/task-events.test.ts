@@ -8,13 +8,14 @@ import { createConsoleLogger } from '../src/logger.js';
 import { exceptionRepr, valueRepr } from '../src/protocol/repr.js';
 
 /** A bus that records what the dispatcher publishes (the dispatcher's own contract, no broker). */
-function recordingBus(): BroadcastBus & { sent: { channel: string; body: unknown; route?: BroadcastRoute }[] } {
-  const sent: { channel: string; body: unknown; route?: BroadcastRoute }[] = [];
+function recordingBus(): BroadcastBus & { sent: { channel: string; body: unknown; text: string; route?: BroadcastRoute }[] } {
+  const sent: { channel: string; body: unknown; text: string; route?: BroadcastRoute }[] = [];
   return {
     via: 'broker',
     sent,
     broadcast: async (channel, body, route) => {
-      sent.push({ channel, body: JSON.parse(new TextDecoder().decode(body)), ...(route ? { route } : {}) });
+      const text = new TextDecoder().decode(body);
+      sent.push({ channel, body: JSON.parse(text), text, ...(route ? { route } : {}) });
     },
     subscribe: () => {
       throw new Error('not used');
@@ -116,6 +117,25 @@ describe('EventDispatcher templates', () => {
     expect(started).toEqual({ hostname: 'w"@test', utcoffset: expect.any(Number), pid: process.pid, clock: 1, uuid: 'id-"1', timestamp: expect.any(Number), type: 'task-started' });
     expect(succeeded).toEqual({ hostname: 'w"@test', utcoffset: expect.any(Number), pid: process.pid, clock: 2, uuid: 'id-"1', result: "{'a': 1}", runtime: 0.25, timestamp: expect.any(Number), type: 'task-succeeded' });
     expect(Object.keys(started!)).toEqual(Object.keys(events.build('task-started', { uuid: 'x', pid: 1 })));
+  });
+
+  // JSON.parse keeps the last of two equal keys, so the comparisons above cannot see a key
+  // written twice: the keys of the text itself, in order, against a Python worker's
+  // (../shared/celery-wire/redis-result-link-callback-message.json, Celery 5.2).
+  it('writes each key once, in the order a Celery 5.2 worker writes them', async () => {
+    const bus = recordingBus();
+    const events = new EventDispatcher(bus, { enabled: true, hostname: 'w@test', logger });
+    events.taskReceived({ id: 'r1', task: 'tq.add', headers: { argsrepr: '(1, 2)', kwargsrepr: '{}' }, rootId: 'r1', parentId: null, retries: 0 });
+    events.taskStarted('r1');
+    events.taskSucceeded('r1', '3', 0.001);
+    await events.flush();
+    const keysOf = (text: string) => [...text.matchAll(/"([a-z_]+)": /g)].map((match) => match[1]);
+    const common = ['hostname', 'utcoffset', 'pid', 'clock', 'uuid'];
+    expect(bus.sent[0]!.text.slice(1, -1).split('}, {').map(keysOf)).toEqual([
+      [...common, 'name', 'args', 'kwargs', 'root_id', 'parent_id', 'retries', 'eta', 'expires', 'timestamp', 'type'],
+      [...common, 'timestamp', 'type'],
+      [...common, 'result', 'runtime', 'timestamp', 'type'],
+    ]);
   });
 
   it('taskReceived writes Celery\'s task-received fields from the request headers', async () => {

@@ -155,7 +155,7 @@ export class EventDispatcher {
   taskStarted(uuid: string): void {
     if (!this.#enabled) return;
     const now = Date.now();
-    this.#add('task-started', `${this.#start(now)}${++this.#clock}, "uuid": ${jsonValue(uuid)}, "pid": ${process.pid}, "timestamp": ${timestampText(now)}, "type": "task-started"}`);
+    this.#add('task-started', `${this.#start(now)}${++this.#clock}, "uuid": ${jsonValue(uuid)}, "timestamp": ${timestampText(now)}, "type": "task-started"}`);
   }
 
   /** task-succeeded from a template; `result` is already Python's repr() text. */
