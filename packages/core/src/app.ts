@@ -264,8 +264,11 @@ export class App {
     }
     if (this.config.sendSentEvent) {
       this.#events ??= new EventDispatcher(chooseBroadcastBus(broker, backend), { enabled: true, hostname: this.#origin, logger: this.logger });
+      // Celery's field order (celery/app/amqp.py send_task_message).
       this.#events.send('task-sent', {
         uuid: id,
+        root_id: call.rootId,
+        parent_id: call.parentId,
         name,
         args: argsRepr(args),
         kwargs: kwargsRepr(kwargs),
@@ -275,8 +278,6 @@ export class App {
         queue,
         exchange: '',
         routing_key: queue,
-        root_id: call.rootId,
-        parent_id: call.parentId,
       });
     }
     return new AsyncResult<R>(id, backend);

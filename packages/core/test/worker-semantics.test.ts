@@ -288,6 +288,63 @@ describe('events', () => {
   });
 });
 
+describe('event fields', () => {
+  // Key order as a Celery 5.2 worker and producer write them (../shared/celery-wire captures):
+  // monitors parse JSON, but "Celery-compatible" is checked against what Celery sends.
+  it('writes every event with its keys in the order Celery 5.2 writes them', async () => {
+    app = memoryApp({ sendSentEvent: true });
+    app.task('tq.ok', () => 1);
+    app.task('tq.bad', () => {
+      throw new Error('nope');
+    });
+    app.task('tq.wait', async function () {
+      await new Promise((_, reject) => this.signal.addEventListener('abort', () => reject(this.signal.reason)));
+    });
+    const controller = new AbortController();
+    const events: Record<string, unknown>[] = [];
+    const listening = (async () => {
+      for await (const event of app.events({ signal: controller.signal })) events.push(event);
+    })();
+    await sleep(20);
+    const worker = app.worker({ events: true, heartbeatIntervalMs: 50, hostname: 'keys@test' });
+    await worker.start();
+    await (await app.sendTask('tq.ok')).get({ timeout: 5000 });
+    await (await app.sendTask('tq.bad')).get({ timeout: 5000 }).catch(() => undefined);
+    const waiting = await app.sendTask('tq.wait');
+    await sleep(50);
+    await app.control.revoke(waiting.id, { terminate: true });
+    await waiting.get({ timeout: 5000 }).catch(() => undefined);
+    await sleep(120);
+    await worker.stop();
+    controller.abort();
+    await listening;
+    const keysOf = (type: string) => Object.keys(events.find((e) => e['type'] === type) ?? {});
+    const common = ['hostname', 'utcoffset', 'pid', 'clock'];
+    const worker_ = [...common, 'freq', 'active', 'processed', 'loadavg', 'sw_ident', 'sw_ver', 'sw_sys', 'timestamp', 'type'];
+    expect({
+      sent: keysOf('task-sent'),
+      received: keysOf('task-received'),
+      started: keysOf('task-started'),
+      succeeded: keysOf('task-succeeded'),
+      failed: keysOf('task-failed'),
+      revoked: keysOf('task-revoked'),
+      online: keysOf('worker-online'),
+      heartbeat: keysOf('worker-heartbeat'),
+      offline: keysOf('worker-offline'),
+    }).toEqual({
+      sent: [...common, 'uuid', 'root_id', 'parent_id', 'name', 'args', 'kwargs', 'retries', 'eta', 'expires', 'queue', 'exchange', 'routing_key', 'timestamp', 'type'],
+      received: [...common, 'uuid', 'name', 'args', 'kwargs', 'root_id', 'parent_id', 'retries', 'eta', 'expires', 'timestamp', 'type'],
+      started: [...common, 'uuid', 'timestamp', 'type'],
+      succeeded: [...common, 'uuid', 'result', 'runtime', 'timestamp', 'type'],
+      failed: [...common, 'uuid', 'exception', 'traceback', 'timestamp', 'type'],
+      revoked: [...common, 'uuid', 'terminated', 'signum', 'expired', 'timestamp', 'type'],
+      online: worker_,
+      heartbeat: worker_,
+      offline: worker_,
+    });
+  });
+});
+
 describe('broker outages', () => {
   it('consumes again when the stream fails, instead of stopping the worker', async () => {
     const { MemoryBroker } = await import('../src/memory/memory-broker.js');

@@ -829,7 +829,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!(await this.#recordKeepingLease(delivery, () => this.#writer.revoked(request, reason))) && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
     this.stats.revoked++;
     this.emit('task-revoked', { id: request.id, name: request.task, reason });
-    this.#events.send('task-revoked', { uuid: request.id, terminated: reason === 'terminated', expired: reason === 'expired', signum: null });
+    this.#events.send('task-revoked', { uuid: request.id, terminated: reason === 'terminated', signum: null, expired: reason === 'expired' });
     await this.#settle(delivery, 'ack');
   }
 
