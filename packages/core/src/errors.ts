@@ -174,9 +174,12 @@ export class TaskError extends TqError {
 export class TaskRevokedError extends TqError {
   override name = 'TaskRevokedError';
   readonly taskId: string;
-  constructor(taskId: string, reason = 'revoked') {
+  /** The signal a terminate asked for (15 for SIGTERM), as Celery's task-revoked event reports it. */
+  readonly signum: number | undefined;
+  constructor(taskId: string, reason = 'revoked', signum?: number) {
     super('TQ_TASK_REVOKED', `task ${taskId} was ${reason}`);
     this.taskId = taskId;
+    this.signum = signum;
   }
 }
 

@@ -220,11 +220,11 @@ describe('tq remote control against a running worker', () => {
     expect(stats['broker']).toMatchObject({ transport: 'memory' });
   });
 
-  it('tq control revoke --terminate stops a running task', async () => {
+  it('tq control revoke --terminate (--signal) stops a running task', async () => {
     const sent = await tq(['call', 'tq.slow', '--args', '[4000]']);
     const id = sent.stdout.trim();
     await new Promise((r) => setTimeout(r, 300));
-    const run = await tq(['control', 'revoke', id, '--terminate']);
+    const run = await tq(['control', 'revoke', id, '--terminate', '--signal', 'KILL']);
     expect(run.code).toBe(0);
     const result = await tq(['result', id, '--wait', '--timeout', '15'], 30_000);
     expect(result.code).toBe(1);

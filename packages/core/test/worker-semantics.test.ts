@@ -312,12 +312,14 @@ describe('event fields', () => {
     await (await app.sendTask('tq.bad')).get({ timeout: 5000 }).catch(() => undefined);
     const waiting = await app.sendTask('tq.wait');
     await sleep(50);
-    await app.control.revoke(waiting.id, { terminate: true });
+    await app.control.revoke(waiting.id, { terminate: true, signal: 'SIGKILL' });
     await waiting.get({ timeout: 5000 }).catch(() => undefined);
     await sleep(120);
     await worker.stop();
     controller.abort();
     await listening;
+    // Celery reports the signal a terminate sent as its number.
+    expect(events.find((e) => e['type'] === 'task-revoked')).toMatchObject({ uuid: waiting.id, terminated: true, signum: 9, expired: false });
     const keysOf = (type: string) => Object.keys(events.find((e) => e['type'] === type) ?? {});
     const common = ['hostname', 'utcoffset', 'pid', 'clock'];
     const worker_ = [...common, 'freq', 'active', 'processed', 'loadavg', 'sw_ident', 'sw_ver', 'sw_sys', 'timestamp', 'type'];

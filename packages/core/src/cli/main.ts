@@ -28,7 +28,7 @@ Usage:
   tq call --canvas FILE.json [--wait [--timeout S]]
   tq result ID [--wait [--timeout S]] [--tree]
   tq purge [--queue Q] --force
-  tq control revoke ID [ID…] [--terminate] | rate_limit TASK RATE | time_limit TASK SOFT HARD
+  tq control revoke ID [ID…] [--terminate [--signal NAME]] | rate_limit TASK RATE | time_limit TASK SOFT HARD
              | enable_events | disable_events | heartbeat | shutdown   [-d WORKER,…] [--timeout S]
   tq inspect active|reserved|scheduled|registered|stats|active_queues|revoked|conf|query_task ID…
              [-d WORKER,…] [--timeout S]
@@ -159,14 +159,15 @@ queues nor Kafka's delay topics: those arrive when due). Running tasks are not t
 
 Celery's remote control (its pidbox), so it reaches tq and Python Celery workers alike:
   revoke ID [ID…] [--terminate]   skip the tasks when they arrive; --terminate stops running ones
-                                  (also recorded as REVOKED in the result backend)
+                                  (also recorded as REVOKED in the result backend); --signal KILL
+                                  names the signal task-revoked reports (Celery's; default TERM)
   rate_limit TASK RATE            e.g. 10/s, 100/m; 0 removes the limit
   time_limit TASK SOFT HARD       seconds
   enable_events | disable_events  turn task events on or off
   heartbeat                       ask for a worker-heartbeat event now
   shutdown                        stop the workers (gracefully)
 Prints each worker's answer; -d names the workers to address (default all).`,
-    options: { ...common, terminate: { type: 'boolean' }, destination: { type: 'string', short: 'd' }, timeout: { type: 'string' } },
+    options: { ...common, terminate: { type: 'boolean' }, signal: { type: 'string' }, destination: { type: 'string', short: 'd' }, timeout: { type: 'string' } },
   },
   inspect: {
     help: `tq inspect WHAT [ID…] [-d WORKER,…] [--timeout S] [-Q a,b]
@@ -549,7 +550,7 @@ async function runControl(positionals: string[], values: Record<string, string |
   try {
     if (action === 'revoke') {
       if (args.length === 0) throw new UsageError('name at least one task id: tq control revoke ID');
-      await app.control.revoke(args, { terminate: Boolean(values['terminate']) });
+      await app.control.revoke(args, { terminate: Boolean(values['terminate']), ...(typeof values['signal'] === 'string' ? { signal: values['signal'] } : {}) });
       process.stdout.write(`revoked ${args.join(', ')}${values['terminate'] ? ' (terminate)' : ''}\n`);
       return 0;
     }

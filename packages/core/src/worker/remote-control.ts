@@ -37,7 +37,8 @@ export interface ControlledWorker {
   /** Waiting for their ETA (Celery's "scheduled"). */
   scheduled(): readonly HeldTask[];
   revokedIds(): readonly string[];
-  revoke(ids: readonly string[], terminate: boolean): void;
+  /** `signal`: what the caller named for a terminate (Celery's "signal" argument), see signalNumber. */
+  revoke(ids: readonly string[], terminate: boolean, signal?: unknown): void;
   addQueue(queue: string): boolean;
   cancelQueue(queue: string): boolean;
   eventsEnabled(): boolean;
@@ -119,7 +120,7 @@ function answerRequest(request: PidboxRequest, worker: ControlledWorker): Answer
       // `celery control terminate SIGNAL ID…` sends method "terminate": a revoke that terminates.
       const ids = idList(args['task_id']);
       const terminate = request.method === 'terminate' || pythonTruthy(args['terminate']);
-      worker.revoke(ids, terminate);
+      worker.revoke(ids, terminate, args['signal']);
       return ok(terminate ? `terminate: ${ids.join(', ')}` : `tasks ${ids.join(', ')} flagged as revoked`);
     }
     case 'rate_limit':

@@ -40,6 +40,7 @@ import { turnOffPretenuring } from './pretenuring.js';
 import { RevokedSet } from './revoked.js';
 import { RunOnceGate, runOnceNonce } from './run-once.js';
 import { Slots } from './slots.js';
+import { signalNumber } from './signal-number.js';
 import { InFlightMap } from '../broker/in-flight.js';
 
 export interface WorkerOptions {
@@ -742,7 +743,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   async #handleError(delivery: Delivery, request: TaskRequest, definition: TaskDefinition, queue: string, error: unknown, runtimeMs: number): Promise<void> {
     if (error instanceof Ignore) return this.#settle(delivery, 'ack');
-    if (error instanceof TaskRevokedError) return this.#revoke(delivery, request, 'terminated', definition);
+    if (error instanceof TaskRevokedError) return this.#revoke(delivery, request, 'terminated', definition, error.signum);
     if (error instanceof Reject) {
       this.stats.rejected++;
       this.emit('task-rejected', { id: request.id, name: request.task, queue, reason: error.message, error });
@@ -825,11 +826,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return bytes !== null && decodeRecord(bytes).status === TaskState.REVOKED;
   }
 
-  async #revoke(delivery: Delivery, request: TaskRequest, reason: string, definition: TaskDefinition): Promise<void> {
+  /** `signum`: the signal a terminate named, for the task-revoked event (null otherwise, as Celery's). */
+  async #revoke(delivery: Delivery, request: TaskRequest, reason: string, definition: TaskDefinition, signum?: number): Promise<void> {
     if (!(await this.#recordKeepingLease(delivery, () => this.#writer.revoked(request, reason))) && (await this.#giveBackUnrecorded(delivery, request, definition))) return;
     this.stats.revoked++;
     this.emit('task-revoked', { id: request.id, name: request.task, reason });
-    this.#events.send('task-revoked', { uuid: request.id, terminated: reason === 'terminated', signum: null, expired: reason === 'expired' });
+    this.#events.send('task-revoked', { uuid: request.id, terminated: reason === 'terminated', signum: signum ?? null, expired: reason === 'expired' });
     await this.#settle(delivery, 'ack');
   }
 
@@ -906,12 +908,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       addQueue: (queue) => this.addQueue(queue),
       cancelQueue: (queue) => this.cancelQueue(queue),
       checkPauses: () => void this.#pauses?.check(),
-      revoke: (ids, terminate) => {
+      revoke: (ids, terminate, signal) => {
         for (const id of ids) {
           this.#revoked.add(id);
           if (!terminate) continue;
           for (const active of this.#active.values()) {
-            if (active.request.id === id) active.cancel.cancel(new TaskRevokedError(id, 'terminated'));
+            if (active.request.id === id) active.cancel.cancel(new TaskRevokedError(id, 'terminated', signalNumber(signal)));
           }
         }
       },
