@@ -96,6 +96,7 @@ describe('decoding bad input names the field', () => {
     ['__proto__ key', withBody('[[], {"__proto__": {"polluted": true}}, null]'), 'body'],
     ['__proto__ key spelled with escapes', withBody('[[], {"\\u005f_proto__": {"polluted": true}}, null]'), 'body'],
     ['constructor.prototype key', withBody('[[], {"constructor": {"prototype": {"polluted": true}}}, null]'), 'body'],
+    ['constructor.prototype key spelled with escapes', withBody('[[], {"\\u0063onstructor": {"\\u0070rototype": {"polluted": true}}}, null]'), 'body'],
     ['invalid UTF-8', { ...good, body: new Uint8Array([0x5b, 0xff, 0x5d]) }, 'body'],
   ];
   it.each(cases)('%s', (_, message, field) => {
@@ -108,6 +109,11 @@ describe('decoding bad input names the field', () => {
     expect(error).toBeInstanceOf(MessageDecodeError);
     expect((error as MessageDecodeError).field).toBe(field);
     expect((error as MessageDecodeError).code).toBe('TQ_MESSAGE_MALFORMED');
+  });
+
+  it('reads keys that only look like the dangerous ones', () => {
+    const message = withBody('[["protocol", "constructor"], {"constructor": "x", "protocols": {"prototypes": 1}}, null]');
+    expect(decodeTaskMessage(message, registry)).toMatchObject({ args: ['protocol', 'constructor'], kwargs: { constructor: 'x', protocols: { prototypes: 1 } } });
   });
 
   it('never pollutes Object.prototype', () => {

@@ -154,12 +154,14 @@ export function safeJsonParse(text: string): unknown {
 }
 
 /**
- * Whether a text could spell a dangerous key, plainly or through \u escapes. Three substring
- * searches, not one regex with alternatives: half the time on a 1.5 KB kombu envelope (0.3
- * against 0.6 µs), and a Redis worker checks two texts a task.
+ * Whether a text could spell a dangerous key, plainly or through \u escapes: both keys the
+ * reviver refuses need "proto" ("__proto__", or "prototype" under "constructor"). Two
+ * substring searches, not one regex with alternatives, and not a third for "constructor":
+ * 0.2 µs on a 1.1 KB kombu envelope against 0.4 with three and 0.6 with a regex, and a Redis
+ * worker checks two texts a task.
  */
 function mayPollute(text: string): boolean {
-  return text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
+  return text.includes('proto') || text.includes('\\u');
 }
 
 export const jsonSerializer: Serializer = {
