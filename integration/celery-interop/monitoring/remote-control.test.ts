@@ -36,7 +36,7 @@ for (const broker of brokers) {
         });
         return 'finished';
       });
-      worker = app.worker({ queues: [queue], concurrency: 2, hostname });
+      worker = app.worker({ queues: [queue], concurrency: 2, hostname, events: true });
       await worker.start();
     });
 
@@ -70,10 +70,19 @@ for (const broker of brokers) {
       expect(active).toEqual([expect.objectContaining({ id: result.id, name: 'mon.block', args: [30], hostname })]);
       expect(await inspect('query_task', result.id)).toEqual({ [result.id]: ['active', expect.objectContaining({ id: result.id })] });
 
-      const { json, output } = await celeryCli(broker.url, ['control', 'terminate', 'SIGTERM', result.id, '-d', hostname, '-t', '5', '-j']);
+      const listening = new AbortController();
+      const revokedEvents: Record<string, unknown>[] = [];
+      void (async () => {
+        for await (const event of app.events({ signal: listening.signal, pattern: 'task.#' })) if (event['type'] === 'task-revoked') revokedEvents.push(event);
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 200)); // subscribed before the terminate
+      const { json, output } = await celeryCli(broker.url, ['control', 'terminate', 'KILL', result.id, '-d', hostname, '-t', '5', '-j']);
       expect(json, output).toEqual([{ [hostname]: { ok: `terminate: ${result.id}` } }]);
       await expect(result.get({ timeout: 10_000 })).rejects.toThrow(/revoked|terminated/i);
       expect((await inspect('revoked')) as string[]).toContain(result.id);
+      // The signal Celery's CLI named, as a Celery worker reports it: its number.
+      await expect.poll(() => revokedEvents.find((e) => e['uuid'] === result.id), { timeout: 5_000 }).toMatchObject({ terminated: true, signum: 9, expired: false });
+      listening.abort();
     });
 
     it('celery control add_consumer and cancel_consumer change the queues a tq worker consumes', { timeout: 60_000 }, async () => {
