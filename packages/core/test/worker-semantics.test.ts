@@ -255,43 +255,11 @@ describe('remote control', () => {
 });
 
 describe('events', () => {
-  it('publishes Celery-format task and worker events when enabled', async () => {
-    app = memoryApp({ sendSentEvent: true });
-    app.task('tq.ok', () => 1);
-    app.task('tq.bad', () => {
-      throw new Error('nope');
-    });
-    const controller = new AbortController();
-    const events: Record<string, unknown>[] = [];
-    const listening = (async () => {
-      for await (const event of app.events({ signal: controller.signal })) events.push(event);
-    })();
-    await sleep(20); // subscribed before the worker comes online
-    const worker = app.worker({ events: true, heartbeatIntervalMs: 50, hostname: 'ev@test' });
-    await worker.start();
-    const ok = await app.sendTask('tq.ok');
-    await ok.get({ timeout: 5000 });
-    await (await app.sendTask('tq.bad')).get({ timeout: 5000 }).catch(() => undefined);
-    await sleep(120);
-    await worker.stop();
-    controller.abort();
-    await listening;
-    const types = events.map((e) => e['type']);
-    for (const type of ['worker-online', 'task-sent', 'task-received', 'task-started', 'task-succeeded', 'task-failed', 'worker-heartbeat', 'worker-offline']) {
-      expect(types).toContain(type);
-    }
-    const succeeded = events.find((e) => e['type'] === 'task-succeeded')!;
-    expect(succeeded).toMatchObject({ uuid: ok.id, hostname: 'ev@test', result: '1' });
-    expect(typeof succeeded['timestamp']).toBe('number');
-    expect(typeof succeeded['runtime']).toBe('number');
-    expect(events.find((e) => e['type'] === 'task-failed')!['exception']).toBe("Error('nope')");
-  });
-});
-
-describe('event fields', () => {
-  // Key order as a Celery 5.2 worker and producer write them (../shared/celery-wire captures):
-  // monitors parse JSON, but "Celery-compatible" is checked against what Celery sends.
-  it('writes every event with its keys in the order Celery 5.2 writes them', async () => {
+  /**
+   * A worker with events on runs a task that succeeds, one that fails and one terminated with
+   * KILL; returns every event app.events() saw, the producer's task-sent included.
+   */
+  async function eventsOfAWorkload(): Promise<{ events: Record<string, unknown>[]; okId: string; terminatedId: string }> {
     app = memoryApp({ sendSentEvent: true });
     app.task('tq.ok', () => 1);
     app.task('tq.bad', () => {
@@ -305,10 +273,11 @@ describe('event fields', () => {
     const listening = (async () => {
       for await (const event of app.events({ signal: controller.signal })) events.push(event);
     })();
-    await sleep(20);
-    const worker = app.worker({ events: true, heartbeatIntervalMs: 50, hostname: 'keys@test' });
+    await sleep(20); // subscribed before the worker comes online
+    const worker = app.worker({ events: true, heartbeatIntervalMs: 50, hostname: 'ev@test' });
     await worker.start();
-    await (await app.sendTask('tq.ok')).get({ timeout: 5000 });
+    const ok = await app.sendTask('tq.ok');
+    await ok.get({ timeout: 5000 });
     await (await app.sendTask('tq.bad')).get({ timeout: 5000 }).catch(() => undefined);
     const waiting = await app.sendTask('tq.wait');
     await sleep(50);
@@ -318,11 +287,31 @@ describe('event fields', () => {
     await worker.stop();
     controller.abort();
     await listening;
+    return { events, okId: ok.id, terminatedId: waiting.id };
+  }
+
+  it('publishes Celery-format task and worker events when enabled', async () => {
+    const { events, okId, terminatedId } = await eventsOfAWorkload();
+    const types = events.map((e) => e['type']);
+    for (const type of ['worker-online', 'task-sent', 'task-received', 'task-started', 'task-succeeded', 'task-failed', 'task-revoked', 'worker-heartbeat', 'worker-offline']) {
+      expect(types).toContain(type);
+    }
+    const succeeded = events.find((e) => e['type'] === 'task-succeeded')!;
+    expect(succeeded).toMatchObject({ uuid: okId, hostname: 'ev@test', result: '1' });
+    expect(typeof succeeded['timestamp']).toBe('number');
+    expect(typeof succeeded['runtime']).toBe('number');
+    expect(events.find((e) => e['type'] === 'task-failed')!['exception']).toBe("Error('nope')");
     // Celery reports the signal a terminate sent as its number.
-    expect(events.find((e) => e['type'] === 'task-revoked')).toMatchObject({ uuid: waiting.id, terminated: true, signum: 9, expired: false });
+    expect(events.find((e) => e['type'] === 'task-revoked')).toMatchObject({ uuid: terminatedId, terminated: true, signum: 9, expired: false });
+  });
+
+  // Key order as a Celery 5.2 worker and producer write them (../shared/celery-wire captures):
+  // monitors parse JSON, but "Celery-compatible" is checked against what Celery sends.
+  it('writes every event with its keys in the order Celery 5.2 writes them', async () => {
+    const { events } = await eventsOfAWorkload();
     const keysOf = (type: string) => Object.keys(events.find((e) => e['type'] === type) ?? {});
     const common = ['hostname', 'utcoffset', 'pid', 'clock'];
-    const worker_ = [...common, 'freq', 'active', 'processed', 'loadavg', 'sw_ident', 'sw_ver', 'sw_sys', 'timestamp', 'type'];
+    const workerEvent = [...common, 'freq', 'active', 'processed', 'loadavg', 'sw_ident', 'sw_ver', 'sw_sys', 'timestamp', 'type'];
     expect({
       sent: keysOf('task-sent'),
       received: keysOf('task-received'),
@@ -340,9 +329,9 @@ describe('event fields', () => {
       succeeded: [...common, 'uuid', 'result', 'runtime', 'timestamp', 'type'],
       failed: [...common, 'uuid', 'exception', 'traceback', 'timestamp', 'type'],
       revoked: [...common, 'uuid', 'terminated', 'signum', 'expired', 'timestamp', 'type'],
-      online: worker_,
-      heartbeat: worker_,
-      offline: worker_,
+      online: workerEvent,
+      heartbeat: workerEvent,
+      offline: workerEvent,
     });
   });
 });
