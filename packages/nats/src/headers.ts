@@ -52,10 +52,8 @@ export function encodeHeaders(headers: MessageHeaders, properties: MessageProper
 function parseObject(text: string, field: string): Record<string, unknown> {
   let parsed: unknown;
   try {
-    // The guarded parser runs a reviver on every value; a key can only be "__proto__" or
-    // "constructor" if the text spells it, or hides it behind a \u escape.
-    const guarded = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
-    parsed = guarded ? safeJsonParse(text) : JSON.parse(text);
+    // Plain JSON.parse unless the text could spell a key that pollutes prototypes (core's check).
+    parsed = safeJsonParse(text);
   } catch (cause) {
     if (cause instanceof MessageDecodeError) throw new MessageDecodeError(field, cause.message, { cause });
     throw new MessageDecodeError(field, `not valid JSON: ${text.slice(0, 80)}`, { cause });

@@ -57,6 +57,7 @@ describe('Celery headers ↔ NATS headers', () => {
       ['Celery-Headers', 'not json'],
       ['Celery-Headers', '[1, 2]'],
       ['Celery-Headers', '{"__proto__": {"polluted": true}}'],
+      ['Celery-Headers', '{"constructor": {"prototype": {"polluted": true}}}'],
       ['Celery-Properties', '{"priority": "high"}'],
       ['Celery-Properties', '{"content_type": 5}'],
     ] as const) {
