@@ -1,4 +1,5 @@
 import type { JsMsg } from '@nats-io/jetstream';
+import { headerLine } from './headers.js';
 
 /**
  * Durable countdown/ETA on JetStream 2.9+ without a scheduler: a delayed message is published
@@ -16,8 +17,9 @@ export const notBeforeHeader = 'Tq-Not-Before';
 /** Delivered this close to its time, a message is handed over: a nak round trip costs more. */
 const earlyToleranceMs = 2;
 
-export function notBeforeOf(msg: JsMsg): number | undefined {
-  const raw = msg.headers?.get(notBeforeHeader);
+/** `block`: the message's raw header block when there is one (rawHeaderBlock), read instead of `msg.headers`. */
+export function notBeforeOf(msg: JsMsg, block?: string): number | undefined {
+  const raw = block === undefined ? msg.headers?.get(notBeforeHeader) : headerLine(block, notBeforeHeader);
   if (!raw) return undefined;
   const notBefore = Number(raw);
   return Number.isFinite(notBefore) ? notBefore : undefined;

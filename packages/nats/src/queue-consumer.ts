@@ -5,7 +5,7 @@ import { DeliveryBuffer, MessageDecodeError, type BrokerMessage, type Delivery, 
 import { deadLetter } from './dead-letter.js';
 import { toTqError } from './errors.js';
 import type { WriteBatch } from './write-batch.js';
-import { decodeHeaders } from './headers.js';
+import { decodeDeliveredHeaders, rawHeaderBlock } from './headers.js';
 import { NatsDelivery, type Settlement } from './nats-delivery.js';
 import type { Subjects } from './subjects.js';
 
@@ -167,7 +167,8 @@ export class QueueConsumer {
       return;
     }
     const { maxDeliver } = this.#context;
-    const notBefore = notBeforeOf(msg);
+    const block = rawHeaderBlock(msg);
+    const notBefore = notBeforeOf(msg, block);
     if (notBefore !== undefined && deferIfEarly(msg, notBefore)) return;
     // A delayed message's first delivery was its deferral, not an attempt.
     const deliveries = notBefore === undefined ? msg.info.deliveryCount : Math.max(1, msg.info.deliveryCount - 1);
@@ -177,9 +178,9 @@ export class QueueConsumer {
       this.#deadLetterRaw(msg, `delivered ${deliveries - 1} times without an ack (maxDeliver=${maxDeliver})`);
       return;
     }
-    let decoded: ReturnType<typeof decodeHeaders>;
+    let decoded: ReturnType<typeof decodeDeliveredHeaders>;
     try {
-      decoded = decodeHeaders(msg.headers);
+      decoded = decodeDeliveredHeaders(msg, block);
     } catch (error) {
       const reason = error instanceof MessageDecodeError ? error.message : String(error);
       this.#deadLetterRaw(msg, reason);

@@ -1,7 +1,11 @@
+import { AckPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { MsgHdrsImpl, headers as natsHeaders } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { MessageDecodeError, type MessageHeaders, type MessageProperties } from '@tq/core/adapter';
 import { decodeHeaders, encodeHeaders } from '../src/index.js';
+import { decodeDeliveredHeaders, rawHeaderBlock } from '../src/headers.js';
+import { notBeforeHeader, notBeforeOf } from '../src/delayed-nak.js';
+import { newStreamName, rawConnection, taskMessage } from './support/broker.js';
 
 /** Through the real wire encoding: nats.js serializes the headers and parses them back. */
 function roundTrip(headers: MessageHeaders, properties: MessageProperties) {
@@ -73,5 +77,64 @@ describe('prototype-polluting keys hidden behind escapes', () => {
     const h = natsHeaders();
     h.set('Celery-Headers', '{"\\u005f_proto__": {"polluted": true}}');
     expect(() => decodeHeaders(h)).toThrow(MessageDecodeError);
+  });
+});
+
+describe('headers of a delivered JetStream message', () => {
+  // decodeDeliveredHeaders reads the raw header block nats.js keeps; these messages come from a
+  // real server, so a nats.js that keeps it elsewhere shows here (the fast path not taken).
+  async function delivered(publish: (js: JetStreamClient, subject: string) => Promise<unknown>): Promise<JsMsg> {
+    const nc = await rawConnection();
+    const stream = newStreamName();
+    const jsm = await jetstreamManager(nc);
+    try {
+      await jsm.streams.add({ name: stream, subjects: [`${stream}.>`], storage: StorageType.Memory });
+      await jsm.consumers.add(stream, { durable_name: 'c', ack_policy: AckPolicy.Explicit });
+      const js = jetstream(nc);
+      await publish(js, `${stream}.q`);
+      const [msg] = await (await js.consumers.get(stream, 'c')).fetch({ max_messages: 1, expires: 2000 }).then(async (batch) => {
+        const all: JsMsg[] = [];
+        for await (const m of batch) all.push(m);
+        return all;
+      });
+      return msg!;
+    } finally {
+      await jsm.streams.delete(stream).catch(() => undefined);
+      await nc.close();
+    }
+  }
+
+  it('reads what tq publishes from the raw header block, as decodeHeaders does, without nats.js parsing it', async () => {
+    const message = taskMessage('id-1', { argsrepr: "('żółw', 1)" });
+    const msg = await delivered((js, subject) => js.publish(subject, message.body, { headers: encodeHeaders(message.headers, message.properties), msgID: 'm1' }));
+    expect(decodeDeliveredHeaders(msg)).toEqual({ headers: message.headers, properties: message.properties });
+    // nats.js caches its parse on first access to .headers: still absent, so the fast path ran.
+    expect((msg as unknown as { msg: { _headers?: unknown } }).msg._headers).toBeUndefined();
+    expect(decodeDeliveredHeaders(msg)).toEqual(decodeHeaders(msg.headers));
+  });
+
+  it("reads a delayed message's Tq-Not-Before from the same block", async () => {
+    const message = taskMessage('id-2');
+    const msg = await delivered((js, subject) => {
+      const h = encodeHeaders(message.headers, message.properties);
+      h.append(notBeforeHeader, '1795541369880');
+      return js.publish(subject, message.body, { headers: h });
+    });
+    const block = rawHeaderBlock(msg);
+    expect(block).toBeDefined();
+    expect(notBeforeOf(msg, block)).toBe(1795541369880);
+    expect((msg as unknown as { msg: { _headers?: unknown } }).msg._headers).toBeUndefined();
+    expect(notBeforeOf(msg)).toBe(1795541369880);
+  });
+
+  it('falls back to nats.js when a Celery header is missing, and for a message without headers', async () => {
+    const headersOnly = await delivered((js, subject) => {
+      const h = natsHeaders();
+      h.append('Celery-Headers', '{"task": "x.y", "id": "1"}');
+      return js.publish(subject, new Uint8Array([1]), { headers: h });
+    });
+    expect(decodeDeliveredHeaders(headersOnly)).toEqual({ headers: { task: 'x.y', id: '1' }, properties: { contentType: 'application/octet-stream', contentEncoding: 'binary' } });
+    const bare = await delivered((js, subject) => js.publish(subject, new Uint8Array([1])));
+    expect(decodeDeliveredHeaders(bare)).toEqual({ headers: {}, properties: { contentType: 'application/octet-stream', contentEncoding: 'binary' } });
   });
 });
