@@ -117,16 +117,13 @@ export function headerLine(block: string, name: string): string | undefined {
 }
 
 /**
- * decodeHeaders for a delivered message, from its raw header block (rawHeaderBlock) when both
- * Celery headers are in it as tq writes them; anything else goes through `msg.headers`.
+ * decodeHeaders for a delivered message, from its raw header block (rawHeaderBlock) when there
+ * is one: headerLine finds what nats.js's exact-name lookup would, so only a message without a
+ * block goes through `msg.headers`.
  */
 export function decodeDeliveredHeaders(msg: JsMsg, block: string | undefined = rawHeaderBlock(msg)): DecodedHeaders {
-  if (block !== undefined) {
-    const headersText = headerLine(block, celeryHeadersHeader);
-    const propertiesText = headersText === undefined ? undefined : headerLine(block, celeryPropertiesHeader);
-    if (propertiesText !== undefined) return fromValues(headersText, propertiesText);
-  }
-  return decodeHeaders(msg.headers);
+  if (block === undefined) return decodeHeaders(msg.headers);
+  return fromValues(headerLine(block, celeryHeadersHeader), headerLine(block, celeryPropertiesHeader));
 }
 
 type DecodedHeaders = { headers: MessageHeaders; properties: MessageProperties };

@@ -127,13 +127,14 @@ describe('headers of a delivered JetStream message', () => {
     expect(notBeforeOf(msg)).toBe(1795541369880);
   });
 
-  it('falls back to nats.js when a Celery header is missing, and for a message without headers', async () => {
+  it('reads a block without Celery-Properties, and a message without headers, as decodeHeaders does', async () => {
     const headersOnly = await delivered((js, subject) => {
       const h = natsHeaders();
       h.append('Celery-Headers', '{"task": "x.y", "id": "1"}');
       return js.publish(subject, new Uint8Array([1]), { headers: h });
     });
     expect(decodeDeliveredHeaders(headersOnly)).toEqual({ headers: { task: 'x.y', id: '1' }, properties: { contentType: 'application/octet-stream', contentEncoding: 'binary' } });
+    expect(decodeDeliveredHeaders(headersOnly)).toEqual(decodeHeaders(headersOnly.headers));
     const bare = await delivered((js, subject) => js.publish(subject, new Uint8Array([1])));
     expect(decodeDeliveredHeaders(bare)).toEqual({ headers: {}, properties: { contentType: 'application/octet-stream', contentEncoding: 'binary' } });
   });
