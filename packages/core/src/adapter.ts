@@ -23,6 +23,7 @@ export { pythonJsonStringify, pythonJsonString, safeJsonParse, jsonSerializer } 
 export { encodeRecord, decodeRecord, celeryDate, type ResultRecord } from './result/record.js';
 export { taskRow, recordFromColumns, recordOfRow, type FetchedTaskRow, type TaskRow } from './result/task-row.js';
 export { encodeTaskMessage } from './protocol/encode.js';
+export { pythonHeadersJson } from './protocol/task-headers.js';
 export { createMemoryAdapter, MemoryBroker, MemoryResultBackend, MemoryHub, MemoryResultStore } from './memory/index.js';
 export type { Logger } from './logger.js';
 export * from './errors.js';

@@ -1,5 +1,5 @@
 import type { BrokerMessage, HeaderValue, MessageHeaders, MessageProperties } from '@tq/core/adapter';
-import { MessageDecodeError, pythonJsonString, pythonJsonStringify, safeJsonParse } from '@tq/core/adapter';
+import { MessageDecodeError, pythonHeadersJson, pythonJsonString, pythonJsonStringify, safeJsonParse } from '@tq/core/adapter';
 import { fromWirePriority } from './priority.js';
 
 /**
@@ -91,7 +91,7 @@ function envelopeAround(message: BrokerMessage, address: EnvelopeAddress): [befo
   properties += `"body_encoding": "base64", "delivery_tag": ${str(address.deliveryTag)}}`;
   return [
     '{"body": "',
-    `", "content-encoding": ${str(p.contentEncoding)}, "content-type": ${str(p.contentType)}, "headers": ${pythonJsonStringify(message.headers)}, "properties": ${properties}}`,
+    `", "content-encoding": ${str(p.contentEncoding)}, "content-type": ${str(p.contentType)}, "headers": ${pythonHeadersJson(message.headers)}, "properties": ${properties}}`,
   ];
 }
 

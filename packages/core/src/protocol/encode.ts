@@ -1,7 +1,7 @@
-import type { BrokerMessage, HeaderValue, MessageHeaders, MessageProperties } from '../broker/broker.js';
+import type { BrokerMessage, MessageHeaders, MessageProperties } from '../broker/broker.js';
 import type { Serializer } from '../serializer/serializer.js';
 import { emptyEmbed, type TaskCall, type TaskRequest } from './message.js';
-import { argsRepr, kwargsRepr } from './repr.js';
+import { TaskHeaders } from './task-headers.js';
 
 /**
  * A time as Celery writes it: ISO 8601 with microseconds and an explicit UTC offset
@@ -19,24 +19,7 @@ function isoOrNull(value: Date | string | null | undefined): string | null {
 
 /** Builds the protocol v2 message for a task call: Celery's headers, properties and body. */
 export function encodeTaskMessage(call: TaskCall, serializer: Serializer): BrokerMessage {
-  const known: Record<string, HeaderValue> = {
-    lang: 'py',
-    task: call.task,
-    id: call.id,
-    shadow: call.shadow ?? null,
-    eta: isoOrNull(call.eta),
-    expires: isoOrNull(call.expires),
-    group: call.group ?? null,
-    group_index: call.groupIndex ?? null,
-    retries: call.retries ?? 0,
-    timelimit: [call.timeLimit?.hard ?? null, call.timeLimit?.soft ?? null], // hard first, as Celery writes it
-    root_id: call.rootId ?? call.id,
-    parent_id: call.parentId ?? null,
-    argsrepr: call.argsrepr ?? argsRepr(call.args),
-    kwargsrepr: call.kwargsrepr ?? kwargsRepr(call.kwargs),
-    origin: call.origin ?? null,
-    ignore_result: call.ignoreResult ?? false,
-  };
+  const known = new TaskHeaders(call, isoOrNull(call.eta), isoOrNull(call.expires));
   // Unknown headers pass through; the known ones are written from the call.
   const headers: MessageHeaders = call.headers ? { ...call.headers, ...known } : known;
   const properties: { -readonly [K in keyof MessageProperties]: MessageProperties[K] } = {
