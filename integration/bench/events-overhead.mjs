@@ -5,9 +5,9 @@
  * its own process (profile-drain.mjs). Nothing reads the events here: a monitor runs on another
  * machine, and one on this 2-core machine would take its CPU from the worker. Prints each pair
  * and the median ratio with its range; the target (issue #12) is events on at most 10 % slower.
- * Each drain first runs profile-drain.mjs's default warm-up (8,000 untimed tasks).
+ * Each drain first runs --warmup untimed tasks (profile-drain.mjs's default, 8,000, unless given).
  *
- *   node integration/bench/events-overhead.mjs [--pairs 5] [--tasks 20000] [--broker redis]
+ *   node integration/bench/events-overhead.mjs [--pairs 5] [--tasks 20000] [--broker redis] [--warmup 80000]
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -19,12 +19,13 @@ const { values: flags } = parseArgs({
     tasks: { type: 'string', default: '20000' },
     broker: { type: 'string', default: 'redis' },
     concurrency: { type: 'string', default: '10' },
+    warmup: { type: 'string' },
   },
 });
 const drain = fileURLToPath(new URL('./profile-drain.mjs', import.meta.url));
 
 function run(events) {
-  const args = [drain, '--broker', flags.broker, '--tasks', flags.tasks, '--concurrency', flags.concurrency, '--stored', ...(events ? ['--events'] : [])];
+  const args = [drain, '--broker', flags.broker, '--tasks', flags.tasks, '--concurrency', flags.concurrency, '--stored', ...(flags.warmup ? ['--warmup', flags.warmup] : []), ...(events ? ['--events'] : [])];
   const line = execFileSync(process.execPath, args, { encoding: 'utf8' }).trim().split('\n').at(-1);
   const rate = Number(/([\d.]+) tasks\/s/.exec(line)?.[1]);
   const cpu = Number(/CPU ([\d.]+) µs per task/.exec(line)?.[1]);
