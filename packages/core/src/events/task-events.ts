@@ -3,7 +3,7 @@ import type { BroadcastRoute } from '../broker/broker.js';
 import type { BroadcastBus } from '../control/broadcast-bus.js';
 import type { Logger } from '../logger.js';
 import type { TaskRequest } from '../protocol/message.js';
-import { pythonJsonString, pythonJsonStringify, safeJsonParse } from '../serializer/json.js';
+import { pythonJsonString, pythonJsonStringify, pythonJsonValue, safeJsonParse } from '../serializer/json.js';
 import { EventBatch } from './event-batch.js';
 import { InFlightSet } from '../broker/in-flight.js';
 
@@ -55,17 +55,6 @@ function timestampText(now: number): string {
     timestampString = String(now / 1000);
   }
   return timestampString;
-}
-
-/**
- * A field's JSON text, as Python's json.dumps writes it (ensure_ascii, as Celery's own events
- * are): a string with nothing to escape (ids, task names, most reprs) is quoted as it is after one
- * regular-expression check; anything else goes through the Python-style writer. Event text is
- * therefore ASCII, which lets a batch be copied into its bytes as Latin-1 (see EventBatch).
- */
-function jsonValue(value: unknown): string {
-  if (typeof value === 'string') return pythonJsonString(value);
-  return value === null || value === undefined ? 'null' : pythonJsonStringify(value);
 }
 
 /**
@@ -143,7 +132,7 @@ export class EventDispatcher {
     if (!this.#enabled) return;
     const now = Date.now();
     const headers = request.headers;
-    const json = jsonValue;
+    const json = pythonJsonValue;
     this.#add(
       'task-received',
       `${this.#start(now)}${++this.#clock}, "uuid": ${json(request.id)}, "name": ${json(request.task)}, "args": ${json(headers['argsrepr'])}, ` +
@@ -155,7 +144,7 @@ export class EventDispatcher {
   taskStarted(uuid: string): void {
     if (!this.#enabled) return;
     const now = Date.now();
-    this.#add('task-started', `${this.#start(now)}${++this.#clock}, "uuid": ${jsonValue(uuid)}, "timestamp": ${timestampText(now)}, "type": "task-started"}`);
+    this.#add('task-started', `${this.#start(now)}${++this.#clock}, "uuid": ${pythonJsonValue(uuid)}, "timestamp": ${timestampText(now)}, "type": "task-started"}`);
   }
 
   /** task-succeeded from a template; `result` is already Python's repr() text. */
@@ -164,7 +153,7 @@ export class EventDispatcher {
     const now = Date.now();
     this.#add(
       'task-succeeded',
-      `${this.#start(now)}${++this.#clock}, "uuid": ${jsonValue(uuid)}, "result": ${jsonValue(result)}, "runtime": ${runtimeSeconds}, "timestamp": ${timestampText(now)}, "type": "task-succeeded"}`,
+      `${this.#start(now)}${++this.#clock}, "uuid": ${pythonJsonValue(uuid)}, "result": ${pythonJsonValue(result)}, "runtime": ${runtimeSeconds}, "timestamp": ${timestampText(now)}, "type": "task-succeeded"}`,
     );
   }
 
@@ -177,7 +166,7 @@ export class EventDispatcher {
     return this.#prefix;
   }
 
-  /** `json` is ASCII (jsonValue, pythonJsonStringify). */
+  /** `json` is ASCII: pythonJsonValue and pythonJsonStringify escape as json.dumps does (ensure_ascii, as Celery's events). */
   #add(type: string, json: string): void {
     if (this.#batch.count === 0) this.#firstType = type;
     this.#batch.add(json);

@@ -1,5 +1,5 @@
 import type { HeaderValue, MessageHeaders } from '../broker/broker.js';
-import { pythonJsonString, pythonJsonStringify } from '../serializer/json.js';
+import { pythonJsonStringify, pythonJsonValue as json } from '../serializer/json.js';
 import type { TaskCall } from './message.js';
 import { argsRepr, kwargsRepr } from './repr.js';
 
@@ -58,6 +58,7 @@ export class TaskHeaders {
  */
 export function pythonHeadersJson(headers: MessageHeaders): string {
   if (!(headers instanceof TaskHeaders) || typeof headers.task !== 'string' || typeof headers.id !== 'string') return pythonJsonStringify(headers);
+  // No member is undefined once task and id are strings: the template writes what the generic writer would.
   const h = headers;
   return (
     `{"lang": ${json(h.lang)}, "task": ${json(h.task)}, "id": ${json(h.id)}, "shadow": ${json(h.shadow)}, "eta": ${json(h.eta)}, ` +
@@ -65,10 +66,4 @@ export function pythonHeadersJson(headers: MessageHeaders): string {
     `"timelimit": ${json(h.timelimit)}, "root_id": ${json(h.root_id)}, "parent_id": ${json(h.parent_id)}, "argsrepr": ${json(h.argsrepr)}, ` +
     `"kwargsrepr": ${json(h.kwargsrepr)}, "origin": ${json(h.origin)}, "ignore_result": ${json(h.ignore_result)}}`
   );
-}
-
-/** One member's value as the generic writer writes it; none is undefined once task and id are strings. */
-function json(value: unknown): string {
-  if (typeof value === 'string') return pythonJsonString(value);
-  return value === null ? 'null' : pythonJsonStringify(value);
 }

@@ -97,6 +97,15 @@ export function pythonJsonString(text: string): string {
 }
 
 /**
+ * One member's value for a text written from a template (events, task headers): a string through
+ * pythonJsonString, null or undefined as null, anything else through pythonJsonStringify.
+ */
+export function pythonJsonValue(value: unknown): string {
+  if (typeof value === 'string') return pythonJsonString(value);
+  return value === null || value === undefined ? 'null' : pythonJsonStringify(value);
+}
+
+/**
  * ", " and ": " between tokens; strings are skipped whole (they may hold commas and colons),
  * jumping to each closing quote with indexOf, so a long string (a base64 body) costs no loop
  * of ours per character.
