@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
  * tq's enqueue on Redis in this process, measured for profiling rather than comparison: after a
- * warm-up of 5,000 sends, times N sends and reports the rate and the CPU spent per task (user +
- * system, every thread of the process). Optionally writes a CPU profile (for profile-summary.mjs).
+ * warm-up of --warmup sends (default 5,000), times N sends and reports the rate and the CPU spent
+ * per task (user + system, every thread of the process). Optionally writes a CPU profile (for
+ * profile-summary.mjs).
  *
- *   node integration/bench/profile-send.mjs [--mode single|bulk] [--tasks 40000] [--payload-bytes 300] [--cpu-profile /tmp/send.cpuprofile]
+ *   node integration/bench/profile-send.mjs [--mode single|bulk] [--tasks 40000] [--payload-bytes 300] [--warmup 5000] [--cpu-profile /tmp/send.cpuprofile]
  *     [--heap-profile /tmp/send.heapprofile]
  *
  * single: sendTask with 100 in flight (the pairs' "redis enqueue, 100 in flight");
@@ -24,6 +25,7 @@ const { values: flags } = parseArgs({
     mode: { type: 'string', default: 'single' },
     tasks: { type: 'string', default: '40000' },
     'payload-bytes': { type: 'string', default: '300' },
+    warmup: { type: 'string', default: '5000' },
     'cpu-profile': { type: 'string' },
     'heap-profile': { type: 'string' },
   },
@@ -48,7 +50,7 @@ const send = sends[flags.mode];
 if (!send) throw new Error(`--mode is single or bulk, not ${flags.mode}`);
 
 try {
-  await send(5000); // connects and warms up
+  await send(Number(flags.warmup)); // connects and warms up
   const session = new Session();
   session.connect();
   if (flags['cpu-profile']) {
