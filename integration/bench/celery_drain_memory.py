@@ -32,12 +32,10 @@ import time
 import redis
 from celery import Celery
 
-BROKER = os.environ.get('TQ_BENCH_REDIS_URL', 'redis://127.0.0.1:6379/12')
-BACKEND = os.environ.get('TQ_BENCH_REDIS_RESULT_URL', 'redis://127.0.0.1:6379/13')
+from celery_bench import BACKEND, BROKER, flush_and_fill
+
 QUEUE = 'tq-bench-celery-memory'
 COUNTER = 'tq-bench-celery-memory-done'
-FILLER = ('lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor '
-          'incididunt ut labore et dolore magna aliqua. ' * 3)[:290]
 IGNORED = os.environ.get('TQ_BENCH_CELERY_RESULTS') == 'ignored'
 
 app = Celery('celery_drain_memory', broker=BROKER, backend=BACKEND)
@@ -100,11 +98,7 @@ def done_count(results):
 
 def drain(tasks, pool):
     results = redis.Redis.from_url(BACKEND)
-    redis.Redis.from_url(BROKER).flushdb()
-    results.flushdb()
-    with app.producer_or_acquire() as producer:
-        for i in range(tasks):
-            app.send_task('bench.noop', (i, i + 1, FILLER), queue=QUEUE, producer=producer)
+    flush_and_fill(app, QUEUE, tasks)
     command = [sys.executable, '-m', 'celery', '-A', 'celery_drain_memory', 'worker', '-P', pool,
                '-c', '100', '--prefetch-multiplier', '4', '-Q', QUEUE, '-l', 'warning',
                '--without-gossip', '--without-mingle', '--without-heartbeat']
