@@ -84,6 +84,8 @@ returns unfinished tasks to the queue).
                                while its queue held ready messages (default 60; 0 turns it off)
   --v8-pretenuring    leave V8's allocation-site pretenuring on (the worker turns it off: faster,
                       less memory; docs/benchmarks.md, "Pretenuring")
+  --v8-default-tier-up         leave V8's tier-up at its default pace (the worker makes it eager:
+                               full speed after thousands of tasks, not tens of thousands)
   --broker URL        broker (overrides the app's config)
   --backend URL       result backend (overrides the app's config; "none" disables)
   --loglevel LEVEL    debug | info | warn | error (default info)`,
@@ -100,6 +102,7 @@ returns unfinished tasks to the queue).
       'result-retry-limit': { type: 'string' },
       'consumer-stall': { type: 'string' },
       'v8-pretenuring': { type: 'boolean' },
+      'v8-default-tier-up': { type: 'boolean' },
       events: { type: 'boolean', short: 'E' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
@@ -382,6 +385,7 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
     ...(consumerStall !== undefined ? { consumerStallMs: consumerStall * 1000 } : {}),
     events: Boolean(values['events']),
     v8Pretenuring: Boolean(values['v8-pretenuring']),
+    v8DefaultTierUp: Boolean(values['v8-default-tier-up']),
   });
   const task = (e: { id: string; name: string }) => ({ task_id: e.id, task: e.name });
   worker.on('task-received', (e) => app.logger.info(`received ${e.name}[${e.id}]${e.eta ? ` eta ${e.eta.toISOString()}` : ''}`, task(e)));

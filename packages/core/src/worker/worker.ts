@@ -37,6 +37,7 @@ import { ResultWriter, traceback, type ResultRetryOptions } from './result-write
 import { backoffSeconds, shouldAutoretry } from './retry.js';
 import { listenForRemoteControl, type ControlledWorker, type HeldTask } from './remote-control.js';
 import { turnOffPretenuring } from './pretenuring.js';
+import { makeTierUpEager } from './tier-up.js';
 import { RevokedSet } from './revoked.js';
 import { RunOnceGate, runOnceNonce } from './run-once.js';
 import { Slots } from './slots.js';
@@ -112,6 +113,13 @@ export interface WorkerOptions {
    * whose other work relies on it.
    */
   readonly v8Pretenuring?: boolean;
+  /**
+   * Leave V8's tier-up at its default pace in this process. Default false: start() makes it
+   * eager for the whole process, so the code a worker runs once per batch of tasks is optimized
+   * after thousands of tasks rather than tens of thousands (tier-up.ts). True for a process whose
+   * other code was measured to do better with V8's default.
+   */
+  readonly v8DefaultTierUp?: boolean;
 }
 
 /** What the worker emits, for live status displays and tests. */
@@ -260,6 +268,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#startedAt = Date.now();
     // Before the first delivery is decoded: V8 decides what to pretenure from the first scavenges.
     if (!this.#options.v8Pretenuring) turnOffPretenuring();
+    if (!this.#options.v8DefaultTierUp) makeTierUpEager();
     const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend(), this.pool.start()]);
     assertClusterRateLimits(this.app, backend ? backend.capabilities : null);
     warnUnenforcedRetention(this.app, backend ? backend.capabilities : null, this.#logger);
