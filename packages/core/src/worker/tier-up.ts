@@ -16,7 +16,8 @@ let madeEager = false;
  * 10–50× less often than the code per task, and at V8's default budget it is optimized only
  * after tens of thousands of tasks: a Redis drain at concurrency 10 climbs for ~40,000 tasks
  * before it reaches its rate. Measured (docs/benchmarks.md, "Eager tier-up"): after 8,000 tasks
- * +25–30 % at c=10 with results stored, the same rate once warm, ~5 MB less peak RSS.
+ * +19–28 % at c=10 with results stored, −10–14 % at c=100 with results ignored over the first
+ * ~28,000 tasks, the same rates once warm, 3–6 MB less peak RSS.
  * WorkerOptions.v8DefaultTierUp keeps V8's default for a process whose other code is measured
  * to do better with it.
  */
