@@ -29,9 +29,8 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { watchHeap } from './lib/heap-watch.mjs';
-import { runInFlight } from './lib/measure.mjs';
-import { noopTask, taskArgs, usePayloadBytes } from './lib/payload.mjs';
-import { openTqApp, tqTarget } from './lib/tq-targets.mjs';
+import { usePayloadBytes } from './lib/payload.mjs';
+import { fillQueue, openTqApp, tqTarget } from './lib/tq-targets.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -57,13 +56,7 @@ const ignoreResult = !flags.stored;
 const warmup = Number(flags.warmup ?? (flags.broker === 'kafka' ? 0 : 8000));
 
 const target = await tqTarget(flags.broker, { partitions: Number(flags.partitions) });
-const ids = [];
-const producer = openTqApp(target);
-await runInFlight(tasks + warmup, 500, async (i) => {
-  const result = await producer.sendTask(noopTask, taskArgs(i), {}, { queue: target.queue, ignoreResult });
-  if (!ignoreResult) ids.push(result.id);
-});
-await producer.close();
+const { ids } = await fillQueue(target, { count: tasks + warmup, window: 500, ignoreResult });
 
 const session = new Session();
 session.connect();

@@ -15,9 +15,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { runInFlight } from './lib/measure.mjs';
-import { noopTask, taskArgs, usePayloadBytes } from './lib/payload.mjs';
-import { openTqApp, tqTarget } from './lib/tq-targets.mjs';
+import { usePayloadBytes } from './lib/payload.mjs';
+import { fillQueue, openTqApp, tqTarget } from './lib/tq-targets.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -48,20 +47,8 @@ function syscalls() {
 const target = await tqTarget('redis');
 const ids = [];
 
-async function fill(count) {
-  const producer = openTqApp(target);
-  try {
-    await runInFlight(count, 500, async (i) => {
-      const sent = await producer.sendTask(noopTask, taskArgs(i), {}, { queue: target.queue, ignoreResult });
-      if (!ignoreResult) ids.push(sent.id);
-    });
-  } finally {
-    await producer.close();
-  }
-}
-
 async function drain(label, count) {
-  await fill(count);
+  ids.push(...(await fillQueue(target, { count, window: 500, ignoreResult })).ids);
   const workerApp = openTqApp(target);
   try {
     const worker = workerApp.worker({ queues: [target.queue], concurrency });

@@ -4,8 +4,8 @@
 import { createApp } from '@tq/core';
 import { Redis } from 'ioredis';
 import { amqpUrl, natsUrl, openKafka, redisBrokerUrl, redisResultUrl } from './endpoints.mjs';
-import { uniqueName } from './measure.mjs';
-import { noopTask, resultKey } from './payload.mjs';
+import { runInFlight, uniqueName } from './measure.mjs';
+import { noopTask, resultKey, taskArgs } from './payload.mjs';
 
 /** Deletes every key of db `url` whose name contains `marker` (bench keys carry a random marker). */
 export async function deleteRedisKeys(url, marker) {
@@ -58,6 +58,25 @@ export function openTqApp(target) {
   });
   app.task(noopTask, () => null);
   return app;
+}
+
+/**
+ * Enqueues `count` no-op tasks of the bench's shape on `target`, `window` sends in flight, from a
+ * producer of its own (closed before it returns). Returns the task ids (none when `ignoreResult`:
+ * no record to clean up) and the ms it took.
+ */
+export async function fillQueue(target, { count, window, ignoreResult }) {
+  const ids = [];
+  const producer = openTqApp(target);
+  try {
+    const fillMs = await runInFlight(count, window, async (i) => {
+      const sent = await producer.sendTask(noopTask, taskArgs(i), {}, { queue: target.queue, ignoreResult });
+      if (!ignoreResult) ids.push(sent.id);
+    });
+    return { ids, fillMs };
+  } finally {
+    await producer.close();
+  }
 }
 
 /**

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { completionCounter, latencySummary, runInFlight, runTotal, sendAtSteadyRate, warmThenStart } from '../lib/measure.mjs';
 import { noopTask, taskArgs } from '../lib/payload.mjs';
-import { openTqApp, tqTarget } from '../lib/tq-targets.mjs';
+import { fillQueue, openTqApp, tqTarget } from '../lib/tq-targets.mjs';
 
 /** N sendTask calls, `window` in flight, results ignored. */
 export async function enqueue({ broker, tasks, warmup = 0, window }, phase) {
@@ -49,19 +49,8 @@ export async function bulk({ broker, tasks, warmup = 0, batch = 1000 }, phase) {
   }
 }
 
-async function fillInto(target, spec) {
-  const ignoreResult = spec.results === 'ignored';
-  const ids = [];
-  const producer = openTqApp(target);
-  try {
-    const fillMs = await runInFlight(runTotal(spec), spec.window, async (i) => {
-      const result = await producer.sendTask(noopTask, taskArgs(i), {}, { queue: target.queue, ignoreResult });
-      if (!ignoreResult) ids.push(result.id);
-    });
-    return { ids, fillMs };
-  } finally {
-    await producer.close();
-  }
+function fillInto(target, spec) {
+  return fillQueue(target, { count: runTotal(spec), window: spec.window, ignoreResult: spec.results === 'ignored' });
 }
 
 async function drainFrom(target, { tasks, warmup, concurrency, timeoutMs }, fillMs, phase) {
