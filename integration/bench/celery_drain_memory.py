@@ -68,22 +68,12 @@ def process_tree(pid):
     return tree
 
 
-def status_kb(pid, field):
+def proc_kb(pid, file, field):
+    """A "Field: N kB" line of /proc/<pid>/<file> (status, smaps_rollup), in kB; 0 once the process is gone."""
     try:
-        with open(f'/proc/{pid}/status') as status:
-            for line in status:
+        with open(f'/proc/{pid}/{file}') as lines:
+            for line in lines:
                 if line.startswith(field + ':'):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def pss_kb(pid):
-    try:
-        with open(f'/proc/{pid}/smaps_rollup') as rollup:
-            for line in rollup:
-                if line.startswith('Pss:'):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -113,7 +103,7 @@ def drain(tasks, pool):
         while True:
             now = time.monotonic()
             if now >= next_sample:
-                peak_pss = max(peak_pss, sum(pss_kb(pid) for pid in process_tree(worker.pid)))
+                peak_pss = max(peak_pss, sum(proc_kb(pid, 'smaps_rollup', 'Pss') for pid in process_tree(worker.pid)))
                 next_sample = now + 0.5
             done = done_count(results)
             if started_at is None and done >= tasks // 5:
@@ -121,9 +111,9 @@ def drain(tasks, pool):
             if done >= tasks:
                 rate = (tasks - started_count) / (now - started_at)
                 tree = process_tree(worker.pid)
-                peak_rss_sum = sum(status_kb(pid, 'VmHWM') for pid in tree)
+                peak_rss_sum = sum(proc_kb(pid, 'status', 'VmHWM') for pid in tree)
                 return {'rate': rate, 'processes': len(tree), 'peak_rss_sum_mb': peak_rss_sum / 1024,
-                        'peak_pss_mb': peak_pss / 1024, 'main_peak_rss_mb': status_kb(worker.pid, 'VmHWM') / 1024}
+                        'peak_pss_mb': peak_pss / 1024, 'main_peak_rss_mb': proc_kb(worker.pid, 'status', 'VmHWM') / 1024}
             if worker.poll() is not None:
                 sys.exit(f'the Celery worker exited ({worker.returncode}): {worker.stderr.read().decode()[-2000:]}')
             if now > deadline:
