@@ -33,10 +33,18 @@ const coalesceMs = 5;
 
 /**
  * One `consume(queue)` call: pulls from the queue's shared durable consumer with bounded
- * credit, so this consumer never holds more than `prefetch` unacked messages (nats.js's
+ * credit, so this consumer never holds more than `prefetch` unsettled messages (nats.js's
  * `consume()` refills its buffer regardless of acks, hence explicit `fetch` batches).
  * A new pull is issued once at least half the credit is free; with no pull outstanding, any
  * credit is pulled after at most 5 ms, so pulls stay few under load and no slot starves.
+ *
+ * A settled delivery frees its credit when its ack is written with the others of that moment
+ * (see WriteBatch), except with no pull outstanding: then it frees it at once. A worker settles
+ * a window's tasks within one event-loop turn, so with nothing on its way, waiting for the write
+ * made the next pull wait for the window's last task, and the worker idled through each pull's
+ * round trip (a third of the time at c=10). With a pull outstanding, messages are on their way
+ * and the next pull can wait for the writes. The server may briefly count more than `prefetch`
+ * unacked for this consumer: the acks of one turn.
  */
 export class QueueConsumer {
   readonly buffer: DeliveryBuffer<Delivery>;
@@ -58,6 +66,8 @@ export class QueueConsumer {
   /** A pull ended with an error (consumer deleted, leader lost): the run loop backs off and re-resolves. */
   #pullError: unknown;
   #wake: (() => void) | undefined;
+  /** The run loop waits for credit to batch a pull (see #run): only half the window wakes it. */
+  #coalescing = false;
 
   constructor(queue: string, prefetch: number, signal: AbortSignal, context: QueueConsumerContext) {
     this.#queue = queue;
@@ -90,18 +100,20 @@ export class QueueConsumer {
         // After a failure, look the durable up again: it may have been deleted and must be re-created.
         consumer ??= await this.#context.consumerFor(this.#queue, refresh);
         refresh = false;
-        const credit = this.#prefetch - this.#unacked.size - this.#requested;
-        if (credit <= 0 || (credit < Math.ceil(this.#prefetch / 2) && this.#requested > 0)) {
+        const credit = this.#credit();
+        if (credit <= 0 || (credit < this.#pullAt() && this.#requested > 0)) {
           await this.#sleepUntilWoken();
           continue;
         }
-        if (credit < Math.ceil(this.#prefetch / 2)) {
-          // Nothing outstanding and only a little credit: under load acks arrive one by one,
-          // so wait a moment for more to batch the pull instead of fetching one at a time.
+        if (credit < this.#pullAt()) {
+          // Nothing outstanding and only a little credit: under load settlements come one by
+          // one, so wait a moment for more to batch the pull instead of fetching one at a time.
           lowCreditSince ??= Date.now();
           const left = coalesceMs - (Date.now() - lowCreditSince);
           if (left > 0) {
+            this.#coalescing = true;
             await Promise.race([this.#sleepUntilWoken(), delay(left)]);
+            this.#coalescing = false;
             continue;
           }
         }
@@ -146,6 +158,16 @@ export class QueueConsumer {
         await delay(Math.min(maxBackoffMs, 100 * 2 ** failures));
       }
     }
+  }
+
+  /** Credit for a new pull: the window less what this consumer holds and has asked for. */
+  #credit(): number {
+    return this.#prefetch - this.#unacked.size - this.#requested;
+  }
+
+  /** The credit worth a pull of its own while another is outstanding: half the window. */
+  #pullAt(): number {
+    return Math.ceil(this.#prefetch / 2);
   }
 
   /** A pull finished (all received, expired, stopped or failed): its unused credit is free again. */
@@ -206,12 +228,15 @@ export class QueueConsumer {
     const msg = delivery.raw;
     try {
       const { writes } = this.#context;
-      // The slot is free once the ack/nak is written: the next pull need not wait for its PONG.
-      const settleWith = (write: () => void) =>
-        writes.confirmed(() => {
+      // The credit is free once the ack/nak is written, or at once with no pull outstanding
+      // (see the class comment); the next pull never waits for the PONG that confirms it.
+      const settleWith = (write: () => void) => {
+        if (this.#requested === 0) this.#release(delivery);
+        return writes.confirmed(() => {
           write();
           this.#release(delivery);
         });
+      };
       switch (outcome) {
         case 'ack':
           await settleWith(() => msg.ack());
@@ -236,7 +261,10 @@ export class QueueConsumer {
 
   #release(delivery: NatsDelivery): void {
     if (!this.#unacked.delete(delivery)) return;
-    this.#wakeUp();
+    // Settlements come one by one, often a window's worth in one turn: wake the run loop only
+    // when it can act (a pull's worth of credit, or the first credit with no pull outstanding),
+    // not for each one.
+    if (this.#credit() >= this.#pullAt() || (this.#requested === 0 && !this.#coalescing)) this.#wakeUp();
     this.#forgetIfDone();
   }
 

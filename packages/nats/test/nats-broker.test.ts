@@ -134,6 +134,34 @@ describe('NatsBroker on a work-queue stream', () => {
     expect(await b.purge(queue)).toBeGreaterThan(0);
   });
 
+  it('with no pull outstanding, a window settled in one turn asks for the next before its acks are written', async () => {
+    // The acks of one moment go out together on the next turn (WriteBatch). Had the credit
+    // waited for them, the next pull would leave after the acks and a worker that settles a
+    // window at once would idle through each pull's round trip. The pull requests and acks
+    // this client sends are seen, in its order, by a plain subscriber of their subjects.
+    const b = broker();
+    await b.connect();
+    const queue = uniqueName('q');
+    for (let i = 0; i < 8; i++) await b.publish(queue, taskMessage(`w-${i}`));
+    const nc = await rawConnection();
+    const seen: string[] = [];
+    try {
+      nc.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${stream}.>`, { callback: () => seen.push('pull') });
+      nc.subscribe(`$JS.ACK.${stream}.>`, { callback: () => seen.push('ack') });
+      await nc.flush();
+      const it = consume(b, queue, 4);
+      const window = await take(it, 4);
+      for (const d of window) void d.ack();
+      const next = await take(it, 4);
+      expect(next.map((d) => d.message.headers['id'])).toEqual(['w-4', 'w-5', 'w-6', 'w-7']);
+      await Promise.all(next.map((d) => d.ack()));
+      await nc.flush();
+      expect(seen.slice(0, 6)).toEqual(['pull', 'pull', 'ack', 'ack', 'ack', 'ack']);
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('setPrefetch widens the window of a live consumer (core holding ETA tasks)', async () => {
     const b = broker();
     await b.connect();
