@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrokerMessage, MessageHeaders } from '../src/adapter.js';
 
-/** The Celery 5.2.6 / kombu 5.2.4 captures (copied from shared/celery-wire) as broker messages. */
+/** The Celery 5.2.6 / kombu 5.2.4 captures of sent tasks (`*-send-*.json`, copied from shared/celery-wire) as broker messages. */
 export const wireDir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'celery-wire');
 
 export interface CapturedMessage {
@@ -41,7 +41,7 @@ function toMessage(body: Buffer, headers: MessageHeaders, p: RawProperties): Bro
 
 export function capturedTaskMessages(): CapturedMessage[] {
   const out: CapturedMessage[] = [];
-  for (const file of readdirSync(wireDir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(wireDir).filter((f) => /-send-.*\.json$/.test(f)).sort()) {
     const capture = JSON.parse(readFileSync(join(wireDir, file), 'utf8'));
     const base = { file, scenario: capture.scenario as string, python: capture.python as string };
     if (capture.broker === 'redis') {

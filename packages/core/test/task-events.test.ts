@@ -1,11 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BroadcastRoute } from '../src/broker/broker.js';
 import { topicMatches } from '../src/broker/topic-pattern.js';
 import type { BroadcastBus } from '../src/control/broadcast-bus.js';
 import { EventBatch } from '../src/events/event-batch.js';
-import { decodeEvents, EventDispatcher, eventChannel, routingKeyOf } from '../src/events/task-events.js';
+import { decodeEvents, EventDispatcher, eventChannel, routingKeyOf, workerEventFields } from '../src/events/task-events.js';
 import { createConsoleLogger } from '../src/logger.js';
 import { exceptionRepr, valueRepr } from '../src/protocol/repr.js';
+import { wireDir } from './celery-wire.js';
 
 /** A bus that records what the dispatcher publishes (the dispatcher's own contract, no broker). */
 function recordingBus(): BroadcastBus & { sent: { channel: string; body: unknown; text: string; route?: BroadcastRoute }[] } {
@@ -149,6 +152,67 @@ describe('EventDispatcher templates', () => {
       hostname: 'w@test', utcoffset: expect.any(Number), pid: process.pid, clock: 1, uuid: 'r1', name: 'tq.add', args: "('a\\n', 1)", kwargs: '{}',
       root_id: 'r0', parent_id: null, retries: 2, eta: '2026-12-03T10:00:00+00:00', expires: null, timestamp: expect.any(Number), type: 'task-received',
     });
+  });
+});
+
+describe("Celery 5.2's number types", () => {
+  // A Celery 5.2.6 worker's events on Redis (fixtures/celery-wire/redis-events.json): the text
+  // of each body, as the worker wrote it. Python writes a float with a point (2.0) and an int
+  // without; JSON.parse cannot tell them apart, so the texts are compared token by token.
+  const capture = JSON.parse(readFileSync(join(wireDir, 'redis-events.json'), 'utf8')) as { full_stream_default_variant: { envelope: { body: string } }[] };
+  /** The texts of the events in one body: itself, or each object of a task.multi array. */
+  const eventTexts = (body: string): string[] => {
+    const texts: string[] = [];
+    let depth = 0;
+    let start = 0;
+    let inString = false;
+    for (let i = 0; i < body.length; i++) {
+      const c = body[i];
+      if (inString) {
+        if (c === '\\') i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === '{' && depth++ === 0) start = i;
+      else if (c === '}' && --depth === 0) texts.push(body.slice(start, i + 1));
+    }
+    return texts;
+  };
+  const celeryEvents = capture.full_stream_default_variant.flatMap((message) => eventTexts(Buffer.from(message.envelope.body, 'base64').toString('latin1')));
+  const celeryText = (type: string): string => celeryEvents.find((text) => text.includes(`"type": "${type}"`))!;
+  /** Each member's key and the kind of its value's text: int, float, string, null, bool, or a list of kinds. */
+  const kinds = (text: string): [string, string][] => {
+    const kindOf = (token: string): string =>
+      token.startsWith('[') ? `[${token.slice(1, -1).split(', ').filter(Boolean).map(kindOf).join(', ')}]`
+      : token.startsWith('"') ? 'string'
+      : token === 'null' ? 'null'
+      : token === 'true' || token === 'false' ? 'bool'
+      : /^-?\d+$/.test(token) ? 'int'
+      : 'float';
+    return [...text.matchAll(/"([a-z_]+)": ("(?:[^"\\]|\\.)*"|\[[^\]]*\]|[^,}]+)/g)].map((match) => [match[1]!, kindOf(match[2]!)]);
+  };
+
+  it('worker-heartbeat: freq, loadavg and timestamp are floats, counters ints, as Celery writes them', async () => {
+    const bus = recordingBus();
+    const events = new EventDispatcher(bus, { enabled: true, hostname: 'w@test', logger });
+    events.send('worker-heartbeat', workerEventFields({ freqSeconds: 2, active: 0, processed: 3, swVersion: '1.0.0' }));
+    await tick();
+    const celery = kinds(celeryText('worker-heartbeat'));
+    expect(celery.find(([key]) => key === 'freq')).toEqual(['freq', 'float']);
+    expect(kinds(bus.sent[0]!.text)).toEqual(celery);
+  });
+
+  it('task-succeeded (runtime, timestamp) and task-started from the templates, and task-revoked through send()', async () => {
+    const bus = recordingBus();
+    const events = new EventDispatcher(bus, { enabled: true, hostname: 'w@test', logger });
+    events.taskStarted('a');
+    events.taskSucceeded('a', '6', 2);
+    events.send('task-revoked', { uuid: 'b', terminated: false, signum: null, expired: false });
+    await events.flush();
+    const [started, succeeded, revoked] = eventTexts(bus.sent[0]!.text);
+    expect(kinds(started!)).toEqual(kinds(celeryText('task-started')));
+    expect(kinds(succeeded!)).toEqual(kinds(celeryText('task-succeeded')));
+    expect(succeeded).toContain('"runtime": 2.0, ');
+    expect(kinds(revoked!)).toEqual(kinds(celeryText('task-revoked')));
   });
 });
 

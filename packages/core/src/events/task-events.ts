@@ -4,6 +4,7 @@ import type { BroadcastBus } from '../control/broadcast-bus.js';
 import type { Logger } from '../logger.js';
 import type { TaskRequest } from '../protocol/message.js';
 import { pythonJsonString, pythonJsonStringify, pythonJsonValue, safeJsonParse } from '../serializer/json.js';
+import { PythonFloat, pythonFloatText } from '../serializer/python-float.js';
 import { EventBatch } from './event-batch.js';
 import { InFlightSet } from '../broker/in-flight.js';
 
@@ -44,7 +45,7 @@ function utcoffset(now: number): number {
 }
 
 /**
- * The timestamp field's text (seconds, as Date.now() / 1000 prints): a drain sends tens of events
+ * The timestamp field's text (seconds, a Python float as Celery's time.time()): a drain sends tens of events
  * per millisecond, so the number is printed once per millisecond rather than once per event.
  */
 let timestampMs = NaN;
@@ -52,7 +53,7 @@ let timestampString = '';
 function timestampText(now: number): string {
   if (now !== timestampMs) {
     timestampMs = now;
-    timestampString = String(now / 1000);
+    timestampString = pythonFloatText(now / 1000);
   }
   return timestampString;
 }
@@ -119,7 +120,7 @@ export class EventDispatcher {
   send(type: TaskEventType, fields: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>) = {}): void {
     if (!this.#enabled) return;
     const event = this.build(type, typeof fields === 'function' ? fields() : fields);
-    const json = pythonJsonStringify(event);
+    const json = pythonJsonStringify({ ...event, timestamp: new PythonFloat(event.timestamp) });
     if (type.startsWith('task-') && type !== 'task-sent') this.#add(type, json);
     else this.#publish(routingKeyOf(type), encoder.encode(json));
   }
@@ -153,7 +154,7 @@ export class EventDispatcher {
     const now = Date.now();
     this.#add(
       'task-succeeded',
-      `${this.#start(now)}${++this.#clock}, "uuid": ${pythonJsonValue(uuid)}, "result": ${pythonJsonValue(result)}, "runtime": ${runtimeSeconds}, "timestamp": ${timestampText(now)}, "type": "task-succeeded"}`,
+      `${this.#start(now)}${++this.#clock}, "uuid": ${pythonJsonValue(uuid)}, "result": ${pythonJsonValue(result)}, "runtime": ${pythonFloatText(runtimeSeconds)}, "timestamp": ${timestampText(now)}, "type": "task-succeeded"}`,
     );
   }
 
@@ -210,10 +211,10 @@ export function routingKeyOf(type: string): string {
 /** The fields Celery's worker-online/heartbeat/offline events carry besides the common ones. */
 export function workerEventFields(info: { freqSeconds: number; active: number; processed: number; swVersion: string }): Record<string, unknown> {
   return {
-    freq: info.freqSeconds,
+    freq: new PythonFloat(info.freqSeconds),
     active: info.active,
     processed: info.processed,
-    loadavg: osLoadavg().map((n) => Math.round(n * 100) / 100),
+    loadavg: osLoadavg().map((n) => new PythonFloat(Math.round(n * 100) / 100)),
     sw_ident: 'tq',
     sw_ver: info.swVersion,
     sw_sys: process.platform === 'linux' ? 'Linux' : process.platform === 'darwin' ? 'Darwin' : process.platform === 'win32' ? 'Windows' : process.platform,

@@ -1,4 +1,5 @@
 import { MessageDecodeError } from '../errors.js';
+import { PythonFloat, pythonFloatText } from './python-float.js';
 import type { Serializer } from './serializer.js';
 
 const encoder = new TextEncoder();
@@ -7,7 +8,8 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 /**
  * JSON written byte for byte as Python's json.dumps writes it (kombu's default): ", " and ": "
  * separators and non-ASCII escaped as \uXXXX, so a message tq sends is indistinguishable from
- * Celery's. Numbers are JavaScript numbers: 1.0 is written as 1 (JSON has no float/int split).
+ * Celery's. Numbers are JavaScript numbers: 1.0 is written as 1 (JSON has no float/int split),
+ * unless wrapped in PythonFloat.
  * Dates are written as ISO strings; undefined object members are omitted, as JSON.stringify does.
  */
 export function pythonJsonStringify(value: unknown): string {
@@ -61,6 +63,7 @@ function writeValue(value: unknown, key: string): string | undefined {
       // An exact JSON integer: Python reads it as an int of any size (decode it back losslessly with losslessJsonSerializer).
       return value.toString();
     case 'object': {
+      if (value instanceof PythonFloat) return pythonFloatText(value.value);
       const toJSON = (value as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') return writeValue(toJSON.call(value, key), key);
       if (value instanceof Number || value instanceof String || value instanceof Boolean) return writeValue(value.valueOf(), key);
