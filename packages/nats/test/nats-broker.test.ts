@@ -146,8 +146,8 @@ describe('NatsBroker on a work-queue stream', () => {
     const nc = await rawConnection();
     const seen: string[] = [];
     try {
-      nc.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${stream}.>`, { callback: () => seen.push('pull') });
-      nc.subscribe(`$JS.ACK.${stream}.>`, { callback: () => seen.push('ack') });
+      nc.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${stream}.>`, { callback: () => void seen.push('pull') });
+      nc.subscribe(`$JS.ACK.${stream}.>`, { callback: () => void seen.push('ack') });
       await nc.flush();
       const it = consume(b, queue, 4);
       const window = await take(it, 4);
