@@ -63,9 +63,12 @@ function writeValue(value: unknown, key: string): string | undefined {
       // An exact JSON integer: Python reads it as an int of any size (decode it back losslessly with losslessJsonSerializer).
       return value.toString();
     case 'object': {
-      if (value instanceof PythonFloat) return pythonFloatText(value.value);
       const toJSON = (value as { toJSON?: unknown }).toJSON;
-      if (typeof toJSON === 'function') return writeValue(toJSON.call(value, key), key);
+      if (typeof toJSON === 'function') {
+        // A PythonFloat has a toJSON too (for JSON.stringify): checked here, off the plain objects' path.
+        if (value instanceof PythonFloat) return pythonFloatText(value.value);
+        return writeValue(toJSON.call(value, key), key);
+      }
       if (value instanceof Number || value instanceof String || value instanceof Boolean) return writeValue(value.valueOf(), key);
       if (Array.isArray(value)) {
         let text = '[';
