@@ -1,41 +1,27 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runNode, startTqWorker, type NodeRun } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '..', 'bin', 'tq.js');
 const tasks = join(here, 'fixtures', 'beat-tasks.mjs');
 const env = { ...process.env, TQ_MEMORY_SOCKET: join(tmpdir(), `tq-beat-${randomUUID().slice(0, 8)}.sock`), TQ_BROKER_URL: '', TQ_RESULT_BACKEND: '' };
 
-function tq(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env, cwd: here });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`tq ${args.join(' ')} timed out\n${stdout}\n${stderr}`))), 15_000);
-    child.on('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
-  });
+function tq(args: string[]): Promise<NodeRun> {
+  return runNode(bin, args, { cwd: here, env });
 }
 
 const row = (list: string, name: string) => list.split('\n').find((line) => line.startsWith(`${name} `));
 
-let worker: ChildProcess;
-let log = '';
+let worker: ChildProcess | undefined;
+let workerLog = () => '';
 
 beforeAll(async () => {
-  worker = spawn(process.execPath, [bin, 'worker', '--app', tasks, '--beat', '--concurrency', '2'], { env, cwd: here });
-  worker.stderr!.on('data', (d) => (log += d));
-  worker.stdout!.on('data', (d) => (log += d));
-  const started = Date.now();
-  while (!log.includes('consuming')) {
-    if (Date.now() - started > 15_000) throw new Error(`worker did not start:\n${log}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  ({ child: worker, log: workerLog } = await startTqWorker(bin, ['--app', tasks, '--beat', '--concurrency', '2'], { cwd: here, env }));
 });
 
 afterAll(() => {
@@ -49,8 +35,8 @@ describe('tq worker --beat and tq beat list|add|pause|resume|remove (memory://, 
     expect(list.code, list.stderr).toBe(0);
     const line = row(list.stdout, 'code-tick');
     expect(line).toMatch(/tq\.add\s+every 1s\s+code\s+active\s+\d{4}-\d\d-\d\dT\S+Z\s+\d{4}-\d\d-\d\dT\S+Z\s+[1-9]\d*$/);
-    expect(log).toMatch(/beat: sent tq\.add\[[0-9a-f-]{36}\] for code-tick/);
-    expect(log).toMatch(/succeeded tq\.add\[[0-9a-f-]{36}\] in [\d.]+ ms: 3/);
+    expect(workerLog()).toMatch(/beat: sent tq\.add\[[0-9a-f-]{36}\] for code-tick/);
+    expect(workerLog()).toMatch(/succeeded tq\.add\[[0-9a-f-]{36}\] in [\d.]+ ms: 3/);
   });
 
   it('add, pause, resume and remove a runtime schedule; a code schedule can only be paused', async () => {

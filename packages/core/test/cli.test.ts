@@ -5,47 +5,21 @@ import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runNode, startTqWorker, type NodeRun } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '..', 'bin', 'tq.js');
 const tasks = join(here, 'fixtures', 'tasks.mjs');
 const env = { ...process.env, TQ_MEMORY_SOCKET: join(tmpdir(), `tq-cli-${randomUUID().slice(0, 8)}.sock`), TQ_BROKER_URL: '', TQ_RESULT_BACKEND: '' };
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+function tq(args: string[], timeoutMs = 15_000): Promise<NodeRun> {
+  return runNode(bin, args, { cwd: here, env, timeoutMs });
 }
 
-function tq(args: string[], timeoutMs = 15_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env, cwd: here });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tq ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-let worker: ChildProcess;
-let workerLog = '';
+let worker: ChildProcess | undefined;
 
 beforeAll(async () => {
-  worker = spawn(process.execPath, [bin, 'worker', '--app', tasks, '--concurrency', '2', '--prefetch-multiplier', '3'], { env, cwd: here });
-  worker.stderr!.on('data', (d) => (workerLog += d));
-  const started = Date.now();
-  while (!workerLog.includes('consuming')) {
-    if (Date.now() - started > 15_000) throw new Error(`worker did not start:\n${workerLog}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  ({ child: worker } = await startTqWorker(bin, ['--app', tasks, '--concurrency', '2', '--prefetch-multiplier', '3'], { cwd: here, env }));
 });
 
 afterAll(() => {
@@ -175,18 +149,14 @@ describe('countdown tasks waiting in the broker', () => {
 
 describe('tq remote control against a running worker', () => {
   it('tq worker -n names the worker with %h expanded (seen by ping)', async () => {
-    const named = spawn(process.execPath, [bin, 'worker', '--app', tasks, '-n', 'named@%h', '--queues', 'named-only'], {
+    const named = await startTqWorker(bin, ['--app', tasks, '-n', 'named@%h', '--queues', 'named-only'], {
       env: { ...env, TQ_MEMORY_SOCKET: join(tmpdir(), `tq-cli-n-${randomUUID().slice(0, 8)}.sock`) },
       cwd: here,
     });
-    let log = '';
-    named.stderr!.on('data', (d) => (log += d));
     try {
-      const started = Date.now();
-      while (!log.includes('consuming') && Date.now() - started < 15_000) await new Promise((r) => setTimeout(r, 50));
-      expect(log).toMatch(new RegExp(`worker named@${hostname().replace(/\./g, '\\.')} consuming`));
+      expect(named.log()).toMatch(new RegExp(`worker named@${hostname().replace(/\./g, '\\.')} consuming`));
     } finally {
-      named.kill('SIGKILL');
+      named.child.kill('SIGKILL');
     }
   });
 
@@ -234,10 +204,7 @@ describe('tq remote control against a running worker', () => {
   it('tq events shows task events from a worker started with -E', async () => {
     const socket = join(tmpdir(), `tq-cli-${randomUUID().slice(0, 8)}.sock`);
     const local = { ...env, TQ_MEMORY_SOCKET: socket };
-    const child = spawn(process.execPath, [bin, 'worker', '--app', tasks, '-E', '--pool', 'threads', '--concurrency', '1'], { env: local, cwd: here });
-    let log = '';
-    child.stderr.on('data', (d) => (log += d));
-    while (!log.includes('consuming')) await new Promise((r) => setTimeout(r, 50));
+    const { child } = await startTqWorker(bin, ['--app', tasks, '-E', '--pool', 'threads', '--concurrency', '1'], { env: local, cwd: here });
     const events = spawn(process.execPath, [bin, 'events'], { env: local, cwd: here });
     let seen = '';
     events.stdout.on('data', (d) => (seen += d));
