@@ -54,7 +54,10 @@ export async function startTqWorker(bin: string, args: string[], options: { cwd:
   const started = Date.now();
   while (!log.includes('consuming')) {
     if (child.exitCode !== null) throw new Error(`worker exited (${child.exitCode}):\n${log}`);
-    if (Date.now() - started > 15_000) throw new Error(`worker did not start:\n${log}`);
+    if (Date.now() - started > 15_000) {
+      child.kill('SIGKILL');
+      throw new Error(`worker did not start within 15 s:\n${log}`);
+    }
     await sleep(50);
   }
   return { child, log: () => log };
