@@ -262,36 +262,30 @@ describe('tq CLI usage errors', () => {
 describe('tq worker shutdown', () => {
   it('SIGTERM finishes the running task, then exits 0', async () => {
     const socket = join(tmpdir(), `tq-cli-${randomUUID().slice(0, 8)}.sock`);
-    const child = spawn(process.execPath, [bin, 'worker', '--app', tasks], { env: { ...env, TQ_MEMORY_SOCKET: socket }, cwd: here });
-    let log = '';
-    child.stderr.on('data', (d) => (log += d));
-    while (!log.includes('consuming')) await new Promise((r) => setTimeout(r, 50));
-    const call = spawn(process.execPath, [bin, 'call', 'tq.slow', '--args', '[800]'], { env: { ...env, TQ_MEMORY_SOCKET: socket } });
-    await new Promise((r) => call.on('close', r));
-    while (!log.includes('received tq.slow')) await new Promise((r) => setTimeout(r, 20));
+    const local = { ...env, TQ_MEMORY_SOCKET: socket };
+    const { child, log } = await startTqWorker(bin, ['--app', tasks], { env: local, cwd: here });
+    await runNode(bin, ['call', 'tq.slow', '--args', '[800]'], { env: local, cwd: here });
+    while (!log().includes('received tq.slow')) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.on('close', r));
     expect(code).toBe(0);
-    expect(log).toContain('succeeded tq.slow');
-    expect(log).toContain('stopped');
+    expect(log()).toContain('succeeded tq.slow');
+    expect(log()).toContain('stopped');
   });
 
   it('--shutdown-timeout: SIGTERM waits that long for a running task, then stops it and exits 0', async () => {
     const socket = join(tmpdir(), `tq-cli-${randomUUID().slice(0, 8)}.sock`);
-    const child = spawn(process.execPath, [bin, 'worker', '--app', tasks, '--shutdown-timeout', '0.3'], { env: { ...env, TQ_MEMORY_SOCKET: socket }, cwd: here });
-    let log = '';
-    child.stderr.on('data', (d) => (log += d));
-    while (!log.includes('consuming')) await new Promise((r) => setTimeout(r, 50));
-    const call = spawn(process.execPath, [bin, 'call', 'tq.slow', '--args', '[20000]'], { env: { ...env, TQ_MEMORY_SOCKET: socket } });
-    await new Promise((r) => call.on('close', r));
-    while (!log.includes('received tq.slow')) await new Promise((r) => setTimeout(r, 20));
+    const local = { ...env, TQ_MEMORY_SOCKET: socket };
+    const { child, log } = await startTqWorker(bin, ['--app', tasks, '--shutdown-timeout', '0.3'], { env: local, cwd: here });
+    await runNode(bin, ['call', 'tq.slow', '--args', '[20000]'], { env: local, cwd: here });
+    while (!log().includes('received tq.slow')) await new Promise((r) => setTimeout(r, 20));
     const at = Date.now();
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.on('close', r));
     expect(code).toBe(0);
     expect(Date.now() - at).toBeLessThan(5000);
-    expect(log).toContain('still running after 300 ms');
-    expect(log).not.toContain('succeeded tq.slow');
+    expect(log()).toContain('still running after 300 ms');
+    expect(log()).not.toContain('succeeded tq.slow');
   });
 
   it('--prefetch-multiplier must be a positive integer', async () => {
