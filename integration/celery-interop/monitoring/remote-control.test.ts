@@ -2,15 +2,20 @@
  * Remote control over Celery's pidbox, both directions, on Redis and RabbitMQ, with Celery's own
  * CLI as the other side: `celery inspect ping|registered|stats|active|active_queues|query_task`
  * answered by a tq worker, `celery control terminate` stopping a running tq task and
- * `celery control rate_limit` changing one; and tq's app.control reaching a Python worker.
+ * `celery control rate_limit` changing one, `celery control shutdown` ending a `tq worker`
+ * process; and tq's app.control reaching a Python worker.
  */
 import { createApp, type App, type Worker } from '@tq/core';
 import amqpAdapter from '@tq/amqp';
 import redisAdapter from '@tq/redis';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendUrl, brokers, celeryCli, deleteNamedQueues, ensureAmqp, startCeleryWorker, uniqueName } from './peers.js';
 
 const adapters = [redisAdapter, amqpAdapter];
+const tqBin = fileURLToPath(new URL('../../../packages/core/bin/tq.js', import.meta.url));
+const cliApp = fileURLToPath(new URL('./tq-cli-app.mjs', import.meta.url));
 
 afterAll(async () => {
   for (const broker of brokers) await deleteNamedQueues(broker);
@@ -56,7 +61,7 @@ for (const broker of brokers) {
       expect(await inspect('registered')).toEqual(['mon.add', 'mon.block']);
       const stats = (await inspect('stats')) as Record<string, Record<string, unknown>>;
       expect(stats['pool']).toMatchObject({ 'max-concurrency': 2 });
-      expect(stats['broker']).toMatchObject({ transport: broker.name });
+      expect(stats['broker']).toMatchObject({ transport: broker.name, ssl: false });
       expect(stats['prefetch_count']).toBe(8);
       expect(await inspect('active_queues')).toEqual([expect.objectContaining({ name: queue, routing_key: queue })]);
     });
@@ -106,6 +111,42 @@ for (const broker of brokers) {
       expect(app.tasks.get('mon.add')!.options.rateLimit).toBe('120/m');
       const unknown = await celeryCli(broker.url, ['control', 'rate_limit', 'mon.nope', '1/s', '-d', hostname, '-t', '5', '-j']);
       expect(unknown.json).toEqual([{ [hostname]: { error: 'unknown task mon.nope' } }]);
+    });
+  });
+
+  describe(`celery control shutdown stops a tq worker process (${broker.name})`, () => {
+    it('the running task finishes, then the process exits 0', { timeout: 60_000 }, async () => {
+      if (broker.name === 'amqp') await ensureAmqp(broker.url);
+      const queue = uniqueName(`rcsd-${broker.name}`);
+      const hostname = `${uniqueName('tqcli')}@monitoring`;
+      const env = { ...process.env };
+      for (const key of ['TQ_BROKER_URL', 'TQ_RESULT_BACKEND', 'TQ_CONFIG']) delete env[key];
+      const args = [tqBin, 'worker', '--app', cliApp, '--broker', broker.url, '--backend', backendUrl, '--queues', queue, '-n', hostname];
+      const child = spawn(process.execPath, args, { env });
+      let log = '';
+      child.stdout.on('data', (d) => (log += d));
+      child.stderr.on('data', (d) => (log += d));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      try {
+        await expect.poll(() => log, { timeout: 20_000 }).toContain('consuming');
+        const app = createApp({ broker: broker.url, resultBackend: backendUrl, adapters, defaultQueue: queue });
+        try {
+          const result = await app.sendTask('mon.sleep', [1500]);
+          await expect.poll(() => log, { timeout: 10_000 }).toContain(`received mon.sleep[${result.id}]`);
+          // A Celery worker sends no reply to shutdown (it raises WorkerShutdown), so Celery's CLI
+          // then says "No nodes replied" and exits 69; tq's worker does the same.
+          const { output } = await celeryCli(broker.url, ['control', 'shutdown', '-d', hostname, '-t', '2']);
+          expect(output).toContain('No nodes replied');
+          const exitCode = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 15 s'), 15_000))]);
+          expect(exitCode, log).toBe(0);
+          expect(log).toContain('shutdown requested by remote control');
+          expect(await result.get({ timeoutMs: 5_000 })).toBe(1500);
+        } finally {
+          await app.close();
+        }
+      } finally {
+        child.kill('SIGKILL');
+      }
     });
   });
 

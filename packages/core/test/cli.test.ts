@@ -288,6 +288,22 @@ describe('tq worker shutdown', () => {
     expect(log()).not.toContain('succeeded tq.slow');
   });
 
+  it('tq control shutdown (as celery control shutdown) finishes the running task, then the worker process exits 0', async () => {
+    const socket = join(tmpdir(), `tq-cli-${randomUUID().slice(0, 8)}.sock`);
+    const local = { ...env, TQ_MEMORY_SOCKET: socket };
+    const { child, log } = await startTqWorker(bin, ['--app', tasks], { env: local, cwd: here });
+    const exited = new Promise((r) => child.on('close', r));
+    await runNode(bin, ['call', 'tq.slow', '--args', '[500]'], { env: local, cwd: here });
+    while (!log().includes('received tq.slow')) await new Promise((r) => setTimeout(r, 20));
+    const run = await runNode(bin, ['control', 'shutdown'], { env: local, cwd: here });
+    expect(run.code).toBe(0);
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 8000))]);
+    if (code === 'still running') child.kill('SIGKILL');
+    expect(code).toBe(0);
+    expect(log()).toContain('shutdown requested by remote control');
+    expect(log()).toContain('succeeded tq.slow');
+  });
+
   it('--prefetch-multiplier must be a positive integer', async () => {
     for (const value of ['0', '2.5']) {
       const run = await tq(['worker', '--app', tasks, '--prefetch-multiplier', value]);

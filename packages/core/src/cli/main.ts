@@ -400,7 +400,11 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
   const beat = values['beat'] ? app.beat(beatFlags(values)) : undefined;
   await beat?.start();
   const closeBridge = await serveIfMemory(app);
-  const finished = new Promise<void>((resolve) => worker.installSignalHandlers(() => resolve()));
+  // Stopped by a signal, or by remote control (`celery control shutdown`): either way the process ends.
+  const finished = new Promise<void>((resolve) => {
+    worker.installSignalHandlers(() => resolve());
+    worker.once('worker-offline', () => resolve());
+  });
   await finished;
   await beat?.stop();
   await closeBridge?.();

@@ -255,6 +255,12 @@ function queueInfo(name: string): Record<string, unknown> {
   };
 }
 
+/** Whether a broker URL asks for TLS: a TLS scheme (rediss, amqps, NATS's tls) or ssl=true / tls=true in its query. */
+function usesTls(url: URL): boolean {
+  if (['rediss:', 'amqps:', 'tls:'].includes(url.protocol)) return true;
+  return url.searchParams.get('ssl') === 'true' || url.searchParams.get('tls') === 'true';
+}
+
 function brokerInfo(worker: ControlledWorker): Record<string, unknown> {
   const configured = worker.app.config.broker;
   if (typeof configured !== 'string') return { transport: 'custom' };
@@ -266,7 +272,7 @@ function brokerInfo(worker: ControlledWorker): Record<string, unknown> {
       virtual_host: decodeURIComponent(url.pathname.slice(1)) || '/',
       port: url.port ? Number(url.port) : null,
       insist: false,
-      ssl: url.protocol.endsWith('s:'),
+      ssl: usesTls(url),
       transport: url.protocol.slice(0, -1),
       connect_timeout: 4,
       transport_options: {},
