@@ -140,7 +140,7 @@ for (const broker of brokers) {
           const exitCode = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 15 s'), 15_000))]);
           expect(exitCode, log).toBe(0);
           expect(log).toContain('shutdown requested by remote control');
-          expect(await result.get({ timeoutMs: 5_000 })).toBe(1500);
+          expect(await result.get({ timeout: 5_000 })).toBe(1500);
         } finally {
           await app.close();
         }
