@@ -39,6 +39,14 @@ def main(scenario):
         # Python's Redis priorities: 0 is served first. Sent while no worker consumes.
         ids = [app.send_task('tq.add', args=(p, 0), priority=p).id for p in (9, 5, 0)]
         out = {'ids': ids}
+    elif scenario == 'gzip':
+        # task_compression='gzip': kombu's zlib stream, named by the 'compression' header.
+        res = app.send_task('tq.add', args=(2, 3), kwargs={'z': 10}, compression='gzip')
+        out = {'result': res.get(timeout=TIMEOUT)}
+    elif scenario == 'non-finite':
+        # json.dumps writes these as NaN, Infinity and -Infinity.
+        res = app.send_task('tq.describe', args=(float('nan'), float('inf'), -float('inf')))
+        out = {'result': res.get(timeout=TIMEOUT)}
     else:
         raise SystemExit(f'unknown scenario {scenario}')
     out['elapsed'] = time.time() - started

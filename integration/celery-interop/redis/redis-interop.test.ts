@@ -56,6 +56,7 @@ describe('Python Celery producer → tq worker (Redis)', () => {
         return this.retries;
       });
     }
+    main.task('tq.describe', (...values: unknown[]) => values.map((value) => `${typeof value} ${String(value)}`));
     main.task('tq.where', () => env.queue);
     custom.task('tq.where', () => env.customQueue);
     workers = [main.worker({ queues: [env.queue], concurrency: 2 }), custom.worker({ queues: [env.customQueue], concurrency: 1 })];
@@ -79,6 +80,14 @@ describe('Python Celery producer → tq worker (Redis)', () => {
     expect(out['raised']).toBe('TypeError');
     expect(out['message']).toContain('boom from python');
     expect(String(out['traceback'])).toContain('boom from python');
+  });
+
+  it("compression='gzip' (kombu's zlib stream): the tq worker inflates the body and runs the task", async () => {
+    expect(await runProducer(env, 'gzip')).toMatchObject({ result: 15 });
+  });
+
+  it("float('nan'), float('inf') and -inf arrive as NaN, Infinity and -Infinity (json.dumps writes them bare)", async () => {
+    expect(await runProducer(env, 'non-finite')).toMatchObject({ result: ['number NaN', 'number Infinity', 'number -Infinity'] });
   });
 
   it('countdown: the task runs no earlier than its ETA', async () => {

@@ -91,6 +91,9 @@ export interface ResolvedConfig {
   readonly outbox: Outbox | undefined;
 }
 
+/** The largest message body a worker takes (maxPayloadBytes), compressed or once decompressed: 10 MiB. */
+export const defaultMaxPayloadBytes = 10 * 1024 * 1024;
+
 const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
 /**
@@ -177,7 +180,7 @@ export function resolveConfig(config: TqConfig = {}, env: NodeJS.ProcessEnv = pr
     accept: merged.accept ?? ['json'],
     resultTtlMs: merged.resultTtlMs ?? 86_400_000,
     publishRetry: merged.publishRetry ?? defaultRetryPolicy,
-    maxPayloadBytes: merged.maxPayloadBytes ?? 10 * 1024 * 1024,
+    maxPayloadBytes: merged.maxPayloadBytes ?? defaultMaxPayloadBytes,
     hostname: merged.hostname ?? hostname(),
     logger: merged.logger,
     logLevel,

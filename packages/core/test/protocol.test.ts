@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ContentTypeForbiddenError, MessageDecodeError } from '../src/errors.js';
+import { execFileSync } from 'node:child_process';
+import { brotliCompressSync, deflateSync } from 'node:zlib';
+import { ContentTypeForbiddenError, MessageDecodeError, PayloadTooLargeError } from '../src/errors.js';
 import { decodeTaskMessage } from '../src/protocol/decode.js';
 import { encodeTaskMessage, requestToCall } from '../src/protocol/encode.js';
 import { jsonSerializer } from '../src/serializer/json.js';
@@ -119,5 +121,52 @@ describe('decoding bad input names the field', () => {
   it('never pollutes Object.prototype', () => {
     expect(() => decodeTaskMessage(withBody('[[], {"__proto__": {"polluted": true}}, null]'), registry)).toThrow();
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});
+
+describe('compressed bodies (kombu\'s compression header)', () => {
+  const good = jsonCaptures.find((c) => c.file === 'redis-send-plain.json')!.message;
+  const text = '[[2, 3], {"z": "\\u00fc"}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]';
+  const compressed = (compression: string, body: Uint8Array): BrokerMessage => ({ ...good, body, headers: { ...good.headers, compression } });
+
+  it("reads kombu's gzip (zlib.compress, as Python writes it) and brotli; the request no longer names a compression", () => {
+    // Python's own zlib.compress, through kombu.compression: what a Celery producer with task_compression='gzip' sends.
+    const kombu = execFileSync('/usr/bin/python3', ['-c', 'import sys; from kombu.compression import compress; b, t = compress(sys.stdin.buffer.read(), "gzip"); sys.stdout.write(t + "\\n" + b.hex())'], {
+      input: text,
+      encoding: 'utf8',
+    });
+    const [type, hex] = kombu.trim().split('\n') as [string, string];
+    expect(type).toBe('application/x-gzip');
+    for (const message of [compressed(type, Buffer.from(hex, 'hex')), compressed('gzip', deflateSync(text)), compressed('application/x-brotli', brotliCompressSync(text))]) {
+      const request = decodeTaskMessage(message, registry);
+      expect(request).toMatchObject({ args: [2, 3], kwargs: { z: 'ü' } });
+      expect(request.headers['compression']).toBeUndefined();
+      // A retry re-sends the request as it was read: uncompressed, and it reads back.
+      const again = encodeTaskMessage(requestToCall(request), jsonSerializer);
+      expect(again.headers['compression']).toBeUndefined();
+      expect(decodeTaskMessage(again, registry)).toMatchObject({ args: [2, 3], kwargs: { z: 'ü' } });
+    }
+  });
+
+  it('refuses what it cannot read with a typed error naming the field: bzip2, a non-string header, corrupt data', () => {
+    const field = (message: BrokerMessage) => {
+      try {
+        decodeTaskMessage(message, registry);
+      } catch (error) {
+        expect(error).toBeInstanceOf(MessageDecodeError);
+        return (error as MessageDecodeError).field;
+      }
+      return 'decoded';
+    };
+    expect(field(compressed('application/x-bz2', new TextEncoder().encode('BZh9')))).toBe('headers.compression');
+    expect(field({ ...good, headers: { ...good.headers, compression: 7 } })).toBe('headers.compression');
+    expect(field(compressed('application/x-gzip', new TextEncoder().encode('not zlib at all')))).toBe('body');
+  });
+
+  it('stops inflating at the size limit: a small message cannot expand into gigabytes', () => {
+    const bomb = compressed('application/x-gzip', deflateSync(Buffer.alloc(20 * 1024 * 1024, 0x20)));
+    expect(bomb.body.byteLength).toBeLessThan(64 * 1024);
+    expect(() => decodeTaskMessage(bomb, registry, { maxBodyBytes: 1024 * 1024 })).toThrow(PayloadTooLargeError);
+    expect(() => decodeTaskMessage(bomb, registry)).toThrow(PayloadTooLargeError); // the default limit, 10 MiB
   });
 });

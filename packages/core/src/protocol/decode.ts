@@ -1,6 +1,8 @@
 import type { BrokerMessage, HeaderValue } from '../broker/broker.js';
 import { MessageDecodeError } from '../errors.js';
 import type { SerializerRegistry } from '../serializer/serializer.js';
+import { defaultMaxPayloadBytes } from '../config.js';
+import { decompressBody } from './compression.js';
 import type { EmbeddedOptions, TaskRequest, TimeLimit } from './message.js';
 
 type Headers = BrokerMessage['headers'];
@@ -63,14 +65,23 @@ function decodeEmbed(value: unknown): EmbeddedOptions {
 
 /**
  * Decodes a protocol v2 message. The accept list is checked before the body is decoded;
- * every failure is a typed error naming the field (MessageDecodeError, ContentTypeForbiddenError).
+ * every failure is a typed error naming the field (MessageDecodeError, ContentTypeForbiddenError,
+ * PayloadTooLargeError for a compressed body that inflates past `maxBodyBytes`).
  */
-export function decodeTaskMessage(message: BrokerMessage, serializers: SerializerRegistry): TaskRequest {
-  const { headers, properties } = message;
+export function decodeTaskMessage(message: BrokerMessage, serializers: SerializerRegistry, options: { maxBodyBytes?: number } = {}): TaskRequest {
+  const { properties } = message;
+  let { headers } = message;
   if (!isPlainObject(headers)) throw new MessageDecodeError('headers', 'missing');
   const task = requiredString(headers, 'task', headers['task'] === undefined ? ' (not a protocol v2 message; tq reads Celery protocol v2 only)' : '');
   const id = requiredString(headers, 'id');
-  const body = serializers.decode(properties?.contentType, message.body);
+  let raw = message.body;
+  if (headers['compression'] !== undefined) {
+    raw = decompressBody(headers['compression'], raw, options.maxBodyBytes ?? defaultMaxPayloadBytes);
+    // The request holds the decompressed body: a retry re-sends it uncompressed, so without the header.
+    const { compression: _, ...rest } = headers;
+    headers = rest;
+  }
+  const body = serializers.decode(properties?.contentType, raw);
   if (!Array.isArray(body) || body.length < 2 || body.length > 3) {
     throw new MessageDecodeError('body', 'expected [args, kwargs, embed]');
   }

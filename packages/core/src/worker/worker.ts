@@ -461,7 +461,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       const size = delivery.message.body.byteLength;
       if (size > this.app.config.maxPayloadBytes) throw new PayloadTooLargeError(size, this.app.config.maxPayloadBytes);
-      request = decodeTaskMessage(delivery.message, this.app.serializers);
+      request = decodeTaskMessage(delivery.message, this.app.serializers, { maxBodyBytes: this.app.config.maxPayloadBytes });
       const found = this.app.tasks.get(request.task);
       if (!found) throw new UnknownTaskError(request.task, [...this.app.tasks.keys()]);
       definition = found;
