@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it, vi } from 'vitest';
 import { ContentTypeForbiddenError, MessageDecodeError } from '../src/errors.js';
-import { jsonSerializer, pythonJsonStringify } from '../src/serializer/json.js';
+import { jsonSerializer, pythonJsonStringify, safeJsonParse } from '../src/serializer/json.js';
+import { losslessJsonSerializer } from '../src/serializer/lossless-json.js';
 import { SerializerRegistry, type Serializer } from '../src/serializer/serializer.js';
 
 describe('pythonJsonStringify writes what Python json.dumps writes', () => {
@@ -109,5 +110,29 @@ describe('encodeRecord', () => {
     for (const record of records) {
       expect(new TextDecoder().decode(encodeRecord(record))).toBe(pythonJsonStringify(record));
     }
+  });
+});
+
+describe("Python's NaN, Infinity and -Infinity", () => {
+  // What json.dumps writes for float('nan') and float('inf') (allow_nan, its default): not JSON, but what Celery sends.
+  const python = execFileSync(
+    '/usr/bin/python3',
+    ['-c', 'import json, sys; n = float("nan"); i = float("inf"); sys.stdout.write(json.dumps([[n, i, -i, 1e300], {"a": [n, {"b": -i}], "s": "NaN Infinity -Infinity"}, None]))'],
+    { encoding: 'utf8' },
+  );
+
+  it('read as numbers by both JSON serializers; the same words inside strings stay text', () => {
+    expect(python).toContain('[NaN, Infinity, -Infinity,');
+    const expected = [[Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e300], { a: [Number.NaN, { b: Number.NEGATIVE_INFINITY }], s: 'NaN Infinity -Infinity' }, null];
+    expect(jsonSerializer.decode(new TextEncoder().encode(python))).toEqual(expected);
+    expect(losslessJsonSerializer.decode(new TextEncoder().encode(python))).toEqual(expected);
+    expect(losslessJsonSerializer.decode(new TextEncoder().encode('[123456789012345678901234567890, NaN]'))).toEqual([123456789012345678901234567890n, Number.NaN]);
+  });
+
+  it('text that is not JSON otherwise is still a decode error, and the pollution checks still hold', () => {
+    expect(() => jsonSerializer.decode(new TextEncoder().encode('[NaN, nope]'))).toThrow(MessageDecodeError);
+    expect(() => jsonSerializer.decode(new TextEncoder().encode('[Nan]'))).toThrow(MessageDecodeError);
+    expect(() => safeJsonParse('{"__proto__": {"polluted": NaN}}')).toThrow(MessageDecodeError);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { MessageDecodeError } from '../errors.js';
 import { PythonFloat, pythonFloatText } from './python-float.js';
 import type { Serializer } from './serializer.js';
@@ -157,6 +158,19 @@ const escapeChar = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4,
  * into another object ("__proto__", and "constructor" holding "prototype").
  */
 export function safeJsonParse(text: string): unknown {
+  try {
+    return parseRefusingPollution(text);
+  } catch (error) {
+    // Python's json.dumps writes NaN, Infinity and -Infinity; JSON.parse refuses them. Looked
+    // for only once JSON.parse has failed, so a valid text costs nothing more.
+    if (!(error instanceof SyntaxError)) throw error;
+    const rewritten = markNonFinite(text);
+    if (rewritten === null) throw error;
+    return restoreNonFinite(parseRefusingPollution(rewritten));
+  }
+}
+
+function parseRefusingPollution(text: string): unknown {
   // The reviver costs a call per value: only texts that could spell a dangerous key need it.
   if (!mayPollute(text)) return JSON.parse(text);
   return JSON.parse(text, function (key, value: unknown) {
@@ -166,6 +180,53 @@ export function safeJsonParse(text: string): unknown {
     }
     return value;
   });
+}
+
+/** Stands in for NaN, Infinity or -Infinity while JSON.parse runs; the nonce keeps real strings from matching. */
+const nonFiniteMarker = `\u0000tq-float-${randomUUID()}:`;
+const nonFiniteMarkerJson = `\\u0000${nonFiniteMarker.slice(1)}`;
+const nonFiniteValues: Readonly<Record<string, number>> = { NaN: Number.NaN, Infinity: Number.POSITIVE_INFINITY, '-Infinity': Number.NEGATIVE_INFINITY };
+
+/**
+ * The text with each NaN, Infinity and -Infinity outside strings (what Python's json.dumps
+ * writes for float('nan') and float('inf')) turned into a marker string; null when it has none.
+ */
+export function markNonFinite(text: string): string | null {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip a string, escapes included.
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+      continue;
+    }
+    const token = c === 0x4e /* N */ ? 'NaN' : c === 0x49 /* I */ ? 'Infinity' : c === 0x2d /* - */ ? '-Infinity' : '';
+    if (!token || !text.startsWith(token, i)) continue;
+    out += `${text.slice(from, i)}"${nonFiniteMarkerJson}${token}"`;
+    from = i + token.length;
+    i = from - 1;
+  }
+  return from === 0 ? null : out + text.slice(from);
+}
+
+/** The parsed value with every marker string of markNonFinite back as its number. */
+export function restoreNonFinite(value: unknown): unknown {
+  const restore = (item: unknown): unknown => (typeof item === 'string' && item.startsWith(nonFiniteMarker) ? nonFiniteValues[item.slice(nonFiniteMarker.length)] : item);
+  const root = restore(value);
+  // Iterative: a deeply nested value must not exhaust the stack.
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const container = pending.pop();
+    if (container === null || typeof container !== 'object') continue;
+    const record = container as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const item = record[key];
+      if (typeof item === 'string') record[key] = restore(item);
+      else if (item !== null && typeof item === 'object') pending.push(item);
+    }
+  }
+  return root;
 }
 
 /**

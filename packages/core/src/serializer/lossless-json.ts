@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { MessageDecodeError } from '../errors.js';
-import { decodeJsonBody, jsonSerializer, safeJsonParse } from './json.js';
+import { decodeJsonBody, jsonSerializer, markNonFinite, restoreNonFinite, safeJsonParse } from './json.js';
 import type { Serializer } from './serializer.js';
 
 /** Stands in for a big integer while JSON.parse runs; the nonce keeps real strings from matching. */
@@ -14,6 +14,18 @@ const numberToken = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
  * range and every float stay numbers. Texts without such an integer take JSON.parse's path.
  */
 export function parseJsonLossless(text: string): unknown {
+  try {
+    return parseLossless(text);
+  } catch (error) {
+    // Python's NaN, Infinity and -Infinity, as safeJsonParse reads them.
+    if (!(error instanceof SyntaxError)) throw error;
+    const rewritten = markNonFinite(text);
+    if (rewritten === null) throw error;
+    return restoreNonFinite(parseLossless(rewritten));
+  }
+}
+
+function parseLossless(text: string): unknown {
   let out = '';
   let from = 0;
   for (let i = 0; i < text.length; i++) {
