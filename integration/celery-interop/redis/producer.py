@@ -47,6 +47,23 @@ def main(scenario):
         # json.dumps writes these as NaN, Infinity and -Infinity.
         res = app.send_task('tq.describe', args=(float('nan'), float('inf'), -float('inf')))
         out = {'result': res.get(timeout=TIMEOUT)}
+    elif scenario == 'soft-limit':
+        # The tq task lets the soft limit's SoftTimeLimitExceeded out, as a Python task would.
+        from billiard.exceptions import SoftTimeLimitExceeded
+        res = app.send_task('tq.wait', soft_time_limit=0.3)
+        try:
+            res.get(timeout=TIMEOUT)
+            out = {'caught': None}
+        except SoftTimeLimitExceeded as exc:
+            out = {'caught': f'{type(exc).__module__}.{type(exc).__name__}'}
+    elif scenario == 'max-retries':
+        from celery.exceptions import MaxRetriesExceededError
+        res = app.send_task('tq.never')
+        try:
+            res.get(timeout=TIMEOUT)
+            out = {'caught': None}
+        except MaxRetriesExceededError as exc:
+            out = {'caught': f'{type(exc).__module__}.{type(exc).__name__}', 'message': str(exc)}
     else:
         raise SystemExit(f'unknown scenario {scenario}')
     out['elapsed'] = time.time() - started

@@ -56,6 +56,16 @@ describe('Python Celery producer → tq worker (Redis)', () => {
         return this.retries;
       });
     }
+    main.task('tq.wait', function () {
+      return new Promise((_, reject) => this.signal.addEventListener('abort', () => reject(this.signal.reason), { once: true }));
+    });
+    main.task(
+      'tq.never',
+      function () {
+        this.retry({ countdown: 0.05 });
+      },
+      { maxRetries: 1 },
+    );
     main.task('tq.describe', (...values: unknown[]) => values.map((value) => `${typeof value} ${String(value)}`));
     main.task('tq.where', () => env.queue);
     custom.task('tq.where', () => env.customQueue);
@@ -88,6 +98,14 @@ describe('Python Celery producer → tq worker (Redis)', () => {
 
   it("float('nan'), float('inf') and -inf arrive as NaN, Infinity and -Infinity (json.dumps writes them bare)", async () => {
     expect(await runProducer(env, 'non-finite')).toMatchObject({ result: ['number NaN', 'number Infinity', 'number -Infinity'] });
+  });
+
+  it("soft_time_limit: Python's except billiard.exceptions.SoftTimeLimitExceeded catches the tq task's", async () => {
+    expect(await runProducer(env, 'soft-limit')).toMatchObject({ caught: 'billiard.exceptions.SoftTimeLimitExceeded' });
+  });
+
+  it("retry() past max retries: Python's except celery.exceptions.MaxRetriesExceededError catches it", async () => {
+    expect(await runProducer(env, 'max-retries')).toMatchObject({ caught: 'celery.exceptions.MaxRetriesExceededError', message: expect.stringContaining('max retries (1) exceeded') });
   });
 
   it('countdown: the task runs no earlier than its ETA', async () => {

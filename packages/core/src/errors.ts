@@ -20,6 +20,7 @@ export type TqErrorCode =
   | 'TQ_NO_RESULT_BACKEND'
   | 'TQ_TIME_LIMIT'
   | 'TQ_SOFT_TIME_LIMIT'
+  | 'TQ_MAX_RETRIES'
   | 'TQ_WORKER_LOST'
   | 'TQ_REJECTED'
   | 'TQ_POISON_MESSAGE'
@@ -173,6 +174,7 @@ export class TaskError extends TqError {
 
 export class TaskRevokedError extends TqError {
   override name = 'TaskRevokedError';
+  readonly excModule = 'celery.exceptions';
   readonly taskId: string;
   /** The signal a terminate asked for (15 for SIGTERM), as Celery's task-revoked event reports it. */
   readonly signum: number | undefined;
@@ -195,14 +197,26 @@ export class ResultTimeoutError extends TqError {
 /** The hard time limit elapsed: the executor running the task was terminated. */
 export class TimeLimitExceeded extends TqError {
   override name = 'TimeLimitExceeded';
+  /** Where Celery's class lives: a Python reader of the record rebuilds billiard's own exception. */
+  readonly excModule = 'billiard.exceptions';
   constructor(seconds: number) {
     super('TQ_TIME_LIMIT', `hard time limit (${seconds}s) exceeded`);
   }
 }
 
 /** The soft time limit elapsed: raised inside the task through its AbortSignal. */
+/** retry() past maxRetries without an error of its own to throw: Celery's exception of the same name. */
+export class MaxRetriesExceededError extends TqError {
+  override name = 'MaxRetriesExceededError';
+  readonly excModule = 'celery.exceptions';
+  constructor(task: string, id: string, limit: number) {
+    super('TQ_MAX_RETRIES', `max retries (${limit}) exceeded for ${task}[${id}]`);
+  }
+}
+
 export class SoftTimeLimitExceeded extends TqError {
   override name = 'SoftTimeLimitExceeded';
+  readonly excModule = 'billiard.exceptions';
   constructor(seconds: number) {
     super('TQ_SOFT_TIME_LIMIT', `soft time limit (${seconds}s) exceeded`);
   }

@@ -7,10 +7,12 @@ import {
   TaskError,
   TaskRevokedError,
   TaskState,
+  TimeLimitExceeded,
   UnknownTaskError,
   type App,
   type WorkerEvents,
 } from '../src/index.js';
+import { exceptionInfo } from '../src/result/record.js';
 import { memoryApp, sleep } from './helpers.js';
 
 let app: App;
@@ -125,6 +127,37 @@ describe('retries, countdown, expiry', () => {
     expect(error).toBeInstanceOf(TaskError);
     expect((error as TaskError).excType).toBe('TypeError');
     await worker.stop();
+  });
+
+  it("retry() without an error records RETRY with a null result (Celery's mark_as_retry), and past maxRetries fails with Celery's MaxRetriesExceededError", async () => {
+    app = memoryApp();
+    const retryRecords: unknown[] = [];
+    app.task(
+      'tq.never',
+      function () {
+        this.retry({ countdown: 0.3 }); // RETRY stays the state long enough for updates() to see it
+      },
+      { maxRetries: 1 },
+    );
+    const worker = app.worker();
+    await worker.start();
+    const result = await app.sendTask('tq.never');
+    for await (const record of result.updates({ timeout: 5000 })) {
+      if (record.status === 'RETRY') retryRecords.push(record.result);
+      if (record.status === 'FAILURE') break;
+    }
+    expect(retryRecords).toEqual([null]);
+    const record = await result.record();
+    expect(record?.result).toEqual({ exc_type: 'MaxRetriesExceededError', exc_message: [`max retries (1) exceeded for tq.never[${result.id}]`], exc_module: 'celery.exceptions' });
+    await worker.stop();
+  });
+
+  it("time limits and revocation are recorded with Celery's modules, so Python's except clauses catch them", () => {
+    expect(exceptionInfo(new SoftTimeLimitExceeded(1)).exc_module).toBe('billiard.exceptions');
+    expect(exceptionInfo(new TimeLimitExceeded(2)).exc_module).toBe('billiard.exceptions');
+    expect(exceptionInfo(new TaskRevokedError('x', 'terminated')).exc_module).toBe('celery.exceptions');
+    expect(exceptionInfo(new TaskError('x', 'ValueError', 'bad', null, 'myapp.errors')).exc_module).toBe('myapp.errors');
+    expect(exceptionInfo(new TypeError('plain'))).toEqual({ exc_type: 'TypeError', exc_message: ['plain'], exc_module: 'builtins' });
   });
 
   it('autoretryFor retries matching errors with backoff', async () => {

@@ -54,10 +54,20 @@ export function celeryDate(date?: Date): string {
   return lastDoneText;
 }
 
+/**
+ * The exception as Celery records it. `exc_module` is where a Python reader looks the class up:
+ * an error may name its own (`excModule`: tq's time limits say billiard.exceptions, revocation
+ * and max retries celery.exceptions, so `except SoftTimeLimitExceeded` works in Python), else
+ * builtins, where Python makes a class of that name for anything it does not find.
+ */
 export function exceptionInfo(error: unknown): ExceptionInfo {
   if (error instanceof Error) {
-    const type = (error as { excType?: unknown }).excType;
-    return { exc_type: typeof type === 'string' ? type : error.name || 'Error', exc_message: [error.message], exc_module: 'builtins' };
+    const { excType, excModule } = error as { excType?: unknown; excModule?: unknown };
+    return {
+      exc_type: typeof excType === 'string' ? excType : error.name || 'Error',
+      exc_message: [error.message],
+      exc_module: typeof excModule === 'string' ? excModule : 'builtins',
+    };
   }
   return { exc_type: 'Error', exc_message: [String(error)], exc_module: 'builtins' };
 }

@@ -224,7 +224,8 @@ export class ResultWriter {
   }
 
   retry(request: TaskRequest, reason: unknown): Promise<void> {
-    return this.write(request, TaskState.RETRY, exceptionInfo(reason ?? new Error('retry')), traceback(reason));
+    // As Celery's mark_as_retry: the exception retry() was given, else null.
+    return this.write(request, TaskState.RETRY, reason === undefined ? null : exceptionInfo(reason), traceback(reason));
   }
 
   /** See outcome(): false when the record could not be stored within the retry limit. */

@@ -1,4 +1,4 @@
-import type { SoftTimeLimitExceeded } from '../errors.js';
+import { MaxRetriesExceededError, type SoftTimeLimitExceeded } from '../errors.js';
 import type { TaskRequest } from '../protocol/message.js';
 import type { TaskStateName } from '../result/states.js';
 import { Retry } from '../task-signals.js';
@@ -60,7 +60,7 @@ export class RunningTask implements TaskContext {
     const { request } = this;
     const limit = options.maxRetries ?? this.#definition.options.maxRetries ?? 3;
     if (request.retries >= limit) {
-      throw options.error ?? new Error(`max retries (${limit}) exceeded for ${request.task}[${request.id}]`);
+      throw options.error ?? new MaxRetriesExceededError(request.task, request.id, limit);
     }
     throw new Retry(options.countdown ?? this.#definition.options.defaultRetryDelay ?? 180, options.error);
   };

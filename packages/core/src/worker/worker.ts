@@ -781,7 +781,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.#writer.retry(request, retry.reason);
       this.stats.retried++;
       this.emit('task-retried', { id: request.id, name: request.task, reason: retry.reason, countdown: retry.countdown, retries: request.retries + 1 });
-      this.#events.send('task-retried', { uuid: request.id, exception: exceptionRepr(retry.reason), traceback: traceback(retry.reason) });
+      this.#events.send('task-retried', { uuid: request.id, exception: retry.reason === undefined ? 'None' : exceptionRepr(retry.reason), traceback: traceback(retry.reason) });
       return this.#settle(delivery, 'ack');
     }
     // Celery's store_errors_even_if_ignored: an ignored result still records its FAILURE.
