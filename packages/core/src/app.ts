@@ -74,8 +74,9 @@ export class App {
   /** The `origin` header of what this app sends: pid@hostname, as Celery writes it. */
   readonly #origin: string;
 
-  constructor(config: TqConfig = {}) {
-    this.config = resolveConfig(config);
+  /** `env`: where TQ_* settings are read (default process.env); they win over `config`. */
+  constructor(config: TqConfig = {}, options: { env?: NodeJS.ProcessEnv } = {}) {
+    this.config = resolveConfig(config, options.env);
     this.#origin = `${process.pid}@${this.config.hostname}`;
     this.#logger = new ForwardingLogger(this.config.logger ?? createConsoleLogger(this.config.logLevel));
     this.logger = this.#logger;

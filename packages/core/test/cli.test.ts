@@ -63,6 +63,14 @@ describe('tq CLI against a running worker', () => {
     expect(result).toBe('5');
   });
 
+  it('--broker memory:// and TQ_BROKER_URL=memory:// still reach the worker (not a broker of the command\'s own)', async () => {
+    const run = await tq(['call', 'tq.add', '--args', '[2,3]', '--wait', '--timeout', '5', '--broker', 'memory://', '--backend', 'memory://']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim().split('\n')[1]).toBe('5');
+    const ping = await runNode(bin, ['ping', '--timeout', '0.5'], { cwd: here, env: { ...env, TQ_BROKER_URL: 'memory://' } });
+    expect(ping.stdout).toContain('pong');
+  });
+
   it('shows live states and progress while waiting', async () => {
     const run = await tq(['call', 'tq.slow', '--args', '[400]', '--wait', '--timeout', '10']);
     expect(run.code).toBe(0);
@@ -179,6 +187,25 @@ describe('tq remote control against a running worker', () => {
     expect(Object.values(JSON.parse(run.stdout.trim()) as Record<string, unknown>)[0]).toEqual({ ok: 'new rate limit set successfully' });
     const unknown = await tq(['control', 'rate_limit', 'tq.nope', '1/s', '--timeout', '0.5']);
     expect(Object.values(JSON.parse(unknown.stdout.trim()) as Record<string, unknown>)[0]).toEqual({ error: 'unknown task tq.nope' });
+    expect(unknown.code).toBe(1); // a refusal is not a success
+    expect(unknown.stderr).toContain('answered with an error');
+  });
+
+  it('tq control add_consumer / cancel_consumer and pool_grow / pool_shrink reach the worker', async () => {
+    const added = await tq(['control', 'add_consumer', 'cli-extra', '--timeout', '0.5']);
+    expect(added.code, added.stderr).toBe(0);
+    expect(Object.values(JSON.parse(added.stdout.trim()) as Record<string, unknown>)[0]).toEqual({ ok: 'add consumer cli-extra' });
+    const queues = await tq(['inspect', 'active_queues', '--timeout', '0.5']);
+    expect(queues.stdout).toContain('"cli-extra"');
+    const cancelled = await tq(['control', 'cancel_consumer', 'cli-extra', '--timeout', '0.5']);
+    expect(Object.values(JSON.parse(cancelled.stdout.trim()) as Record<string, unknown>)[0]).toEqual({ ok: 'no longer consuming from cli-extra' });
+    const grown = await tq(['control', 'pool_grow', '2', '--timeout', '0.5']);
+    expect(grown.code, grown.stdout).toBe(0);
+    const stats = async () => (Object.values(JSON.parse((await tq(['inspect', 'stats', '--timeout', '0.5'])).stdout.trim().split('\n')[0]!))[0] as { pool: { 'max-concurrency': number } }).pool['max-concurrency'];
+    expect(await stats()).toBe(4);
+    expect((await tq(['control', 'pool_shrink', '2', '--timeout', '0.5'])).code).toBe(0);
+    expect(await stats()).toBe(2);
+    expect((await tq(['control', 'add_consumer'])).code).toBe(2);
   });
 
   it('tq inspect stats answers in Celery\'s shape', async () => {

@@ -38,7 +38,12 @@ export function bridgedIfMemory(app: App): App {
   const url = memoryUrl(app.config.broker);
   if (!url) return app;
   const client = new BridgeClient(url);
-  const bridged = createApp({
+  // The bridge objects must win: TQ_BROKER_URL (set by --broker too) would otherwise replace them
+  // with a memory:// broker of this process's own, and what it sends would reach no worker.
+  const env = { ...process.env };
+  delete env['TQ_BROKER_URL'];
+  delete env['TQ_RESULT_BACKEND'];
+  const bridged = new App({
     broker: new BridgeBroker(client),
     resultBackend: memoryUrl(app.config.resultBackend) ? new BridgeResultBackend(client) : app.config.resultBackend,
     defaultQueue: app.config.defaultQueue,
@@ -47,7 +52,7 @@ export function bridgedIfMemory(app: App): App {
     serializers: app.config.serializers,
     accept: app.config.accept,
     logger: app.logger,
-  });
+  }, { env });
   // The bridged app has its own built-ins (celery.*), bound to it: only the user's tasks are copied.
   for (const task of app.tasks.values()) if (!bridged.tasks.has(task.name)) bridged.task(task.name, task.fn, task.options);
   for (const [name, definition] of app.schedules) bridged.schedule(name, definition);
