@@ -166,10 +166,13 @@ Celery's remote control (its pidbox), so it reaches tq and Python Celery workers
                                   names the signal task-revoked reports (Celery's; default TERM)
   rate_limit TASK RATE            e.g. 10/s, 100/m; 0 removes the limit
   time_limit TASK SOFT HARD       seconds
+  add_consumer QUEUE              start consuming QUEUE; cancel_consumer QUEUE stops
+  pool_grow [N] | pool_shrink [N] more or fewer executors (the async pool; default 1)
   enable_events | disable_events  turn task events on or off
   heartbeat                       ask for a worker-heartbeat event now
   shutdown                        stop the workers (gracefully)
-Prints each worker's answer; -d names the workers to address (default all).`,
+Prints each worker's answer and exits 1 if none answered or one answered with an error; -d
+names the workers to address (default all).`,
     options: { ...common, terminate: { type: 'boolean' }, signal: { type: 'string' }, destination: { type: 'string', short: 'd' }, timeout: { type: 'string' } },
   },
   inspect: {
@@ -541,14 +544,28 @@ function controlOptions(values: Record<string, string | boolean | undefined>): {
   return { timeoutMs: timeout * 1000, ...(destination?.length ? { destination } : {}) };
 }
 
-/** One line per worker, as `celery inspect` prints: "hostname: answer". Exit 1 when nobody answered. */
+/** Prints each worker's answer; exits 1 when none answered or any answered with an error (Celery's {"error": …}). */
 function printReplies(replies: readonly ControlReply[], timeoutMs: number): number {
   for (const reply of replies) process.stdout.write(`${JSON.stringify({ [reply.hostname]: reply.result })}\n`);
   if (replies.length === 0) process.stderr.write(`no worker answered within ${timeoutMs / 1000}s: is one running on this broker?\n`);
-  return replies.length ? 0 : 1;
+  const refused = replies.filter((reply) => reply.result !== null && typeof reply.result === 'object' && 'error' in reply.result);
+  if (refused.length > 0) process.stderr.write(`${refused.length} worker(s) answered with an error\n`);
+  return replies.length > 0 && refused.length === 0 ? 0 : 1;
 }
 
-const controlCommands = ['revoke', 'rate_limit', 'time_limit', 'enable_events', 'disable_events', 'heartbeat', 'shutdown'] as const;
+const controlCommands = [
+  'revoke',
+  'rate_limit',
+  'time_limit',
+  'add_consumer',
+  'cancel_consumer',
+  'pool_grow',
+  'pool_shrink',
+  'enable_events',
+  'disable_events',
+  'heartbeat',
+  'shutdown',
+] as const;
 
 async function runControl(positionals: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
   const [action, ...args] = positionals;
@@ -569,9 +586,21 @@ async function runControl(positionals: string[], values: Record<string, string |
     } else if (action === 'time_limit') {
       if (args.length !== 3) throw new UsageError('usage: tq control time_limit TASK SOFT HARD (seconds)');
       request = { task_name: args[0], soft: parseNumber(args[1], 'SOFT'), hard: parseNumber(args[2], 'HARD') };
+    } else if (action === 'add_consumer' || action === 'cancel_consumer') {
+      if (args.length !== 1) throw new UsageError(`usage: tq control ${action} QUEUE`);
+      request = { queue: args[0] };
+    } else if (action === 'pool_grow' || action === 'pool_shrink') {
+      if (args.length > 1) throw new UsageError(`usage: tq control ${action} [N] (default 1)`);
+      request = { n: args[0] === undefined ? 1 : parseNumber(args[0], 'N') };
     }
-    const replies = await app.control.broadcast(action, request, { ...options, reply: action !== 'shutdown' });
-    return action === 'shutdown' ? 0 : printReplies(replies, options.timeoutMs);
+    if (action === 'shutdown') {
+      // As Celery's: a worker does not answer a shutdown, it stops.
+      await app.control.broadcast(action, request, { ...options, reply: false });
+      process.stdout.write(`shutdown sent to ${options.destination?.join(', ') ?? 'every worker'}\n`);
+      return 0;
+    }
+    const replies = await app.control.broadcast(action, request, options);
+    return printReplies(replies, options.timeoutMs);
   } finally {
     await app.close();
   }
