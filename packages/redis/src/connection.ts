@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions as IoredisOptions } from 'ioredis';
-import { withDeadline } from '@tq/core/adapter';
+import { ConfigError, withDeadline } from '@tq/core/adapter';
 import type { RedisOptions } from './options.js';
 import { toTqError, type ErrorContext } from './errors.js';
 
@@ -79,13 +79,28 @@ export async function openConnection(options: RedisOptions, role: ConnectionRole
       timer = setTimeout(() => reject(new Error(`connect ETIMEDOUT: no usable server within ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs);
     });
     await Promise.race([client.connect(), deadline]);
+    if (options.db !== 0) await selectedDatabase(client, options.db, () => reported);
     return client;
   } catch (error) {
     client.disconnect();
+    if (error instanceof ConfigError) throw error;
     throw toTqError(reported ?? error, { ...context, connecting: true });
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', abort);
+  }
+}
+
+/**
+ * ioredis reports a failed SELECT (a database the server does not have) only as an 'error'
+ * event and goes on in database 0, where tasks would silently land. A PING after the connect is
+ * answered after the SELECT, so by then its error, if any, has been reported.
+ */
+async function selectedDatabase(client: Redis, db: number, reported: () => unknown): Promise<void> {
+  await client.ping();
+  const error = reported();
+  if (error instanceof Error && /DB index|invalid DB/i.test(error.message)) {
+    throw new ConfigError([{ path: 'url', message: `database ${db} does not exist on this Redis server (${error.message}); use a number below its "databases" setting (16 by default), e.g. redis://host:6379/0` }]);
   }
 }
 

@@ -2,7 +2,7 @@
  * TLS, passwords and Sentinel against real redis-server processes started for this file
  * (never the shared server's configuration), and secrets kept out of every error message.
  */
-import { BrokerConnectionError, TqError } from '@tq/core/adapter';
+import { BrokerConnectionError, ConfigError, TqError } from '@tq/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBroker, RedisResultBackend, parseRedisOptions } from '../src/index.js';
 import { freePort, makeCertificate, startRedis, startSentinel, type SpawnedRedis } from './support/redis-server.js';
@@ -103,6 +103,15 @@ describe('authentication', () => {
   it('a missing password is refused for the result backend with TQ_BACKEND_UNAVAILABLE', async () => {
     const error = await connectError(`redis://127.0.0.1:${plain.port}/0`, {}, true);
     expect((error as TqError).code).toBe('TQ_BACKEND_UNAVAILABLE');
+  });
+
+  it('a database the server does not have is a ConfigError, not a silent fall back to database 0', async () => {
+    for (const backend of [false, true]) {
+      const error = await connectError(`redis://:${password}@127.0.0.1:${plain.port}/99`, {}, backend);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toContain('database 99 does not exist');
+      expect((error as Error).message).not.toContain(password);
+    }
   });
 
   it('an unreachable server is a BrokerConnectionError whose message never shows the password', async () => {
