@@ -89,6 +89,9 @@ describe('redaction', () => {
     ['nats://host:4222?token=abc&stream=TQ', 'nats://host:4222?token=***&stream=TQ'],
     ['kafka://user:pw@a:9092,b:9092', 'kafka://user:***@a:9092,b:9092'],
     ['redis://host:6379/0', 'redis://host:6379/0'],
+    ['nats://MyTok9@127.0.0.1:4222?stream=TQ', 'nats://***@127.0.0.1:4222?stream=TQ'],
+    ['tls://MyTok9@nats.example:4222', 'tls://***@nats.example:4222'],
+    ['redis://someuser@host:6379/0', 'redis://someuser@host:6379/0'],
   ])('%s', (url, expected) => {
     expect(redactUrl(url)).toBe(expected);
     expect(redactText(`connect ECONNREFUSED ${url} failed`)).toBe(`connect ECONNREFUSED ${expected} failed`);

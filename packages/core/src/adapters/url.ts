@@ -2,9 +2,12 @@ import { ConfigError } from '../errors.js';
 
 const secretParams = /^(password|pass|token|secret|sasl_password|nkey|jwt|creds|api_key|apikey)$/i;
 
+/** Schemes whose user name alone is a secret: NATS reads nats://TOKEN@host as a token. */
+const tokenSchemes = new Set(['nats:', 'tls:']);
+
 /**
- * A URL safe to print: the password (and secret-looking query parameters) replaced by '***'.
- * Use it wherever a broker or backend URL reaches a log, an error or the terminal.
+ * A URL safe to print: the password (and secret-looking query parameters, and a NATS token)
+ * replaced by '***'. Use it wherever a broker or backend URL reaches a log, an error or the terminal.
  */
 export function redactUrl(url: string | URL): string {
   let parsed: URL;
@@ -15,6 +18,8 @@ export function redactUrl(url: string | URL): string {
     return String(url).replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
   }
   if (parsed.password) parsed.password = '***';
+  // NATS reads a user name without a password as a token (nats://TOKEN@host): a secret too.
+  else if (parsed.username && tokenSchemes.has(parsed.protocol)) parsed.username = '***';
   for (const key of [...parsed.searchParams.keys()]) {
     if (secretParams.test(key)) parsed.searchParams.set(key, '***');
   }
