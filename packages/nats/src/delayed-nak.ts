@@ -25,10 +25,17 @@ export function notBeforeOf(msg: JsMsg, block?: string): number | undefined {
   return Number.isFinite(notBefore) ? notBefore : undefined;
 }
 
-/** Naks `msg` with its remaining delay when it came early; true when it did. */
+/**
+ * The longest single nak delay. The server takes the delay in nanoseconds as a signed 64-bit
+ * integer: an ETA ~292 years away overflows it and the message came straight back, thousands of
+ * times a second. A longer wait is several naks, each re-checked when the message comes back.
+ */
+export const maxNakDelayMs = 24 * 60 * 60 * 1000;
+
+/** Naks `msg` with its remaining delay (at most maxNakDelayMs at a time) when it came early; true when it did. */
 export function deferIfEarly(msg: JsMsg, notBefore: number): boolean {
   const remaining = notBefore - Date.now();
   if (remaining <= earlyToleranceMs) return false;
-  msg.nak(remaining);
+  msg.nak(Math.min(remaining, maxNakDelayMs));
   return true;
 }

@@ -279,6 +279,28 @@ describe('NatsBroker on a work-queue stream', () => {
     await again!.ack();
   });
 
+  it('a task due centuries ahead (ETA 9999) waits naked, not redelivered in a loop (the nak delay is capped below the server\'s int64 ns)', async () => {
+    const b = broker();
+    await b.connect();
+    const queue = uniqueName('q');
+    await b.publish(queue, { ...taskMessage('far'), notBefore: Date.parse('9999-12-31T23:59:59Z') });
+    await b.publish(queue, taskMessage('now'));
+    const it = consume(b, queue, 4);
+    const [now] = await take(it, 1);
+    expect(bodyText(now!)).toContain('now');
+    await now!.ack();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const nc = await rawConnection();
+    try {
+      const jsm = await jetstreamManager(nc);
+      const consumers = await jsm.consumers.list(stream).next();
+      const delivered = consumers.reduce((sum, info) => sum + info.delivered.consumer_seq, 0);
+      expect(delivered).toBeLessThan(10); // the overflowed delay redelivered thousands a second
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('close() gives unacked deliveries back at once, not after AckWait', async () => {
     const a = broker();
     await a.connect();
