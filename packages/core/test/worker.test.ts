@@ -12,7 +12,10 @@ import {
   type App,
   type WorkerEvents,
 } from '../src/index.js';
+import { decodeTaskMessage } from '../src/protocol/decode.js';
+import { encodeTaskMessage } from '../src/protocol/encode.js';
 import { exceptionInfo } from '../src/result/record.js';
+import { jsonSerializer } from '../src/serializer/json.js';
 import { memoryApp, sleep } from './helpers.js';
 
 let app: App;
@@ -236,6 +239,20 @@ describe('time limits', () => {
     const error = await hung.get({ timeout: 5000 }).catch((e: unknown) => e);
     expect((error as TaskError).excType).toBe('TimeLimitExceeded');
     expect(await ok.get({ timeout: 5000 })).toBe('ok');
+    await worker.stop();
+  });
+
+  it('limits past setTimeout\'s 24.8 days hold (they fired at once); 0 means none, as in Celery', async () => {
+    app = memoryApp();
+    app.task('tq.nap', () => new Promise((resolve) => setTimeout(() => resolve('rested'), 100)));
+    const worker = app.worker();
+    await worker.start();
+    const month = 30 * 24 * 3600;
+    expect(await (await app.sendTask('tq.nap', [], {}, { timeLimit: month, softTimeLimit: month })).get({ timeout: 5000 })).toBe('rested');
+    const zero = encodeTaskMessage({ id: 'zero-limits', task: 'tq.nap', args: [], kwargs: {}, timeLimit: { hard: 0, soft: 0 } }, jsonSerializer);
+    expect(decodeTaskMessage(zero, app.serializers).timeLimit).toEqual({ hard: null, soft: null });
+    const negative = encodeTaskMessage({ id: 'negative-limit', task: 'tq.nap', args: [], kwargs: {}, timeLimit: { hard: -1, soft: null } }, jsonSerializer);
+    expect(() => decodeTaskMessage(negative, app.serializers)).toThrow(/headers\.timelimit\[0\]/);
     await worker.stop();
   });
 });

@@ -44,7 +44,14 @@ function decodeTimeLimit(value: HeaderValue | undefined): TimeLimit {
   if (value === undefined || value === null) return { soft: null, hard: null };
   if (!Array.isArray(value) || value.length !== 2) throw new MessageDecodeError('headers.timelimit', 'expected [hard, soft]');
   // Celery writes (time_limit, soft_time_limit): hard first.
-  return { hard: optionalNumber(value[0], 'headers.timelimit[0]'), soft: optionalNumber(value[1], 'headers.timelimit[1]') };
+  return { hard: limitSeconds(value[0], 'headers.timelimit[0]'), soft: limitSeconds(value[1], 'headers.timelimit[1]') };
+}
+
+/** A limit in seconds: 0 means none, as Celery reads a falsy limit; a negative one is malformed. */
+function limitSeconds(value: HeaderValue | undefined, field: string): number | null {
+  const seconds = optionalNumber(value, field);
+  if (seconds !== null && (seconds < 0 || !Number.isFinite(seconds))) throw new MessageDecodeError(field, `expected seconds ≥ 0 or null, got ${seconds}`);
+  return seconds === 0 ? null : seconds;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,4 +1,5 @@
 import { bindArguments } from './bind-arguments.js';
+import { setLongTimeout, type LongTimeout } from '../adapters/timers.js';
 import { SoftTimeLimitExceeded, TimeLimitExceeded } from '../errors.js';
 import type { TaskRequest } from '../protocol/message.js';
 import { runInTaskContext, type TaskDefinition } from '../task.js';
@@ -33,14 +34,15 @@ export function runTask(input: RunTaskInput): Promise<RunOutcome> {
   const { definition, request, cancel } = input;
   const soft = request.timeLimit.soft ?? definition.options.softTimeLimit ?? null;
   const hard = input.enforceHardLimit ? (request.timeLimit.hard ?? definition.options.timeLimit ?? null) : null;
-  let softTimer: NodeJS.Timeout | undefined;
-  let hardTimer: NodeJS.Timeout | undefined;
+  // Long timeouts: a limit past setTimeout's 2^31-1 ms (~24.8 days) would otherwise fire at once.
+  let softTimer: LongTimeout | undefined;
+  let hardTimer: LongTimeout | undefined;
   const ctx = new RunningTask(definition, request, input.hostname, cancel, input.updateState);
-  if (soft !== null) softTimer = setTimeout(() => ctx.softLimitReached(new SoftTimeLimitExceeded(soft)), soft * 1000);
+  if (soft !== null) softTimer = setLongTimeout(() => ctx.softLimitReached(new SoftTimeLimitExceeded(soft)), soft * 1000);
 
   // Cancelled before it started (a forced shutdown): it does not run.
   if (cancel.cancelled) {
-    clearTimeout(softTimer);
+    softTimer?.clear();
     return Promise.resolve({ ok: false, error: cancel.reason });
   }
   const startedAt = hard !== null ? performance.now() : 0;
@@ -49,12 +51,12 @@ export function runTask(input: RunTaskInput): Promise<RunOutcome> {
     const callArgs = bindArguments(definition, request.args, request.kwargs, hasKeys(request.kwargs));
     value = runInTaskContext(ctx, definition.options.asyncContext ?? false, () => (definition.fn as (...a: unknown[]) => unknown).apply(ctx, callArgs as unknown[]));
   } catch (error) {
-    clearTimeout(softTimer);
+    softTimer?.clear();
     return Promise.resolve({ ok: false, error });
   }
   // A synchronous task is done: no race with its limits or a cancel (neither can fire while it runs).
   if (!isThenable(value)) {
-    clearTimeout(softTimer);
+    softTimer?.clear();
     return Promise.resolve({ ok: true, value });
   }
   const pending = value;
@@ -64,8 +66,8 @@ export function runTask(input: RunTaskInput): Promise<RunOutcome> {
     const settle = (outcome: RunOutcome) => {
       if (settled) return;
       settled = true;
-      clearTimeout(softTimer);
-      clearTimeout(hardTimer);
+      softTimer?.clear();
+      hardTimer?.clear();
       stopListening();
       resolve(outcome);
     };
@@ -75,7 +77,7 @@ export function runTask(input: RunTaskInput): Promise<RunOutcome> {
       settle({ ok: false, error: reason });
     });
     // The hard limit counts from the start of the run, its synchronous part included.
-    if (hard !== null) hardTimer = setTimeout(() => settle({ ok: false, error: new TimeLimitExceeded(hard) }), Math.max(0, hard * 1000 - (performance.now() - startedAt)));
+    if (hard !== null) hardTimer = setLongTimeout(() => settle({ ok: false, error: new TimeLimitExceeded(hard) }), Math.max(0, hard * 1000 - (performance.now() - startedAt)));
     // An abandoned run may still settle later; its outcome is dropped.
     pending.then((v) => settle({ ok: true, value: v }), (error: unknown) => settle({ ok: false, error }));
   });

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
+import { setLongTimeout, type LongTimeout } from '../../adapters/timers.js';
 import { ConfigError, TimeLimitExceeded, WorkerLostError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { CancelToken } from '../cancel-token.js';
@@ -70,9 +71,9 @@ class Executor {
     return new Promise<RunOutcome>((resolveOutcome) => {
       // State writes are chained so the final record is never overtaken by a late PROGRESS.
       let writes: Promise<void> = Promise.resolve();
-      let timer: NodeJS.Timeout | undefined;
+      let timer: LongTimeout | undefined;
       const finish = (outcome: RunOutcome) => {
-        clearTimeout(timer);
+        timer?.clear();
         stopListening();
         this.#listener = undefined;
         this.#onExit = undefined;
@@ -91,7 +92,7 @@ class Executor {
       this.#onExit = (reason) => finish({ ok: false, error: new WorkerLostError(`the executor running ${job.request.task}[${job.request.id}] ${reason}`) });
       const hard = job.request.timeLimit.hard ?? job.definition.options.timeLimit ?? null;
       if (hard !== null) {
-        timer = setTimeout(() => {
+        timer = setLongTimeout(() => {
           finish({ ok: false, error: new TimeLimitExceeded(hard) });
           void this.terminate();
         }, hard * 1000);
