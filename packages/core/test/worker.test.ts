@@ -9,6 +9,7 @@ import {
   TaskState,
   TimeLimitExceeded,
   UnknownTaskError,
+  UnsupportedError,
   type App,
   type WorkerEvents,
 } from '../src/index.js';
@@ -239,6 +240,23 @@ describe('time limits', () => {
     const error = await hung.get({ timeout: 5000 }).catch((e: unknown) => e);
     expect((error as TaskError).excType).toBe('TimeLimitExceeded');
     expect(await ok.get({ timeout: 5000 })).toBe('ok');
+    await worker.stop();
+  });
+
+  it('an ETA hand-back the broker refuses (not an outage) is held in the worker until due, not requeued in a loop', async () => {
+    app = memoryApp();
+    app.task('tq.later', () => 'ran');
+    // As a Celery producer sends an ETA task: at once, the ETA only in its headers.
+    const broker = await app.broker();
+    await broker.publish('celery', encodeTaskMessage({ id: 'eta-refused', task: 'tq.later', args: [], kwargs: {}, eta: new Date(Date.now() + 400) }, jsonSerializer));
+    const result = app.asyncResult('eta-refused');
+    // From now on the broker refuses this message, as RabbitMQ's adapter did a header it could not re-send.
+    app.publishCall = () => Promise.reject(new UnsupportedError('cannot re-send this message'));
+    const worker = app.worker({ etaHorizonMs: 0 }); // hand back every ETA
+    const received = collect(worker, 'task-received');
+    await worker.start();
+    expect(await result.get({ timeout: 5000 })).toBe('ran');
+    expect(received.length).toBeLessThanOrEqual(2); // requeued at once, it came back hundreds of times
     await worker.stop();
   });
 

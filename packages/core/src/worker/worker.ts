@@ -3,6 +3,7 @@ import { startOutboxRelay } from '../producer/transactional.js';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { App } from '../app.js';
+import { isConnectionError } from '../adapters/retry-policy.js';
 import { setLongTimeout, type LongTimeout } from '../adapters/timers.js';
 import { decideEta, etaHorizonOf } from './eta-horizon.js';
 import type { Consumer, Delivery } from '../broker/broker.js';
@@ -519,8 +520,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (eta !== 'run') {
       this.#slots.release();
       // A broker that can delay holds it better than our memory: hand it back with a due time.
-      if (eta === 'defer') await this.#deferToBroker(delivery, request, queue);
-      else this.#hold(delivery, request, definition, queue, attempt, etaWait, 'eta');
+      const hold = () => this.#hold(delivery, request, definition, queue, attempt, etaWait, 'eta');
+      if (eta === 'defer') await this.#deferToBroker(delivery, request, queue, hold);
+      else hold();
       return;
     }
     const rate = definition.options.rateLimit;
@@ -558,13 +560,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return false;
   }
 
-  async #deferToBroker(delivery: Delivery, request: TaskRequest, queue: string): Promise<void> {
+  /**
+   * Hands an ETA task back to the broker's delay. When the broker is away, the delivery is
+   * requeued (another attempt later); when it refuses this message (one it cannot re-send as it
+   * is), the worker holds it until due instead: requeued, it would come straight back, in a loop.
+   */
+  async #deferToBroker(delivery: Delivery, request: TaskRequest, queue: string, hold: () => void): Promise<void> {
     try {
       await this.app.publishCall(queue, requestToCall(request));
       await this.#settle(delivery, 'ack');
     } catch (error) {
-      this.#logger.warn(`could not hand ${request.task}[${request.id}] back to the broker for its ETA: ${(error as Error).message}; requeueing`);
-      await this.#settle(delivery, 'requeue');
+      const away = isConnectionError(error);
+      this.#logger.warn(`could not hand ${request.task}[${request.id}] back to the broker for its ETA: ${(error as Error).message}; ${away ? 'requeueing' : 'holding it in this worker until due'}`);
+      if (away) await this.#settle(delivery, 'requeue');
+      else hold();
     }
   }
 
