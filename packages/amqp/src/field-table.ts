@@ -22,14 +22,16 @@ function toField(value: HeaderValue | undefined): AmqpFieldValue | undefined {
     return { '!': 'double', value };
   }
   if (Array.isArray(value)) return (value as readonly HeaderValue[]).map((v) => toField(v) ?? null);
-  return toTable(value as Readonly<Record<string, HeaderValue>>);
+  return toTable(value as Readonly<Record<string, HeaderValue>>, true);
 }
 
-function toTable(record: Readonly<Record<string, HeaderValue>>): { [key: string]: AmqpFieldValue } {
+function toTable(record: Readonly<Record<string, HeaderValue>>, nested: boolean): { [key: string]: AmqpFieldValue } {
   const table: { [key: string]: AmqpFieldValue } = {};
   for (const [key, value] of Object.entries(record)) {
-    // amqplib reads a "!" member as its type trapdoor ({'!': type, value}), so it cannot be a key.
-    if (key === '!') throw new UnsupportedError('the AMQP adapter cannot send a header table with a key named "!"');
+    // amqplib reads a "!" member of a table *value* as its type trapdoor ({'!': type, value}), so
+    // a nested table cannot have that key. The headers table itself is written key by key: a
+    // message that arrived with a "!" header can be sent on (dead-lettered, handed back) as it is.
+    if (nested && key === '!') throw new UnsupportedError('the AMQP adapter cannot send a nested header table with a key named "!"');
     const field = toField(value);
     if (field !== undefined) table[key] = field;
   }
@@ -38,7 +40,7 @@ function toTable(record: Readonly<Record<string, HeaderValue>>): { [key: string]
 
 /** Headers to the table amqplib encodes, typed as Celery's messages are. */
 export function toAmqpHeaders(headers: MessageHeaders): Record<string, unknown> {
-  return toTable(headers);
+  return toTable(headers, false);
 }
 
 function fromField(value: unknown): HeaderValue {

@@ -91,6 +91,20 @@ describe('Celery wire compatibility', () => {
     expect(Buffer.concat(bodies.map((b) => b.payload)).toString('base64')).toBe(plain.body_base64);
   });
 
+  it('a message that arrived with a "!" header can be sent on (dead-lettered, handed back): only nested tables cannot have that key', async () => {
+    const queue = t.queue('bang');
+    const broker = t.broker();
+    await broker.connect();
+    const message = encodeTaskMessage({ id: 'bang-1', task: 'tq.add', args: [1, 2], kwargs: {} }, jsonSerializer);
+    await broker.publish(queue, { ...message, headers: { ...message.headers, '!': 'boom' } });
+    const controller = new AbortController();
+    const delivery = await first(broker.consume(queue, { prefetch: 1, signal: controller.signal }));
+    expect(delivery.message.headers['!']).toBe('boom');
+    expect(delivery.message.headers['id']).toBe('bang-1');
+    await delivery.ack();
+    controller.abort();
+  });
+
   it('integer time limits travel as signed 32-bit integers (I), as py-amqp writes them', async () => {
     const limited = capture('amqp-send-time-limit.json').messages.celery![0]!;
     const tap = await TcpTap.start(target);
