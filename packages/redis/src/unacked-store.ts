@@ -92,12 +92,28 @@ export class UnackedStore {
    */
   async requeue(tag: string, envelope: Envelope, queue: string, end: 'front' | 'back'): Promise<boolean> {
     const list = this.#keys.queue(queue, priorityStep(this.#steps, Number(envelope.properties.priority) || 0));
-    return this.#move(tag, list, serializeEnvelope(markRedelivered(envelope)), end === 'front' ? 'right' : 'left', '');
+    return this.#move(tag, list, await this.#text(tag, envelope, true), end === 'front' ? 'right' : 'left', '');
   }
 
   /** Moves an unacked delivery to a dead-letter list, unchanged (`payload`: an envelope, or the raw text of an unreadable one). */
   async deadLetter(tag: string, payload: Envelope | string, list: string): Promise<boolean> {
-    return this.#move(tag, this.#keys.queue(list, 0), typeof payload === 'string' ? payload : serializeEnvelope(payload), 'left', '');
+    return this.#move(tag, this.#keys.queue(list, 0), typeof payload === 'string' ? payload : await this.#text(tag, payload, false), 'left', '');
+  }
+
+  /**
+   * The envelope's text to push back, flagged redelivered when asked. An envelope too deeply
+   * nested to write again (JSON.parse reads any depth, writing recurses) goes back as the text
+   * it arrived with, taken from its unacked entry: unflagged, but neither lost nor stuck.
+   */
+  async #text(tag: string, envelope: Envelope, redelivered: boolean, entry?: string): Promise<string> {
+    try {
+      return serializeEnvelope(redelivered ? markRedelivered(envelope) : envelope);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      const raw = envelopeTextOf(entry ?? (await this.#client.hget(this.#keys.unacked, tag)) ?? '');
+      if (raw === null) throw error;
+      return raw;
+    }
   }
 
   async #move(tag: string, list: string, payload: string, side: 'left' | 'right', maxScore: string): Promise<boolean> {
@@ -137,9 +153,9 @@ export class UnackedStore {
           continue;
         }
         const target = await this.#destination(entry);
-        if (!target) continue; // bound through an exchange we cannot resolve: left for kombu to restore
+        if (!target) continue; // not kombu's [envelope, exchange, routing key]: nothing can restore it
         const list = this.#keys.queue(target.queue, priorityStep(this.#steps, Number(target.envelope.properties.priority) || 0));
-        const payload = serializeEnvelope(markRedelivered(target.envelope));
+        const payload = await this.#text(tag, target.envelope, true, entry);
         if (await this.#move(tag, list, payload, 'right', isTqTag(tag) ? ceiling : foreignCeiling)) restored++;
       }
     } finally {
@@ -157,22 +173,42 @@ export class UnackedStore {
       return null;
     }
     if (!Array.isArray(parsed) || parsed.length < 3) return null;
-    const [raw, exchange, routingKey] = parsed as [unknown, unknown, unknown];
+    const [, exchange, routingKey] = parsed as [unknown, unknown, unknown];
     let envelope: Envelope;
     try {
-      envelope = decodeEnvelope(JSON.stringify(raw)).envelope;
+      const text = envelopeTextOf(entry);
+      if (text === null) return null;
+      envelope = decodeEnvelope(text).envelope;
     } catch {
       return null;
     }
     if (typeof routingKey !== 'string') return null;
-    if (!exchange) return { queue: routingKey, envelope };
+    if (!exchange) return { queue: routingKey || undeliverableQueue, envelope };
     const members = await this.#client.smembers(this.#keys.binding(String(exchange)));
     for (const member of members) {
       const [rk, , queue] = member.split('\x06\x16');
       if (rk === routingKey && queue) return { queue, envelope };
     }
-    return null;
+    // As kombu's _lookup: a message no queue is bound for goes to its dead-letter queue.
+    return { queue: undeliverableQueue, envelope };
   }
+}
+
+/** kombu's virtual transport's deadletter_queue: where a restore sends what no binding routes. */
+const undeliverableQueue = 'ae.undeliver';
+
+/** The two strings that end kombu's unacked entry: `, "<exchange>", "<routing key>"]`. */
+const entryTail = /, "(?:[^"\\]|\\.)*", "(?:[^"\\]|\\.)*"\]$/;
+
+/**
+ * The envelope's own text inside an unacked entry ([envelope, exchange, routing key], written
+ * by concatenation (tq) or json.dumps (kombu)), without parsing and writing it again. Null when
+ * the entry does not have that shape.
+ */
+export function envelopeTextOf(entry: string): string | null {
+  if (!entry.startsWith('[')) return null;
+  const tail = entryTail.exec(entry);
+  return tail ? entry.slice(1, tail.index) : null;
 }
 
 /** Unacked entries looked at between the two ceilings per pass, at most. */

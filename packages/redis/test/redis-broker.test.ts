@@ -186,6 +186,50 @@ describe('unacked bookkeeping (kombu QoS)', () => {
     controller.abort();
   });
 
+  it('an envelope too deeply nested to write again is dead-lettered, requeued and restored as the text it came with', async () => {
+    const prefix = newPrefix('deep');
+    const q = uniqueName('q');
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`; // JSON.parse reads it; writing it again overflows the stack
+    const raw =
+      `{"body": "${Buffer.from('[[], {}, null]').toString('base64')}", "content-encoding": "utf-8", "content-type": "application/json", ` +
+      `"headers": {"id": "deep", "task": "tq.test", "deep": ${deep}}, "properties": {"delivery_info": {"exchange": "", "routing_key": "${q}"}, ` +
+      `"priority": 0, "body_encoding": "base64", "delivery_tag": "deep-tag"}}`;
+    const broker = await isolatedBroker(prefix, '1');
+    const take = async () => {
+      const controller = new AbortController();
+      const delivery = await first(broker.consume(q, { prefetch: 1, signal: controller.signal }));
+      controller.abort();
+      expect(delivery.message.headers['id']).toBe('deep');
+      return delivery;
+    };
+    await client.lpush(`${prefix}${q}`, raw);
+    await (await take()).reject(false);
+    expect(await client.lrange(`${prefix}${q}.dead`, 0, -1)).toEqual([raw]);
+
+    await client.lpush(`${prefix}${q}`, raw);
+    await (await take()).reject(true);
+    expect(await client.lrange(`${prefix}${q}`, 0, -1)).toEqual([raw]);
+
+    await take(); // never settled: its consumer is gone
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await broker.restoreExpired();
+    expect(await client.lrange(`${prefix}${q}`, 0, -1)).toEqual([raw]);
+    expect(await client.hlen(`${prefix}unacked`)).toBe(0);
+  });
+
+  it("an expired delivery no binding routes is restored to kombu's ae.undeliver, not left to hold a place in every restore pass", async () => {
+    const prefix = newPrefix('undeliver');
+    const broker = await isolatedBroker(prefix, '1');
+    const envelope = `{"body": "W10=", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"id": "orphan", "task": "tq.test"}, "properties": {"delivery_info": {"exchange": "gone", "routing_key": "rk"}, "body_encoding": "base64", "delivery_tag": "0d9d7f0e-1d2c-4c47-a2a5-0a0b0c0d0e0f"}}`;
+    const tag = '0d9d7f0e-1d2c-4c47-a2a5-0a0b0c0d0e0f'; // kombu's own tag: the foreign timeout applies
+    await client.hset(`${prefix}unacked`, tag, `[${envelope}, "gone", "rk"]`);
+    await client.zadd(`${prefix}unacked_index`, Date.now() / 1000 - 7200, tag);
+    expect(await broker.restoreExpired()).toBe(1);
+    const [restored] = await client.lrange(`${prefix}ae.undeliver`, 0, -1);
+    expect(decodeEnvelope(restored!).redelivered).toBe(true);
+    expect(await client.hlen(`${prefix}unacked`)).toBe(0);
+  });
+
   it('says once at connect when Redis keeps nothing on disk (this server runs with save "" and appendonly no)', async () => {
     const [, save] = (await client.config('GET', 'save')) as [string, string];
     const [, appendonly] = (await client.config('GET', 'appendonly')) as [string, string];
