@@ -218,7 +218,15 @@ export class App {
       throw new ConfigError([{ path, message: `not a valid ${adapter.name} URL: ${redactUrl(target)} (${(cause as Error).message})` }], { cause });
     }
     this.logger.debug(`${path}: ${redactUrl(url)} via ${adapter.name}`);
-    return create(adapter, url);
+    try {
+      return create(adapter, url);
+    } catch (cause) {
+      // An adapter decoding the user or password: a bare % there is not percent-encoding.
+      if (cause instanceof URIError) {
+        throw new ConfigError([{ path, message: `${redactUrl(target)}: the user, password or path is not valid percent-encoding; write a literal % as %25 (and @ : / as %40 %3A %2F)` }], { cause });
+      }
+      throw cause;
+    }
   }
 
   /** Send a task by name, without importing its code. */

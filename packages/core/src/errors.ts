@@ -67,13 +67,12 @@ export class AdapterNotInstalledError extends TqError {
 export class UnknownSchemeError extends TqError {
   override name = 'UnknownSchemeError';
   readonly scheme: string;
-  constructor(scheme: string, known: readonly string[], suggestion?: string, options?: ErrorOptions) {
-    super(
-      'TQ_UNKNOWN_SCHEME',
-      `unknown broker URL scheme "${scheme}://"${suggestion ? ` (did you mean "${suggestion}://"?)` : ''}; known schemes: ${known.join(', ')}. ` +
-        `A third-party adapter package is loaded by name: "adapters": ["<package>"] in tq.config.json, TQ_ADAPTERS=<package>, or tq … --adapter <package> (in code: createApp({ adapters: [adapter] }))`,
-      options,
-    );
+  /** `packageName`: tq's own adapter for the scheme, when it is one loaded by name (@tq/postgres). */
+  constructor(scheme: string, known: readonly string[], suggestion?: string, packageName?: string, options?: ErrorOptions) {
+    const load = packageName
+      ? `The ${scheme}:// adapter is ${packageName} (npm install ${packageName}), loaded by name: tq … --adapter ${packageName}, TQ_ADAPTERS=${packageName}, or "adapters": ["${packageName}"] in tq.config.json (in code: createApp({ adapters: [adapter] }))`
+      : `A third-party adapter package is loaded by name: "adapters": ["<package>"] in tq.config.json, TQ_ADAPTERS=<package>, or tq … --adapter <package> (in code: createApp({ adapters: [adapter] }))`;
+    super('TQ_UNKNOWN_SCHEME', `unknown broker URL scheme "${scheme}://"${suggestion ? ` (did you mean "${suggestion}://"?)` : ''}; known schemes: ${known.join(', ')}. ${load}`, options);
     this.scheme = scheme;
   }
 }

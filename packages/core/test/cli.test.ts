@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -276,6 +276,28 @@ describe('tq CLI usage errors', () => {
     const run = await tq(['worker']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('--app is required');
+  });
+
+  it('a task module that does not parse names the file and line; a .ts module says to compile it or use a loader', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tq-cli-app-'));
+    writeFileSync(join(dir, 'broken.js'), 'export default {\n  a: 1;\n};\n');
+    writeFileSync(join(dir, 'tasks.ts'), 'export default 1;\n');
+    const broken = await tq(['worker', '--app', join(dir, 'broken.js')]);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain(`${join(dir, 'broken.js')}:2`);
+    expect(broken.stderr).toContain("SyntaxError: Unexpected token ';'");
+    expect(broken.stderr).not.toContain('node:internal');
+    const typescript = await tq(['worker', '--app', join(dir, 'tasks.ts')]);
+    expect(typescript.code).toBe(2);
+    expect(typescript.stderr).toContain('compile it first (tsc)');
+    expect(typescript.stderr).not.toContain('node:internal');
+  });
+
+  it('a password that is not valid percent-encoding is a configuration error that says how to write it, the password hidden', async () => {
+    const run = await tq(['call', 'tq.add', '--broker', 'redis://:Hunter2%Secret@127.0.0.1:6379/9']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('write a literal % as %25');
+    expect(run.stderr).not.toContain('Hunter2');
   });
 
   it('a broker URL with a password is redacted in errors', async () => {

@@ -64,6 +64,14 @@ describe('adapter resolution', () => {
     expect((error as Error).message).toContain('did you mean "rediss://"');
   });
 
+  it("names tq's own adapter for postgres:// and mysql://, which are loaded by name", async () => {
+    for (const [url, name] of [['postgres://u@h/db', '@tq/postgres'], ['mariadb://h/db', '@tq/mysql']] as const) {
+      const error = await resolveAdapter(new URL(url), {}).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UnknownSchemeError);
+      expect((error as Error).message).toContain(`--adapter ${name}`);
+    }
+  });
+
   it('names the package to install when an adapter is missing', async () => {
     const missing = Object.assign(new Error("Cannot find package '@tq/kafka' imported from x"), { code: 'ERR_MODULE_NOT_FOUND' });
     const error = await resolveAdapter(new URL('kafka://x:9092'), { load: () => Promise.reject(missing) }).catch((e: unknown) => e);

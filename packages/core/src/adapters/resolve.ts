@@ -17,6 +17,14 @@ export const firstPartyAdapters: Readonly<Record<string, string>> = {
   'kafka+ssl': '@tq/kafka',
 };
 
+/** tq's own adapters that are loaded by name (they bring a SQL driver): named in the unknown-scheme error. */
+const adaptersLoadedByName: Readonly<Record<string, string>> = {
+  postgres: '@tq/postgres',
+  postgresql: '@tq/postgres',
+  mysql: '@tq/mysql',
+  mariadb: '@tq/mysql',
+};
+
 export type AdapterLoader = (packageName: string) => Promise<unknown>;
 
 const defaultLoader: AdapterLoader = (packageName) => import(packageName);
@@ -41,7 +49,7 @@ export async function resolveAdapter(
   const packageName = firstPartyAdapters[scheme];
   if (!packageName) {
     const known = [...new Set([...candidates.flatMap((a) => a.schemes), ...Object.keys(firstPartyAdapters)])].sort();
-    throw new UnknownSchemeError(scheme, known, nearest(scheme, known));
+    throw new UnknownSchemeError(scheme, known, nearest(scheme, known), adaptersLoadedByName[scheme]);
   }
   let loaded: unknown;
   try {

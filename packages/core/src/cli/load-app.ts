@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { App, createApp } from '../app.js';
@@ -15,7 +16,7 @@ export async function loadApp(modulePath: string | undefined): Promise<App> {
   if (!existsSync(absolute)) {
     throw new ConfigError([{ path: '--app', message: `no such file: ${absolute} (pass the module that exports your app, e.g. --app ./tasks.js)` }]);
   }
-  const module = (await import(pathToFileURL(absolute).href)) as { default?: unknown; app?: unknown };
+  const module = (await importTaskModule(absolute, modulePath)) as { default?: unknown; app?: unknown };
   const app = module.default instanceof App ? module.default : module.app instanceof App ? module.app : undefined;
   if (!app) {
     // Duck-typed fallback: a second copy of @tq/core in the user's tree is still an app.
@@ -24,6 +25,42 @@ export async function loadApp(modulePath: string | undefined): Promise<App> {
     throw new ConfigError([{ path: '--app', message: `${modulePath} must export the app: \`export default app\` (where app = createApp(...))` }]);
   }
   return app;
+}
+
+/** Imports the task module; a file Node cannot load as it is says why and what to do. */
+async function importTaskModule(absolute: string, modulePath: string): Promise<unknown> {
+  try {
+    return await import(pathToFileURL(absolute).href);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+      throw new ConfigError([
+        {
+          path: '--app',
+          message: `${modulePath}: Node cannot load this file type as it is; compile it first (tsc) and pass the .js file, or run tq under a TypeScript loader: NODE_OPTIONS="--import tsx" npx tq …`,
+        },
+      ]);
+    }
+    // An ESM syntax error's message has no file or line: `node --check` prints both, with the code.
+    if (error instanceof SyntaxError) throw new ConfigError([{ path: '--app', message: `${modulePath} does not parse:\n${syntaxReport(absolute) ?? error.message}` }]);
+    throw error;
+  }
+}
+
+/** Where the module fails to parse, as `node --check` shows it: "file:line", the line, a caret, the error. */
+function syntaxReport(file: string): string | undefined {
+  // Checked as an ES module (how it was imported), read from stdin, so the file's extension or
+  // package type cannot make --check read it as CommonJS.
+  try {
+    execFileSync(process.execPath, ['--check', '--input-type=module'], { input: readFileSync(file), stdio: ['pipe', 'ignore', 'pipe'], encoding: 'utf8' });
+    return undefined;
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? '');
+    // Node's own stack after the SyntaxError line is noise.
+    const lines = stderr.split('\n');
+    const end = lines.findIndex((line) => line.startsWith('SyntaxError'));
+    return end >= 0 ? lines.slice(0, end + 1).join('\n').replace(/^\[stdin\]/, file).trim() : undefined;
+  }
 }
 
 function memoryUrl(target: unknown): string | undefined {
