@@ -61,13 +61,20 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function decodeEmbed(value: unknown): EmbeddedOptions {
   if (value === null || value === undefined) return { callbacks: null, errbacks: null, chain: null, chord: null };
   if (!isPlainObject(value)) throw new MessageDecodeError('body[2]', `expected an object, got ${typeName(value)}`);
+  // Every entry must be a signature dict: checked here, so a malformed one dead-letters the
+  // message before the task runs rather than failing it after its work is done.
+  const signature = (item: unknown, field: string): HeaderValue => {
+    if (!isPlainObject(item) || typeof item['task'] !== 'string') throw new MessageDecodeError(field, `expected a Celery signature dict ({"task": …}), got ${typeName(item)}`);
+    return item as HeaderValue;
+  };
   const list = (name: string): readonly HeaderValue[] | null => {
     const v = value[name];
     if (v === undefined || v === null) return null;
     if (!Array.isArray(v)) throw new MessageDecodeError(`body[2].${name}`, `expected an array or null, got ${typeName(v)}`);
-    return v as HeaderValue[];
+    return v.map((item, i) => signature(item, `body[2].${name}[${i}]`));
   };
-  return { callbacks: list('callbacks'), errbacks: list('errbacks'), chain: list('chain'), chord: (value['chord'] ?? null) as HeaderValue | null };
+  const chord = value['chord'];
+  return { callbacks: list('callbacks'), errbacks: list('errbacks'), chain: list('chain'), chord: chord === undefined || chord === null ? null : signature(chord, 'body[2].chord') };
 }
 
 /**
