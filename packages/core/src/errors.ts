@@ -21,6 +21,7 @@ export type TqErrorCode =
   | 'TQ_TIME_LIMIT'
   | 'TQ_SOFT_TIME_LIMIT'
   | 'TQ_MAX_RETRIES'
+  | 'TQ_RESULT_NOT_ENCODABLE'
   | 'TQ_WORKER_LOST'
   | 'TQ_REJECTED'
   | 'TQ_POISON_MESSAGE'
@@ -204,6 +205,19 @@ export class TimeLimitExceeded extends TqError {
 }
 
 /** The soft time limit elapsed: raised inside the task through its AbortSignal. */
+/**
+ * A task's return value that cannot be written as its result (too deeply nested, a cycle, a
+ * BigInt JSON cannot hold): the task is recorded FAILURE with this, as Celery records kombu's
+ * EncodeError, instead of retrying a store that can never succeed.
+ */
+export class ResultEncodeError extends TqError {
+  override name = 'EncodeError';
+  readonly excModule = 'kombu.exceptions';
+  constructor(cause: unknown) {
+    super('TQ_RESULT_NOT_ENCODABLE', `the task's return value cannot be stored as its result: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
 /** retry() past maxRetries without an error of its own to throw: Celery's exception of the same name. */
 export class MaxRetriesExceededError extends TqError {
   override name = 'MaxRetriesExceededError';

@@ -71,6 +71,34 @@ describe('bad input never stops the worker', () => {
     await worker.stop();
   });
 
+  it("a return value that cannot be stored is recorded FAILURE with Celery's EncodeError, once: not a store retried (and the task re-run) without end", async () => {
+    app = memoryApp();
+    let runs = 0;
+    app.task('tq.cyclic', () => {
+      runs++;
+      const value: Record<string, unknown> = {};
+      value['self'] = value;
+      return value;
+    });
+    app.task('tq.deep', () => {
+      runs++;
+      let value: unknown[] = [];
+      for (let i = 0; i < 100_000; i++) value = [value];
+      return value;
+    });
+    const worker = app.worker();
+    await worker.start();
+    for (const name of ['tq.cyclic', 'tq.deep']) {
+      const error = await (await app.sendTask(name)).get({ timeout: 5000 }).catch((e: unknown) => e);
+      expect(error, name).toBeInstanceOf(TaskError);
+      expect((error as TaskError).excType).toBe('EncodeError');
+      expect((error as TaskError).excModule).toBe('kombu.exceptions');
+    }
+    await sleep(200);
+    expect(runs).toBe(2);
+    await worker.stop();
+  });
+
   it('producers refuse oversized payloads with a typed error', async () => {
     app = memoryApp({ maxPayloadBytes: 100 });
     await expect(app.sendTask('tq.add', ['x'.repeat(200)])).rejects.toBeInstanceOf(PayloadTooLargeError);

@@ -1,5 +1,6 @@
 import { sleepUnlessAborted as sleep } from '../adapters/timers.js';
 import type { ResultBackend, StoreOptions } from '../backend/result-backend.js';
+import { ResultEncodeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TaskRequest } from '../protocol/message.js';
 import { celeryDate, encodeRecord, exceptionInfo, type ResultRecord } from '../result/record.js';
@@ -193,13 +194,29 @@ export class ResultWriter {
     const record = recordOf(request, status, result === undefined ? null : result, traceback, ready ? celeryDate() : null, children, attempt);
     let stored: Promise<void>;
     try {
-      stored = this.#backend!.store(request.id, encodeRecord(record), this.#storeOptions(request));
+      stored = this.#backend!.store(request.id, this.#encode(request, record, children), this.#storeOptions(request));
     } catch (error) {
       stored = Promise.reject(error);
     }
     if (rethrow) return stored;
     // An in-progress record (STARTED, PROGRESS, RETRY): the next record replaces it. Say so loudly.
     return stored.catch((error: unknown) => this.#logger.error(`could not store ${status} for task ${request.id}: ${(error as Error).message}`));
+  }
+
+  /**
+   * The record's bytes. A SUCCESS whose value cannot be written is recorded as FAILURE with a
+   * ResultEncodeError (Celery's trace does the same with kombu's EncodeError): a store of it could
+   * never succeed, and retrying it would redeliver and re-run the task without end.
+   */
+  #encode(request: Pick<TaskRequest, 'id' | 'properties'>, record: ResultRecord, children: readonly unknown[]): Uint8Array {
+    try {
+      return encodeRecord(record);
+    } catch (cause) {
+      if (record.status !== TaskState.SUCCESS) throw cause;
+      const error = new ResultEncodeError(cause);
+      this.#logger.error(`task ${request.id} succeeded but ${error.message}; recorded as FAILURE`);
+      return encodeRecord(recordOf(request, TaskState.FAILURE, exceptionInfo(error), traceback(error), celeryDate(), children, undefined));
+    }
   }
 
   #storeOptions(request: Pick<TaskRequest, 'id' | 'properties'>): StoreOptions {
