@@ -1,8 +1,10 @@
-import { BrokerConnectionError, ConfigError, TqError, redactText } from '@tq/core/adapter';
+import { AuthError, BrokerConnectionError, ConfigError, TqError, redactText } from '@tq/core/adapter';
 
 /** AMQP reply codes that amqplib puts on channel/connection close errors. */
 const PRECONDITION_FAILED = 406;
 const ACCESS_REFUSED = 403;
+/** Node's certificate errors: retrying cannot fix them. */
+const tlsCodes = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS|ERR_SSL/;
 
 interface AmqpNativeError {
   readonly message?: string;
@@ -17,8 +19,10 @@ function nativeMessage(error: unknown): string {
 /**
  * Classifies an amqplib or socket error at the adapter boundary (kombu's connection_errors):
  * a queue declared with other arguments → ConfigError (retrying cannot help); everything else
- * that amqplib raises (socket errors, closed channels and connections, refused access,
- * missing vhosts, timeouts) → BrokerConnectionError, which core may retry. TqErrors pass
+ * refused credentials, a vhost that is missing or not permitted, a certificate that fails
+ * verification → AuthError (TQ_AUTH_FAILED, not retried); everything else that amqplib raises
+ * (socket errors, closed channels and connections, timeouts) → BrokerConnectionError, which
+ * core may retry. TqErrors pass
  * through. Messages never carry a password: `endpoint` is already redacted, native text is
  * run through redactText.
  */
@@ -40,6 +44,20 @@ export function toTqError(error: unknown, endpoint: string, what: string, option
       { cause: error },
     );
   }
-  const hint = code === ACCESS_REFUSED ? ' (check the user name, password and vhost permissions)' : '';
-  return new BrokerConnectionError(`${what} on ${endpoint} failed: ${message}${hint}`, { cause: error, backend: options.backend ?? false });
+  // Credentials, vhost access and certificates: retrying cannot fix them, so they are not retried.
+  if (code === ACCESS_REFUSED || /ACCESS.REFUSED/.test(message)) {
+    return new AuthError(`${what} on ${endpoint} failed: ${message} (check the user name, password and vhost permissions)`, { cause: error });
+  }
+  if (/Expected ConnectionOpenOk/.test(message)) {
+    // RabbitMQ closes the handshake without saying why when the vhost is missing or not permitted.
+    return new AuthError(
+      `${what} on ${endpoint} failed: the server closed the connection while opening the vhost: it does not exist, or this user may not use it ` +
+        '(rabbitmqctl list_vhosts; rabbitmqctl set_permissions -p <vhost> <user> ".*" ".*" ".*")',
+      { cause: error },
+    );
+  }
+  if (typeof code === 'string' && tlsCodes.test(code)) {
+    return new AuthError(`${what} on ${endpoint} failed: TLS (${code}): ${message} (check the CA and the server's certificate and host name)`, { cause: error });
+  }
+  return new BrokerConnectionError(`${what} on ${endpoint} failed: ${message}`, { cause: error, backend: options.backend ?? false });
 }

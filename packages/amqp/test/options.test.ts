@@ -73,19 +73,30 @@ describe('AMQP options', () => {
 });
 
 describe('errors from the server', () => {
-  it('a refused login is a BrokerConnectionError whose message names the endpoint but not the password', async () => {
+  it('a refused login is an AuthError (not retried) whose message names the endpoint but not the password', async () => {
     const url = urlVia(undefined);
     url.username = 'guest';
     url.password = 'S3cret-pw';
     const broker = amqp.createBroker!(url, {});
     const error = await broker.connect().catch((e: unknown) => e);
     await broker.close();
-    expect(isTqError(error, 'TQ_BROKER_UNAVAILABLE')).toBe(true);
-    expect((error as Error).name).toBe('BrokerConnectionError');
+    expect(isTqError(error, 'TQ_AUTH_FAILED')).toBe(true);
+    expect((error as Error).name).toBe('AuthError');
+    expect((error as Error).message).toContain('check the user name, password');
     expect((error as Error).message).toContain('guest@127.0.0.1');
     expect((error as Error).message).toMatch(/ACCESS.REFUSED/);
     expect((error as Error).message).not.toContain('S3cret-pw');
     expect(JSON.stringify(error)).not.toContain('S3cret-pw');
+  });
+
+  it('a vhost that does not exist is an AuthError that says so', async () => {
+    const url = urlVia(undefined);
+    url.pathname = '/tq-no-such-vhost';
+    const broker = amqp.createBroker!(url, {});
+    const error = await broker.connect().catch((e: unknown) => e);
+    await broker.close();
+    expect(isTqError(error, 'TQ_AUTH_FAILED')).toBe(true);
+    expect((error as Error).message).toContain('it does not exist, or this user may not use it');
   });
 
   it('an unreachable host is a BrokerConnectionError', async () => {

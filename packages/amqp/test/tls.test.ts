@@ -70,14 +70,14 @@ describe('amqps:// (TLS)', () => {
   it('refuses a server certificate it cannot verify (no CA given)', async () => {
     const broker = t.broker(tlsUrl());
     const error = await broker.connect().catch((e: unknown) => e);
-    expect(isTqError(error, 'TQ_BROKER_UNAVAILABLE')).toBe(true);
+    expect(isTqError(error, 'TQ_AUTH_FAILED')).toBe(true);
     expect((error as Error).message).toMatch(/self.signed|certificate/i);
   });
 
   it('refuses a certificate for another host name (servername checked)', async () => {
     const broker = t.broker(tlsUrl(), { tls: { ca: cert, servername: 'rabbit.example' } });
     const error = await broker.connect().catch((e: unknown) => e);
-    expect(isTqError(error, 'TQ_BROKER_UNAVAILABLE')).toBe(true);
+    expect(isTqError(error, 'TQ_AUTH_FAILED')).toBe(true);
     expect((error as Error).message).toMatch(/altnames|Hostname|rabbit\.example/i);
   });
 });

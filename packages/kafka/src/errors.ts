@@ -1,4 +1,4 @@
-import { BrokerConnectionError, ConfigError, TqError, redactText } from '@tq/core/adapter';
+import { AuthError, BrokerConnectionError, TqError, redactText } from '@tq/core/adapter';
 
 /** kafkajs error classes that mean "the cluster is unreachable or moving": core may retry. */
 const connectionErrorNames = new Set([
@@ -35,7 +35,7 @@ export function isRebalanceError(error: unknown): boolean {
 
 /**
  * A kafkajs error → a TqError: connection-class failures become BrokerConnectionError (core
- * retries them), SASL failures a ConfigError (retrying a wrong password does not help),
+ * retries them), SASL failures an AuthError (TQ_AUTH_FAILED: retrying a wrong password does not help),
  * anything else a plain TqError (code TQ_BROKER_UNAVAILABLE) that core does not retry.
  * Messages go through redactText so no credential reaches a log.
  */
@@ -45,7 +45,7 @@ export function toTqError(error: unknown, action: string): Error {
   const detail = redactText(String(e.message ?? error));
   const message = `kafka: ${action} failed: ${detail}`;
   if (e.name === 'KafkaJSSASLAuthenticationError') {
-    return new ConfigError([{ path: 'broker.sasl', message: `authentication failed: ${detail}` }], { cause: error });
+    return new AuthError(`kafka: ${action} failed: SASL authentication failed: ${detail} (check the user name, password and mechanism)`, { cause: error });
   }
   if ((e.name && connectionErrorNames.has(e.name)) || e.retriable === true) return new BrokerConnectionError(message, { cause: error });
   if (e.name === 'KafkaJSNonRetriableError' && e.cause && e.cause !== error) {

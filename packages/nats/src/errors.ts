@@ -9,7 +9,7 @@ import {
   UserAuthenticationExpiredError,
 } from '@nats-io/transport-node';
 import { JetStreamError } from '@nats-io/jetstream';
-import { BrokerConnectionError, ConfigError, PayloadTooLargeError, TqError, redactText } from '@tq/core/adapter';
+import { AuthError, BrokerConnectionError, PayloadTooLargeError, TqError, redactText } from '@tq/core/adapter';
 
 const transientCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
@@ -33,7 +33,7 @@ export function isTransientNatsError(error: unknown): boolean {
 
 /**
  * Translates a nats.js error at the adapter boundary: connection-class errors become
- * BrokerConnectionError (core may reconnect and retry), rejected credentials a ConfigError
+ * BrokerConnectionError (core may reconnect and retry), rejected credentials an AuthError
  * (retrying cannot help), everything else a TqError with the same code but not retried.
  * Messages are redacted.
  */
@@ -45,7 +45,7 @@ export function toTqError(
   if (error instanceof TqError) return error;
   const message = redactText(error instanceof Error ? error.message : String(error));
   if (error instanceof AuthorizationError || error instanceof UserAuthenticationExpiredError) {
-    return new ConfigError([{ path: options.backend ? 'resultBackend' : 'broker', message: `${doing}: the NATS server rejected the credentials (${message})` }], { cause: error });
+    return new AuthError(`${doing}: the NATS server rejected the credentials (${message}); check the token, user and password, or nkey`, { cause: error });
   }
   if (/max_payload size exceeded/.test(message) && options.payloadBytes !== undefined) {
     return new PayloadTooLargeError(options.payloadBytes, options.maxPayload ?? options.payloadBytes);

@@ -1,7 +1,7 @@
 /**
  * Authentication and TLS against private nats-server processes (random loopback ports, temp
  * dirs, JetStream on): token, user/password, nkey, server TLS and mutual TLS. Rejected
- * credentials must surface as a ConfigError that does not echo the secret.
+ * credentials must surface as an AuthError that does not echo the secret.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -53,7 +53,7 @@ async function roundTrip(url: string, adapterOptions: Record<string, unknown> = 
   }
 }
 
-/** connect() must fail with a ConfigError that does not contain `secret`. */
+/** connect() must fail with an AuthError (TQ_AUTH_FAILED, not retried) that does not contain `secret`. */
 async function expectRejected(url: string, secret: string): Promise<void> {
   const broker: Broker = natsAdapter.createBroker!(new URL(url), {});
   const error = await new RuntimeBroker(broker).connect().then(
@@ -61,7 +61,7 @@ async function expectRejected(url: string, secret: string): Promise<void> {
     (e: unknown) => e,
   );
   await broker.close();
-  expect(isTqError(error, 'TQ_CONFIG_INVALID'), `expected ConfigError, got ${String(error)}`).toBe(true);
+  expect(isTqError(error, 'TQ_AUTH_FAILED'), `expected AuthError, got ${String(error)}`).toBe(true);
   expect(String((error as Error).message)).toMatch(/rejected the credentials/);
   expect(String((error as Error).message)).not.toContain(secret);
 }

@@ -1,4 +1,4 @@
-import { BrokerConnectionError, TqError, redactText } from '@tq/core/adapter';
+import { AuthError, BrokerConnectionError, TqError, redactText } from '@tq/core/adapter';
 
 // Socket-level failures and Redis replies that mean "the server is not usable right now":
 // core may reconnect and retry these (kombu's connection_errors for redis-py).
@@ -29,9 +29,8 @@ export function isTransientRedisError(error: unknown): boolean {
 
 /**
  * Classifies an ioredis error at the adapter boundary. Connection-class failures become
- * BrokerConnectionError (core may retry); a refused login becomes a TqError with the same
- * code but not retried (retrying a wrong password only delays the failure), as does a TLS
- * verification failure; anything else
+ * BrokerConnectionError (core may retry); a refused login or a TLS verification failure
+ * becomes an AuthError (TQ_AUTH_FAILED), not retried: retrying only delays the failure; anything else
  * (a Redis reply error such as WRONGTYPE) is returned unchanged. Messages never carry secrets.
  */
 export function toTqError(error: unknown, context: ErrorContext): unknown {
@@ -41,11 +40,11 @@ export function toTqError(error: unknown, context: ErrorContext): unknown {
   const what = context.backend ? 'result backend' : 'broker';
   const detail = redactText(error.message);
   if (authReplies.test(error.message)) {
-    return new TqError(code, `redis ${what} ${context.displayUrl} refused the credentials: ${detail}`, { cause: error });
+    return new AuthError(`redis ${what} ${context.displayUrl} refused the credentials: ${detail} (check the user name and password)`, { cause: error });
   }
   const nativeCode = (error as { code?: unknown }).code;
   if (typeof nativeCode === 'string' && tlsCodes.test(nativeCode)) {
-    return new TqError(code, `redis ${what} ${context.displayUrl}: TLS handshake failed (${nativeCode}): ${detail}`, { cause: error });
+    return new AuthError(`redis ${what} ${context.displayUrl}: TLS handshake failed (${nativeCode}): ${detail} (check the CA file and the server's certificate)`, { cause: error });
   }
   if (isTransientRedisError(error)) {
     return new BrokerConnectionError(`redis ${what} ${context.displayUrl} is unavailable: ${detail}`, {

@@ -2,7 +2,7 @@
  * TLS, passwords and Sentinel against real redis-server processes started for this file
  * (never the shared server's configuration), and secrets kept out of every error message.
  */
-import { BrokerConnectionError, ConfigError, TqError } from '@tq/core/adapter';
+import { AuthError, BrokerConnectionError, ConfigError, TqError } from '@tq/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBroker, RedisResultBackend, parseRedisOptions } from '../src/index.js';
 import { freePort, makeCertificate, startRedis, startSentinel, type SpawnedRedis } from './support/redis-server.js';
@@ -77,9 +77,9 @@ describe('TLS (rediss://) with a password', () => {
     expect(await roundTrip(`rediss://:${password}@127.0.0.1:${tlsPort}/0?ssl_cert_reqs=none`)).toBe('"hi"');
   });
 
-  it('an unverifiable server certificate fails to connect', async () => {
+  it('an unverifiable server certificate fails to connect with an AuthError (not retried)', async () => {
     const error = await connectError(`rediss://:${password}@localhost:${tlsPort}/0`);
-    expect(error).toBeInstanceOf(TqError);
+    expect(error).toBeInstanceOf(AuthError);
     expect(String((error as Error).message)).not.toContain(password);
   });
 
@@ -90,19 +90,20 @@ describe('TLS (rediss://) with a password', () => {
 });
 
 describe('authentication', () => {
-  it('a wrong password is refused with TQ_BROKER_UNAVAILABLE, not retried as a connection error, password redacted', async () => {
+  it('a wrong password is an AuthError (TQ_AUTH_FAILED), not retried as a connection error, password redacted', async () => {
     const error = await connectError(`redis://:wrong-${password}@127.0.0.1:${plain.port}/0`);
-    expect(error).toBeInstanceOf(TqError);
+    expect(error).toBeInstanceOf(AuthError);
     expect(error).not.toBeInstanceOf(BrokerConnectionError);
-    expect((error as TqError).code).toBe('TQ_BROKER_UNAVAILABLE');
+    expect((error as TqError).code).toBe('TQ_AUTH_FAILED');
     expect((error as Error).message).toMatch(/refused the credentials/);
     expect((error as Error).message).not.toContain(password);
     expect((error as Error).message).toContain('***');
   });
 
-  it('a missing password is refused for the result backend with TQ_BACKEND_UNAVAILABLE', async () => {
+  it('a missing password is refused for the result backend with TQ_AUTH_FAILED too', async () => {
     const error = await connectError(`redis://127.0.0.1:${plain.port}/0`, {}, true);
-    expect((error as TqError).code).toBe('TQ_BACKEND_UNAVAILABLE');
+    expect((error as TqError).code).toBe('TQ_AUTH_FAILED');
+    expect((error as Error).message).toContain('result backend');
   });
 
   it('a database the server does not have is a ConfigError, not a silent fall back to database 0', async () => {
