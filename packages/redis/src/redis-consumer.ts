@@ -65,6 +65,13 @@ export class RedisConsumer {
   /** True while that command is the blocking wait, which only CLIENT UNBLOCK ends early. */
   #blocked = false;
   #stopped = false;
+  /**
+   * Resolves when stop() is called. The loop races its waits on the server against it: after an
+   * outage, ioredis may keep a command queued for a reconnect that disconnect() cancelled, and
+   * that command's promise then never settles (a worker did not exit on SIGTERM).
+   */
+  readonly #stopping: Promise<void>;
+  #onStopping: () => void = () => undefined;
   #wakeSlotWaiter: (() => void) | undefined;
   #refill: ((minRoom: number) => void) | undefined;
   /**
@@ -88,6 +95,7 @@ export class RedisConsumer {
     this.#prefetch = Math.max(1, Math.floor(prefetch));
     this.#signal = signal;
     this.#deps = deps;
+    this.#stopping = new Promise((resolve) => (this.#onStopping = resolve));
   }
 
   async *deliveries(onEnd: () => void): AsyncGenerator<Delivery> {
@@ -191,7 +199,7 @@ export class RedisConsumer {
           continue;
         }
         if (taking) {
-          await taking;
+          await Promise.race([taking, this.#stopping]);
           continue;
         }
         if (room <= 0) {
@@ -199,7 +207,7 @@ export class RedisConsumer {
           continue;
         }
         if (!queueEmpty) {
-          await take(room);
+          await Promise.race([take(room), this.#stopping]);
           continue;
         }
         // Nothing waiting: block until the main list has a message (no polling), then loop to
@@ -209,7 +217,7 @@ export class RedisConsumer {
         const waiting = this.#waitForMessage(connection, lists[0]!);
         this.#pop = waiting;
         this.#blocked = true;
-        await waiting.finally(() => (this.#blocked = false));
+        await Promise.race([waiting, this.#stopping]).finally(() => (this.#blocked = false));
         this.#pop = undefined;
         queueEmpty = false;
       }
@@ -309,6 +317,7 @@ export class RedisConsumer {
   async stop(): Promise<void> {
     if (this.#stopped && !this.#pop) return;
     this.#stopped = true;
+    this.#onStopping();
     this.#sendPendingAcksAlone();
     const wake = this.#wakeSlotWaiter;
     this.#wakeSlotWaiter = undefined;
@@ -332,7 +341,8 @@ export class RedisConsumer {
     // A batch take finishes by itself unless the server is unreachable; don't wait out an outage.
     if (!settled) await Promise.race([pop.catch(() => undefined), sleep(2000)]);
     if (!settled && this.#connection) this.#connection.disconnect();
-    await pop.catch(() => undefined);
+    // Disconnected mid-reconnect, ioredis may never settle a command it queued: wait a little, not forever.
+    await Promise.race([pop.catch(() => undefined), sleep(1000)]);
     // A take that was in flight may have added deliveries after the first return.
     await this.#returnUnread?.();
   }

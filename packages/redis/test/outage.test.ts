@@ -96,3 +96,29 @@ it('an ack that fails during a blip is sent again once Redis answers, while the 
     await blip.close();
   }
 }, 30_000);
+
+it('a consumer stopped while Redis is away ends at once (its wait is not left pending on a cancelled reconnect)', async () => {
+  const target = new URL(baseUrl);
+  const local = await FaultProxy.start({ host: target.hostname, port: Number(target.port || 6379) });
+  const viaProxy = urlWith(prefix);
+  viaProxy.hostname = '127.0.0.1';
+  viaProxy.port = String(local.port);
+  const consumerSide = await openBroker(viaProxy);
+  try {
+    const controller = new AbortController();
+    const iterator = consumerSide.consume(uniqueName('q'), { prefetch: 2, signal: controller.signal })[Symbol.asyncIterator]();
+    const waiting = iterator.next(); // blocked on the empty queue when Redis goes away
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    local.setMode('refuse');
+    // Long enough for ioredis's reconnect backoff (up to 2 s) to be the usual state.
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    const stoppedAt = Date.now();
+    controller.abort();
+    const end = await Promise.race([waiting.then(() => 'ended'), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 8000))]);
+    expect(end).toBe('ended');
+    expect(Date.now() - stoppedAt).toBeLessThan(5000);
+  } finally {
+    await consumerSide.close();
+    await local.close();
+  }
+}, 30_000);
