@@ -160,6 +160,9 @@ describe('queue administration on redis', () => {
       const shown = JSON.parse((await tq(['dead', 'show', id, '--queue', queue])).stdout) as Record<string, unknown>;
       expect(shown['body']).toEqual([['nope'], {}, expect.any(Object)]);
 
+      const unknown = await tq(['dead', 'replay', 'no-such-id', '--queue', queue]);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('no dead letter no-such-id');
       expect((await tq(['dead', 'replay', '--queue', queue, '--task', 'tq.reject'])).stdout).toContain(id);
       await expect.poll(async () => ((await listed()) ? (JSON.parse((await listed()).split('\n')[0]!) as { replays: number }).replays : -1), { timeout: 10_000, interval: 300 }).toBe(1);
 

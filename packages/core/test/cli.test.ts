@@ -71,6 +71,17 @@ describe('tq CLI against a running worker', () => {
     expect(ping.stdout).toContain('pong');
   });
 
+  it('--wait on a queue nobody consumes says so after 10 s; inspect query_task without an id is a usage error', async () => {
+    const run = await tq(['call', 'tq.add', '--args', '[1,1]', '--queue', 'nobody-consumes-this', '--wait', '--timeout', '11'], 20_000);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('still PENDING after 10s');
+    expect(run.stderr).toContain('queue "nobody-consumes-this"');
+    expect((await tq(['purge', '--queue', 'nobody-consumes-this', '--force'])).code).toBe(0);
+    const query = await tq(['inspect', 'query_task']);
+    expect(query.code).toBe(2);
+    expect(query.stderr).toContain('name at least one task id');
+  });
+
   it('shows live states and progress while waiting', async () => {
     const run = await tq(['call', 'tq.slow', '--args', '[400]', '--wait', '--timeout', '10']);
     expect(run.code).toBe(0);

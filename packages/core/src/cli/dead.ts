@@ -94,7 +94,10 @@ export async function runDead(
       const replayed = await app.deadLetters.replay(filter);
       for (const l of replayed) out(`${l.id ?? '-'}\t${l.task ?? '-'}\t→ ${l.queue}`);
       process.stderr.write(`replayed ${replayed.length} dead letter(s)\n`);
-      return 0;
+      // Ids asked for by name and not found: say which, and fail (as `show` does).
+      const missing = ids.filter((id) => !replayed.some((letter) => letter.id === id));
+      if (missing.length > 0) process.stderr.write(`no dead letter ${missing.join(', ')} in ${app.deadLetters.queueOf(filter.queue)}\n`);
+      return missing.length > 0 ? 1 : 0;
     }
     case 'purge': {
       if (!values['force']) throw usage('tq dead purge deletes dead letters for good: add --force');

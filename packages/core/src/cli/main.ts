@@ -17,6 +17,7 @@ import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
 import { queueHelp, queueOptions, runQueue } from './queue.js';
 import { expandHostname } from './hostname.js';
 import { progressBar, StatusLine } from './status-line.js';
+import { routeTask } from '../config.js';
 import { commandHint, flagHint } from './suggest.js';
 
 const usage = `tq — a distributed task queue, wire-compatible with Celery
@@ -465,7 +466,8 @@ async function runCall(positionals: string[], values: Record<string, string | bo
     });
     process.stdout.write(`${result.id}\n`);
     if (!values['wait']) return 0;
-    return await waitAndPrint(app, result.id, timeout);
+    const queue = typeof values['queue'] === 'string' ? values['queue'] : (app.tasks.get(taskName)?.options.queue ?? routeTask(taskName, app.config.routes, app.config.defaultQueue));
+    return await waitAndPrint(app, result.id, timeout, queue);
   } finally {
     await app.close();
   }
@@ -481,12 +483,27 @@ async function runCanvasCallCommand(file: string, values: Record<string, string 
   }
 }
 
-async function waitAndPrint(app: App, id: string, timeoutSeconds: number | undefined): Promise<number> {
+/** After this long still PENDING, `tq call --wait` says what may be wrong (nothing consumes the queue). */
+const pendingHintMs = 10_000;
+
+async function waitAndPrint(app: App, id: string, timeoutSeconds: number | undefined, queue?: string): Promise<number> {
   const result = app.asyncResult(id);
   const status = new StatusLine();
   status.update(`${id} PENDING`);
+  let started = false;
+  const hint = setTimeout(() => {
+    if (started) return;
+    status.done();
+    process.stderr.write(
+      `tq call: still PENDING after ${pendingHintMs / 1000}s: no worker has started it. Is one consuming ${queue ? `queue "${queue}"` : 'its queue'} on this broker? ` +
+        `(tq queues${queue ? ` -Q ${queue}` : ''} shows its consumers; Ctrl-C stops waiting, the task stays queued)\n`,
+    );
+    status.update(`${id} PENDING`);
+  }, pendingHintMs);
+  hint.unref();
   try {
     for await (const record of result.updates(timeoutSeconds !== undefined ? { timeout: timeoutSeconds * 1000 } : {})) {
+      if (record.status !== 'PENDING') started = true;
       const bar = readyStates.has(record.status) ? undefined : progressBar(record.result);
       status.update(`${id} ${record.status}${bar ? ` ${bar}` : ''}`);
     }
@@ -501,6 +518,8 @@ async function waitAndPrint(app: App, id: string, timeoutSeconds: number | undef
       return 1;
     }
     throw error;
+  } finally {
+    clearTimeout(hint);
   }
 }
 
@@ -614,6 +633,7 @@ async function runInspect(positionals: string[], values: Record<string, string |
   const options = controlOptions(values);
   const app = bridgedIfMemory(await loadApp(values['app'] as string | undefined));
   try {
+    if (what === 'query_task' && ids.length === 0) throw new UsageError('name at least one task id: tq inspect query_task ID [ID…]');
     const replies = await app.control.inspect(what as InspectWhat, { ...options, ...(what === 'query_task' ? { arguments: { ids } } : {}) });
     if (what !== 'scheduled') return printReplies(replies, options.timeoutMs);
     // Workers report only what they hold (Celery's reply, unchanged); the rest waits in the broker.
