@@ -236,10 +236,15 @@ describe('retries, countdown, expiry', () => {
     app.task('tq.late', () => (ran = true));
     const result = await app.sendTask('tq.late', [], {}, { expires: new Date(Date.now() - 1000) });
     const worker = app.worker();
+    const received = collect(worker, 'task-received');
+    const revoked = collect(worker, 'task-revoked');
     await worker.start();
     await expect(result.get({ timeout: 5000 })).rejects.toBeInstanceOf(TaskRevokedError);
     expect(await result.state()).toBe(TaskState.REVOKED);
     expect(ran).toBe(false);
+    // As Celery's worker: announced as revoked (expired), never as received.
+    expect(received).toEqual([]);
+    expect(revoked).toEqual([expect.objectContaining({ id: result.id, reason: 'expired' })]);
     await worker.stop();
   });
 });

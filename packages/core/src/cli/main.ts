@@ -396,6 +396,7 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
   worker.on('task-succeeded', (e) => app.logger.info(`succeeded ${e.name}[${e.id}] in ${e.runtimeMs.toFixed(1)} ms: ${preview(e.result)}`, { ...task(e), runtime_ms: e.runtimeMs }));
   worker.on('task-retried', (e) => app.logger.info(`retry ${e.name}[${e.id}] in ${e.countdown}s (retry ${e.retries})`, task(e)));
   worker.on('task-failed', (e) => app.logger.info(`failed ${e.name}[${e.id}]`, { ...task(e), runtime_ms: e.runtimeMs }));
+  worker.on('task-revoked', (e) => app.logger.info(`revoked ${e.name}[${e.id}]: ${e.reason}`, task(e)));
   app.logger.info(`broker ${describeTarget(app.config.broker)}, results ${describeTarget(app.config.resultBackend)}`);
   const health =
     metricsPort !== undefined ? await observability!.HealthServer.start(worker, { port: metricsPort, ...(typeof values['metrics-host'] === 'string' ? { host: values['metrics-host'] } : {}) }) : undefined;

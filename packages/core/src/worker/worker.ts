@@ -472,11 +472,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.#rejectBadMessage(delivery, queue, error);
       return;
     }
-    if (this.listenerCount('task-received') > 0) {
-      this.emit('task-received', { id: request.id, name: request.task, args: request.args, kwargs: request.kwargs, retries: request.retries, eta: request.eta, queue });
+    // As Celery's strategy: a task already revoked here or expired is not announced as received,
+    // only as revoked (by #dispatch, which skips it).
+    const skipped = this.#revoked.has(request.id) || (request.expires !== null && request.expires.getTime() <= Date.now());
+    if (!skipped) {
+      if (this.listenerCount('task-received') > 0) {
+        this.emit('task-received', { id: request.id, name: request.task, args: request.args, kwargs: request.kwargs, retries: request.retries, eta: request.eta, queue });
+      }
+      // Guarded here, not only in send(): the payload closure would otherwise be allocated per task.
+      if (this.#events.enabled) this.#events.taskReceived(request);
     }
-    // Guarded here, not only in send(): the payload closure would otherwise be allocated per task.
-    if (this.#events.enabled) this.#events.taskReceived(request);
     if ((request.parentId !== null || (delivery.redelivered && hasCanvas(request))) && (await this.#succeededBefore(request.id))) {
       // A workflow step re-sent or redelivered after its SUCCESS was recorded: its successors went out then (docs/workflows.md).
       this.#slots.release();
