@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { App } from '@tq/core';
+import { ConfigError, type App } from '@tq/core';
 import { resolveAuth, type AuthOptions } from './auth.js';
 import { EventSink } from './event-sink.js';
 import { HistoryStore, type RetentionOptions } from './history-store.js';
@@ -57,6 +57,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     await sink.close();
     await schedules.close();
     store.close();
+    if ((error as { code?: unknown }).code === 'EADDRINUSE') {
+      throw new ConfigError([{ path: 'port', message: `port ${options.port ?? 5555} on ${host} is already in use (Flower's default is 5555 too): pick another with --port` }], { cause: error });
+    }
     throw error;
   }
   const port = (httpServer.address() as AddressInfo).port;

@@ -3,11 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createApp } from '@tq/core';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createApp, isTqError } from '@tq/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HistoryStore } from '../src/history-store.js';
 import { LiveFeed } from '../src/live-feed.js';
 import { createServer } from '../src/server.js';
+import { startDashboard } from '../src/index.js';
 import { addScheduleRoutes } from '../src/schedule-routes.js';
 import { Hono } from 'hono';
 
@@ -181,5 +183,24 @@ describe('dashboard schedules API', () => {
     addScheduleRoutes(bareServer, bare, 'default');
     expect((await bareServer.request('/api/schedules')).status).toBe(501);
     await bare.close();
+  });
+});
+
+describe('startDashboard', () => {
+  it('a port already in use is a ConfigError that says to pick another with --port', async () => {
+    const blocker = createNetServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), 'tq-dash-port-'));
+    const app = createApp({ broker: `memory://dash-port-${Date.now()}`, logLevel: 'error' });
+    try {
+      const error = await startDashboard({ app, port, db: join(dir, 'h.sqlite') }).catch((e: unknown) => e);
+      expect(isTqError(error, 'TQ_CONFIG_INVALID')).toBe(true);
+      expect((error as Error).message).toContain(`port ${port}`);
+      expect((error as Error).message).toContain('--port');
+    } finally {
+      blocker.close();
+      await app.close();
+    }
   });
 });

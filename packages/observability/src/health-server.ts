@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Worker } from '@tq/core';
+import { ConfigError, type Worker } from '@tq/core';
 import { WorkerMetrics } from './worker-metrics.js';
 
 export interface HealthServerOptions {
@@ -44,11 +44,10 @@ export class HealthServer {
       }
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port, options.host ?? '0.0.0.0', () => {
-        server.off('error', reject);
-        resolve();
-      });
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(error.code === 'EADDRINUSE' ? new ConfigError([{ path: 'metricsPort', message: `port ${options.port} is already in use: pick another with --metrics-port` }], { cause: error }) : error),
+      );
+      server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
     });
     return new HealthServer(server, metrics);
   }

@@ -1,4 +1,4 @@
-import { createApp, type App } from '@tq/core';
+import { createApp, isTqError, type App } from '@tq/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HealthServer } from '../src/index.js';
 
@@ -63,5 +63,14 @@ describe('worker metrics and health endpoints', () => {
     await worker.stop();
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+
+  it('a metrics port already in use is a ConfigError that names --metrics-port', async () => {
+    app = createApp({ broker: `memory://metrics-busy-${Date.now()}` });
+    const worker = app.worker();
+    server = await HealthServer.start(worker, { port: 0, host: '127.0.0.1' });
+    const error = await HealthServer.start(worker, { port: server.port, host: '127.0.0.1' }).catch((e: unknown) => e);
+    expect(isTqError(error, 'TQ_CONFIG_INVALID')).toBe(true);
+    expect((error as Error).message).toContain('--metrics-port');
   });
 });
