@@ -39,6 +39,10 @@ def main(scenario):
         # Python's Redis priorities: 0 is served first. Sent while no worker consumes.
         ids = [app.send_task('tq.add', args=(p, 0), priority=p).id for p in (9, 5, 0)]
         out = {'ids': ids}
+    elif scenario == 'extended':
+        res = app.send_task('tq.add', args=(2, 3), kwargs={'z': 10})
+        result = res.get(timeout=TIMEOUT)
+        out = {'result': result, 'name': res.name, 'args': res.args, 'kwargs': res.kwargs, 'worker': res.worker, 'retries': res.retries, 'queue': res.queue}
     elif scenario == 'gzip':
         # task_compression='gzip': kombu's zlib stream, named by the 'compression' header.
         res = app.send_task('tq.add', args=(2, 3), kwargs={'z': 10}, compression='gzip')

@@ -28,8 +28,8 @@ async function deleteQueues(client: Redis, queues: readonly string[]): Promise<v
   await client.del(...keys);
 }
 
-function tqApp(env: InteropEnv, queue: string): App {
-  return createApp({ broker: url, resultBackend: url, adapters: [redisAdapter], defaultQueue: queue, resultTtlMs: 3_600_000 });
+function tqApp(env: InteropEnv, queue: string, config: { resultExtended?: boolean } = {}): App {
+  return createApp({ broker: url, resultBackend: url, adapters: [redisAdapter], defaultQueue: queue, resultTtlMs: 3_600_000, ...config });
 }
 
 describe('Python Celery producer → tq worker (Redis)', () => {
@@ -41,7 +41,7 @@ describe('Python Celery producer → tq worker (Redis)', () => {
   const client = new Redis(url);
 
   beforeAll(async () => {
-    main = tqApp(env, env.queue);
+    main = tqApp(env, env.queue, { resultExtended: true }); // Celery's result_extended: records name the task, its arguments, worker and queue
     custom = tqApp(env, env.customQueue);
     for (const app of [main, custom]) {
       app.task('tq.add', (a: number, b: number, kwargs?: { z?: number }) => {
@@ -90,6 +90,12 @@ describe('Python Celery producer → tq worker (Redis)', () => {
     expect(out['raised']).toBe('TypeError');
     expect(out['message']).toContain('boom from python');
     expect(String(out['traceback'])).toContain('boom from python');
+  });
+
+  it("result_extended: Python's AsyncResult reads the task's name, args, kwargs, worker, retries and queue from a tq worker's record", async () => {
+    const out = await runProducer(env, 'extended');
+    expect(out).toMatchObject({ name: 'tq.add', args: [2, 3], kwargs: { z: 10 }, retries: 0, queue: env.queue, result: 15 });
+    expect(String(out['worker'])).toContain('@');
   });
 
   it("compression='gzip' (kombu's zlib stream): the tq worker inflates the body and runs the task", async () => {

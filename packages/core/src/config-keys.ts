@@ -20,6 +20,7 @@ const knownConfigKeys: Record<keyof TqConfig, true> = {
   resultTtlMs: true,
   publishRetry: true,
   maxPayloadBytes: true,
+  resultExtended: true,
   hostname: true,
   logger: true,
   logLevel: true,

@@ -46,6 +46,11 @@ export interface TqConfig {
   readonly publishRetry?: RetryPolicy;
   /** Largest serialized task body accepted by producers and workers, bytes. Default 10 MiB. */
   readonly maxPayloadBytes?: number;
+  /**
+   * Celery's result_extended: result records also carry the task's name, args, kwargs, worker,
+   * retries and queue, so `AsyncResult.name` and friends work in Python. Default false.
+   */
+  readonly resultExtended?: boolean;
   /** Written into the 'origin' header and used as the worker hostname. Default os.hostname(). */
   readonly hostname?: string;
   readonly logger?: Logger;
@@ -82,6 +87,7 @@ export interface ResolvedConfig {
   readonly resultTtlMs: number;
   readonly publishRetry: RetryPolicy;
   readonly maxPayloadBytes: number;
+  readonly resultExtended: boolean;
   readonly hostname: string;
   readonly logger: Logger | undefined;
   readonly logLevel: LogLevel;
@@ -181,6 +187,7 @@ export function resolveConfig(config: TqConfig = {}, env: NodeJS.ProcessEnv = pr
     resultTtlMs: merged.resultTtlMs ?? 86_400_000,
     publishRetry: merged.publishRetry ?? defaultRetryPolicy,
     maxPayloadBytes: merged.maxPayloadBytes ?? defaultMaxPayloadBytes,
+    resultExtended: merged.resultExtended ?? false,
     hostname: merged.hostname ?? hostname(),
     logger: merged.logger,
     logLevel,

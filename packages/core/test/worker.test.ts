@@ -99,6 +99,19 @@ describe('bad input never stops the worker', () => {
     await worker.stop();
   });
 
+  it("resultExtended (Celery's result_extended): records carry name, args, kwargs, worker, retries and queue, in Celery's order", async () => {
+    app = memoryApp({ resultExtended: true });
+    app.task('tq.add', (a: number, b: number) => a + b);
+    const worker = app.worker({ queues: ['ext'] });
+    await worker.start();
+    const result = await app.sendTask('tq.add', [2, 3], {}, { queue: 'ext' });
+    expect(await result.get({ timeout: 5000 })).toBe(5);
+    const record = (await result.record()) as unknown as Record<string, unknown>;
+    expect(Object.keys(record)).toEqual(['status', 'result', 'traceback', 'children', 'date_done', 'name', 'args', 'kwargs', 'worker', 'retries', 'queue', 'task_id']);
+    expect(record).toMatchObject({ name: 'tq.add', args: [2, 3], kwargs: {}, worker: worker.hostname, retries: 0, queue: 'ext' });
+    await worker.stop();
+  });
+
   it('producers refuse oversized payloads with a typed error', async () => {
     app = memoryApp({ maxPayloadBytes: 100 });
     await expect(app.sendTask('tq.add', ['x'.repeat(200)])).rejects.toBeInstanceOf(PayloadTooLargeError);

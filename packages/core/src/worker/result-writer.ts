@@ -51,6 +51,8 @@ export class ResultWriter {
   readonly #ttlMs: number;
   readonly #logger: Logger;
   readonly #hostname: string;
+  /** Set when records are extended (Celery's result_extended): the queue of each task in flight. */
+  readonly #queues: TaskIdMap<string> | undefined;
   /** STARTED records queued or in flight, by task id. */
   readonly #started = new TaskIdMap<PendingStarted>();
   /** Start counts of the tasks running now, written into their in-progress records (tq_attempt). */
@@ -62,12 +64,21 @@ export class ResultWriter {
   readonly #giveUp = new AbortController();
   readonly #deadlines = new DeadlineWatch(this.#giveUp.signal);
 
-  constructor(backend: ResultBackend | null, options: { ttlMs: number; logger: Logger; hostname: string; retry?: ResultRetryOptions }) {
+  constructor(backend: ResultBackend | null, options: { ttlMs: number; logger: Logger; hostname: string; retry?: ResultRetryOptions; extended?: boolean }) {
     this.#backend = backend;
     this.#ttlMs = options.ttlMs;
     this.#logger = options.logger;
     this.#hostname = options.hostname;
     this.#retry = { ...defaultResultRetry, ...options.retry };
+    this.#queues = options.extended ? new TaskIdMap<string>() : undefined;
+  }
+
+  /**
+   * With result_extended, the queue a task was taken from, for its records' "queue" (Celery
+   * writes the delivery's routing key: the queue's name, as tq routes). Forgotten at its outcome.
+   */
+  received(request: Pick<TaskRequest, 'id'>, queue: string): void {
+    this.#queues?.set(request.id, queue);
   }
 
   /** Outcome records still being retried give up now (resolve false): a forced stop. */
@@ -191,7 +202,8 @@ export class ResultWriter {
     const running = !ready && status !== TaskState.RETRY;
     const attempt = running ? this.#attempts.get(request.id) : undefined;
     if (!running) this.#attempts.delete(request.id);
-    const record = recordOf(request, status, result === undefined ? null : result, traceback, ready ? celeryDate() : null, children, attempt);
+    let record = recordOf(request, status, result === undefined ? null : result, traceback, ready ? celeryDate() : null, children, attempt);
+    if (this.#queues) record = this.#extended(request, record, ready);
     let stored: Promise<void>;
     try {
       stored = this.#backend!.store(request.id, this.#encode(request, record, children), this.#storeOptions(request));
@@ -201,6 +213,29 @@ export class ResultWriter {
     if (rethrow) return stored;
     // An in-progress record (STARTED, PROGRESS, RETRY): the next record replaces it. Say so loudly.
     return stored.catch((error: unknown) => this.#logger.error(`could not store ${status} for task ${request.id}: ${(error as Error).message}`));
+  }
+
+  /**
+   * Celery's result_extended fields, after parent_id and before task_id as Celery writes them:
+   * name, args, kwargs, worker, retries, queue (null where a record written outside a run,
+   * such as a revocation by remote control, does not know them).
+   */
+  #extended(request: Pick<TaskRequest, 'id'>, record: ResultRecord, ready: boolean): ResultRecord {
+    const { task, args, kwargs, retries } = request as Partial<TaskRequest>;
+    const queue = this.#queues!.get(request.id) ?? null;
+    if (ready) this.#queues!.delete(request.id);
+    const { task_id: taskId, tq_attempt: attempt, ...before } = record as ResultRecord & { tq_attempt?: number };
+    return {
+      ...before,
+      name: task ?? null,
+      args: args ?? null,
+      kwargs: kwargs ?? null,
+      worker: task === undefined ? null : this.#hostname,
+      retries: retries ?? null,
+      queue,
+      task_id: taskId,
+      ...(attempt !== undefined ? { tq_attempt: attempt } : {}),
+    };
   }
 
   /**

@@ -282,6 +282,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       ttlMs: this.app.config.resultTtlMs,
       logger: this.#logger,
       hostname: this.hostname,
+      extended: this.app.config.resultExtended,
       ...(this.#options.resultRetry ? { retry: this.#options.resultRetry } : {}),
     });
     this.#runOnce = new RunOnceGate(backend, this.app.config.resultTtlMs, this.#logger);
@@ -472,6 +473,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.#rejectBadMessage(delivery, queue, error);
       return;
     }
+    if (this.app.config.resultExtended && this.#writer.records(request)) this.#writer.received(request, queue);
     // As Celery's strategy: a task already revoked here or expired is not announced as received,
     // only as revoked (by #dispatch, which skips it).
     const skipped = this.#revoked.has(request.id) || (request.expires !== null && request.expires.getTime() <= Date.now());
