@@ -158,15 +158,21 @@ const escapeChar = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4,
  * into another object ("__proto__", and "constructor" holding "prototype").
  */
 export function safeJsonParse(text: string): unknown {
+  return parseWithNonFinite(text, parseRefusingPollution);
+}
+
+/**
+ * `parse(text)`, reading Python's NaN, Infinity and -Infinity (json.dumps writes them; JSON.parse
+ * refuses them) as numbers. Looked for only once `parse` has failed, so a valid text costs nothing more.
+ */
+export function parseWithNonFinite(text: string, parse: (text: string) => unknown): unknown {
   try {
-    return parseRefusingPollution(text);
+    return parse(text);
   } catch (error) {
-    // Python's json.dumps writes NaN, Infinity and -Infinity; JSON.parse refuses them. Looked
-    // for only once JSON.parse has failed, so a valid text costs nothing more.
     if (!(error instanceof SyntaxError)) throw error;
     const rewritten = markNonFinite(text);
     if (rewritten === null) throw error;
-    return restoreNonFinite(parseRefusingPollution(rewritten));
+    return restoreNonFinite(parse(rewritten));
   }
 }
 
@@ -191,7 +197,7 @@ const nonFiniteValues: Readonly<Record<string, number>> = { NaN: Number.NaN, Inf
  * The text with each NaN, Infinity and -Infinity outside strings (what Python's json.dumps
  * writes for float('nan') and float('inf')) turned into a marker string; null when it has none.
  */
-export function markNonFinite(text: string): string | null {
+function markNonFinite(text: string): string | null {
   let out = '';
   let from = 0;
   for (let i = 0; i < text.length; i++) {
@@ -211,7 +217,7 @@ export function markNonFinite(text: string): string | null {
 }
 
 /** The parsed value with every marker string of markNonFinite back as its number. */
-export function restoreNonFinite(value: unknown): unknown {
+function restoreNonFinite(value: unknown): unknown {
   const restore = (item: unknown): unknown => (typeof item === 'string' && item.startsWith(nonFiniteMarker) ? nonFiniteValues[item.slice(nonFiniteMarker.length)] : item);
   const root = restore(value);
   // Iterative: a deeply nested value must not exhaust the stack.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { MessageDecodeError } from '../errors.js';
-import { decodeJsonBody, jsonSerializer, markNonFinite, restoreNonFinite, safeJsonParse } from './json.js';
+import { decodeJsonBody, jsonSerializer, parseWithNonFinite, safeJsonParse } from './json.js';
 import type { Serializer } from './serializer.js';
 
 /** Stands in for a big integer while JSON.parse runs; the nonce keeps real strings from matching. */
@@ -14,15 +14,8 @@ const numberToken = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
  * range and every float stay numbers. Texts without such an integer take JSON.parse's path.
  */
 export function parseJsonLossless(text: string): unknown {
-  try {
-    return parseLossless(text);
-  } catch (error) {
-    // Python's NaN, Infinity and -Infinity, as safeJsonParse reads them.
-    if (!(error instanceof SyntaxError)) throw error;
-    const rewritten = markNonFinite(text);
-    if (rewritten === null) throw error;
-    return restoreNonFinite(parseLossless(rewritten));
-  }
+  // Python's NaN, Infinity and -Infinity too, as safeJsonParse reads them.
+  return parseWithNonFinite(text, parseLossless);
 }
 
 function parseLossless(text: string): unknown {
