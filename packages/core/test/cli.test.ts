@@ -82,6 +82,18 @@ describe('tq CLI against a running worker', () => {
     expect(query.stderr).toContain('name at least one task id');
   });
 
+  it('a second worker on the same memory:// fails before it says it consumes; a command for a named memory:// nobody serves names it', async () => {
+    const second = await tq(['worker', '--app', tasks]);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toContain('another tq worker already serves');
+    expect(second.stdout + second.stderr).not.toContain('consuming');
+    const { TQ_MEMORY_SOCKET: _socket, ...unpinned } = env; // the socket then follows the memory:// name
+    const nobody = await runNode(bin, ['call', 'tq.add', '--args', '[1,1]', '--broker', `memory://nobody-here-${randomUUID().slice(0, 8)}`], { cwd: here, env: unpinned });
+    expect(nobody.code).not.toBe(0);
+    expect(nobody.stderr).toMatch(/no tq worker serves memory:\/\/nobody-here-\w+ on this machine/);
+    expect(nobody.stderr).toMatch(/--broker memory:\/\/nobody-here-\w+/);
+  });
+
   it('shows live states and progress while waiting', async () => {
     const run = await tq(['call', 'tq.slow', '--args', '[400]', '--wait', '--timeout', '10']);
     expect(run.code).toBe(0);

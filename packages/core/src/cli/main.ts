@@ -401,10 +401,16 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
   const health =
     metricsPort !== undefined ? await observability!.HealthServer.start(worker, { port: metricsPort, ...(typeof values['metrics-host'] === 'string' ? { host: values['metrics-host'] } : {}) }) : undefined;
   if (health) app.logger.info(`metrics on :${health.port}/metrics, health on /healthz and /readyz`);
-  await worker.start();
+  // Served before consuming: a second worker on the same memory:// fails before it says "consuming".
+  const closeBridge = await serveIfMemory(app);
+  try {
+    await worker.start();
+  } catch (error) {
+    await closeBridge?.();
+    throw error;
+  }
   const beat = values['beat'] ? app.beat(beatFlags(values)) : undefined;
   await beat?.start();
-  const closeBridge = await serveIfMemory(app);
   // Stopped by a signal, or by remote control (`celery control shutdown`): either way the process ends.
   const finished = new Promise<void>((resolve) => {
     worker.installSignalHandlers(() => resolve());

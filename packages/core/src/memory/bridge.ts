@@ -190,8 +190,11 @@ export class BridgeClient {
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   readonly #events = new Map<number, DeliveryBuffer<Uint8Array>>();
 
+  readonly #url: string;
+
   constructor(url: URL | string) {
     this.path = bridgeSocketPath(url);
+    this.#url = String(url);
   }
 
   async connect(): Promise<void> {
@@ -202,7 +205,8 @@ export class BridgeClient {
       socket.once('error', (error) =>
         reject(
           new BrokerConnectionError(
-            `no tq worker serves memory:// on this machine (${this.path}): memory:// lives inside the worker's process. Start one with "tq worker --app ./tasks.js" first, or use a shared broker (--broker redis://…)`,
+            `no tq worker serves ${this.#url} on this machine (${this.path}): memory:// lives inside the worker's process. ` +
+              `Start one with "tq worker --app ./tasks.js${/^memory:\/\/[^/?]/.test(this.#url) ? ` --broker ${this.#url}` : ''}" first, or use a shared broker (--broker redis://…)`,
             { cause: error },
           ),
         ),
