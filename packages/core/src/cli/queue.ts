@@ -47,9 +47,12 @@ async function printScheduled(app: App, names: readonly string[], values: Record
   const limit = typeof values['limit'] === 'string' ? Number(values['limit']) : undefined;
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw usage(`--limit must be a positive integer, got "${String(values['limit'])}"`);
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  if (!values['json']) out(['queue', 'eta', 'id', 'task', 'args'].join('\t'));
+  let header = !values['json'];
   for (const queue of names) {
     const tasks = await app.queues.scheduled(queue, limit === undefined ? {} : { limit });
+    // After the first answer: a broker that cannot list them fails before any table is printed.
+    if (header) out(['queue', 'eta', 'id', 'task', 'args'].join('\t'));
+    header = false;
     for (const task of tasks) out(values['json'] ? JSON.stringify({ queue, ...summary(task) }) : [queue, task.eta, task.id ?? '-', task.task ?? '-', args(task)].join('\t'));
     process.stderr.write(`${tasks.length} scheduled task(s) in the broker for ${queue}${limit !== undefined && tasks.length === limit ? ` (first ${limit})` : ''}\n`);
   }
