@@ -76,7 +76,9 @@ export async function openConnection(options: RedisOptions, role: ConnectionRole
     if (signal?.aborted) throw signal.reason;
     // Sentinel lookups retry on their own schedule, not bounded by connectTimeout: bound the whole attempt.
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`connect ETIMEDOUT: no usable server within ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs);
+      // Over TLS, a port that speaks plain Redis never completes the handshake: it looks like this too.
+      const hint = options.tls ? ' (rediss:// — does this port serve TLS? a plain Redis port needs redis://)' : '';
+      timer = setTimeout(() => reject(new Error(`connect ETIMEDOUT: no usable server within ${options.connectTimeoutMs} ms${hint}`)), options.connectTimeoutMs);
     });
     await Promise.race([client.connect(), deadline]);
     if (options.db !== 0) await selectedDatabase(client, options.db, () => reported);

@@ -83,6 +83,12 @@ describe('TLS (rediss://) with a password', () => {
     expect(String((error as Error).message)).not.toContain(password);
   });
 
+  it('TLS to a port that speaks plain Redis times out with a hint to use redis://', async () => {
+    const error = await connectError(`rediss://:${password}@127.0.0.1:${plain.port}/0?ssl_cert_reqs=none`, { connectTimeoutMs: 1000 });
+    expect(error).toBeInstanceOf(TqError);
+    expect((error as Error).message).toContain('does this port serve TLS?');
+  });
+
   it('plain TCP to a TLS-only port fails instead of hanging', async () => {
     const error = await connectError(`redis://:${password}@127.0.0.1:${tlsPort}/0`);
     expect(error).toBeInstanceOf(TqError);
