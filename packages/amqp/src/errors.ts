@@ -1,10 +1,8 @@
-import { AuthError, BrokerConnectionError, ConfigError, TqError, redactText } from '@tq/core/adapter';
+import { AuthError, BrokerConnectionError, ConfigError, TqError, isTlsFailureCode, redactText } from '@tq/core/adapter';
 
 /** AMQP reply codes that amqplib puts on channel/connection close errors. */
 const PRECONDITION_FAILED = 406;
 const ACCESS_REFUSED = 403;
-/** Node's certificate errors: retrying cannot fix them. */
-const tlsCodes = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS|ERR_SSL/;
 
 interface AmqpNativeError {
   readonly message?: string;
@@ -22,9 +20,8 @@ function nativeMessage(error: unknown): string {
  * refused credentials, a vhost that is missing or not permitted, a certificate that fails
  * verification → AuthError (TQ_AUTH_FAILED, not retried); everything else that amqplib raises
  * (socket errors, closed channels and connections, timeouts) → BrokerConnectionError, which
- * core may retry. TqErrors pass
- * through. Messages never carry a password: `endpoint` is already redacted, native text is
- * run through redactText.
+ * core may retry. TqErrors pass through. Messages never carry a password: `endpoint` is already
+ * redacted, native text is run through redactText.
  */
 export function toTqError(error: unknown, endpoint: string, what: string, options: { backend?: boolean } = {}): TqError {
   if (error instanceof TqError) return error;
@@ -56,7 +53,7 @@ export function toTqError(error: unknown, endpoint: string, what: string, option
       { cause: error },
     );
   }
-  if (typeof code === 'string' && tlsCodes.test(code)) {
+  if (isTlsFailureCode(code)) {
     return new AuthError(`${what} on ${endpoint} failed: TLS (${code}): ${message} (check the CA and the server's certificate and host name)`, { cause: error });
   }
   return new BrokerConnectionError(`${what} on ${endpoint} failed: ${message}`, { cause: error, backend: options.backend ?? false });

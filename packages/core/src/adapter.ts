@@ -16,7 +16,7 @@ export type { ChordPart, ResultBackend, ResultBackendCapabilities, StoreOptions,
 export { RuntimeBackend } from './backend/runtime-backend.js';
 export { Lifecycle } from './adapters/lifecycle.js';
 export { withDeadline, withIdleDeadline, setLongTimeout, sleepUnlessAborted, MAX_TIMER_MS, type LongTimeout } from './adapters/timers.js';
-export { withRetry, isConnectionError, defaultRetryPolicy, type RetryPolicy } from './adapters/retry-policy.js';
+export { withRetry, isConnectionError, isTlsFailureCode, defaultRetryPolicy, type RetryPolicy } from './adapters/retry-policy.js';
 export { redactUrl, redactText, parseUrl, schemeOf } from './adapters/url.js';
 export { unknownUrlParameters } from './adapters/url-parameters.js';
 export { pythonJsonStringify, pythonJsonString, safeJsonParse, jsonSerializer } from './serializer/json.js';

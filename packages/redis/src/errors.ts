@@ -1,4 +1,4 @@
-import { AuthError, BrokerConnectionError, TqError, redactText } from '@tq/core/adapter';
+import { AuthError, BrokerConnectionError, TqError, isTlsFailureCode, redactText } from '@tq/core/adapter';
 
 // Socket-level failures and Redis replies that mean "the server is not usable right now":
 // core may reconnect and retry these (kombu's connection_errors for redis-py).
@@ -6,8 +6,6 @@ const transientCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIP
 const transientReplies = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN)\b/;
 const transientMessages = /Connection is closed|Stream isn't writeable|connect ETIMEDOUT|Reached the max retries per request|All sentinels are unreachable|Failed to connect|Connection lost|socket closed|Command timed out|Socket timeout/i;
 const authReplies = /^(NOAUTH|WRONGPASS|NOPERM)\b|invalid password|ERR AUTH/i;
-// Certificate problems: retrying cannot fix them.
-const tlsCodes = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS|ERR_SSL/;
 
 export interface ErrorContext {
   /** The redacted URL, to say which server failed. */
@@ -43,7 +41,7 @@ export function toTqError(error: unknown, context: ErrorContext): unknown {
     return new AuthError(`redis ${what} ${context.displayUrl} refused the credentials: ${detail} (check the user name and password)`, { cause: error });
   }
   const nativeCode = (error as { code?: unknown }).code;
-  if (typeof nativeCode === 'string' && tlsCodes.test(nativeCode)) {
+  if (isTlsFailureCode(nativeCode)) {
     return new AuthError(`redis ${what} ${context.displayUrl}: TLS handshake failed (${nativeCode}): ${detail} (check the CA file and the server's certificate)`, { cause: error });
   }
   if (isTransientRedisError(error)) {

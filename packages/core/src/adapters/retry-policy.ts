@@ -15,6 +15,17 @@ export const defaultRetryPolicy: RetryPolicy = { maxRetries: 5, initialDelayMs: 
 /** Node socket error codes that mean "the connection failed", whichever client raised them. */
 const networkErrorCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED']);
 
+/** Node's TLS certificate and handshake failure codes (CERT_HAS_EXPIRED, SELF_SIGNED_CERT_IN_CHAIN, …). */
+const tlsFailureCodes = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS|ERR_SSL/;
+
+/**
+ * Whether a native error code is a TLS certificate or handshake failure: retrying cannot fix
+ * it, so an adapter reports it as an AuthError (TQ_AUTH_FAILED) rather than a connection error.
+ */
+export function isTlsFailureCode(code: unknown): boolean {
+  return typeof code === 'string' && tlsFailureCodes.test(code);
+}
+
 /**
  * Connection-class errors are worth a reconnect and retry: BrokerConnectionError from an adapter
  * (the contract), or, as a fallback for a client error an adapter let through, a socket error code.
