@@ -229,11 +229,20 @@ export class App {
     }
   }
 
+  /** The queue sendTask sends `name` to: the `queue` option, else the task's own, else the routes, else defaultQueue. */
+  queueFor(name: string, queue?: string): string {
+    return this.#queueOf(name, this.#tasks.get(name), queue);
+  }
+
+  #queueOf(name: string, definition: TaskDefinition | undefined, queue: string | undefined): string {
+    return queue ?? definition?.options.queue ?? routeTask(name, this.config.routes, this.config.defaultQueue);
+  }
+
   /** Send a task by name, without importing its code. */
   async sendTask<R = unknown>(name: string, args: readonly unknown[] = [], kwargs: Record<string, unknown> = {}, options: SendOptions = {}): Promise<AsyncResult<R>> {
     validateSendOptions(options);
     const definition = this.#tasks.get(name);
-    const queue = options.queue ?? definition?.options.queue ?? routeTask(name, this.config.routes, this.config.defaultQueue);
+    const queue = this.#queueOf(name, definition, options.queue);
     const id = options.taskId ?? randomUUID();
     this.#assertOpen();
     const [broker, backend] =

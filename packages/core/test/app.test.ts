@@ -126,3 +126,14 @@ describe('producer to worker on memory://', () => {
     await worker.stop();
   });
 });
+
+describe('queueFor', () => {
+  it('says where sendTask sends a name: the queue option, the task\'s own queue, the routes, then defaultQueue', () => {
+    app = memoryApp({ routes: { 'media.*': 'media' }, defaultQueue: 'main' });
+    app.task('reports.build', () => undefined, { queue: 'reports' });
+    expect(app.queueFor('reports.build', 'urgent')).toBe('urgent');
+    expect(app.queueFor('reports.build')).toBe('reports');
+    expect(app.queueFor('media.resize')).toBe('media');
+    expect(app.queueFor('unknown.task')).toBe('main');
+  });
+});

@@ -17,7 +17,6 @@ import { bridgedIfMemory, loadApp, serveIfMemory } from './load-app.js';
 import { queueHelp, queueOptions, runQueue } from './queue.js';
 import { expandHostname } from './hostname.js';
 import { progressBar, StatusLine } from './status-line.js';
-import { routeTask } from '../config.js';
 import { commandHint, flagHint } from './suggest.js';
 
 const usage = `tq — a distributed task queue, wire-compatible with Celery
@@ -473,8 +472,7 @@ async function runCall(positionals: string[], values: Record<string, string | bo
     });
     process.stdout.write(`${result.id}\n`);
     if (!values['wait']) return 0;
-    const queue = typeof values['queue'] === 'string' ? values['queue'] : (app.tasks.get(taskName)?.options.queue ?? routeTask(taskName, app.config.routes, app.config.defaultQueue));
-    return await waitAndPrint(app, result.id, timeout, queue);
+    return await waitAndPrint(app, result.id, timeout, app.queueFor(taskName, typeof values['queue'] === 'string' ? values['queue'] : undefined));
   } finally {
     await app.close();
   }
