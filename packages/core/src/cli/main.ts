@@ -410,11 +410,10 @@ async function runWorker(values: Record<string, string | boolean | undefined>): 
   }
   const beat = values['beat'] ? app.beat(beatFlags(values)) : undefined;
   await beat?.start();
-  // Stopped by a signal, or by remote control (`celery control shutdown`): either way the process ends.
-  const finished = new Promise<void>((resolve) => {
-    worker.installSignalHandlers(() => resolve());
-    worker.once('worker-offline', () => resolve());
-  });
+  // Stopped by a signal or by remote control (`celery control shutdown`): every stop ends with
+  // worker-offline, and then the process ends.
+  const finished = new Promise<void>((resolve) => worker.once('worker-offline', () => resolve()));
+  worker.installSignalHandlers();
   await finished;
   await beat?.stop();
   await closeBridge?.();
