@@ -204,7 +204,6 @@ export class TimeLimitExceeded extends TqError {
   }
 }
 
-/** The soft time limit elapsed: raised inside the task through its AbortSignal. */
 /**
  * A task's return value that cannot be written as its result (too deeply nested, a cycle, a
  * BigInt JSON cannot hold): the task is recorded FAILURE with this, as Celery records kombu's
@@ -227,6 +226,7 @@ export class MaxRetriesExceededError extends TqError {
   }
 }
 
+/** The soft time limit elapsed: raised inside the task through its AbortSignal. */
 export class SoftTimeLimitExceeded extends TqError {
   override name = 'SoftTimeLimitExceeded';
   readonly excModule = 'billiard.exceptions';
