@@ -110,9 +110,9 @@ export class UnackedStore {
       return serializeEnvelope(redelivered ? markRedelivered(envelope) : envelope);
     } catch (error) {
       if (!(error instanceof RangeError)) throw error;
-      const raw = envelopeTextOf(entry ?? (await this.#client.hget(this.#keys.unacked, tag)) ?? '');
-      if (raw === null) throw error;
-      return raw;
+      const parts = unackedEntryParts(entry ?? (await this.#client.hget(this.#keys.unacked, tag)) ?? '');
+      if (parts === null) throw error;
+      return parts.envelope;
     }
   }
 
@@ -166,23 +166,15 @@ export class UnackedStore {
 
   /** kombu's _lookup for a restore: the anonymous exchange routes by queue name, a direct exchange by its binding set. */
   async #destination(entry: string): Promise<{ queue: string; envelope: Envelope } | null> {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(entry);
-    } catch {
-      return null;
-    }
-    if (!Array.isArray(parsed) || parsed.length < 3) return null;
-    const [, exchange, routingKey] = parsed as [unknown, unknown, unknown];
+    const parts = unackedEntryParts(entry);
+    if (!parts) return null;
+    const { exchange, routingKey } = parts;
     let envelope: Envelope;
     try {
-      const text = envelopeTextOf(entry);
-      if (text === null) return null;
-      envelope = decodeEnvelope(text).envelope;
+      envelope = decodeEnvelope(parts.envelope).envelope;
     } catch {
       return null;
     }
-    if (typeof routingKey !== 'string') return null;
     if (!exchange) return { queue: routingKey || undeliverableQueue, envelope };
     const members = await this.#client.smembers(this.#keys.binding(String(exchange)));
     for (const member of members) {
@@ -198,17 +190,22 @@ export class UnackedStore {
 const undeliverableQueue = 'ae.undeliver';
 
 /** The two strings that end kombu's unacked entry: `, "<exchange>", "<routing key>"]`. */
-const entryTail = /, "(?:[^"\\]|\\.)*", "(?:[^"\\]|\\.)*"\]$/;
+const entryTail = /, ("(?:[^"\\]|\\.)*"), ("(?:[^"\\]|\\.)*")\]$/;
 
 /**
- * The envelope's own text inside an unacked entry ([envelope, exchange, routing key], written
- * by concatenation (tq) or json.dumps (kombu)), without parsing and writing it again. Null when
- * the entry does not have that shape.
+ * An unacked entry's parts ([envelope, exchange, routing key], written by concatenation (tq) or
+ * json.dumps (kombu)), the envelope as its own text: not parsed here, nor parsed and written
+ * again (an envelope too deep to write must go back as it is). Null when it has another shape.
  */
-export function envelopeTextOf(entry: string): string | null {
+export function unackedEntryParts(entry: string): { envelope: string; exchange: string; routingKey: string } | null {
   if (!entry.startsWith('[')) return null;
   const tail = entryTail.exec(entry);
-  return tail ? entry.slice(1, tail.index) : null;
+  if (!tail) return null;
+  try {
+    return { envelope: entry.slice(1, tail.index), exchange: JSON.parse(tail[1]!) as string, routingKey: JSON.parse(tail[2]!) as string };
+  } catch {
+    return null; // a quoted tail that is not JSON (a bad escape)
+  }
 }
 
 /** Unacked entries looked at between the two ceilings per pass, at most. */
