@@ -193,6 +193,13 @@ const nonFiniteMarker = `\u0000tq-float-${randomUUID()}:`;
 const nonFiniteMarkerJson = `\\u0000${nonFiniteMarker.slice(1)}`;
 const nonFiniteValues: Readonly<Record<string, number>> = { NaN: Number.NaN, Infinity: Number.POSITIVE_INFINITY, '-Infinity': Number.NEGATIVE_INFINITY };
 
+/** The index of the quote that closes the JSON string opening at `start` (escapes skipped), or the text's length. */
+export function endOfString(text: string, start: number): number {
+  let i = start + 1;
+  for (; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+  return i;
+}
+
 /**
  * The text with each NaN, Infinity and -Infinity outside strings (what Python's json.dumps
  * writes for float('nan') and float('inf')) turned into a marker string; null when it has none.
@@ -203,8 +210,7 @@ function markNonFinite(text: string): string | null {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
-      // Skip a string, escapes included.
-      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+      i = endOfString(text, i);
       continue;
     }
     const token = c === 0x4e /* N */ ? 'NaN' : c === 0x49 /* I */ ? 'Infinity' : c === 0x2d /* - */ ? '-Infinity' : '';

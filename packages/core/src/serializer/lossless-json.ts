@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { MessageDecodeError } from '../errors.js';
-import { decodeJsonBody, jsonSerializer, parseWithNonFinite, safeJsonParse } from './json.js';
+import { decodeJsonBody, endOfString, jsonSerializer, parseWithNonFinite, safeJsonParse } from './json.js';
 import type { Serializer } from './serializer.js';
 
 /** Stands in for a big integer while JSON.parse runs; the nonce keeps real strings from matching. */
@@ -24,8 +24,7 @@ function parseLossless(text: string): unknown {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
-      // Skip a string, escapes included.
-      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+      i = endOfString(text, i);
       continue;
     }
     if (c !== 0x2d && (c < 0x30 || c > 0x39)) continue;
