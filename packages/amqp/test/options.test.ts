@@ -72,14 +72,20 @@ describe('AMQP options', () => {
   });
 });
 
+/** What connect() rejects with (the broker closed after). */
+async function connectError(url: URL): Promise<unknown> {
+  const broker = amqp.createBroker!(url, {});
+  const error = await broker.connect().catch((e: unknown) => e);
+  await broker.close();
+  return error;
+}
+
 describe('errors from the server', () => {
   it('a refused login is an AuthError (not retried) whose message names the endpoint but not the password', async () => {
     const url = urlVia(undefined);
     url.username = 'guest';
     url.password = 'S3cret-pw';
-    const broker = amqp.createBroker!(url, {});
-    const error = await broker.connect().catch((e: unknown) => e);
-    await broker.close();
+    const error = await connectError(url);
     expect(isTqError(error, 'TQ_AUTH_FAILED')).toBe(true);
     expect((error as Error).name).toBe('AuthError');
     expect((error as Error).message).toContain('check the user name, password');
@@ -92,17 +98,13 @@ describe('errors from the server', () => {
   it('a vhost that does not exist is an AuthError that says so', async () => {
     const url = urlVia(undefined);
     url.pathname = '/tq-no-such-vhost';
-    const broker = amqp.createBroker!(url, {});
-    const error = await broker.connect().catch((e: unknown) => e);
-    await broker.close();
+    const error = await connectError(url);
     expect(isTqError(error, 'TQ_AUTH_FAILED')).toBe(true);
     expect((error as Error).message).toContain('it does not exist, or this user may not use it');
   });
 
   it('an unreachable host is a BrokerConnectionError', async () => {
-    const broker = amqp.createBroker!(new URL('amqp://guest:S3cret-pw@127.0.0.1:1/?connectTimeout=2000'), {});
-    const error = await broker.connect().catch((e: unknown) => e);
-    await broker.close();
+    const error = await connectError(new URL('amqp://guest:S3cret-pw@127.0.0.1:1/?connectTimeout=2000'));
     expect(isTqError(error, 'TQ_BROKER_UNAVAILABLE')).toBe(true);
     expect((error as Error).message).not.toContain('S3cret-pw');
   });
